@@ -1,0 +1,78 @@
+"""ModelCard: what one catalog entry says about a model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Family = Literal[
+    "diffusion",
+    "distilled-diffusion",
+    "autoregressive",
+    "transformer",
+    "diffusion-transformer",
+    "diffusion+llm",
+]
+Tier = Literal["instant", "fast", "medium", "premium"]
+Capability = Literal[
+    "text-rendering",
+    "photorealism",
+    "design",
+    "vector",
+    "character-consistency",
+    "creative",
+    "unrestricted",
+]
+TIER_ORDER: dict[str, int] = {"instant": 0, "fast": 1, "medium": 2, "premium": 3}
+
+
+class ModelCard(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    provider: str
+    family: Family
+    tier: Tier
+    credits: int = Field(ge=0, description="credits per image")
+    quality: str  # a short label: "draft", "good", "high", "highest"
+    description: str
+    strengths: list[str] = []
+    best_for: list[str] = []  # recommender intents, see service/recommend.py
+    capabilities: list[Capability] = []
+    max_width: int
+    max_height: int
+    min_width: int = 64
+    min_height: int = 64
+    default_width: int
+    default_height: int
+    max_n: int = 4
+    takes_seed: bool = True
+    default_steps: int | None = None
+    max_steps: int | None = None
+    engine: str  # "<scheme>:<target>", e.g. "builtin:pico-turbo" or "bfl:flux-2-pro"
+    version: str = ""
+    builtin: bool = False
+
+    @field_validator("engine")
+    @classmethod
+    def _has_scheme(cls, value: str) -> str:
+        if ":" not in value:
+            raise ValueError("engine binding must look like 'scheme:target'")
+        return value
+
+    @property
+    def scheme(self) -> str:
+        return self.engine.split(":", 1)[0]
+
+    @property
+    def target(self) -> str:
+        return self.engine.split(":", 1)[1]
+
+    @property
+    def tier_rank(self) -> int:
+        return TIER_ORDER[self.tier]
+
+    def allows_unrestricted(self) -> bool:
+        return "unrestricted" in self.capabilities

@@ -1,0 +1,1 @@
+"""The ``triptych`` command line. Each module in ``commands/`` contributes ``COMMANDS``."""

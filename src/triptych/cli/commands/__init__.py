@@ -1,0 +1,1 @@
+"""CLI command modules. Each defines ``COMMANDS: list[click.Command]``; ``main`` finds them."""

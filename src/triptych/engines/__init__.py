@@ -1,0 +1,1 @@
+"""Engines turn a GenerationRequest into images. See ``base`` for the protocol."""

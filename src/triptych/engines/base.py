@@ -1,0 +1,70 @@
+"""The Engine protocol: one method, ``generate``, like an httpx transport.
+
+An engine knows how to run one family of models (our built-in nets, a hosted provider's API).
+It never touches credits, storage or the database: the service does that around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+if TYPE_CHECKING:
+    from triptych.catalog.card import ModelCard
+    from triptych.settings import Settings
+
+# progress(fraction_done in [0, 1], optional preview image of the result forming)
+ProgressCallback = Callable[[float, Image.Image | None], None]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    width: int
+    height: int
+    seed: int
+    n: int = 1
+    steps: int | None = None  # None: the model's default
+    content_mode: str = "standard"  # "standard" or "unrestricted"
+    target: str = ""  # the provider-side model id from the catalog binding
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EngineImage:
+    image: Image.Image  # decoded and checked raster (a PNG preview for vector output)
+    svg: bytes | None = None  # vector source, when the model returns SVG
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. revised_prompt
+
+
+@dataclass
+class EngineResult:
+    images: list[EngineImage]
+    model_version: str = ""
+    steps: int | None = None
+    provider_cost: str | None = None  # what the provider says it charged, for the operator
+    notes: dict[str, Any] = field(default_factory=dict)  # approximations made, e.g. size snap
+
+
+@runtime_checkable
+class Engine(Protocol):
+    def generate(
+        self, request: GenerationRequest, progress: ProgressCallback | None = None
+    ) -> EngineResult: ...
+
+
+@dataclass(frozen=True)
+class Availability:
+    available: bool
+    reason: str = ""
+
+
+class EngineFactory(Protocol):
+    """What an engine module registers: build an engine for a card, and say if it can run."""
+
+    def create(self, card: ModelCard, settings: Settings) -> Engine: ...
+
+    def availability(self, card: ModelCard, settings: Settings) -> Availability: ...

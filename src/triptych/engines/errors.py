@@ -1,0 +1,66 @@
+"""The engine error taxonomy. Every engine failure is one of these, so the service can settle
+the ledger and tell the user what to do without knowing which engine failed.
+
+    EngineError
+    ├── RetryableError            transient (timeout, 429, 5xx); the job may be retried
+    ├── ModerationError           blocked by a safety system; ``side`` is "input" or "output"
+    ├── InvalidRequestError       a parameter the model cannot honour; ``field`` names it
+    ├── ProviderUnavailableError  auth failure, outage, missing key or missing checkpoint
+    │   └── ProviderOutOfCreditError   the operator's provider account is out of credit
+    └── FatalError                anything else; not retried
+
+Messages are shown to users and must never contain secrets. ``detail`` is for the operator log.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    code = "engine_error"
+    retryable = False
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class RetryableError(EngineError):
+    code = "engine_retryable"
+    retryable = True
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after
+
+
+class ModerationError(EngineError):
+    code = "moderation_blocked"
+
+    def __init__(self, message: str, *, side: str = "input", detail: str | None = None) -> None:
+        if side not in ("input", "output"):
+            raise ValueError(f"side must be 'input' or 'output', not {side!r}")
+        super().__init__(message, detail=detail)
+        self.side = side
+
+
+class InvalidRequestError(EngineError):
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, field: str | None = None, detail: str | None = None):
+        super().__init__(message, detail=detail)
+        self.field = field
+
+
+class ProviderUnavailableError(EngineError):
+    code = "provider_unavailable"
+
+
+class ProviderOutOfCreditError(ProviderUnavailableError):
+    code = "provider_out_of_credit"
+
+
+class FatalError(EngineError):
+    code = "engine_failed"

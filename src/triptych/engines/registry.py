@@ -1,0 +1,75 @@
+"""Maps the scheme of a catalog engine binding (``builtin:pico-turbo``) to its factory.
+
+Built-in schemes are imported lazily from the modules named here, so a missing optional
+dependency of one provider never breaks the others. Tests (and plugins) add schemes with
+``register``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from triptych.engines.base import Availability, Engine, EngineFactory
+from triptych.engines.errors import ProviderUnavailableError
+
+if TYPE_CHECKING:
+    from triptych.catalog.card import ModelCard
+    from triptych.settings import Settings
+
+# scheme -> module exposing a module-level ``factory`` implementing EngineFactory
+_BUILTIN_SCHEMES = {
+    "builtin": "triptych.engines.builtin",
+    "bfl": "triptych.engines.providers.bfl",
+    "gemini": "triptych.engines.providers.gemini",
+    "xai": "triptych.engines.providers.xai",
+    "recraft": "triptych.engines.providers.recraft",
+    "byteplus": "triptych.engines.providers.byteplus",
+    "fal": "triptych.engines.providers.fal",
+    "replicate": "triptych.engines.providers.replicate",
+    "openai": "triptych.engines.providers.openai",
+}
+
+_registered: dict[str, EngineFactory] = {}
+
+
+def register(scheme: str, factory: EngineFactory) -> None:
+    _registered[scheme] = factory
+
+
+def unregister(scheme: str) -> None:
+    _registered.pop(scheme, None)
+
+
+def factory_for(scheme: str) -> EngineFactory | None:
+    if scheme in _registered:
+        return _registered[scheme]
+    module_name = _BUILTIN_SCHEMES.get(scheme)
+    if module_name is None:
+        return None
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None  # adapter not installed in this build
+        raise
+    return module.factory
+
+
+def availability(card: ModelCard, settings: Settings) -> Availability:
+    factory = factory_for(card.scheme)
+    if factory is None:
+        return Availability(False, f"no engine installed for '{card.scheme}'")
+    return factory.availability(card, settings)
+
+
+def create_engine(card: ModelCard, settings: Settings) -> Engine:
+    factory = factory_for(card.scheme)
+    if factory is None:
+        raise ProviderUnavailableError(
+            f"Model '{card.id}' has no engine installed for '{card.scheme}'."
+        )
+    status = factory.availability(card, settings)
+    if not status.available:
+        raise ProviderUnavailableError(f"Model '{card.id}' is unavailable: {status.reason}")
+    return factory.create(card, settings)

@@ -1,0 +1,65 @@
+"""Runtime configuration, read from ``TRIPTYCH_*`` environment variables.
+
+Secrets (provider keys) come only from the environment or a ``.env`` file beside the data
+directory; they are never written to the database or echoed in errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROVIDERS = ("bfl", "gemini", "xai", "recraft", "byteplus", "fal", "replicate", "openai")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIPTYCH_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".triptych")
+    database_url: str | None = None  # default: SQLite file inside ``home``
+    local_user: str = "local@localhost"  # the account the CLI acts as without --user
+
+    free_monthly_credits: int = 50
+    pro_monthly_credits: int = 500
+    max_jobs_in_flight: int = 8  # per user
+    job_lease_seconds: int = 600  # a running job whose lease lapses is recovered
+    max_attempts: int = 2  # runs of one job before recovery voids it
+    workers: int = 2  # in-process executor threads
+    torch_threads: int = 2
+
+    # Hosted providers: TRIPTYCH_<PROVIDER>_API_KEY / TRIPTYCH_<PROVIDER>_BASE_URL.
+    bfl_api_key: SecretStr | None = None
+    bfl_base_url: str = "https://api.bfl.ai"
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    xai_api_key: SecretStr | None = None
+    xai_base_url: str = "https://api.x.ai"
+    recraft_api_key: SecretStr | None = None
+    recraft_base_url: str = "https://external.api.recraft.ai"
+    byteplus_api_key: SecretStr | None = None
+    byteplus_base_url: str = "https://ark.ap-southeast.bytepluses.com"
+    fal_api_key: SecretStr | None = None
+    fal_base_url: str = "https://queue.fal.run"
+    replicate_api_key: SecretStr | None = None
+    replicate_base_url: str = "https://api.replicate.com"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'triptych.db'}"
+
+    @property
+    def image_dir(self) -> Path:
+        return self.home / "images"
+
+    def provider_key(self, provider: str) -> str | None:
+        secret = getattr(self, f"{provider}_api_key", None)
+        return secret.get_secret_value() if secret else None
+
+    def provider_base_url(self, provider: str) -> str:
+        return getattr(self, f"{provider}_base_url").rstrip("/")
