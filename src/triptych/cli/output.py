@@ -41,8 +41,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from triptych.errors import TriptychError
         from triptych.engines.errors import EngineError
+        from triptych.errors import TriptychError
 
         try:
             return func(*args, **kwargs)

@@ -53,7 +53,7 @@ def factory_for(scheme: str) -> EngineFactory | None:
         if exc.name and module_name.startswith(exc.name):
             return None  # adapter not installed in this build
         raise
-    return module.factory
+    return getattr(module, "factory", None)
 
 
 def availability(card: ModelCard, settings: Settings) -> Availability:

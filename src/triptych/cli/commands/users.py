@@ -1,0 +1,52 @@
+"""``triptych users``: create accounts and manage plans and content mode."""
+
+from __future__ import annotations
+
+import click
+
+from triptych.cli.app import app
+from triptych.cli.output import console, emit_json, handle_errors, json_option, user_option
+from triptych.service.users import create_user
+
+
+@click.group("users")
+def users() -> None:
+    """Manage accounts."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Make this account an admin.")
+@click.option("--plan", type=click.Choice(["free", "pro"]), default="free", show_default=True)
+@json_option
+@handle_errors
+def create(email, admin, plan, as_json) -> None:
+    """Create an account (the first account on a fresh install is an admin)."""
+    tp = app()
+    with tp.ctx.sessions.begin() as s:
+        user = create_user(s, email, tp.ctx.clock, admin=admin, plan=plan)
+        s.flush()
+        tp.ctx.ledger(s).ensure_allowance(user)
+        out = {"id": user.id, "email": user.email, "role": user.role, "plan": user.plan}
+    if as_json:
+        emit_json(out)
+    else:
+        console.print(f"Created {out['email']} ({out['role']}, {out['plan']} plan).",
+                      highlight=False)
+
+
+@users.command("unrestricted")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@user_option
+@json_option
+@handle_errors
+def unrestricted(state, user_email, as_json) -> None:
+    """Opt in to (or out of) unrestricted mode; pro accounts only."""
+    app(user_email).set_unrestricted(state == "on")
+    if as_json:
+        emit_json({"unrestricted_opt_in": state == "on"})
+    else:
+        console.print(f"Unrestricted mode {'enabled' if state == 'on' else 'disabled'}.")
+
+
+COMMANDS = [users]

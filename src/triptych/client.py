@@ -1,0 +1,468 @@
+"""``Triptych``: the Python API, and the one facade every interface (CLI, HTTP, web) uses.
+
+    from triptych import Triptych
+    tp = Triptych()                      # embedded default: SQLite under ~/.triptych
+    out = tp.generate("two cats on a blue background")
+    print(out.paths, out.cost, out.seconds)
+
+Every verb goes through the job service, so credits, safety, storage and history always
+apply. ``Triptych(user="alice@example.com")`` acts as another account; ``as_user`` shares
+the database and engines.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image as PILImage
+from sqlalchemy import or_, select
+
+from triptych.catalog.card import TIER_ORDER, ModelCard
+from triptych.catalog.loader import Catalog, load_catalog
+from triptych.db.engine import make_engine, migrate, session_factory
+from triptych.db.models import Compare, Image, Job, User
+from triptych.engines import registry
+from triptych.errors import InvalidRequest, JobFailed, ModelUnavailable, NotFound
+from triptych.service import ledger_verify
+from triptych.service import recommend as recommend_mod
+from triptych.service.clock import Clock, utc_now
+from triptych.service.jobs import JobContext, JobService, Progress, new_id
+from triptych.service.progress import ProgressHub
+from triptych.service.requests import resolve
+from triptych.service.sheet import SheetEntry, compose_sheet
+from triptych.service.store import ImageStore
+from triptych.service.users import get_or_create_user, get_user
+from triptych.settings import Settings
+
+
+@dataclass
+class Generation:
+    job: dict[str, Any]
+    images: list[dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return self.job["id"]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(i["path"]) for i in self.images]
+
+    @property
+    def cost(self) -> int:
+        return self.job["cost"]
+
+    @property
+    def seconds(self) -> float | None:
+        return self.job["seconds"]
+
+
+@dataclass
+class Comparison:
+    id: str
+    prompt: str
+    seed: int
+    results: list[Generation]
+    sheet_path: Path | None
+    total_cost: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
+    return {
+        "id": job.id, "status": job.status, "model": job.model_id, "prompt": job.prompt,
+        "seed": job.seed, "size": f"{job.width}x{job.height}", "width": job.width,
+        "height": job.height, "n": job.n, "steps": job.steps, "content_mode": job.content_mode,
+        "cost": job.cost, "charged": job.cost if job.status == "succeeded" else 0,
+        "seconds": job.seconds, "created_at": job.created_at.isoformat(timespec="seconds"),
+        "finished_at": job.finished_at.isoformat(timespec="seconds") if job.finished_at else None,
+        "compare_id": job.compare_id, "parent_job_id": job.parent_job_id,
+        "error": ({"code": job.error_code, "message": job.error_message,
+                   "field": job.error_field, "side": job.error_side}
+                  if job.error_code else None),
+        "notes": job.notes or {},
+        "images": [image_public(i) for i in images or []],
+    }
+
+
+def image_public(image: Image) -> dict[str, Any]:
+    return {"id": image.id, "job_id": image.job_id, "index": image.index, "path": image.path,
+            "svg_path": image.svg_path, "sha256": image.sha256, "media_type": image.media_type,
+            "width": image.width, "height": image.height, "record": image.record}
+
+
+class Triptych:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        user: str | None = None,
+        clock: Clock | None = None,
+        catalog: Catalog | None = None,
+        db_schema: str | None = None,
+        _shared: tuple[JobContext, JobService] | None = None,
+    ) -> None:
+        if _shared is not None:
+            self.ctx, self.jobs = _shared
+        else:
+            settings = settings or Settings()
+            settings.home.mkdir(parents=True, exist_ok=True)
+            engine = make_engine(settings.resolved_database_url, pg_schema=db_schema)
+            migrate(engine)
+            self.db = engine
+            self.ctx = JobContext(
+                settings=settings, catalog=catalog or load_catalog(),
+                sessions=session_factory(engine), clock=clock or utc_now,
+                store=ImageStore(settings.image_dir), hub=ProgressHub(),
+            )
+            self.jobs = JobService(self.ctx)
+            self.jobs.recover()  # settle what a crashed process left behind
+        self.settings = self.ctx.settings
+        self.catalog = self.ctx.catalog
+        self.user_email = user or self.settings.local_user
+        self._user_id: int | None = None
+
+    def as_user(self, email: str) -> Triptych:
+        return Triptych(user=email, _shared=(self.ctx, self.jobs))
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> int:
+        if self._user_id is None:
+            with self.ctx.sessions.begin() as s:
+                user = get_or_create_user(s, self.user_email, self.ctx.clock)
+                s.flush()
+                self.ctx.ledger(s).ensure_allowance(user)
+                self._user_id = user.id
+        return self._user_id
+
+    def _user(self, s) -> User:
+        user = s.get(User, self.user_id)
+        assert user is not None
+        return user
+
+    # -- catalog ----------------------------------------------------------------------------
+
+    def availability(self, card: ModelCard) -> tuple[bool, str]:
+        status = registry.availability(card, self.settings)
+        return status.available, status.reason
+
+    def models(self, *, tier: str | None = None, capability: str | None = None,
+               available: bool | None = None) -> list[dict[str, Any]]:
+        out = []
+        for card in self.catalog:
+            ok, reason = self.availability(card)
+            if tier and card.tier != tier:
+                continue
+            if capability and capability not in card.capabilities:
+                continue
+            if available is not None and ok != available:
+                continue
+            out.append({**card.model_dump(), "available": ok, "unavailable_reason": reason})
+        return sorted(out, key=lambda m: (TIER_ORDER[m["tier"]], m["credits"]))
+
+    def default_model(self) -> str:
+        """The cheapest instant built-in model; failing that, the cheapest model that runs."""
+        usable = [c for c in self.catalog if self.availability(c)[0]]
+        for pool in ([c for c in usable if c.builtin and c.tier == "instant"],
+                     [c for c in usable if c.tier == "instant"], usable):
+            if pool:
+                return min(pool, key=lambda c: (c.credits, c.tier_rank)).id
+        raise ModelUnavailable(
+            "No model can run here yet: train the built-in models (`triptych train …`) or set "
+            "a provider key such as TRIPTYCH_BFL_API_KEY.")
+
+    # -- quote and generate -----------------------------------------------------------------
+
+    def _spec(self, model: str | None, prompt: str, **kwargs: Any):
+        card = self.jobs.card(model or self.default_model())
+        with self.ctx.sessions.begin() as s:
+            return card, resolve(card, self._user(s), prompt=prompt, **kwargs)
+
+    def quote(self, prompt: str = "quote", model: str | None = None, *, n: int = 1,
+              size: str | None = None, models: list[str] | None = None) -> dict[str, Any]:
+        """What a request would cost, and whether the balance covers it. Charges nothing."""
+        lines = []
+        for model_id in models or [model or self.default_model()]:
+            card = self.jobs.card(model_id)
+            ok, reason = self.availability(card)
+            lines.append({"model": card.id, "name": card.name, "credits_per_image": card.credits,
+                          "n": n, "credits": card.credits * n, "tier": card.tier,
+                          "available": ok, "unavailable_reason": reason})
+        total = sum(line["credits"] for line in lines)
+        credits = self.credits(statement=False)
+        return {"lines": lines, "total": total, "available": credits["available"],
+                "affordable": credits["available"] >= total, "renews_on": credits["renews_on"]}
+
+    def submit(self, prompt: str, model: str | None = None, *, seed: int | None = None,
+               size: str | None = None, n: int = 1, steps: int | None = None,
+               content_mode: str = "standard", idempotency_key: str | None = None,
+               parent_job_id: str | None = None) -> dict[str, Any]:
+        """Validate, quote and hold; the job is queued (run it with ``run``)."""
+        _, spec = self._spec(model, prompt, seed=seed, size=size, n=n, steps=steps,
+                             content_mode=content_mode)
+        [job] = self.jobs.submit(self.user_id, [spec], idempotency_key=idempotency_key,
+                                 parent_job_id=parent_job_id)
+        return self.job(job.id)
+
+    def run(self, job_id: str, progress: Progress | None = None) -> dict[str, Any]:
+        self.job(job_id)  # owner check
+        self.jobs.run_job(job_id, progress)
+        return self.job(job_id)
+
+    def generate(self, prompt: str, model: str | None = None, *, seed: int | None = None,
+                 size: str | None = None, n: int = 1, steps: int | None = None,
+                 content_mode: str = "standard", idempotency_key: str | None = None,
+                 progress: Progress | None = None,
+                 parent_job_id: str | None = None) -> Generation:
+        job = self.submit(prompt, model, seed=seed, size=size, n=n, steps=steps,
+                          content_mode=content_mode, idempotency_key=idempotency_key,
+                          parent_job_id=parent_job_id)
+        if job["status"] == "queued":
+            job = self.run(job["id"], progress)
+        return self._outcome(job)
+
+    def _outcome(self, job: dict[str, Any]) -> Generation:
+        if job["status"] != "succeeded":
+            error = job["error"] or {"code": job["status"], "message": f"Job is {job['status']}."}
+            if error["code"] == "moderation_blocked":
+                from triptych.errors import ModerationBlocked
+
+                raise ModerationBlocked(error["message"], side=error["side"] or "output",
+                                        job_id=job["id"])
+            raise JobFailed(error["message"], job_id=job["id"], reason=error["code"],
+                            field=error.get("field"))
+        return Generation(job=job, images=job["images"])
+
+    def rerender(self, job_id: str, model: str, *, size: str | None = None,
+                 progress: Progress | None = None) -> Generation:
+        """Re-run a stored generation's prompt and seed on another model (draft → final).
+
+        The size carries over when the new model supports it, else the new model's default
+        (a 64 px draft re-rendered on a 1 MP model keeps its aspect ratio, not its pixels)."""
+        source = self.job(job_id)
+        card = self.jobs.card(model)
+        if size is None:
+            w, h = source["width"], source["height"]
+            fits = card.min_width <= w <= card.max_width and card.min_height <= h <= card.max_height
+            if not fits:
+                scale = card.default_width / max(w, h)
+                w = max(card.min_width, min(card.max_width, round(w * scale / 8) * 8))
+                h = max(card.min_height, min(card.max_height, round(h * scale / 8) * 8))
+            size = f"{w}x{h}"
+        return self.generate(source["prompt"], model, seed=source["seed"], size=size,
+                             n=1, content_mode=source["content_mode"], progress=progress,
+                             parent_job_id=job_id)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        self.jobs.cancel(self.user_id, job_id)
+        return self.job(job_id)
+
+    # -- compare ----------------------------------------------------------------------------
+
+    def compare(self, prompt: str, models: list[str], *, seed: int | None = None,
+                size: str | None = None, progress: Progress | None = None,
+                idempotency_key: str | None = None) -> Comparison:
+        submitted = self.submit_compare(prompt, models, seed=seed, size=size,
+                                        idempotency_key=idempotency_key)
+        for job in submitted["jobs"]:
+            if job["status"] == "queued":
+                self.jobs.run_job(job["id"], progress)
+        return self.finish_compare(submitted["id"])
+
+    def submit_compare(self, prompt: str, models: list[str], *, seed: int | None = None,
+                       size: str | None = None,
+                       idempotency_key: str | None = None) -> dict[str, Any]:
+        """Quote and hold the whole comparison up front, in one transaction."""
+        if not 2 <= len(models) <= 4:
+            raise InvalidRequest("Compare two to four models.", field="models")
+        if len(set(models)) != len(models):
+            raise InvalidRequest("Each model may appear once in a comparison.", field="models")
+        seed = seed if seed is not None else secrets.randbelow(2**31)
+        specs = [self._spec(m, prompt, seed=seed, size=size)[1] for m in models]
+        compare = Compare(id=new_id(), user_id=self.user_id, prompt=specs[0].prompt, seed=seed,
+                          created_at=self.ctx.clock())
+        jobs = self.jobs.submit(self.user_id, specs, compare=compare,
+                                idempotency_key=idempotency_key)
+        compare_id = jobs[0].compare_id
+        return {"id": compare_id, "prompt": specs[0].prompt, "seed": seed,
+                "total_cost": sum(j.cost for j in jobs), "jobs": [self.job(j.id) for j in jobs]}
+
+    def finish_compare(self, compare_id: str) -> Comparison:
+        """Compose (or re-compose) the labelled side-by-side sheet of a comparison."""
+        with self.ctx.sessions.begin() as s:
+            compare = s.get(Compare, compare_id)
+            if compare is None or compare.user_id != self.user_id:
+                raise NotFound(f"No comparison {compare_id}.")
+            job_ids = list(s.scalars(select(Job.id).where(Job.compare_id == compare_id)
+                                     .order_by(Job.created_at, Job.id)))
+        jobs = [self.job(j) for j in job_ids]
+        entries, results, failures = [], [], []
+        for job in jobs:
+            card = self.catalog.get(job["model"])
+            if job["status"] == "succeeded" and job["images"]:
+                image = PILImage.open(job["images"][0]["path"])
+                entries.append(SheetEntry(card.name, job["cost"], job["seconds"], image))
+                results.append(Generation(job=job, images=job["images"]))
+            else:
+                note = (job["error"] or {}).get("message") or job["status"]
+                entries.append(SheetEntry(card.name, 0, job["seconds"], None, note))
+                failures.append(job)
+        sheet_path = None
+        if any(e.image is not None for e in entries):
+            import io
+
+            buffer = io.BytesIO()
+            compose_sheet(jobs[0]["prompt"], entries).save(buffer, format="PNG")
+            sheet_path = self.ctx.store.put(buffer.getvalue())[1]
+            with self.ctx.sessions.begin() as s:
+                s.get(Compare, compare_id).sheet_path = str(sheet_path)
+        return Comparison(id=compare_id, prompt=jobs[0]["prompt"], seed=jobs[0]["seed"],
+                          results=results, sheet_path=sheet_path,
+                          total_cost=sum(j["charged"] for j in jobs), failures=failures)
+
+    # -- recommend --------------------------------------------------------------------------
+
+    def recommend(self, prompt: str, *, budget: int | None = None, speed: str = "any",
+                  include_unavailable: bool = False, limit: int = 5) -> dict[str, Any]:
+        if not prompt or not prompt.strip():
+            raise InvalidRequest("The prompt is empty.", field="prompt")
+        if speed not in recommend_mod.SPEEDS:
+            raise InvalidRequest(f"Speed must be one of {', '.join(recommend_mod.SPEEDS)}.",
+                                 field="speed")
+        cards = list(self.catalog)
+        availability = {c.id: self.availability(c) for c in cards}
+        intents, recs = recommend_mod.recommend(
+            prompt, cards, availability, budget=budget, speed=speed,
+            include_unavailable=include_unavailable, limit=limit)
+        return {
+            "prompt": prompt,
+            "intents": [vars(i) for i in intents if i.score > 0],
+            "recommendations": [vars(r) for r in recs],
+        }
+
+    # -- history ----------------------------------------------------------------------------
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with self.ctx.sessions.begin() as s:
+            job = self.jobs.get_job(s, self._user(s), job_id)
+            images = s.scalars(select(Image).where(Image.job_id == job.id,
+                                                   Image.deleted_at.is_(None))
+                               .order_by(Image.index)).all()
+            return job_public(job, list(images))
+
+    show = job
+
+    def history(self, query: str | None = None, *, model: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                status: str | None = None, limit: int = 50,
+                offset: int = 0) -> list[dict[str, Any]]:
+        with self.ctx.sessions.begin() as s:
+            stmt = select(Job).where(Job.user_id == self.user_id)
+            if query:
+                terms = [t for t in query.split() if t]
+                for term in terms:
+                    stmt = stmt.where(Job.prompt.ilike(f"%{term}%"))
+            if model:
+                stmt = stmt.where(or_(Job.model_id == model))
+            if since:
+                stmt = stmt.where(Job.created_at >= since)
+            if until:
+                stmt = stmt.where(Job.created_at < until)
+            if status:
+                stmt = stmt.where(Job.status == status)
+            jobs = s.scalars(stmt.order_by(Job.created_at.desc(), Job.id.desc())
+                             .limit(limit).offset(offset)).all()
+            out = []
+            for job in jobs:
+                images = s.scalars(select(Image).where(Image.job_id == job.id,
+                                                       Image.deleted_at.is_(None))
+                                   .order_by(Image.index)).all()
+                out.append(job_public(job, list(images)))
+            return out
+
+    def image(self, image_id: str) -> dict[str, Any]:
+        with self.ctx.sessions.begin() as s:
+            image = s.get(Image, image_id)
+            if image is None or image.user_id != self.user_id or image.deleted_at is not None:
+                raise NotFound(f"No image {image_id}.")
+            return image_public(image)
+
+    def delete_image(self, image_id: str) -> None:
+        """Remove an image from the user's gallery (the job and its ledger entries stay)."""
+        with self.ctx.sessions.begin() as s:
+            image = s.get(Image, image_id)
+            if image is None or image.user_id != self.user_id or image.deleted_at is not None:
+                raise NotFound(f"No image {image_id}.")
+            image.deleted_at = self.ctx.clock()
+            path = Path(image.path)
+            others = s.scalar(select(Image.id).where(Image.sha256 == image.sha256,
+                                                     Image.deleted_at.is_(None),
+                                                     Image.id != image.id))
+        if others is None:  # content-addressed: keep the file while anyone else uses it
+            path.unlink(missing_ok=True)
+
+    # -- credits ----------------------------------------------------------------------------
+
+    def credits(self, *, statement: bool = True, limit: int | None = 100) -> dict[str, Any]:
+        with self.ctx.sessions.begin() as s:
+            user = self._user(s)
+            ledger = self.ctx.ledger(s)
+            ledger.ensure_allowance(user)
+            balance = ledger.balance(user)
+            out = {
+                "user": user.email, "plan": user.plan, "available": balance.available,
+                "balance": balance.available, "allowance": balance.allowance,
+                "purchased": balance.purchased, "held": balance.held,
+                "monthly_allowance": balance.monthly_allowance, "renews_on": balance.renews_on,
+            }
+            if statement:
+                out["statement"] = ledger.statement(user, limit)
+            return out
+
+    def grant(self, email: str, amount: int, *, reason: str,
+              key: str | None = None) -> dict[str, Any]:
+        """Operator action: add purchased credits to an account (created if new)."""
+        if not isinstance(amount, int) or amount <= 0:
+            raise InvalidRequest("Grant a positive whole number of credits.", field="amount")
+        if not reason or not reason.strip():
+            raise InvalidRequest("Say why (--reason); it goes on the user's statement.",
+                                 field="reason")
+        with self.ctx.sessions.begin() as s:
+            user = get_or_create_user(s, email, self.ctx.clock)
+            s.flush()
+            ledger = self.ctx.ledger(s)
+            ledger.ensure_allowance(user)
+            ledger.grant(user, amount, reason=reason.strip(),
+                         key=key or f"grant:{user.id}:{new_id()}")
+        return self.as_user(email).credits(statement=False)
+
+    def set_plan(self, email: str, plan: str) -> dict[str, Any]:
+        from triptych.service.users import PLANS
+
+        if plan not in PLANS:
+            raise InvalidRequest(f"Plans are {', '.join(PLANS)}.", field="plan")
+        with self.ctx.sessions.begin() as s:
+            user = get_user(s, email)
+            user.plan = plan
+            if plan != "pro":
+                user.unrestricted_opt_in = False
+            s.flush()
+            self.ctx.ledger(s).ensure_allowance(user)  # tops up to the new plan's allowance
+        return self.as_user(email).credits(statement=False)
+
+    def set_unrestricted(self, opt_in: bool) -> None:
+        with self.ctx.sessions.begin() as s:
+            user = self._user(s)
+            if opt_in and user.plan != "pro":
+                raise InvalidRequest("Unrestricted mode is for pro accounts.", field="plan")
+            user.unrestricted_opt_in = opt_in
+
+    def verify_ledger(self) -> list[str]:
+        with self.ctx.sessions.begin() as s:
+            return ledger_verify.verify_ledger(s)

@@ -1,0 +1,420 @@
+"""Jobs: submit → run → settle. The one road every image takes.
+
+``submit`` validates, checks safety, quotes and holds the cost in the same transaction that
+creates the job (so a job never exists without its hold, nor a hold without its job).
+``run_job`` claims the job atomically, calls the engine outside any transaction, stores the
+images, then captures (success) or voids (any failure) in one transaction with the job's
+final state. Executors (in-process threads or Celery workers) all call ``run_job``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from triptych.catalog.card import ModelCard
+from triptych.catalog.loader import Catalog, UnknownModelError
+from triptych.db.models import Compare, Image, Job, User
+from triptych.engines import registry
+from triptych.engines.base import Engine, EngineResult, GenerationRequest
+from triptych.engines.errors import (
+    EngineError,
+    FatalError,
+    InvalidRequestError,
+    ModerationError,
+    ProviderUnavailableError,
+)
+from triptych.errors import (
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidRequest,
+    ModelUnavailable,
+    NotFound,
+    TooManyJobs,
+)
+from triptych.service.clock import Clock
+from triptych.service.ledger import Ledger
+from triptych.service.progress import ProgressEvent, ProgressHub
+from triptych.service.provenance import encode_png
+from triptych.service.requests import GenerationSpec, quote
+from triptych.service.safety import check_prompt
+from triptych.service.store import ImageStore
+from triptych.settings import Settings
+
+log = logging.getLogger("triptych.jobs")
+
+IN_FLIGHT = ("queued", "running")
+FINAL = ("succeeded", "failed", "canceled")
+
+Progress = Callable[[float, Any], None]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class JobContext:
+    """Everything the job service needs; built once per process by ``Triptych``."""
+
+    settings: Settings
+    catalog: Catalog
+    sessions: sessionmaker[Session]
+    clock: Clock
+    store: ImageStore
+    hub: ProgressHub
+
+    def ledger(self, session: Session) -> Ledger:
+        grants = {"free": self.settings.free_monthly_credits,
+                  "pro": self.settings.pro_monthly_credits}
+        return Ledger(session, self.clock, grants)
+
+
+class EngineCache:
+    """One engine per model per process: loading weights or HTTP pools once."""
+
+    def __init__(self) -> None:
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def get(self, card: ModelCard, settings: Settings) -> Engine:
+        with self._lock:
+            engine = self._engines.get(card.id)
+            if engine is None:
+                engine = registry.create_engine(card, settings)
+                self._engines[card.id] = engine
+            return engine
+
+
+class JobService:
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.engines = EngineCache()
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def card(self, model_id: str) -> ModelCard:
+        try:
+            return self.ctx.catalog.get(model_id)
+        except UnknownModelError as exc:
+            raise InvalidRequest(str(exc), field="model") from None
+
+    def require_available(self, card: ModelCard) -> None:
+        status = registry.availability(card, self.ctx.settings)
+        if not status.available:
+            raise ModelUnavailable(f"{card.name} is unavailable: {status.reason}",
+                                   model=card.id, reason=status.reason)
+
+    def get_job(self, session: Session, user: User, job_id: str) -> Job:
+        """A job of this user's, else NotFound (another user's job is not found, not forbidden)."""
+        job = session.get(Job, job_id)
+        if job is None or job.user_id != user.id:
+            raise NotFound(f"No job {job_id}.")
+        return job
+
+    # -- submit -----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        user_id: int,
+        specs: list[GenerationSpec],
+        *,
+        idempotency_key: str | None = None,
+        compare: Compare | None = None,
+        parent_job_id: str | None = None,
+    ) -> list[Job]:
+        """Create jobs and hold their whole cost in one transaction (all or nothing)."""
+        cards = [self.card(spec.model_id) for spec in specs]
+        for card, spec in zip(cards, specs, strict=True):
+            check_prompt(spec.prompt, spec.content_mode)  # before anything is charged
+            self.require_available(card)
+        fingerprint = "|".join(spec.fingerprint() for spec in specs)
+        try:
+            return self._submit(user_id, specs, cards, fingerprint, idempotency_key, compare,
+                                parent_job_id)
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            # The same key raced us and the other submit won: answer with its jobs.
+            with self.ctx.sessions.begin() as s:
+                user = s.get(User, user_id)
+                assert user is not None
+                return self._by_idempotency(s, user, idempotency_key, fingerprint)
+
+    def _submit(self, user_id: int, specs: list[GenerationSpec], cards: list[ModelCard],
+                fingerprint: str, idempotency_key: str | None, compare: Compare | None,
+                parent_job_id: str | None) -> list[Job]:
+        with self.ctx.sessions.begin() as s:
+            user = s.get(User, user_id)
+            assert user is not None
+            if idempotency_key:
+                existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
+                if existing:
+                    return existing
+            in_flight = s.scalars(
+                select(Job.id).where(Job.user_id == user.id, Job.status.in_(IN_FLIGHT))
+            ).all()
+            if len(in_flight) + len(specs) > self.ctx.settings.max_jobs_in_flight:
+                raise TooManyJobs(
+                    f"You have {len(in_flight)} jobs in flight; the limit is "
+                    f"{self.ctx.settings.max_jobs_in_flight}. Wait for one to finish.",
+                    retry_after=5)
+            ledger = self.ctx.ledger(s)
+            ledger.ensure_allowance(user)
+            total = sum(quote(card, spec.n) for card, spec in zip(cards, specs, strict=True))
+            balance = ledger.balance(user)
+            if balance.available < total:
+                raise InsufficientCredits(needed=total, available=balance.available,
+                                          renews_on=balance.renews_on)
+            if compare is not None:
+                s.add(compare)
+            now = self.ctx.clock()
+            jobs = []
+            for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
+                job = Job(
+                    id=new_id(), user_id=user.id, model_id=card.id, model_version=card.version,
+                    prompt=spec.prompt, seed=spec.seed, width=spec.width, height=spec.height,
+                    n=spec.n, steps=spec.steps, content_mode=spec.content_mode,
+                    cost=quote(card, spec.n), status="queued",
+                    priority=0 if user.plan == "pro" else 1,
+                    # Only the first job carries the key: the unique index then guards the
+                    # whole group, and the group is found again through it.
+                    idempotency_key=idempotency_key if i == 0 else None,
+                    request_hash=fingerprint, compare_id=compare.id if compare else None,
+                    parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
+                    created_at=now, notes={},
+                )
+                s.add(job)
+                s.flush()
+                ledger.hold(user, job.id, job.cost)
+                jobs.append(job)
+            return jobs
+
+    def _by_idempotency(self, s: Session, user: User, key: str, fingerprint: str) -> list[Job]:
+        first = s.scalar(select(Job).where(Job.user_id == user.id, Job.idempotency_key == key))
+        if first is None:
+            return []
+        if first.request_hash != fingerprint:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used for a different request; use a new key.",
+                field="Idempotency-Key")
+        if first.compare_id:
+            return list(s.scalars(select(Job).where(Job.compare_id == first.compare_id)
+                                  .order_by(Job.created_at, Job.id)))
+        return [first]
+
+    # -- run --------------------------------------------------------------------------------
+
+    def claim(self, job_id: str) -> bool:
+        """Atomically move a queued job to running. False if someone else has it."""
+        now = self.ctx.clock()
+        lease = now + timedelta(seconds=self.ctx.settings.job_lease_seconds)
+        with self.ctx.sessions.begin() as s:
+            claimed = s.execute(
+                update(Job).where(Job.id == job_id, Job.status == "queued",
+                                  Job.cancel_requested.is_(False))
+                .values(status="running", attempts=Job.attempts + 1, started_at=now,
+                        lease_until=lease)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        return claimed == 1
+
+    def run_job(self, job_id: str, progress: Progress | None = None) -> Job:
+        """Run one queued job to a final state. Safe to call twice: the second is a no-op."""
+        if not self.claim(job_id):
+            return self._finalise_if_canceled(job_id)
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            s.expunge(job)
+        card = self.card(job.model_id)
+        request = GenerationRequest(
+            prompt=job.prompt, width=job.width, height=job.height, seed=job.seed, n=job.n,
+            steps=job.steps, content_mode=job.content_mode, target=card.target,
+        )
+
+        def on_progress(fraction: float, preview: Any = None) -> None:
+            self.ctx.hub.publish_progress(job_id, fraction, preview)
+            if progress is not None:
+                progress(fraction, preview)
+
+        started = time.perf_counter()
+        try:
+            engine = self.engines.get(card, self.ctx.settings)
+            result = engine.generate(request, on_progress)
+            if len(result.images) != job.n:
+                raise FatalError(f"{card.name} returned {len(result.images)} of {job.n} images.")
+        except EngineError as exc:
+            return self._fail(job_id, exc, time.perf_counter() - started)
+        except Exception as exc:  # an engine bug must not leave credits held
+            log.exception("engine crashed on job %s", job_id)
+            return self._fail(job_id, FatalError(f"{card.name} failed unexpectedly.",
+                                                 detail=repr(exc)), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        return self._succeed(job_id, card, result, seconds)
+
+    def _record(self, job: Job, card: ModelCard, result: EngineResult, index: int,
+                seconds: float, notes: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "job_id": job.id, "index": index, "prompt": job.prompt, "model": card.id,
+            "model_name": card.name, "model_version": result.model_version or card.version,
+            "provider": card.provider, "family": card.family, "seed": job.seed + index,
+            "base_seed": job.seed, "width": job.width, "height": job.height,
+            "steps": result.steps if result.steps is not None else job.steps,
+            "content_mode": job.content_mode, "credits": card.credits,
+            "seconds": round(seconds, 3), "created_at": self.ctx.clock().isoformat(),
+            "generator": "Triptych", **({"notes": notes} if notes else {}),
+        }
+
+    def _succeed(self, job_id: str, card: ModelCard, result: EngineResult,
+                 seconds: float) -> Job:
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            snapshot = {c.name: getattr(job, c.name) for c in Job.__table__.columns}
+        detached = Job(**snapshot)
+        files = []
+        for index, item in enumerate(result.images):
+            notes = {**result.notes, **item.notes}
+            record = self._record(detached, card, result, index, seconds, notes)
+            sha, path = self.ctx.store.put(encode_png(item.image, record))
+            svg_path = self.ctx.store.put(item.svg, "svg")[1] if item.svg else None
+            files.append((record, sha, path, svg_path, item.image.size))
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, job_id, with_for_update=True)
+            assert job is not None
+            ledger = self.ctx.ledger(s)
+            if job.status != "running" or job.cancel_requested:
+                # Cancelled (or recovered by another process) while the engine ran.
+                self._settle_void(s, ledger, job, "canceled", "canceled", "Cancelled by you.")
+                return job
+            for record, sha, path, svg_path, (w, h) in files:
+                s.add(Image(id=new_id(), job_id=job.id, user_id=job.user_id,
+                            index=record["index"], sha256=sha, path=str(path),
+                            svg_path=str(svg_path) if svg_path else None,
+                            media_type="image/svg+xml" if svg_path else "image/png",
+                            width=w, height=h, record=record, created_at=self.ctx.clock()))
+            job.status = "succeeded"
+            job.finished_at = self.ctx.clock()
+            job.seconds = seconds
+            job.model_version = result.model_version or job.model_version
+            job.provider_cost = result.provider_cost
+            job.notes = {**result.notes}
+            if result.steps is not None:
+                job.steps = job.steps or result.steps
+            ledger.capture(job)
+        self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
+        return job
+
+    def _fail(self, job_id: str, exc: EngineError, seconds: float) -> Job:
+        if exc.detail:
+            log.warning("job %s failed: %s (%s)", job_id, exc.message, exc.detail)
+        message = exc.message
+        if isinstance(exc, ModerationError):
+            message = (f"{exc.message} The {exc.side} was blocked by the provider's safety "
+                       f"system. Nothing was charged.")
+        elif isinstance(exc, ProviderUnavailableError):
+            message = f"Provider unavailable: {exc.message} Nothing was charged; try another model."
+        else:
+            message = f"{exc.message} Nothing was charged."
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, job_id, with_for_update=True)
+            assert job is not None
+            if job.status in FINAL:
+                return job
+            job.seconds = seconds
+            job.error_field = exc.field if isinstance(exc, InvalidRequestError) else None
+            job.error_side = exc.side if isinstance(exc, ModerationError) else None
+            self._settle_void(s, self.ctx.ledger(s), job, "failed", exc.code, message)
+            return job
+
+    def _settle_void(self, s: Session, ledger: Ledger, job: Job, status: str, code: str,
+                     message: str) -> None:
+        job.status = status
+        job.error_code = code
+        job.error_message = message
+        job.finished_at = self.ctx.clock()
+        job.lease_until = None
+        ledger.void(job, message)
+        s.flush()
+        self.ctx.hub.publish(ProgressEvent(job.id, status, 1.0, extra={"error": message}))
+
+    def _finalise_if_canceled(self, job_id: str) -> Job:
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, job_id, with_for_update=True)
+            if job is None:
+                raise NotFound(f"No job {job_id}.")
+            if job.status == "queued" and job.cancel_requested:
+                self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+                                  "Cancelled by you.")
+            return job
+
+    # -- cancel and recovery ----------------------------------------------------------------
+
+    def cancel(self, user_id: int, job_id: str) -> Job:
+        """Cancel a job: a queued one is refunded now, a running one when its engine returns."""
+        with self.ctx.sessions.begin() as s:
+            user = s.get(User, user_id)
+            assert user is not None
+            job = self.get_job(s, user, job_id)
+            s.refresh(job, with_for_update=True)
+            if job.status in FINAL:
+                return job
+            job.cancel_requested = True
+            if job.status == "queued":
+                self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+                                  "Cancelled by you.")
+            return job
+
+    def recover(self, *, hold_ttl: timedelta = timedelta(hours=1)) -> dict[str, list[str]]:
+        """Repair jobs a crashed process left behind. Never charges twice, never leaves holds.
+
+        - running with a lapsed lease: back to queued (re-run) while attempts remain, else
+          failed and refunded;
+        - queued for longer than ``hold_ttl`` (nobody will run it): failed and refunded.
+        """
+        now = self.ctx.clock()
+        requeued: list[str] = []
+        voided: list[str] = []
+        with self.ctx.sessions.begin() as s:
+            ledger = self.ctx.ledger(s)
+            lost = s.scalars(select(Job).where(Job.status == "running", Job.lease_until < now)
+                             .with_for_update()).all()
+            for job in lost:
+                if job.attempts < self.ctx.settings.max_attempts and not job.cancel_requested:
+                    job.status = "queued"
+                    job.lease_until = None
+                    requeued.append(job.id)
+                else:
+                    self._settle_void(s, ledger, job, "failed", "lost",
+                                      "The worker running this job stopped. Nothing was "
+                                      "charged; please submit it again.")
+                    voided.append(job.id)
+            stale = s.scalars(select(Job).where(Job.status == "queued",
+                                                Job.created_at < now - hold_ttl)
+                              .with_for_update()).all()
+            for job in stale:
+                if job.id in requeued:
+                    continue
+                self._settle_void(s, ledger, job, "failed", "expired",
+                                  "This job waited too long to run and expired. Nothing was "
+                                  "charged; please submit it again.")
+                voided.append(job.id)
+        return {"requeued": requeued, "voided": voided}
+
+    def queued_ids(self) -> list[str]:
+        with self.ctx.sessions.begin() as s:
+            return list(s.scalars(select(Job.id).where(Job.status == "queued")
+                                  .order_by(Job.priority, Job.created_at)))
+
+

@@ -1,0 +1,305 @@
+"""The credits ledger: double-entry, append-only, integer credits.
+
+Accounts per user: ``user:<id>:allowance:<YYYY-MM>`` (the monthly free grant),
+``user:<id>:purchased`` (granted or sold by an operator) and ``user:<id>:held`` (reserved by
+jobs in flight). System accounts: ``system:issuance`` (where credits come from; the only one
+allowed below zero), ``system:revenue`` (captured spend) and ``system:expired``.
+
+Every movement is a ``Transfer`` with a unique key, written in the caller's transaction
+together with the balance updates, so a retried settle is a no-op and the books always sum
+to zero. A debit is a conditional ``UPDATE … WHERE balance >= amount``: the database itself
+refuses to take an account below zero, on SQLite and PostgreSQL alike, whatever the
+concurrency. The allowance is spent before purchased credits and expires (moves to
+``system:expired``) at month end; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from triptych.db.models import Account, Job, Transfer, User
+from triptych.errors import InsufficientCredits
+from triptych.service.clock import Clock, next_period_start, period_of
+
+ISSUANCE = "system:issuance"
+REVENUE = "system:revenue"
+EXPIRED = "system:expired"
+
+
+class Overdraft(Exception):
+    """A debit would take an account below zero (raised inside a transaction to abort it)."""
+
+
+@dataclass(frozen=True)
+class Balance:
+    allowance: int  # this month's free credits left
+    purchased: int
+    held: int  # reserved by jobs in flight
+    renews_on: str  # ISO date of the next monthly grant
+    monthly_allowance: int
+
+    @property
+    def available(self) -> int:
+        return self.allowance + self.purchased
+
+
+class Ledger:
+    def __init__(self, session: Session, clock: Clock, monthly_grants: dict[str, int]) -> None:
+        self.s = session
+        self.clock = clock
+        self.monthly_grants = monthly_grants  # plan -> credits per month
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    def _account(
+        self,
+        name: str,
+        *,
+        kind: str,
+        user_id: int | None = None,
+        period: str | None = None,
+        allow_negative: bool = False,
+    ) -> Account:
+        account = self.s.scalar(select(Account).where(Account.name == name))
+        if account is not None:
+            return account
+        account = Account(name=name, kind=kind, user_id=user_id, period=period, balance=0,
+                          allow_negative=allow_negative)
+        try:
+            with self.s.begin_nested():  # another transaction may create it first
+                self.s.add(account)
+        except IntegrityError:
+            account = self.s.scalar(select(Account).where(Account.name == name))
+            assert account is not None
+        return account
+
+    def _system(self, name: str) -> Account:
+        return self._account(name, kind="system", allow_negative=name == ISSUANCE)
+
+    def _allowance(self, user_id: int, period: str) -> Account:
+        return self._account(
+            f"user:{user_id}:allowance:{period}", kind="allowance", user_id=user_id, period=period
+        )
+
+    def _purchased(self, user_id: int) -> Account:
+        return self._account(f"user:{user_id}:purchased", kind="purchased", user_id=user_id)
+
+    def _held(self, user_id: int) -> Account:
+        return self._account(f"user:{user_id}:held", kind="held", user_id=user_id)
+
+    # -- the one primitive ------------------------------------------------------------------
+
+    def transfer(
+        self,
+        key: str,
+        source: Account,
+        dest: Account,
+        amount: int,
+        *,
+        kind: str,
+        user_id: int | None = None,
+        job_id: str | None = None,
+        memo: str = "",
+    ) -> Transfer | None:
+        """Move ``amount`` credits; returns None if ``key`` was already applied (no-op)."""
+        if amount <= 0:
+            raise ValueError("transfer amount must be positive")
+        if self.s.scalar(select(Transfer.id).where(Transfer.key == key)) is not None:
+            return None
+        debited = self.s.execute(
+            update(Account)
+            .where(Account.id == source.id)
+            .where(Account.allow_negative | (Account.balance >= amount))
+            .values(balance=Account.balance - amount)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if debited != 1:
+            raise Overdraft(source.name)
+        self.s.execute(
+            update(Account)
+            .where(Account.id == dest.id)
+            .values(balance=Account.balance + amount)
+            .execution_options(synchronize_session=False)
+        )
+        row = Transfer(key=key, from_account_id=source.id, to_account_id=dest.id, amount=amount,
+                       kind=kind, user_id=user_id, job_id=job_id, memo=memo,
+                       created_at=self.clock())
+        self.s.add(row)
+        self.s.flush()
+        self.s.expire(source)
+        self.s.expire(dest)
+        return row
+
+    # -- the monthly allowance --------------------------------------------------------------
+
+    def ensure_allowance(self, user: User) -> None:
+        """Expire earlier months' leftovers, then grant this month's allowance once."""
+        now = self.clock()
+        period = period_of(now)
+        stale = self.s.scalars(
+            select(Account).where(
+                Account.user_id == user.id,
+                Account.kind == "allowance",
+                Account.period < period,
+                Account.closed_at.is_(None),
+            )
+        ).all()
+        for account in stale:
+            self._expire(account, key=f"expire:{account.name}")
+            account.closed_at = now
+        grant = self.monthly_grants.get(user.plan, 0)
+        allowance = self._allowance(user.id, period)
+        already = self._granted(user.id, period)
+        if grant > already:
+            # Keyed by user+month(+plan): a retry or a second process never double-grants;
+            # an upgrade mid-month tops up to the new plan's allowance.
+            self.transfer(
+                f"allowance:{user.id}:{period}:{user.plan}", self._system(ISSUANCE), allowance,
+                grant - already, kind="grant", user_id=user.id,
+                memo=f"monthly allowance ({user.plan} plan) for {period}",
+            )
+
+    def _granted(self, user_id: int, period: str) -> int:
+        total = self.s.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                Transfer.user_id == user_id,
+                Transfer.kind == "grant",
+                Transfer.key.like(f"allowance:{user_id}:{period}:%"),
+            )
+        )
+        return int(total or 0)
+
+    def _expire(self, account: Account, *, key: str) -> None:
+        self.s.refresh(account)
+        if account.balance > 0:
+            self.transfer(key, account, self._system(EXPIRED), account.balance, kind="expire",
+                          user_id=account.user_id,
+                          memo=f"unused allowance for {account.period} expired")
+
+    # -- operator grants --------------------------------------------------------------------
+
+    def grant(self, user: User, amount: int, *, reason: str, key: str, kind: str = "grant"):
+        return self.transfer(key, self._system(ISSUANCE), self._purchased(user.id), amount,
+                             kind=kind, user_id=user.id, memo=reason)
+
+    # -- job holds --------------------------------------------------------------------------
+
+    def balance(self, user: User) -> Balance:
+        now = self.clock()
+        period = period_of(now)
+        allowance = self.s.scalar(
+            select(Account.balance).where(Account.name == f"user:{user.id}:allowance:{period}")
+        )
+        purchased = self.s.scalar(
+            select(Account.balance).where(Account.name == f"user:{user.id}:purchased")
+        )
+        held = self.s.scalar(select(Account.balance).where(Account.name == f"user:{user.id}:held"))
+        return Balance(
+            allowance=allowance or 0,
+            purchased=purchased or 0,
+            held=held or 0,
+            renews_on=next_period_start(now).date().isoformat(),
+            monthly_allowance=self.monthly_grants.get(user.plan, 0),
+        )
+
+    def hold(self, user: User, job_id: str, amount: int) -> None:
+        """Reserve ``amount`` for a job: this month's allowance first, then purchased."""
+        if amount == 0:
+            return
+        balance = self.balance(user)
+        if balance.available < amount:
+            raise InsufficientCredits(needed=amount, available=balance.available,
+                                      renews_on=balance.renews_on)
+        held = self._held(user.id)
+        remaining = amount
+        for source in (self._allowance(user.id, period_of(self.clock())),
+                       self._purchased(user.id)):
+            self.s.refresh(source)
+            part = min(source.balance, remaining)
+            if part <= 0:
+                continue
+            try:
+                self.transfer(f"hold:{job_id}:{source.name}", source, held, part, kind="hold",
+                              user_id=user.id, job_id=job_id, memo="reserved for job")
+            except Overdraft:
+                # A concurrent transaction spent it first: refuse cleanly (caller rolls back).
+                raise InsufficientCredits(needed=amount, available=balance.available - part,
+                                          renews_on=balance.renews_on) from None
+            remaining -= part
+        if remaining:
+            raise InsufficientCredits(needed=amount, available=amount - remaining,
+                                      renews_on=balance.renews_on)
+
+    def _holds(self, job_id: str) -> list[Transfer]:
+        return list(self.s.scalars(
+            select(Transfer).where(Transfer.job_id == job_id, Transfer.kind == "hold")
+            .order_by(Transfer.id)
+        ))
+
+    def _settled(self, job_id: str) -> str | None:
+        kinds = set(self.s.scalars(
+            select(Transfer.kind).where(Transfer.job_id == job_id,
+                                        Transfer.kind.in_(("capture", "void")))
+        ))
+        if len(kinds) > 1:
+            raise AssertionError(f"job {job_id} is both captured and voided")
+        return kinds.pop() if kinds else None
+
+    def capture(self, job: Job) -> None:
+        """Charge a finished job: held → revenue. Idempotent."""
+        if self._settled(job.id) == "void":
+            raise ValueError(f"job {job.id} was already refunded; cannot capture")
+        revenue = self._system(REVENUE)
+        for hold in self._holds(job.id):
+            held = self.s.get(Account, hold.to_account_id)
+            source = self.s.get(Account, hold.from_account_id)
+            self.transfer(f"capture:{job.id}:{source.name}", held, revenue, hold.amount,
+                          kind="capture", user_id=job.user_id, job_id=job.id,
+                          memo=f"{job.model_id} × {job.n}")
+
+    def void(self, job: Job, reason: str) -> None:
+        """Refund a job's hold to where it came from. Idempotent."""
+        if self._settled(job.id) == "capture":
+            raise ValueError(f"job {job.id} was already charged; cannot refund")
+        now = self.clock()
+        for hold in self._holds(job.id):
+            held = self.s.get(Account, hold.to_account_id)
+            source = self.s.get(Account, hold.from_account_id)
+            key = f"void:{job.id}:{source.name}"
+            done = self.transfer(key, held, source, hold.amount, kind="void",
+                                 user_id=job.user_id, job_id=job.id, memo=f"refund: {reason}")
+            if done is not None and source.kind == "allowance" and (
+                source.closed_at is not None or source.period != period_of(now)
+            ):
+                # The refund lands in a month that is over: it expires like the rest of it.
+                self._expire(source, key=f"expire:{key}")
+
+    def statement(self, user: User, limit: int | None = None) -> list[dict]:
+        accounts = {a.id: a for a in self.s.scalars(select(Account))}
+        rows = self.s.scalars(
+            select(Transfer).where(Transfer.user_id == user.id)
+            .order_by(Transfer.id.desc()).limit(limit)
+        ).all()
+        out = []
+        for t in rows:
+            src, dst = accounts[t.from_account_id], accounts[t.to_account_id]
+            out.append({
+                "at": t.created_at.isoformat(timespec="seconds"),
+                "kind": t.kind,
+                "amount": t.amount,
+                # Effect on what the user can spend: holds reduce it, voids restore it.
+                "delta": _spendable(dst) * t.amount - _spendable(src) * t.amount,
+                "from": src.name,
+                "to": dst.name,
+                "job_id": t.job_id,
+                "memo": t.memo,
+            })
+        return out
+
+
+def _spendable(account: Account) -> int:
+    return 1 if account.kind in ("allowance", "purchased") else 0

@@ -1,0 +1,75 @@
+"""``triptych ledger verify``: check every ledger invariant against the database.
+
+1. The books balance: the sum of all account balances is zero.
+2. Every balance equals the sum of its transfers in minus out (nothing edited in place).
+3. No account that may not go negative is negative.
+4. No orphan holds: each user's held balance equals the open holds of their jobs; a job in a
+   final state has no open hold; a queued or running job holds exactly its cost.
+5. No job is both captured and refunded; a succeeded job is captured, a failed or cancelled
+   one refunded.
+6. Expired (closed) allowance accounts hold nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triptych.db.models import Account, Job, Transfer
+
+FINAL = ("succeeded", "failed", "canceled")
+
+
+def verify_ledger(session: Session) -> list[str]:
+    """Return a list of violations (empty when the ledger is sound)."""
+    problems: list[str] = []
+    accounts = {a.id: a for a in session.scalars(select(Account))}
+    transfers = session.scalars(select(Transfer)).all()
+
+    total = sum(a.balance for a in accounts.values())
+    if total != 0:
+        problems.append(f"books do not balance: accounts sum to {total}")
+
+    flows: dict[int, int] = defaultdict(int)
+    per_job: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for t in transfers:
+        flows[t.to_account_id] += t.amount
+        flows[t.from_account_id] -= t.amount
+        if t.job_id:
+            per_job[t.job_id][t.kind] += t.amount
+    for account in accounts.values():
+        if flows[account.id] != account.balance:
+            problems.append(
+                f"{account.name}: balance {account.balance} != transfers {flows[account.id]}"
+            )
+        if account.balance < 0 and not account.allow_negative:
+            problems.append(f"{account.name}: negative balance {account.balance}")
+        if account.kind == "allowance" and account.closed_at is not None and account.balance:
+            problems.append(f"{account.name}: expired but still holds {account.balance}")
+
+    open_by_user: dict[int, int] = defaultdict(int)
+    for job in session.scalars(select(Job)):
+        moves = per_job.get(job.id, {})
+        hold, capture, void = moves.get("hold", 0), moves.get("capture", 0), moves.get("void", 0)
+        if capture and void:
+            problems.append(f"job {job.id}: both captured and refunded")
+        open_hold = hold - capture - void
+        open_by_user[job.user_id] += open_hold
+        if job.status in FINAL and open_hold:
+            problems.append(f"job {job.id} is {job.status} but still holds {open_hold}")
+        if job.status not in FINAL and hold != job.cost:
+            problems.append(f"job {job.id} is {job.status} and holds {hold}, not {job.cost}")
+        if job.status == "succeeded" and capture != job.cost:
+            problems.append(f"job {job.id} succeeded but captured {capture} of {job.cost}")
+        if job.status in ("failed", "canceled") and void != hold:
+            problems.append(f"job {job.id} is {job.status} but refunded {void} of {hold}")
+
+    for account in accounts.values():
+        if account.kind == "held" and account.balance != open_by_user.get(account.user_id, 0):
+            problems.append(
+                f"{account.name}: holds {account.balance} but open job holds sum to "
+                f"{open_by_user.get(account.user_id, 0)}"
+            )
+    return problems

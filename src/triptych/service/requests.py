@@ -1,0 +1,100 @@
+"""What a user asks for (``GenerationSpec``), its validation against the model's limits and
+the account's rights, and its quote. All of it runs before anything is charged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass
+
+from triptych.catalog.card import ModelCard
+from triptych.db.models import User
+from triptych.errors import InvalidRequest
+
+MAX_PROMPT_CHARS = 2000
+CONTENT_MODES = ("standard", "unrestricted")
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+
+
+def parse_size(size: str | None) -> tuple[int, int] | None:
+    if size is None or size == "" or size == "auto":
+        return None
+    match = _SIZE.match(size)
+    if not match:
+        raise InvalidRequest(f"Size '{size}' is not WIDTHxHEIGHT (for example 1024x1024).",
+                             field="size")
+    return int(match.group(1)), int(match.group(2))
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """A validated, fully resolved request: defaults filled in from the model card."""
+
+    model_id: str
+    prompt: str
+    seed: int
+    width: int
+    height: int
+    n: int = 1
+    steps: int | None = None
+    content_mode: str = "standard"
+
+    def fingerprint(self) -> str:
+        """Stable hash of the request, for idempotency-key comparison."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+def resolve(
+    card: ModelCard,
+    user: User,
+    *,
+    prompt: str,
+    seed: int | None = None,
+    size: str | tuple[int, int] | None = None,
+    n: int = 1,
+    steps: int | None = None,
+    content_mode: str = "standard",
+) -> GenerationSpec:
+    """Check a request against the card's limits and the user's rights; fill defaults."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequest("The prompt is empty: describe the image you want.", field="prompt")
+    prompt = prompt.strip()
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidRequest(f"The prompt has {len(prompt)} characters; the limit is "
+                             f"{MAX_PROMPT_CHARS}.", field="prompt")
+    if not isinstance(n, int) or n < 1 or n > card.max_n:
+        raise InvalidRequest(f"{card.name} makes 1 to {card.max_n} images per request; "
+                             f"you asked for {n}.", field="n")
+    dims = parse_size(size) if isinstance(size, str) or size is None else size
+    width, height = dims or (card.default_width, card.default_height)
+    if not (card.min_width <= width <= card.max_width and
+            card.min_height <= height <= card.max_height):
+        raise InvalidRequest(
+            f"{card.name} takes sizes from {card.min_width}x{card.min_height} to "
+            f"{card.max_width}x{card.max_height}; you asked for {width}x{height}.", field="size")
+    if steps is not None:
+        if card.max_steps is None:
+            raise InvalidRequest(f"{card.name} does not take a step count.", field="steps")
+        if not 1 <= steps <= card.max_steps:
+            raise InvalidRequest(f"{card.name} takes 1 to {card.max_steps} steps.", field="steps")
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    elif not 0 <= seed < 2**31:
+        raise InvalidRequest("The seed must be between 0 and 2147483647.", field="seed")
+    if content_mode not in CONTENT_MODES:
+        raise InvalidRequest(f"Content mode must be one of {', '.join(CONTENT_MODES)}.",
+                             field="content_mode")
+    if content_mode == "unrestricted":
+        if user.plan != "pro" or not user.unrestricted_opt_in:
+            raise InvalidRequest("Unrestricted mode needs a pro account that has opted in "
+                                 "(account settings).", field="content_mode")
+        if not card.allows_unrestricted():
+            raise InvalidRequest(f"{card.name} has no unrestricted mode.", field="content_mode")
+    return GenerationSpec(model_id=card.id, prompt=prompt, seed=seed, width=width,
+                          height=height, n=n, steps=steps, content_mode=content_mode)
+
+
+def quote(card: ModelCard, n: int) -> int:
+    return card.credits * n
