@@ -1,0 +1,133 @@
+"""xAI Grok Imagine (``grok-imagine-image``, ``grok-imagine-image-2.0``).
+
+Contract: ``POST {base}/v1/images/generations`` with ``Authorization: Bearer``. OpenAI-shaped,
+but **no ``size``** (xAI answers "Argument not supported: size"): the requested width x height
+is snapped to the nearest supported ``aspect_ratio`` and ``resolution`` is ``1k`` or ``2k`` by
+the longer side; both approximations are noted. We ask for ``b64_json``; a ``url`` is still
+downloaded. No seed field: ignored and noted.
+
+Unrestricted mode: the service passes ``content_mode="unrestricted"`` only for accounts that
+may use it. xAI's public image API documents no request field for it (moderation follows the
+xAI account's own settings), so the adapter accepts the mode, sends nothing extra, and notes
+that the account setting applies. An operator whose account has such a field can name it in
+``request.options["xai_unrestricted_field"]`` (sent as ``true``).
+
+Moderation arrives three ways:
+    item with ``respect_moderation: false`` or no image  -> dropped; all dropped ->
+                                                            ModerationError("output")
+    empty ``data``                                       -> ModerationError("output")
+    400 flat ``{code, error}`` or ``{error:{message}}`` mentioning moderation:
+        "generated image rejected ..."                   -> ModerationError("output")
+        otherwise                                        -> ModerationError("input")
+Other errors: 400/422 -> InvalidRequestError; 401/403/404 -> ProviderUnavailableError;
+429 with a credit/spending message -> ProviderOutOfCreditError; 429/5xx -> RetryableError.
+A 5xx submit is not retried (xAI makes no idempotency promise for generation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from triptych.engines.base import EngineResult, GenerationRequest, ProgressCallback
+from triptych.engines.errors import EngineError, InvalidRequestError
+from triptych.engines.providers.adapter import (
+    CheckResult,
+    HostedEngine,
+    HostedFactory,
+    seed_ignored_note,
+)
+from triptych.engines.providers.http import Reply, body_excerpt
+from triptych.engines.providers.sizes import nearest_ratio, size_note
+
+ASPECT_RATIOS = ["1:1", "3:4", "4:3", "9:16", "16:9", "2:3", "3:2", "9:19.5", "19.5:9",
+                 "9:20", "20:9", "1:2", "2:1"]
+MODERATION_WORDS = ("moderation", "safety", "content policy", "inappropriate")
+CREDIT_WORDS = ("credit", "spending limit", "billing", "exhausted")
+
+
+def error_message(reply: Reply) -> str:
+    """xAI errors come flat ``{code, error: str}`` or OpenAI-style ``{error: {message}}``."""
+    body = reply.json_or_none()
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("code") or "")
+        if isinstance(err, str):
+            return err
+        return str(body.get("message") or body.get("code") or "")
+    return reply.text
+
+
+class XaiEngine(HostedEngine):
+    provider = "xai"
+    display = "xAI"
+    supports_unrestricted = True
+    max_n = 10
+
+    def _generate(self, request: GenerationRequest, progress: ProgressCallback | None
+                  ) -> EngineResult:
+        model = self.target(request)
+        if request.n > self.max_n:
+            raise InvalidRequestError(f"{self.display} makes at most {self.max_n} images at once.",
+                                      field="n")
+        notes: dict[str, Any] = {}
+        ratio = nearest_ratio(request.width, request.height, ASPECT_RATIOS)
+        resolution = "2k" if max(request.width, request.height) > 1536 else "1k"
+        notes["size"] = size_note((request.width, request.height),
+                                  f"aspect_ratio {ratio}, resolution {resolution}")
+        body: dict[str, Any] = {"model": model, "prompt": request.prompt, "n": request.n,
+                                "response_format": "b64_json", "aspect_ratio": ratio,
+                                "resolution": resolution}
+        if "quality" in request.options:
+            body["quality"] = request.options["quality"]
+        if request.content_mode == "unrestricted":
+            field = request.options.get("xai_unrestricted_field")
+            if field:
+                body[str(field)] = True
+            notes["content_mode"] = (
+                "unrestricted: xAI's API has no documented request field; the xAI account's "
+                "own moderation settings apply"
+                + (f" (sent {field}=true)" if field else "")
+            )
+        seed_ignored_note(notes, self.display)
+        reply = self.http.send("POST", self.http.url("/v1/images/generations"), json_body=body)
+        self.raise_for(reply)
+        payload = self.json_body(reply)
+        items = payload.get("data")
+        if isinstance(items, list):
+            kept = [i for i in items
+                    if not (isinstance(i, dict) and i.get("respect_moderation") is False)]
+            dropped = len(items) - len(kept)
+        else:
+            kept, dropped = items, 0
+        images, empty = self.images_from_items(kept, request)
+        if not images:
+            raise self.moderated("output", f"no image returned ({dropped} moderated, "
+                                           f"{empty} empty of {len(items or [])})")
+        if dropped or empty:
+            notes["moderated_images"] = dropped + empty
+        if isinstance(payload.get("usage"), dict):
+            notes["usage"] = payload["usage"]
+        return EngineResult(images=images, model_version=str(payload.get("model") or model),
+                            notes=notes)
+
+    def _classify(self, reply: Reply) -> EngineError | None:
+        message = error_message(reply).lower()
+        detail = body_excerpt(reply, self.http.redact)
+        if reply.status in (400, 403, 422) and any(w in message for w in MODERATION_WORDS):
+            side = "output" if ("generated" in message or "output" in message) else "input"
+            return self.moderated(side, detail)
+        if reply.status in (402, 429) and any(w in message for w in CREDIT_WORDS):
+            return self.out_of_credit(detail)
+        if reply.status in (400, 422):
+            field = "size" if "size" in message or "aspect" in message else None
+            return self.generic_error(reply, field=field)
+        return None
+
+    def _check(self) -> CheckResult:
+        reply = self.http.send("GET", self.http.url("/v1/models"))
+        self.raise_for(reply)
+        return CheckResult(self.provider, "ok", "listed models")
+
+
+factory = HostedFactory(XaiEngine)

@@ -1,0 +1,28 @@
+"""Fixtures: two fake hosts per test (127.0.0.1 = the API, 127.0.0.2 = polling URLs / CDN)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from provider_fakes import ALL_FAKES, Fake, FakeServer
+
+
+@pytest.fixture
+def main_server() -> Iterator[FakeServer]:
+    server = FakeServer("127.0.0.1")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def alt_server() -> Iterator[FakeServer]:
+    server = FakeServer("127.0.0.2")
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=ALL_FAKES, ids=lambda cls: cls.name)
+def fake(request: pytest.FixtureRequest, main_server: FakeServer, alt_server: FakeServer
+         ) -> Fake:
+    return request.param(main_server, alt_server)
