@@ -198,3 +198,45 @@ def is_heldout_scene(scene: Scene) -> bool:
         a, b = scene.objects
         return is_heldout_pair(a.name, scene.relation, b.name)
     return False
+
+
+def scene_from_spec(spec, rng: random.Random) -> Scene:
+    """A scene that satisfies a parsed prompt (``parse.PromptSpec``), unasked details random.
+
+    The ground truth for a prompt: what a perfect generator would draw (used by tests and as
+    a reference render). Does not consult the splits.
+    """
+    from triptych.world.render import text_width
+
+    asked = {o.colour for o in spec.objects if o.colour}
+    if spec.task == "text":
+        word = spec.word or "A"
+        colour = spec.word_colour or rng.choice(
+            [c for c in COLOUR_NAMES if c != spec.background])
+        bg = spec.background or _background(rng, {colour})
+        fitting = [s for s in TEXT_SIZES if text_width(word, s) <= TEXT_MAX_WIDTH] or [12]
+        return Scene(kind="text", background=bg, word=word, word_colour=colour,
+                     text_size=fitting[-1])
+    bg = spec.background or _background(rng, asked)
+
+    def colour_for(obj) -> str | None:
+        if obj.name not in SHAPES:
+            return None
+        return obj.colour or rng.choice([c for c in COLOUR_NAMES if c != bg])
+
+    objs = spec.objects
+    if spec.task == "position":
+        sa, sb = _pair_slots(rng, spec.relation or "left of")
+        placed = (_obj(rng, objs[0].name, sa, colour_for(objs[0])),
+                  _obj(rng, objs[1].name, sb, colour_for(objs[1])))
+        return Scene(kind="pair", background=bg, objects=placed, relation=spec.relation)
+    if spec.task == "counting":
+        n = spec.count or 1
+        colour = colour_for(objs[0])
+        slots = sorted(rng.sample(range(GRID * GRID), n))
+        return Scene(kind="count", background=bg, count=n,
+                     objects=tuple(_obj(rng, objs[0].name, s, colour) for s in slots))
+    slots = rng.sample(range(GRID * GRID), len(objs))
+    placed = tuple(_obj(rng, o.name, s, colour_for(o)) for o, s in zip(objs, slots, strict=True))
+    kind = "single" if len(placed) == 1 else "shapes"
+    return Scene(kind=kind, background=bg, objects=placed)

@@ -1,0 +1,56 @@
+"""``triptych train judge``: reproduce the shipped judge checkpoint (and its model card)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from triptych.cli.commands.train import train
+from triptych.cli.output import console, emit_json, handle_errors, json_option
+
+
+@train.command("judge")
+@click.option("--size", default="small", show_default=True, help="Judge size (tiny: CI only).")
+@click.option("--steps", default=1500, show_default=True, type=int)
+@click.option("--batch", default=128, show_default=True, type=int)
+@click.option("--lr", default=2e-3, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--ae-prob", default=0.4, show_default=True, type=float,
+              help="Share of each batch replaced by autoencoder reconstructions.")
+@click.option("--ae-from-step", default=0, show_default=True, type=int,
+              help="Start mixing in reconstructions at this step.")
+@click.option("--no-ae", is_flag=True, help="Never use the autoencoder.")
+@click.option("--threads", default=1, show_default=True, type=int)
+@click.option("--eval-n", default=1024, show_default=True, type=int)
+@click.option("--run-dir", default="runs/judge", show_default=True, type=click.Path(path_type=Path),
+              help="Resumable state and logs; rerun the same command to continue.")
+@click.option("--out", default=None, type=click.Path(path_type=Path),
+              help="Checkpoint path [default: the package's weights/judge.safetensors].")
+@json_option
+@handle_errors
+def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int, ae_prob: float,
+                        ae_from_step: int, no_ae: bool, threads: int, eval_n: int, run_dir: Path,
+                        out: Path | None, as_json: bool) -> None:
+    """Train the judge network on rendered scenes (seeded, resumable, writes judge.md)."""
+    from triptych.judge.checkpoint import DEFAULT_PATH
+    from triptych.judge.metrics import per_attribute
+    from triptych.judge.train import TrainJudgeConfig, train_judge
+
+    cfg = TrainJudgeConfig(size=size, steps=steps, batch=batch, lr=lr, seed=seed, ae_prob=ae_prob,
+                           ae_from_step=ae_from_step, threads=threads, eval_n=eval_n,
+                           eval_every=max(1, min(500, steps)))
+    out = out or DEFAULT_PATH
+    info = train_judge(cfg, run_dir, out, use_ae=not no_ae, progress=not as_json,
+                       log=(lambda _m: None) if as_json else console.print)
+    if as_json:
+        emit_json({"checkpoint": str(out), "card": str(Path(out).with_suffix(".md")), **info})
+        return
+    console.print(f"Wrote {out} ({info['params']:,} params, {info['wall_time_s'] / 60:.1f} min)")
+    for split, res in info["metrics"].items():
+        for kind, m in res.items():
+            shown = ", ".join(f"{k} {100 * v:.1f}%" for k, v in per_attribute(m).items())
+            console.print(f"  {split}/{kind}: {shown}")
+
+
+COMMANDS: list = []  # registered on the ``train`` group above

@@ -1,0 +1,96 @@
+"""Run the judge on images and turn its logits into a readable scene description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from triptych.judge.model import Judge, to_input
+from triptych.world.scene import GRID
+from triptych.world.vocab import COLOUR_NAMES, LETTERS, OBJECTS
+
+CLASS_NAMES: tuple[str, ...] = ("empty", *OBJECTS)
+
+
+@dataclass
+class Readout:
+    """What the judge sees in one image (probabilities kept for confidence thresholds)."""
+
+    slot_probs: np.ndarray  # [9, n_classes] softmax over empty + OBJECTS
+    slot_colour_probs: np.ndarray  # [9, n_colours]
+    background_probs: np.ndarray  # [n_colours]
+    word_colour_probs: np.ndarray  # [n_colours]
+    char_probs: np.ndarray  # [6, 27]
+
+    @property
+    def background(self) -> str:
+        return COLOUR_NAMES[int(self.background_probs.argmax())]
+
+    @property
+    def word(self) -> str:
+        idx = self.char_probs.argmax(-1)
+        return "".join(LETTERS[i - 1] for i in idx if i > 0)
+
+    @property
+    def word_colour(self) -> str:
+        return COLOUR_NAMES[int(self.word_colour_probs.argmax())]
+
+    def slot_class(self, slot: int) -> str:
+        return CLASS_NAMES[int(self.slot_probs[slot].argmax())]
+
+    def slot_colour(self, slot: int) -> str:
+        return COLOUR_NAMES[int(self.slot_colour_probs[slot].argmax())]
+
+    def prob(self, slot: int, name: str) -> float:
+        return float(self.slot_probs[slot, OBJECTS.index(name) + 1])
+
+    def objects(self) -> list[dict]:
+        """Detected objects (argmax not empty), with slot, colour for shapes, confidence."""
+        out = []
+        for s in range(GRID * GRID):
+            name = self.slot_class(s)
+            if name == "empty":
+                continue
+            out.append({"name": name, "slot": s, "row": s // GRID, "col": s % GRID,
+                        "colour": self.slot_colour(s), "p": float(self.slot_probs[s].max())})
+        return out
+
+    def summary(self) -> dict:
+        """A compact, comparable description (used for agreement between two generators)."""
+        return {
+            "background": self.background,
+            "objects": sorted((o["slot"], o["name"], o["colour"] if o["name"] in _SHAPES else None)
+                              for o in self.objects()),
+            "word": self.word,
+        }
+
+
+_SHAPES = frozenset(("circle", "square", "triangle", "star"))
+
+
+@torch.no_grad()
+def logits_to_readouts(out: dict[str, torch.Tensor]) -> list[Readout]:
+    probs = {k: v.float().softmax(-1).numpy() for k, v in out.items()}
+    return [
+        Readout(probs["slot_class"][i], probs["slot_colour"][i], probs["background"][i],
+                probs["word_colour"][i], probs["chars"][i])
+        for i in range(probs["background"].shape[0])
+    ]
+
+
+@torch.no_grad()
+def read_images(judge: Judge, images: np.ndarray | torch.Tensor | list, batch: int = 256
+                ) -> list[Readout]:
+    """images: uint8 [N, H, W, 3] (array/tensor) or a list of PIL images -> one Readout each."""
+    if isinstance(images, list):
+        images = np.stack([np.asarray(im.convert("RGB")) for im in images]) if images else \
+            np.zeros((0, 64, 64, 3), np.uint8)
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    judge.eval()
+    out: list[Readout] = []
+    for i in range(0, images.shape[0], batch):
+        out.extend(logits_to_readouts(judge(to_input(images[i:i + batch]))))
+    return out

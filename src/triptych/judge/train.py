@@ -1,0 +1,211 @@
+"""Train the judge: seeded, resumable, renders generated on the fly per step.
+
+Every step's data and augmentation derive from (seed, step) alone, so a resumed run sees
+exactly the batches an uninterrupted one would. Once ``ae_from_step`` is reached, a fraction
+``ae_prob`` of each batch is replaced by autoencoder reconstructions of the same renders, so
+the judge tolerates generator artefacts (if the autoencoder checkpoint is missing, training
+goes on with renders only and the card says so).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from triptych.errors import ModelUnavailable
+from triptych.judge.augment import AugmentConfig, augment
+from triptych.judge.checkpoint import DEFAULT_PATH, save_judge
+from triptych.judge.labels import IGNORE, sample_batch
+from triptych.judge.metrics import attribute_accuracy, per_attribute
+from triptych.judge.model import CONFIGS, Judge, to_input
+
+LOSS_WEIGHTS = {"slot_class": 1.0, "slot_colour": 1.0, "background": 0.5, "chars": 1.0,
+                "word_colour": 0.5}
+EVAL_SEED = 10_000_019  # validation renders: a seed stream training never touches
+
+
+@dataclass
+class TrainJudgeConfig:
+    size: str = "small"  # key of model.CONFIGS
+    steps: int = 1500  # ~20 min of one core at batch 128 (≈0.8 s/step)
+    batch: int = 128
+    lr: float = 2e-3  # small convnet + BatchNorm tolerates a high AdamW lr
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    seed: int = 0
+    ae_prob: float = 0.4  # fraction of a batch that are AE reconstructions (after ae_from_step)
+    ae_from_step: int = 0
+    eval_every: int = 500
+    eval_n: int = 1024
+    ckpt_every: int = 50
+    threads: int = 1  # the machine is shared: one core by default
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _lr(cfg: TrainJudgeConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def loss_fn(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    losses = {
+        "slot_class": F.cross_entropy(out["slot_class"].flatten(0, 1), tgt["slot_class"].flatten()),
+        "slot_colour": F.cross_entropy(out["slot_colour"].flatten(0, 1),
+                                       tgt["slot_colour"].flatten(), ignore_index=IGNORE),
+        "background": F.cross_entropy(out["background"], tgt["background"]),
+        "chars": F.cross_entropy(out["chars"].flatten(0, 1), tgt["chars"].flatten()),
+        "word_colour": F.cross_entropy(out["word_colour"], tgt["word_colour"],
+                                       ignore_index=IGNORE),
+    }
+    # a batch with no shapes / words gives NaN for an all-ignored head: count it as zero
+    losses = {k: torch.nan_to_num(v) for k, v in losses.items()}
+    losses["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in losses.items())
+    return losses
+
+
+class AutoencoderMissingError(ModelUnavailable):
+    code = "autoencoder_missing"
+
+
+def load_autoencoder(required: bool = False):
+    """M's autoencoder, or None if its checkpoint has not landed."""
+    try:
+        from triptych.nets.autoencoder import load_pretrained
+
+        return load_pretrained()
+    except Exception as exc:  # missing module or checkpoint: train on renders only
+        if required:
+            raise
+        print(f"[judge] autoencoder unavailable ({exc}); training on renders only")
+        return None
+
+
+@torch.no_grad()
+def reconstruct(ae, x: torch.Tensor, batch: int = 128) -> torch.Tensor:
+    """x: [B, 3, 64, 64] in [-1, 1] -> the autoencoder's round trip, same shape."""
+    return torch.cat([ae.decode(ae.encode(x[i:i + batch])).clamp(-1, 1)
+                      for i in range(0, x.shape[0], batch)])
+
+
+def make_batch(cfg: TrainJudgeConfig, step: int, ae) -> tuple[torch.Tensor, dict]:
+    images, tgt, _ = sample_batch(cfg.batch, seed=cfg.seed * 1_000_003 + step)
+    x = to_input(images)  # [B, 3, 64, 64]
+    g = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
+    if ae is not None and step >= cfg.ae_from_step and cfg.ae_prob > 0:
+        k = round(cfg.ae_prob * cfg.batch)
+        x[:k] = reconstruct(ae, x[:k])
+    return augment(x, g, cfg.augment), tgt
+
+
+def evaluate(model: Judge, n: int, ae=None, split: str = "any", seed: int = EVAL_SEED
+             ) -> dict[str, dict[str, float]]:
+    """Accuracy on fresh renders of the world (and on their AE reconstructions if given)."""
+    from triptych.world.dataset import render_batch
+
+    images, _, scenes = render_batch(n, seed, split)
+    x = to_input(torch.from_numpy(images))
+    result = {"renders": attribute_accuracy(model, x, scenes)}
+    if ae is not None:
+        result["reconstructions"] = attribute_accuracy(model, reconstruct(ae, x), scenes)
+    return result
+
+
+def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DEFAULT_PATH,
+                use_ae: bool = True, progress: bool = True,
+                log: Callable[[str], None] = print) -> dict:
+    """Train (or resume from ``run_dir/state.pt``), write ``out`` and its card, return metrics."""
+    torch.set_num_threads(cfg.threads)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = Judge(CONFIGS[cfg.size])
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state_path = run_dir / "state.pt"
+    step, elapsed = 0, 0.0
+    if state_path.exists():
+        state = torch.load(state_path, weights_only=False)
+        if state["config"] != json.loads(json.dumps(cfg.to_dict())):
+            log("[judge] note: resuming with a different config than the run started with")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, elapsed = state["step"], state["elapsed"]
+        log(f"[judge] resumed at step {step}")
+    wants_ae = use_ae and cfg.ae_prob > 0
+    ae = None
+
+    def checkpoint() -> None:
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "elapsed": elapsed, "config": json.loads(json.dumps(cfg.to_dict()))},
+                   run_dir / "state.pt.tmp")
+        (run_dir / "state.pt.tmp").replace(state_path)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=step, desc="judge", unit="step")
+    log_file = (run_dir / "log.jsonl").open("a")
+    while step < cfg.steps:
+        if wants_ae and ae is None and step >= cfg.ae_from_step:
+            ae = load_autoencoder(required=False)
+            if ae is None:  # stop resumably rather than silently train a different judge
+                checkpoint()
+                if bar is not None:
+                    bar.close()
+                raise AutoencoderMissingError(
+                    f"Step {step} needs autoencoder reconstructions but the autoencoder "
+                    "checkpoint is not available. Train it ('triptych train autoencoder') and "
+                    f"rerun the same command to resume from {state_path}, or pass --no-ae."
+                )
+        t0 = time.perf_counter()
+        model.train()
+        x, tgt = make_batch(cfg, step, ae)
+        for group in opt.param_groups:
+            group["lr"] = _lr(cfg, step)
+        losses = loss_fn(model(x), tgt)
+        opt.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        elapsed += time.perf_counter() - t0
+        record = {"step": step, "lr": _lr(cfg, step - 1), "elapsed": round(elapsed, 1),
+                  **{k: round(v.item(), 4) for k, v in losses.items()}}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            record["eval"] = per_attribute(evaluate(model, min(cfg.eval_n, 512))["renders"])
+            log(f"[judge] step {step}: {record['eval']}")
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+        if bar is not None:
+            bar.set_postfix(loss=f"{float(losses['total']):.3f}")
+            bar.update(1)
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            checkpoint()
+    if bar is not None:
+        bar.close()
+    log_file.close()
+
+    if ae is None and use_ae:
+        ae = load_autoencoder(required=False)  # still report the reconstruction ceiling
+    metrics = {"any": evaluate(model, cfg.eval_n, ae, "any"),
+               "heldout": evaluate(model, cfg.eval_n, ae, "heldout", seed=EVAL_SEED + 1)}
+    info = {"steps": step, "wall_time_s": round(elapsed, 1), "params": model.num_params(),
+            "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(), "metrics": metrics}
+    save_judge(model, out, extra={k: v for k, v in info.items() if k != "metrics"})
+    from triptych.judge.card import write_card
+
+    write_card(Path(out).with_suffix(".md"), info)
+    (run_dir / "final_metrics.json").write_text(json.dumps(info, indent=2))
+    return info

@@ -1,0 +1,130 @@
+"""`triptych eval` end to end, with test-only engines: a perfect generator (renders the ground
+truth scene for each prompt) must score ~1.0 and a blank one must score low."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from triptych.catalog.card import ModelCard
+from triptych.engines import registry
+from triptych.engines.base import Availability, EngineImage, EngineResult, GenerationRequest
+from triptych.evaluation.runner import EvalOptions, run_eval
+from triptych.evaluation.tasks import generated_prompts, paraphrases_from_file, prompts_from_file
+from triptych.judge.checkpoint import DEFAULT_PATH, save_judge
+from triptych.judge.model import CONFIGS, Judge
+from triptych.world.parse import parse_prompt
+from triptych.world.render import render
+from triptych.world.sampling import scene_from_spec
+
+PARAPHRASES = {"a pooch beside a kitty, pooch on the left": "a dog to the left of a cat"}
+
+
+class PerfectEngine:
+    def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
+        prompt = PARAPHRASES.get(request.prompt, request.prompt)
+        scene = scene_from_spec(parse_prompt(prompt), random.Random(request.seed))
+        return EngineResult(images=[EngineImage(render(scene))])
+
+
+class BlankEngine:
+    def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
+        return EngineResult(images=[EngineImage(Image.new("RGB", (64, 64), (128, 128, 128)))])
+
+
+class Factory:
+    def create(self, card, settings):
+        return PerfectEngine() if card.target == "perfect" else BlankEngine()
+
+    def availability(self, card, settings) -> Availability:
+        return Availability(True)
+
+
+def _card(name: str) -> ModelCard:
+    return ModelCard(id=f"test-{name}", name=name, provider="tests", family="diffusion",
+                     tier="instant", credits=0, quality="draft", description="test engine",
+                     max_width=64, max_height=64, default_width=64, default_height=64,
+                     engine=f"test:{name}")
+
+
+@pytest.fixture(autouse=True)
+def test_engines(monkeypatch: pytest.MonkeyPatch):
+    import triptych.catalog as catalog_pkg
+
+    registry.register("test", Factory())
+    catalog = catalog_pkg.load_catalog().with_card(_card("perfect")).with_card(_card("blank"))
+    monkeypatch.setattr(catalog_pkg, "load_catalog", lambda *a, **k: catalog)
+    yield
+    registry.unregister("test")
+
+
+@pytest.fixture
+def tiny_judge(tmp_path: Path) -> Path:
+    return save_judge(Judge(CONFIGS["tiny"]).eval(), tmp_path / "tiny_judge.safetensors")
+
+
+def test_report_shape_and_files(tmp_path: Path, tiny_judge: Path) -> None:
+    items = generated_prompts(per_task=2)
+    opts = EvalOptions(seeds=2, judge_path=str(tiny_judge), kid_real=40, kid_subset=10)
+    report = run_eval("test-perfect", items, opts, out_dir=tmp_path / "out",
+                      agree_with="test-blank")
+    assert set(report["tasks"]) == {"single_object", "two_objects", "counting", "colors",
+                                    "position", "attribute_binding", "background", "text"}
+    assert 0 <= report["overall"] <= 1 and report["n_images"] == 2 * len(items)
+    assert report["kid"]["n_fake"] == report["n_images"] and report["ms_per_image"]["mean"] >= 0
+    assert 0 <= report["agreement"]["checks"] <= 1
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["overall"] == report["overall"] and len(saved["records"]) == report["n_images"]
+    assert Image.open(tmp_path / "out" / "sheet.png").size[0] > 64
+
+
+def test_prompt_and_paraphrase_files(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("# comment\na red circle\n\ntwo cats on a blue background\n")
+    items = prompts_from_file(prompts)
+    assert [i.spec.task for i in items] == ["colors", "counting"]
+    para = tmp_path / "para.txt"
+    para.write_text("a pooch beside a kitty, pooch on the left\ta dog to the left of a cat\n")
+    (item,) = paraphrases_from_file(para)
+    assert item.prompt.startswith("a pooch") and item.spec.task == "position" and item.heldout
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a red circle\na purple elephant\n")
+    from triptych.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="bad.txt:2"):
+        prompts_from_file(bad)
+
+
+def test_cli_json_and_errors(tmp_path: Path, tiny_judge: Path) -> None:
+    from triptych.cli.main import cli
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a dog\nthe word CAT in white on a black background\n")
+    args = ["eval", "test-perfect", "--prompts", str(prompts), "--seeds", "1",
+            "--judge", str(tiny_judge), "--kid-real", "20", "--out", str(tmp_path / "o"), "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert "overall" in data and "tasks" in data and "records" not in data
+    unknown = CliRunner().invoke(cli, ["eval", "no-such-model", "--json"])
+    assert unknown.exit_code == 1 and "no-such-model" in unknown.output
+    missing = CliRunner().invoke(cli, args[:-1] + ["--judge", str(tmp_path / "gone.st"), "--json"])
+    assert missing.exit_code == 1 and "gone.st" in missing.output
+
+
+@pytest.mark.skipif(not DEFAULT_PATH.exists(), reason="shipped judge checkpoint not present")
+def test_perfect_generator_scores_high_and_blank_low(tmp_path: Path) -> None:
+    items = generated_prompts(per_task=6)
+    opts = EvalOptions(seeds=2, kid_real=200, kid_subset=50)
+    perfect = run_eval("test-perfect", items, opts)
+    blank = run_eval("test-blank", items, opts)
+    assert perfect["overall"] >= 0.95, perfect["tasks"]
+    assert blank["overall"] <= 0.2, blank["tasks"]
+    assert perfect["kid"]["mean"] < blank["kid"]["mean"]
+    held = run_eval("test-perfect", generated_prompts(per_task=6, split="heldout"), opts)
+    assert held["overall"] >= 0.95, held["tasks"]
