@@ -307,11 +307,13 @@ class FakeGemini(Fake):
         self.main.route("POST", r"/v1beta/models/[^/:]+:generateContent", generate)
         self.main.route("GET", r"/v1beta/models(\?.*)?", Resp(json={"models": []}))
 
-    def error(self, status: int, **kw: Any) -> Resp:
+    def error(self, http_status: int, **kw: Any) -> Resp:  # type: ignore[override]
+        status = http_status
         names = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED",
                  500: "INTERNAL", 503: "UNAVAILABLE"}
-        return Resp(status, json={"error": {"code": status, "message": f"error {status}",
-                                            "status": names.get(status, "UNKNOWN"), **kw}})
+        err = {"code": status, "message": f"error {status}",
+               "status": names.get(status, "UNKNOWN"), **kw}
+        return Resp(status, json={"error": err})
 
 
 class FakeRecraft(Fake):

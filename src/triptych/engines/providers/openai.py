@@ -92,8 +92,11 @@ class OpenAIEngine(HostedEngine):
                 w = 3 * h
             elif h > 3 * w:
                 h = 3 * w
-            size = fit_pixels(w, h, multiple=16, max_pixels=3840 * 2160, max_side=3840,
+            w, h = fit_pixels(w, h, multiple=16, max_pixels=3840 * 2160, max_side=3840,
                               min_side=16)
+            # rounding to 16 can nudge the ratio just past 3:1; trim the long side back
+            w, h = min(w, 3 * h // 16 * 16), min(h, 3 * w // 16 * 16)
+            size = (w, h)
         else:
             size = nearest_size(*asked, GPT_IMAGE_1_SIZES)
         if size != asked:
