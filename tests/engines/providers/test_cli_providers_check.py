@@ -1,0 +1,57 @@
+"""``triptych providers check [--json]`` against fake providers: ok, bad key, not configured."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from provider_fakes import KEY, FakeBfl, FakeOpenAI, FakeServer, Resp
+
+from triptych.cli.main import cli
+from triptych.settings import PROVIDERS
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path, main_server: FakeServer,
+        alt_server: FakeServer) -> FakeServer:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path))
+    for p in PROVIDERS:
+        monkeypatch.delenv(f"TRIPTYCH_{p.upper()}_API_KEY", raising=False)
+        monkeypatch.delenv(f"TRIPTYCH_{p.upper()}_BASE_URL", raising=False)
+    FakeOpenAI(main_server, alt_server)
+    FakeBfl(main_server, alt_server)
+    monkeypatch.setenv("TRIPTYCH_OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("TRIPTYCH_OPENAI_BASE_URL", main_server.url)
+    monkeypatch.setenv("TRIPTYCH_BFL_API_KEY", KEY)
+    monkeypatch.setenv("TRIPTYCH_BFL_BASE_URL", main_server.url)
+    return main_server
+
+
+def test_check_json_reports_each_provider(env: FakeServer) -> None:
+    result = CliRunner().invoke(cli, ["providers", "check", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["provider"]: r for r in json.loads(result.output)["providers"]}
+    assert set(rows) == set(PROVIDERS)
+    assert rows["openai"]["status"] == "ok" and rows["bfl"]["status"] == "ok"
+    for p in set(PROVIDERS) - {"openai", "bfl"}:
+        assert rows[p]["status"] == "not_configured"
+    # free calls only: nothing was generated
+    assert [c.method for c in env.calls] == ["GET", "GET"]
+    assert KEY not in result.output
+
+
+def test_bad_key_fails_the_check_without_echoing_it(env: FakeServer) -> None:
+    env.route("GET", r"/v1/models", Resp(401, json={"error": {"message": f"bad key {KEY}"}}))
+    result = CliRunner().invoke(cli, ["providers", "check", "--json", "--provider", "openai"])
+    assert result.exit_code == 1
+    [row] = json.loads(result.output)["providers"]
+    assert row["status"] == "auth_failed"
+    assert KEY not in result.output
+
+
+def test_table_output(env: FakeServer) -> None:
+    result = CliRunner().invoke(cli, ["providers", "check"])
+    assert result.exit_code == 0, result.output
+    assert "not configured" in result.output and "openai" in result.output
