@@ -1,0 +1,74 @@
+"""Shared fixtures: a Triptych on real SQLite (or real PostgreSQL, in a private schema) with
+the test engine registered and a manual clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.fake_engine import FAKE_CARDS, FakeFactory
+from triptych.catalog.loader import Catalog
+from triptych.client import Triptych
+from triptych.engines import registry
+from triptych.service.clock import ManualClock
+from triptych.settings import Settings
+
+PG_URL = os.environ.get("TRIPTYCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def fake_factory() -> Iterator[FakeFactory]:
+    factory = FakeFactory()
+    registry.register("test", factory)
+    yield factory
+    registry.unregister("test")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 14, 12, 0, 0))
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home", _env_file=None)
+
+
+@pytest.fixture
+def fake_catalog() -> Catalog:
+    return Catalog(list(FAKE_CARDS))
+
+
+@pytest.fixture
+def tp(settings, clock, fake_factory, fake_catalog) -> Triptych:
+    """Triptych on SQLite with only the fake models."""
+    return Triptych(settings, clock=clock, catalog=fake_catalog)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards (skips if the server is down)."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    yield schema
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_tp(tmp_path, clock, fake_factory, fake_catalog, pg_schema) -> Triptych:
+    settings = Settings(home=tmp_path / "pghome", database_url=PG_URL, _env_file=None)
+    return Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=pg_schema)
