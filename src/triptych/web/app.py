@@ -1,0 +1,96 @@
+"""``create_app(tp)``: the FastAPI application — REST API, OpenAI-compatible endpoint, web UI.
+
+The app owns an ``InProcessExecutor`` (started with the app's lifespan, or by ``start()``
+when the caller drives the app without one), so ``POST /v1/generations`` answers 202 at
+once while a worker runs ``JobService.run_job`` — the same function the CLI and Celery use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from itsdangerous import URLSafeTimedSerializer
+
+from triptych import __version__
+from triptych.client import Triptych
+from triptych.service.executor import InProcessExecutor
+from triptych.web import (
+    openai_compat,
+    routes_admin,
+    routes_auth,
+    routes_catalog,
+    routes_compare,
+    routes_generations,
+    routes_keys,
+    routes_library,
+    routes_pages,
+)
+from triptych.web.config import WebConfig, load_or_create_secret
+from triptych.web.errors import install_error_handlers
+from triptych.web.passwords import Passwords
+from triptych.web.ratelimit import RateLimiter
+from triptych.web.state import HERE, WebState
+
+DESCRIPTION = """Triptych's HTTP API. Authenticate with `Authorization: Bearer <API key>`
+(create keys at `/account` or with `triptych keys create --user EMAIL`), or with the browser
+session cookie plus the `X-CSRF-Token` header on writes. Errors are
+`{"error": {"code", "message", ...}}`; `/v1/images/generations` follows OpenAI's contract."""
+
+
+def create_app(tp: Triptych, config: WebConfig | None = None, *,
+               executor: InProcessExecutor | None = None) -> FastAPI:
+    """Build the app around a ``Triptych`` (its database, engines and clock).
+
+    Pass ``executor`` to share one you start and stop yourself; otherwise the app makes one
+    with ``config.workers`` threads and runs it for the app's lifetime."""
+    config = config or WebConfig.from_env()
+    secret = config.secret_key or load_or_create_secret(tp.settings.home)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    state = WebState(
+        tp=tp, config=config,
+        executor=executor or InProcessExecutor(tp.jobs,
+                                               workers=config.workers or tp.settings.workers),
+        passwords=Passwords(config),
+        limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
+        auth_limiter=RateLimiter(config.auth_per_minute, config.auth_burst),
+        templates=templates,
+        csrf_signer=URLSafeTimedSerializer(secret, salt="triptych-form-csrf"),
+        owns_executor=executor is None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(title="Triptych", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.web = state
+    install_error_handlers(app)
+    for module in (routes_auth, routes_keys, routes_generations, routes_compare,
+                   routes_catalog, routes_library, routes_admin, openai_compat):
+        app.include_router(module.router)
+    app.include_router(routes_pages.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+        return response
+
+    return app

@@ -1,0 +1,46 @@
+"""Server settings that only the HTTP layer needs (the core's ``Settings`` stays untouched)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class WebConfig:
+    secret_key: str = ""  # signs the pre-login CSRF cookie; generated and kept in home if empty
+    secure_cookies: bool = False  # set behind HTTPS (TRIPTYCH_SECURE_COOKIES=1)
+    session_days: int = 14
+    rate_per_minute: float = 120.0  # per API key (or per signed-in browser user)
+    rate_burst: int = 60
+    auth_per_minute: float = 20.0  # sign-up/log-in attempts per client address
+    auth_burst: int = 10
+    workers: int | None = None  # executor threads; default Settings.workers
+    openai_wait_seconds: float = 300.0  # the openai client gives up after 600 s
+    # Argon2id cost. The defaults are argon2-cffi's RFC 9106 "low memory" profile; tests may
+    # lower them (the algorithm stays Argon2id).
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+    password_parallelism: int = 4
+
+    @classmethod
+    def from_env(cls) -> WebConfig:
+        return cls(
+            secret_key=os.environ.get("TRIPTYCH_WEB_SECRET", ""),
+            secure_cookies=os.environ.get("TRIPTYCH_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        )
+
+
+def load_or_create_secret(home: Path) -> str:
+    """A per-install secret kept in ``home/web-secret`` (mode 0600), made on first start."""
+    path = home / "web-secret"
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret

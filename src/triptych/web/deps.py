@@ -1,0 +1,147 @@
+"""Request dependencies as ``Annotated`` aliases (FastAPI full-stack template style):
+``StateDep`` (the server), ``CurrentUser`` (who is calling, from an API key or the browser
+session; rate-limited; CSRF-checked for cookie writes), ``AdminUser``, ``UserTp`` (the
+``Triptych`` facade acting as the caller)."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from triptych.client import Triptych
+from triptych.db.models import User
+from triptych.web import keys as keys_mod
+from triptych.web import sessions as sessions_mod
+from triptych.web.errors import Forbidden, RateLimited, Unauthorized
+from triptych.web.state import WebState
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "X-CSRF-Token"
+
+# Declared so the OpenAPI document names both ways in; validation happens below.
+_bearer = HTTPBearer(auto_error=False, description="A Triptych API key (tpk_…).")
+_cookie = APIKeyCookie(name=sessions_mod.COOKIE, auto_error=False,
+                       description="Browser session; writes also need the X-CSRF-Token header.")
+
+
+def get_state(request: Request) -> WebState:
+    return request.app.state.web
+
+
+StateDep = Annotated[WebState, Depends(get_state)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    email: str
+    role: str
+    plan: str
+    unrestricted_opt_in: bool
+    via: str  # "key" | "session"
+    key_id: str | None = None
+    csrf_token: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def limit_key(self) -> str:
+        return f"key:{self.key_id}" if self.key_id else f"user:{self.user_id}"
+
+
+def _principal(user: User, via: str, **extra: str | None) -> Principal:
+    return Principal(user_id=user.id, email=user.email, role=user.role, plan=user.plan,
+                     unrestricted_opt_in=user.unrestricted_opt_in, via=via, **extra)
+
+
+def resolve_principal(request: Request, state: WebState) -> Principal | None:
+    """Who is calling, or None. A bad key is an error (never silently falls back)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    header = request.headers.get("authorization", "")
+    now = state.now()
+    principal = None
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Send your API key as 'Authorization: Bearer tpk_…'.")
+        with state.tp.ctx.sessions.begin() as s:
+            found = keys_mod.authenticate(s, token.strip(), now)
+            if found is None:
+                raise Unauthorized("This API key is not valid (unknown or revoked).")
+            key, user = found
+            principal = _principal(user, "key", key_id=key.id)
+    else:
+        token = request.cookies.get(sessions_mod.COOKIE)
+        if token:
+            with state.tp.ctx.sessions.begin() as s:
+                found_session = sessions_mod.lookup_session(s, token, now)
+                if found_session is not None:
+                    row, user = found_session
+                    principal = _principal(user, "session", csrf_token=row.csrf_token)
+    request.state.principal = principal
+    return principal
+
+
+def check_csrf(request: Request, principal: Principal, form_token: str | None = None) -> None:
+    """Cookie-authenticated writes must echo the session's CSRF token (header or form)."""
+    if principal.via != "session" or request.method in SAFE_METHODS:
+        return
+    sent = form_token or request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
+        raise Forbidden("Missing or wrong CSRF token; reload the page and try again.",
+                        field=CSRF_HEADER)
+
+
+def current_user(
+    request: Request, state: StateDep,
+    _b: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    _c: Annotated[str | None, Depends(_cookie)] = None,
+) -> Principal:
+    principal = resolve_principal(request, state)
+    if principal is None:
+        raise Unauthorized("Sign in, or send an API key as 'Authorization: Bearer tpk_…'.")
+    retry_after = state.limiter.hit(principal.limit_key)
+    if retry_after is not None:
+        raise RateLimited(f"Too many requests; try again in {retry_after} s.",
+                          retry_after=retry_after)
+    check_csrf(request, principal)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def admin_user(principal: CurrentUser) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("This needs an admin account.")
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]
+
+
+def facade_for(state: WebState, principal: Principal) -> Triptych:
+    tp = state.tp.as_user(principal.email)
+    # The account exists (we just authenticated it); skip as_user's get-or-create round
+    # trip. Every verb that spends or reports credits tops up the allowance itself.
+    tp._user_id = principal.user_id
+    return tp
+
+
+def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:
+    return facade_for(state, principal)
+
+
+UserTp = Annotated[Triptych, Depends(user_tp)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

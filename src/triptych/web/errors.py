@@ -1,0 +1,170 @@
+"""Errors over HTTP.
+
+REST errors are ``{"error": {"code", "message", ...fields}}`` with the status of the service
+error (``triptych.errors``): ``insufficient_credits`` 402 (needed/available/renews_on),
+``moderation_blocked`` 400, ``invalid_request`` 422 (``field``), ``not_found`` 404,
+``rate_limited`` 429 (``Retry-After``), ``unauthorized`` 401, ``forbidden`` 403.
+
+The OpenAI-compatible route answers in OpenAI's ``{"error": {message, type, param, code}}``
+shape instead (see ``openai_compat``), chosen by path so that errors raised before the route
+runs (authentication, validation) get the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from triptych.errors import (
+    IdempotencyConflict,
+    InsufficientCredits,
+    InvalidRequest,
+    JobFailed,
+    ModelUnavailable,
+    ModerationBlocked,
+    TooManyJobs,
+    TriptychError,
+)
+
+log = logging.getLogger("triptych.web")
+
+OPENAI_PATH = "/v1/images/generations"
+
+
+class Unauthorized(TriptychError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Forbidden(TriptychError):
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimited(TriptychError):
+    code = "rate_limited"
+    http_status = 429
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or None
+
+
+def validation_to_invalid(exc: RequestValidationError) -> InvalidRequest:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "Invalid request."}
+    field = _field_of(first.get("loc", ()))
+    message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    return InvalidRequest(message, field=field)
+
+
+def _headers(exc: TriptychError) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    retry_after = exc.fields.get("retry_after")
+    if retry_after is not None:
+        headers["Retry-After"] = str(int(retry_after))
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="triptych"'
+    return headers
+
+
+def rest_error(exc: TriptychError) -> JSONResponse:
+    body = {k: v for k, v in exc.to_dict().items() if v is not None or k == "field"}
+    return JSONResponse({"error": body}, status_code=exc.http_status, headers=_headers(exc))
+
+
+def openai_error(exc: TriptychError) -> JSONResponse:
+    """Map a service error onto OpenAI's error contract (provider-contracts.md §0, §7.4)."""
+    status, kind, code = 400, "invalid_request_error", exc.code
+    param = exc.fields.get("field")
+    extra: dict[str, Any] = {}
+    retry = "false"  # only transient failures may be retried by the client
+    if isinstance(exc, InvalidRequest | IdempotencyConflict):
+        if param == "model":
+            status, code = 404, "model_not_found"
+    elif isinstance(exc, ModerationBlocked):
+        kind = "image_generation_user_error"
+        extra["moderation_details"] = {"moderation_stage": exc.side, "rule": exc.rule}
+    elif isinstance(exc, InsufficientCredits):
+        # OpenAI answers 429 insufficient_quota when an account is out of credit; the header
+        # stops the official client from retrying (it would retry a bare 429).
+        status, kind = 429, "insufficient_quota"
+        extra.update(needed=exc.fields["needed"], available=exc.fields["available"],
+                     renews_on=exc.fields["renews_on"])
+    elif isinstance(exc, TooManyJobs | RateLimited):
+        status, kind, retry = 429, "rate_limit_error", "true"
+    elif isinstance(exc, Unauthorized):
+        status, code = 401, "invalid_api_key"
+    elif isinstance(exc, Forbidden):
+        status, kind = 403, "permission_error"
+    elif exc.http_status == 404:
+        status = 404
+    elif isinstance(exc, ModelUnavailable):
+        status, kind = 503, "server_error"
+    elif isinstance(exc, JobFailed):
+        status, kind = 500, "server_error"
+        code = exc.fields.get("reason") or exc.code
+        retry = "true" if code == "engine_retryable" else "false"
+    elif exc.http_status >= 500:
+        status, kind = exc.http_status, "server_error"
+    headers = {**_headers(exc), "x-should-retry": retry}
+    if isinstance(exc, Unauthorized):
+        headers.pop("WWW-Authenticate", None)
+    body = {"error": {"message": exc.message, "type": kind, "param": param, "code": code,
+                      **extra}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _is_openai(request: Request) -> bool:
+    return request.url.path.rstrip("/") == OPENAI_PATH
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/v1/", "/static/", "/openapi.json", "/docs"))
+
+
+def render(request: Request, exc: TriptychError) -> Response:
+    if _is_openai(request):
+        return openai_error(exc)
+    if _is_page(request):
+        if isinstance(exc, Unauthorized):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        templates = request.app.state.web.templates
+        return templates.TemplateResponse(
+            request, "error.html", {"error": exc.to_dict(), "status": exc.http_status,
+                                    "user": getattr(request.state, "page_user", None)},
+            status_code=exc.http_status)
+    return rest_error(exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TriptychError)
+    async def _triptych(request: Request, exc: TriptychError) -> Response:
+        return render(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return render(request, validation_to_invalid(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error = TriptychError(str(exc.detail))
+        error.code, error.http_status = code, exc.status_code
+        response = render(request, error)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = TriptychError("Something went wrong on our side; it has been logged.")
+        error.code, error.http_status = "internal_error", 500
+        return render(request, error)

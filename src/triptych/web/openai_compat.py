@@ -1,0 +1,70 @@
+"""``POST /v1/images/generations``: OpenAI's Images API, so the official ``openai`` package
+works unchanged with ``base_url=http://host:port/v1`` and a Triptych API key.
+
+The request goes through the same road as every other image (submit → hold → executor →
+capture); the route waits for the job, then answers ``{created, data: [...]}`` with the
+credits charged in ``x-triptych-credits-charged``. ``model`` is any catalog id (default: the
+instant built-in model); ``response_format`` is ``b64_json`` (the default here, as for GPT
+image models) or ``url`` (served by Triptych, owner only). Errors use OpenAI's shape; blocks
+and out-of-credit answers carry ``x-should-retry: false`` so the client does not retry them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from triptych.errors import JobFailed
+from triptych.web import runner
+from triptych.web.deps import CurrentUser, StateDep, UserTp
+from triptych.web.errors import OPENAI_PATH
+from triptych.web.present import FINAL
+from triptych.web.responses import openai_errors
+from triptych.web.schemas import OpenAIImagesRequest, OpenAIImagesResponse
+
+log = logging.getLogger("triptych.web.openai")
+router = APIRouter(tags=["openai-compatible"])
+
+
+@router.post(OPENAI_PATH, response_model=OpenAIImagesResponse, responses=openai_errors(),
+             response_model_exclude_none=True)
+def create_images(body: OpenAIImagesRequest, request: Request, response: Response,
+                  principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
+    """Create images (OpenAI ``images.generate``)."""
+    model = body.model or state.tp.default_model()
+    size = None if body.size in (None, "", "auto") else body.size
+    job, done = runner.submit(state, tp, principal, prompt=body.prompt, model=model,
+                              size=size, n=body.n or 1,
+                              idempotency_key=request.headers.get("Idempotency-Key"))
+    job = runner.wait_final(tp, job, done, state.config.openai_wait_seconds)
+    if job["status"] not in FINAL:
+        tp.cancel(job["id"])  # refunded; the client sees a server error it may retry
+        raise JobFailed("The image took too long; nothing was charged.", job_id=job["id"],
+                        reason="timeout")
+    if body.user:
+        log.info("openai-compatible job %s for end user %r", job["id"], body.user)
+    runner.raise_for_failure(job)
+    data = []
+    for image in job["images"]:
+        if (body.response_format or "b64_json") == "url":
+            item: dict[str, Any] = {"url": str(request.base_url).rstrip("/")
+                                    + f"/v1/images/{image['id']}/content"}
+        else:
+            item = {"b64_json": base64.b64encode(Path(image["path"]).read_bytes()).decode()}
+        if image["record"].get("prompt") != body.prompt:
+            item["revised_prompt"] = image["record"].get("prompt")
+        data.append(item)
+    response.headers["x-triptych-credits-charged"] = str(job["charged"])
+    response.headers["x-triptych-job-id"] = job["id"]
+    created = int(_timestamp(job["finished_at"] or job["created_at"]))
+    return {"created": created, "data": data}
+
+
+def _timestamp(iso: str) -> float:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()

@@ -1,0 +1,62 @@
+"""``/v1/admin``: grant credits, change plans, see every job. Admin accounts only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from triptych.client import job_public
+from triptych.db.models import Image, Job, User
+from triptych.web.deps import AdminUser, StateDep
+from triptych.web.present import job_out
+from triptych.web.responses import AUTH, errors
+from triptych.web.schemas import AdminJobsPage, CreditsPublic, GrantCreate, PlanUpdate
+
+router = APIRouter(tags=["admin"])
+
+
+@router.post("/v1/admin/credits", response_model=CreditsPublic, responses=errors(*AUTH))
+def grant_credits(body: GrantCreate, admin: AdminUser, state: StateDep) -> dict[str, Any]:
+    """Add purchased credits to an account (it goes on their statement with the reason)."""
+    reason = f"{body.reason.strip()} (by {admin.email})"
+    return state.tp.grant(body.email, body.amount, reason=reason)
+
+
+@router.post("/v1/admin/plan", response_model=CreditsPublic, responses=errors(*AUTH, 404))
+def change_plan(body: PlanUpdate, admin: AdminUser, state: StateDep) -> dict[str, Any]:
+    return state.tp.set_plan(body.email, body.plan)
+
+
+def all_jobs(state: Any, *, limit: int, offset: int, status: str | None = None,
+             email: str | None = None) -> list[dict[str, Any]]:
+    with state.tp.ctx.sessions.begin() as s:
+        stmt = select(Job, User.email).join(User, User.id == Job.user_id)
+        if status:
+            stmt = stmt.where(Job.status == status)
+        if email:
+            stmt = stmt.where(User.email == email.strip().lower())
+        rows = s.execute(stmt.order_by(Job.created_at.desc(), Job.id.desc())
+                         .limit(limit).offset(offset)).all()
+        out = []
+        for job, user_email in rows:
+            images = s.scalars(select(Image).where(Image.job_id == job.id,
+                                                   Image.deleted_at.is_(None))).all()
+            out.append({**job_out(job_public(job, list(images))), "user_email": user_email})
+        return out
+
+
+@router.get("/v1/admin/jobs", response_model=AdminJobsPage, responses=errors(*AUTH))
+def list_all_jobs(
+    admin: AdminUser, state: StateDep,
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Every account's jobs, newest first."""
+    items = all_jobs(state, limit=limit + 1, offset=offset, status=status, email=email)
+    more = len(items) > limit
+    return {"items": items[:limit], "limit": limit, "offset": offset,
+            "next_offset": offset + limit if more else None}

@@ -1,0 +1,51 @@
+"""``/v1/models``, ``/v1/quote`` and ``/v1/recommend``: what exists, what it costs, which fits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from triptych.web.deps import CurrentUser, StateDep, UserTp
+from triptych.web.responses import AUTH, errors
+from triptych.web.schemas import (
+    ModelPublic,
+    QuotePublic,
+    QuoteRequest,
+    RecommendPublic,
+    RecommendRequest,
+)
+
+router = APIRouter(tags=["catalog"])
+
+
+def models_public(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in m.items() if k not in ("engine", "version")} for m in models]
+
+
+@router.get("/v1/models", response_model=list[ModelPublic], responses=errors(*AUTH))
+def list_models(
+    principal: CurrentUser, state: StateDep,
+    tier: Annotated[Literal["instant", "fast", "medium", "premium"] | None, Query()] = None,
+    capability: Annotated[str | None, Query(max_length=40)] = None,
+    available: bool | None = None,
+) -> list[dict[str, Any]]:
+    """The catalog, fastest and cheapest first, with whether each model can run here."""
+    return models_public(state.tp.models(tier=tier, capability=capability, available=available))
+
+
+@router.post("/v1/quote", response_model=QuotePublic, responses=errors(*AUTH))
+def quote(body: QuoteRequest, tp: UserTp) -> dict[str, Any]:
+    """What a request would cost and whether your balance covers it. Charges nothing."""
+    if body.size:
+        from triptych.service.requests import parse_size
+
+        parse_size(body.size)
+    return tp.quote(body.prompt, body.model, n=body.n, size=body.size, models=body.models)
+
+
+@router.post("/v1/recommend", response_model=RecommendPublic, responses=errors(*AUTH))
+def recommend(body: RecommendRequest, tp: UserTp) -> dict[str, Any]:
+    """Which models suit this prompt, with the reasons."""
+    return tp.recommend(body.prompt, budget=body.budget, speed=body.speed,
+                        include_unavailable=body.include_unavailable, limit=body.limit)

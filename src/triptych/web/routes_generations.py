@@ -1,0 +1,76 @@
+"""``/v1/generations`` and ``/v1/jobs``: submit (202 + quoted cost), follow, cancel, re-render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import StreamingResponse
+
+from triptych.web import runner
+from triptych.web.deps import CurrentUser, StateDep, UserTp
+from triptych.web.present import accepted_out, job_out
+from triptych.web.responses import AUTH, GENERATE, errors
+from triptych.web.schemas import GenerationAccepted, GenerationCreate, JobPublic, RerenderCreate
+from triptych.web.sse import job_events
+
+router = APIRouter(tags=["generations"])
+
+JobId = Annotated[str, Path(max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
+                                              description="Same key + same body → the same job.")]
+
+
+@router.post("/v1/generations", status_code=202, response_model=GenerationAccepted,
+             responses=errors(*GENERATE))
+def create_generation(body: GenerationCreate, response: Response, principal: CurrentUser,
+                      tp: UserTp, state: StateDep,
+                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Quote, hold the credits and queue the job; follow it at ``events_url``.
+
+    With ``Idempotency-Key``: the same key and body answer with the original job (still
+    running or finished); the same key with a different body is a 422."""
+    job, _ = runner.submit(state, tp, principal, idempotency_key=idempotency_key,
+                           prompt=body.prompt, model=body.model, seed=body.seed,
+                           size=body.size, n=body.n, steps=body.steps,
+                           content_mode=body.content_mode)
+    response.headers["Location"] = f"/v1/jobs/{job['id']}"
+    return accepted_out(job)
+
+
+@router.get("/v1/jobs/{job_id}", response_model=JobPublic, responses=errors(*AUTH, 404))
+def get_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
+    return job_out(tp.job(job_id))
+
+
+@router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                             "description": "job, progress and done events"},
+                       **errors(*AUTH, 404)})
+async def job_event_stream(job_id: JobId, request: Request, tp: UserTp) -> StreamingResponse:
+    """Server-Sent Events: ``job`` on connect, ``progress`` while it runs, ``done`` at the end."""
+    from starlette.concurrency import run_in_threadpool
+
+    job = await run_in_threadpool(tp.job, job_id)  # owner check before the stream opens
+    return StreamingResponse(job_events(request, tp, job), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/v1/jobs/{job_id}/cancel", response_model=JobPublic, responses=errors(*AUTH, 404))
+def cancel_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
+    """Cancel: a queued job is refunded now, a running one when its engine returns."""
+    return job_out(tp.cancel(job_id))
+
+
+@router.post("/v1/jobs/{job_id}/rerender", status_code=202, response_model=GenerationAccepted,
+             responses=errors(*GENERATE))
+def rerender_job(job_id: JobId, body: RerenderCreate, response: Response,
+                 principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
+    """Render a job's prompt and seed again on another model (draft → final)."""
+    source = tp.job(job_id)
+    size = body.size or runner.rerender_size(tp, source, body.model)
+    job, _ = runner.submit(state, tp, principal, prompt=source["prompt"], model=body.model,
+                           seed=source["seed"], size=size, n=1,
+                           content_mode=source["content_mode"], parent_job_id=job_id)
+    response.headers["Location"] = f"/v1/jobs/{job['id']}"
+    return accepted_out(job)

@@ -1,0 +1,49 @@
+"""What one running server holds: the facade, the executor, limiters and templates."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi.templating import Jinja2Templates
+from itsdangerous import URLSafeTimedSerializer
+
+from triptych.client import Triptych
+from triptych.service.executor import InProcessExecutor
+from triptych.web.config import WebConfig
+from triptych.web.passwords import Passwords
+from triptych.web.ratelimit import RateLimiter
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class WebState:
+    tp: Triptych
+    config: WebConfig
+    executor: InProcessExecutor
+    passwords: Passwords
+    limiter: RateLimiter
+    auth_limiter: RateLimiter
+    templates: Jinja2Templates
+    csrf_signer: URLSafeTimedSerializer
+    owns_executor: bool = True
+    _started: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        with self._lock:
+            if self.owns_executor and not self._started:
+                self.executor.start()
+                self._started = True
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.owns_executor and self._started:
+                self.executor.stop()
+                self._started = False
+
+    def now(self) -> Any:
+        return self.tp.ctx.clock()

@@ -1,0 +1,362 @@
+/* Triptych web UI: plain JavaScript, no build step, no external code.
+   Every call goes to the same /v1 API programs use; cookie writes send X-CSRF-Token.
+   User text is only ever set with textContent (never innerHTML). */
+"use strict";
+
+const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+async function api(method, url, body) {
+  const init = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(url, init);
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) {
+    const err = new Error((data && data.error && data.error.message) || `HTTP ${res.status}`);
+    err.status = res.status;
+    err.code = data && data.error && data.error.code;
+    throw err;
+  }
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function debounce(fn, ms) {
+  let t;
+  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+}
+
+function showError(message) {
+  const box = document.getElementById("form-error");
+  if (!box) return;
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+async function refreshBalance() {
+  const badge = document.getElementById("credit-balance");
+  if (!badge) return;
+  try {
+    const c = await api("GET", "/v1/credits?statement=false");
+    badge.textContent = c.available;
+  } catch (_) { /* the header keeps its last value */ }
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/* -- following a job: SSE with a polling fallback ------------------------------------- */
+
+function followJob(job, { onProgress, onDone }) {
+  let finished = false;
+  const finish = (j) => { if (!finished) { finished = true; onDone(j); } };
+  const poll = async () => {
+    while (!finished) {
+      const j = await api("GET", `/v1/jobs/${job.id}`).catch(() => null);
+      if (j && ["succeeded", "failed", "canceled"].includes(j.status)) return finish(j);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  if (!window.EventSource) { poll(); return; }
+  const es = new EventSource(`/v1/jobs/${job.id}/events`);
+  es.addEventListener("progress", (e) => onProgress(JSON.parse(e.data)));
+  es.addEventListener("done", (e) => { es.close(); finish(JSON.parse(e.data)); });
+  es.onerror = () => { es.close(); if (!finished) poll(); };
+}
+
+function recordList(job) {
+  const dl = document.createDocumentFragment();
+  const rec = (job.images[0] && job.images[0].record) || {};
+  const rows = [
+    ["Model", job.model, "model"], ["Status", job.status, "status"], ["Prompt", job.prompt, "prompt"],
+    ["Seed", job.seed, "seed"], ["Size", job.size, "size"],
+    ["Steps", job.steps === null ? "default" : job.steps, "steps"],
+    ["Credits charged", job.charged, "charged"],
+    ["Time", job.seconds === null ? "—" : `${job.seconds.toFixed(2)} s`, "seconds"],
+    ["Version", rec.model_version || "—", "version"], ["Family", rec.family || "—", "family"],
+    ["Job", job.id, "id"],
+  ];
+  for (const [label, value, field] of rows) {
+    dl.append(el("dt", { text: label }), el("dd", { text: String(value), "data-field": field }));
+  }
+  return dl;
+}
+
+/* -- Create ---------------------------------------------------------------------------- */
+
+function initCreate() {
+  const form = document.getElementById("create-form");
+  const prompt = document.getElementById("prompt");
+  const model = document.getElementById("model");
+  const n = document.getElementById("n");
+  const size = document.getElementById("size");
+  const seed = document.getElementById("seed");
+  const quote = document.getElementById("quote");
+  const info = document.getElementById("model-info");
+  const generate = document.getElementById("generate");
+  const recBox = document.getElementById("recommendations");
+  let quoteSeq = 0;
+  let recSeq = 0;
+
+  const describeModel = () => {
+    const opt = model.selectedOptions[0];
+    if (!opt) { info.textContent = ""; return; }
+    info.textContent = `${opt.dataset.family} · ${opt.dataset.tier} · ${plural(+opt.dataset.credits, "credit")}` +
+      (opt.dataset.strengths ? ` · good at ${opt.dataset.strengths}` : "");
+  };
+
+  const updateQuote = async () => {
+    const seq = ++quoteSeq;
+    if (!model.value) { quote.textContent = "No model can run here yet."; generate.disabled = true; return; }
+    try {
+      const q = await api("POST", "/v1/quote", { model: model.value, n: +n.value });
+      if (seq !== quoteSeq) return;
+      quote.replaceChildren("This costs ", el("strong", { id: "quote-total", "data-credits": q.total, text: plural(q.total, "credit") }),
+        `. You have ${q.available}.`, q.affordable ? "" : ` Not enough: your allowance renews on ${q.renews_on}.`);
+      generate.disabled = !q.affordable;
+    } catch (e) { quote.textContent = e.message; }
+  };
+
+  const recommend = debounce(async () => {
+    const text = prompt.value.trim();
+    const seq = ++recSeq;
+    if (!text) { recBox.replaceChildren(el("p", { class: "hint", text: "Start typing a prompt." })); return; }
+    try {
+      const r = await api("POST", "/v1/recommend", { prompt: text, limit: 3 });
+      if (seq !== recSeq) return;
+      const list = el("ol", { class: "recs" });
+      for (const rec of r.recommendations) {
+        list.append(el("li", { "data-model": rec.model },
+          el("strong", { text: rec.name }), ` — ${rec.tier}, ${plural(rec.credits, "credit")}`,
+          el("p", { class: "why", text: rec.reasons.join(" ") }),
+          el("button", { type: "button", text: `Use ${rec.name}`, onclick: () => {
+            model.value = rec.model; describeModel(); updateQuote(); model.focus();
+          } })));
+      }
+      const intents = r.intents.filter((i) => i.score >= 0.45 && i.id !== "general").map((i) => i.label).join(", ");
+      recBox.replaceChildren(el("p", { class: "hint", text: intents ? `Looks like: ${intents}.` : "A general picture." }),
+        r.recommendations.length ? list : el("p", { text: "No model fits; try another budget or speed." }));
+    } catch (e) {
+      if (seq === recSeq) recBox.replaceChildren(el("p", { class: "hint", text: e.message }));
+    }
+  }, 350);
+
+  const progressSection = document.getElementById("progress-section");
+  const bar = document.getElementById("progress");
+  const progressText = document.getElementById("progress-text");
+  const preview = document.getElementById("preview");
+  const result = document.getElementById("result");
+
+  const showResult = (job) => {
+    progressSection.hidden = true;
+    result.hidden = false;
+    const images = document.getElementById("result-images");
+    images.replaceChildren();
+    if (job.status !== "succeeded") {
+      images.append(el("p", { class: "error", role: "alert", text: (job.error && job.error.message) || `The job was ${job.status}.` }));
+    }
+    for (const image of job.images) {
+      images.append(el("figure", {}, el("img", { src: image.url, alt: job.prompt, width: image.width, height: image.height, class: "pixel", "data-testid": "result-image" })));
+    }
+    document.getElementById("result-record").replaceChildren(recordList(job));
+    const dl = document.getElementById("download");
+    dl.hidden = !job.images.length;
+    if (job.images.length) dl.href = `${job.images[0].url}?download=1`;
+    document.getElementById("open-job").href = `/jobs/${job.id}`;
+    const params = new URLSearchParams({ prompt: job.prompt, seed: job.seed, models: job.model });
+    document.getElementById("compare-link").href = `/compare?${params}`;
+    result.dataset.jobId = job.id;
+    result.focus();
+    refreshBalance();
+    updateQuote();
+  };
+
+  const run = async (submitter) => {
+    showError("");
+    generate.disabled = true;
+    try {
+      const job = await submitter();
+      refreshBalance();
+      progressSection.hidden = false;
+      result.hidden = true;
+      bar.value = 0;
+      preview.hidden = true;
+      progressText.textContent = `Queued on ${job.model}: ${plural(job.quoted_credits, "credit")} held.`;
+      followJob(job, {
+        onProgress: (p) => {
+          bar.value = p.fraction;
+          progressText.textContent = `${p.status} — ${Math.round(p.fraction * 100)}%`;
+          if (p.preview) { preview.src = p.preview; preview.hidden = false; }
+        },
+        onDone: (j) => { generate.disabled = false; showResult(j); },
+      });
+    } catch (e) {
+      generate.disabled = false;
+      showError(e.message);
+    }
+  };
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { prompt: prompt.value.trim(), model: model.value, n: +n.value };
+    if (!body.prompt) { showError("Describe the image you want."); prompt.focus(); return; }
+    if (seed.value !== "") body.seed = +seed.value;
+    if (size.value.trim()) body.size = size.value.trim();
+    run(() => api("POST", "/v1/generations", body));
+  });
+
+  document.getElementById("rerender-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const jobId = result.dataset.jobId;
+    const target = document.getElementById("rerender-model").value;
+    if (jobId) run(() => api("POST", `/v1/jobs/${jobId}/rerender`, { model: target }));
+  });
+
+  prompt.addEventListener("input", recommend);
+  model.addEventListener("change", () => { describeModel(); updateQuote(); });
+  n.addEventListener("change", updateQuote);
+  describeModel();
+  updateQuote();
+  if (prompt.value.trim()) recommend();
+}
+
+/* -- Job page: re-render ---------------------------------------------------------------- */
+
+function initJob() {
+  const form = document.getElementById("rerender-form");
+  if (!form) return;
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const job = await api("POST", `/v1/jobs/${form.dataset.jobId}/rerender`,
+        { model: document.getElementById("rerender-model").value });
+      window.location.href = `/jobs/${job.id}?pending=1`;
+    } catch (e) { showError(e.message); }
+  });
+  const view = document.getElementById("job-view");
+  const status = view && view.querySelector('[data-field="status"]');
+  if (status && ["queued", "running"].includes(status.textContent)) {
+    followJob({ id: view.dataset.jobId }, { onProgress: () => {}, onDone: () => window.location.reload() });
+  }
+}
+
+/* -- Compare ---------------------------------------------------------------------------- */
+
+function initCompare() {
+  const form = document.getElementById("compare-form");
+  const boxes = () => [...form.querySelectorAll('input[name="models"]:checked')];
+  const quote = document.getElementById("quote");
+  const runButton = document.getElementById("run-compare");
+  const section = document.getElementById("compare-results");
+  const grid = document.getElementById("compare-grid");
+  const statusLine = document.getElementById("compare-status");
+  const premiumForm = document.getElementById("premium-form");
+  let current = null;
+
+  const updateQuote = async () => {
+    const models = boxes().map((b) => b.value);
+    if (models.length < 2 || models.length > 4) {
+      quote.textContent = `Pick two to four models (${models.length} picked).`;
+      runButton.disabled = true;
+      return;
+    }
+    try {
+      const q = await api("POST", "/v1/quote", { models });
+      quote.replaceChildren("This comparison costs ", el("strong", { id: "compare-quote-total", "data-credits": q.total, text: plural(q.total, "credit") }),
+        `. You have ${q.available}.`);
+      runButton.disabled = !q.affordable;
+    } catch (e) { quote.textContent = e.message; }
+  };
+
+  const render = (cmp) => {
+    current = cmp;
+    section.hidden = false;
+    grid.replaceChildren();
+    for (const job of cmp.jobs) {
+      const cell = el("article", { class: "compare-cell" + (cmp.keeper_job_id === job.id ? " keeper" : ""), "data-model": job.model, "data-job-id": job.id });
+      cell.append(el("h3", { text: job.model }));
+      if (job.images.length) cell.append(el("img", { src: job.images[0].url, alt: `${job.model}: ${job.prompt}`, width: job.width, height: job.height }));
+      else cell.append(el("p", { class: job.status === "failed" ? "error" : "hint", text: job.status === "failed" ? (job.error && job.error.message) || "failed" : `${job.status}…` }));
+      const secs = job.seconds === null ? "—" : `${job.seconds.toFixed(2)} s`;
+      cell.append(el("p", { class: "meta", "data-testid": "cell-meta", text: `${plural(job.status === "succeeded" ? job.charged : job.cost, "credit")} · ${secs} · ${job.status}` }));
+      if (job.status === "succeeded") {
+        const isKeeper = cmp.keeper_job_id === job.id;
+        cell.append(el("button", { type: "button", "aria-pressed": isKeeper ? "true" : "false", text: isKeeper ? "Keeper ✓" : "Keep this",
+          onclick: async () => { try { render(await api("POST", `/v1/compare/${cmp.id}/keeper`, { job_id: job.id })); } catch (e) { showError(e.message); } } }));
+        cell.append(" ", el("a", { href: `/jobs/${job.id}`, text: "Open" }));
+      }
+      grid.append(cell);
+    }
+    const done = cmp.status === "done";
+    statusLine.textContent = done
+      ? `Done: ${plural(cmp.total_charged, "credit")} charged (quoted ${cmp.total_cost}). Seed ${cmp.seed}.`
+      : `Running… ${plural(cmp.total_cost, "credit")} held.`;
+    premiumForm.hidden = !(done && cmp.keeper_job_id);
+  };
+
+  const poll = async (id) => {
+    for (;;) {
+      const cmp = await api("GET", `/v1/compare/${id}`);
+      render(cmp);
+      if (cmp.status === "done") { refreshBalance(); updateQuote(); return; }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  };
+
+  form.addEventListener("change", updateQuote);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showError("");
+    const models = boxes().map((b) => b.value);
+    const body = { prompt: document.getElementById("prompt").value.trim(), models };
+    const seed = document.getElementById("seed").value;
+    if (seed !== "") body.seed = +seed;
+    if (!body.prompt) { showError("Describe the image you want."); return; }
+    runButton.disabled = true;
+    try {
+      const cmp = await api("POST", "/v1/compare", body);
+      history.replaceState(null, "", `/compare/${cmp.id}`);
+      refreshBalance();
+      await poll(cmp.id);
+    } catch (e) { showError(e.message); }
+    runButton.disabled = false;
+  });
+  premiumForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!current || !current.keeper_job_id) return;
+    try {
+      const job = await api("POST", `/v1/jobs/${current.keeper_job_id}/rerender`, { model: document.getElementById("premium-model").value });
+      window.location.href = `/jobs/${job.id}`;
+    } catch (e) { showError(e.message); }
+  });
+  const premium = document.querySelector('#premium-model option[data-tier="premium"]:not([disabled])');
+  if (premium) premium.selected = true;
+  updateQuote();
+  if (form.dataset.compareId) poll(form.dataset.compareId).catch((e) => showError(e.message));
+}
+
+/* -- confirmations on destructive forms -------------------------------------------------- */
+
+document.addEventListener("submit", (ev) => {
+  const msg = ev.target.dataset && ev.target.dataset.confirm;
+  if (msg && !window.confirm(msg)) ev.preventDefault();
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  if (page === "create") initCreate();
+  else if (page === "job") initJob();
+  else if (page === "compare") initCompare();
+});

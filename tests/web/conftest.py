@@ -1,0 +1,119 @@
+"""Fixtures for the HTTP layer: the app on the shared ``tp`` (fake engines, SQLite), a
+TestClient, API keys made the way ``triptych keys create`` makes them, and a live uvicorn
+server on 127.0.0.1 for the official ``openai`` client, SSE and the browser."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from triptych.client import Triptych
+from triptych.web import keys as keys_mod
+from triptych.web.app import create_app
+from triptych.web.config import WebConfig
+
+
+def fast_config(**overrides) -> WebConfig:
+    """Cheap Argon2id (still Argon2id) and generous limits unless a test says otherwise."""
+    base = dict(secret_key="test-secret", password_time_cost=1, password_memory_kib=1024,
+                password_parallelism=1, rate_per_minute=6000, rate_burst=1000,
+                auth_per_minute=6000, auth_burst=1000, workers=2)
+    base.update(overrides)
+    return WebConfig(**base)
+
+
+@pytest.fixture
+def web_config() -> WebConfig:
+    return fast_config()
+
+
+@pytest.fixture
+def app(tp: Triptych, web_config: WebConfig) -> FastAPI:
+    return create_app(tp, web_config)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:  # runs the lifespan: the executor's workers start
+        yield c
+
+
+def make_key(tp: Triptych, email: str, *, admin: bool = False) -> dict[str, str]:
+    """An account (created on first use) and a fresh API key, as Authorization headers."""
+    user_id = tp.as_user(email).user_id
+    from triptych.db.models import User
+
+    with tp.ctx.sessions.begin() as s:
+        user = s.get(User, user_id)
+        if admin:
+            user.role = "admin"
+        _, secret = keys_mod.create_key(s, user, "test", tp.ctx.clock())
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def alice(tp: Triptych) -> dict[str, str]:
+    return make_key(tp, "alice@example.com")
+
+
+@pytest.fixture
+def bob(tp: Triptych) -> dict[str, str]:
+    return make_key(tp, "bob@example.com")
+
+
+def wait_job(client: TestClient, headers: dict[str, str], job_id: str,
+             timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("succeeded", "failed", "canceled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.02)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: FastAPI
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(app: FastAPI) -> LiveServer:
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            timeout_graceful_shutdown=2, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name="uvicorn-test")
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return LiveServer(f"http://127.0.0.1:{port}", app, server, thread)
+
+
+@pytest.fixture
+def live(app: FastAPI) -> Iterator[LiveServer]:
+    server = start_server(app)
+    yield server
+    server.stop()
