@@ -300,7 +300,7 @@ class Triptych:
             if compare is None or compare.user_id != self.user_id:
                 raise NotFound(f"No comparison {compare_id}.")
             job_ids = list(s.scalars(select(Job.id).where(Job.compare_id == compare_id)
-                                     .order_by(Job.created_at, Job.id)))
+                                     .order_by(Job.compare_index)))
         jobs = [self.job(j) for j in job_ids]
         entries, results, failures = [], [], []
         for job in jobs:

@@ -113,6 +113,7 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     compare_id: Mapped[str | None] = mapped_column(ForeignKey("compares.id"), index=True)
+    compare_index: Mapped[int | None] = mapped_column(Integer)  # column order on the sheet
     parent_job_id: Mapped[str | None] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

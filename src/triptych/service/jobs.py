@@ -191,6 +191,7 @@ class JobService:
                     # whole group, and the group is found again through it.
                     idempotency_key=idempotency_key if i == 0 else None,
                     request_hash=fingerprint, compare_id=compare.id if compare else None,
+                    compare_index=i if compare else None,
                     parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
                     created_at=now, notes={},
                 )
@@ -210,7 +211,7 @@ class JobService:
                 field="Idempotency-Key")
         if first.compare_id:
             return list(s.scalars(select(Job).where(Job.compare_id == first.compare_id)
-                                  .order_by(Job.created_at, Job.id)))
+                                  .order_by(Job.compare_index)))
         return [first]
 
     # -- run --------------------------------------------------------------------------------

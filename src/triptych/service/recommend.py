@@ -26,6 +26,8 @@ log = logging.getLogger("triptych.recommend")
 QUALITY_RANK = {"draft": 0, "good": 1, "high": 2, "highest": 3}
 SPEEDS = {"instant": 0, "fast": 1, "medium": 2, "any": 3}
 SEMANTIC_FLOOR = 0.30  # below this cosine similarity, an example says nothing
+SEMANTIC_WEIGHT = 0.85  # meaning alone, at full confidence, scores just under a keyword
+MARGIN_FULL = 0.25  # closer to an intent than to plain scenes by this much = full confidence
 DETECT_THRESHOLD = 0.45  # an intent counts as detected at this combined score
 
 
@@ -42,49 +44,89 @@ INTENTS: tuple[Intent, ...] = (
     Intent("text", "text inside the image", "renders legible words inside images",
            (r"[\"“”'‘’][^\"“”'‘’]{1,40}[\"“”'‘’]", r"\bsigns? (that )?(says|reads|reading)\b",
             r"\bthe (word|words|text|letters|phrase)\b", r"\b(lettering|typography|caption|"
-            r"headline|slogan|label (that )?(says|reads)|written|spelled|spelling)\b"),
+            r"headline|slogan|label (that )?(says|reads)|written|spelled|spelling|spells|"
+            r"printed on|inscription|inscribed|reads|reading)\b"),
            ("a sign that says open", "a shop window with the words grand opening",
             "a birthday card reading happy birthday mom", "a t-shirt printed with a slogan",
             "a chalkboard menu listing today's specials", "neon lettering spelling late night",
-            "a book cover with the title in large letters")),
+            "a book cover with the title in large letters", "a street banner with a message on it",
+            "a cake with a name written in icing", "a billboard displaying a short phrase",
+            "a mug with a quote printed on the side", "a road sign showing the town's name",
+            "graffiti of a word on a brick wall", "a handwritten note saying thank you")),
     Intent("design", "logo, icon, banner, ad or social post",
            "is built for design and marketing: logos, icons, typography, vectors",
            (r"\b(logo|logos|logotype|icon|icons|banner|banners|ad|ads|advert\w*|social[- ]media|"
-            r"social post|instagram|facebook post|linkedin|poster|flyer|brochure|branding|brand "
-            r"identity|mascot|sticker|thumbnail|infographic|vector|svg|mockup|packaging|"
-            r"business card|marketing|campaign)\b",),
+            r"social post|instagram|facebook|twitter|tiktok|linkedin|poster|flyer|brochure|"
+            r"branding|brand identity|emblem|pictogram|mascot|sticker|thumbnail|infographic|"
+            r"vector|svg|mockup|packaging|business card|marketing|campaign|promo\w*)\b",),
            ("a minimalist logo for a coffee shop", "an app icon of a paper plane",
             "a banner advertising a summer sale", "an instagram post announcing our launch",
             "a flat vector emblem for a tech startup", "a promotional poster for a concert",
-            "brand mark for a bakery")),
+            "brand mark for a bakery", "a symbol for the settings button of an app",
+            "a graphic to advertise our new product online", "packaging design for a tea box",
+            "a clean badge for a sports team", "a header image for our newsletter",
+            "a simple monogram for a wedding invitation", "an ad creative for a shoe brand")),
     Intent("photo", "looks like a photo", "excels at photographic realism",
-           (r"\b(photo|photos|photograph\w*|photoreal\w*|realistic|hyper-?realistic|dslr|35 ?mm|"
-            r"50 ?mm|85 ?mm|bokeh|depth of field|f/\d|shot on|canon|nikon|sony a7|portrait shot|"
-            r"headshot|candid|film grain|golden hour|studio lighting|raw photo)\b",),
+           (r"\b(photo|photos|photograph\w*|photoreal\w*|realistic|hyper-?realistic|lifelike|"
+            r"true to life|dslr|camera|35 ?mm|50 ?mm|85 ?mm|bokeh|depth of field|f/\d|shot on|"
+            r"canon|nikon|sony a7|portrait shot|headshot|candid|film grain|golden hour|"
+            r"studio lighting|raw photo|snapshot)\b",),
            ("a photo of an old fisherman at dawn", "realistic portrait of a woman, 85mm lens",
             "a candid street shot in tokyo at night", "product photography of a watch",
-            "a snapshot of my dog in the park", "a documentary picture of a busy market")),
+            "a snapshot of my dog in the park", "a documentary picture of a busy market",
+            "a picture indistinguishable from reality of a kitchen",
+            "a lifelike image of a rainy city street", "a professional headshot of a doctor",
+            "a wildlife shot of a deer in the forest, natural light",
+            "a real-looking picture of a family at dinner",
+            "an image that looks shot on a camera")),
     Intent("creative", "weird, surreal or creative", "is bold and inventive with strange ideas",
            (r"\b(weird|surreal\w*|bizarre|dreamlike|dreamy|psychedelic|trippy|absurd|whimsical|"
             r"uncanny|otherworldly|fantastical|impossible|melting|eldritch|strange|wild idea|"
-            r"creative|imaginative|abstract)\b",),
-           ("a surreal landscape where clocks melt over trees", "a cat made of clouds riding a "
-            "whale through space", "a dreamlike city upside down in the sky", "something "
-            "weird and wonderful", "an impossible staircase in a candy world",
-            "a fish wearing a suit giving a TED talk")),
+            r"creative|imaginative|abstract|fever dream|unexpected|quirky|odd)\b",),
+           ("a surreal landscape where clocks melt over trees",
+            "a cat made of clouds riding a whale through space",
+            "a dreamlike city upside down in the sky", "something weird and wonderful",
+            "an impossible staircase in a candy world", "a fish wearing a suit giving a talk",
+            "an octopus playing chess with a robot under the sea",
+            "a teapot growing a forest out of its spout", "a giraffe made of noodles",
+            "a snail racing a rocket across a desert of marbles",
+            "a banana that is also a telephone booth", "a whale floating over a wheat field",
+            "an elephant knitting on a cloud", "a piano made of waterfalls")),
     Intent("final", "hero image or final render", "gives the highest quality for finals",
-           (r"\b(hero (image|shot|banner)|final (render|version|image|art)|masterpiece|"
-            r"highest quality|best quality|ultra detailed|cover art|key art|print[- ]ready|"
-            r"high[- ]end|showcase|flagship|award[- ]winning|8k|4k)\b",),
+           (r"\b(hero (image|shot|banner)|final (render|version|image|art|cut)|masterpiece|"
+            r"highest quality|best quality|top quality|maximum detail|ultra detailed|cover art|"
+            r"key art|print[- ]ready|high[- ]end|showcase|flagship|award[- ]winning|polished|"
+            r"definitive|8k|4k)\b",),
            ("the hero image for our landing page", "final render of the character for the cover",
             "a highly detailed masterpiece for print", "key art for the game launch",
-            "the definitive high quality version of this scene")),
+            "the definitive high quality version of this scene",
+            "the finished artwork for the album release",
+            "the polished final image for the magazine cover",
+            "the best possible version for a large print",
+            "a flagship visual for our website homepage",
+            "the finished illustration with every detail perfect")),
     Intent("instant", "need it now", "answers in about a second for quick drafts",
-           (r"\b(quick|quickly|fast|asap|right now|instant\w*|draft|rough|preview|sketch idea|"
-            r"just need|in a hurry|hurry|cheap|cheapest|iterate|thumbnail sketch)\b",),
+           (r"\b(quick|quickly|fast|speedy|asap|right now|immediately|instant\w*|draft|rough|"
+            r"preview|sketch idea|just need|in a hurry|hurry|cheap|cheapest|iterate|"
+            r"thumbnail sketch|first pass|no time)\b",),
            ("quick draft of a mountain lake", "just need a rough preview fast",
             "a cheap instant sketch of the idea", "give me something right now",
-            "fast test image to check the composition")),
+            "fast test image to check the composition", "a throwaway image to test the idea",
+            "I need it immediately, don't care about quality",
+            "a rough first try before the real one", "a speedy low effort version",
+            "let me see a preview in a second")),
+)
+# Ordinary scenes with no special need: the recommender compares a prompt against these, so
+# an intent is only detected when the prompt is closer to it than to plain picture requests.
+GENERAL_EXAMPLES = (
+    "a cozy cabin in the woods", "a bowl of fruit on a table", "a castle on a hill",
+    "a dog playing in the snow", "a city skyline at night", "a sailboat on a calm lake",
+    "a bedroom with a large window", "two friends walking on a beach",
+    "a red car parked on a street", "a mountain landscape in spring",
+    "a cat sleeping on a sofa", "an old library full of books", "a garden with roses",
+    "a bridge over a river", "a kitchen with wooden cabinets", "a horse in a field",
+    "children playing in a park", "a lighthouse by the sea", "a plate of pasta",
+    "a forest path in autumn", "a street market in the morning", "a robot in a workshop",
 )
 GENERAL = Intent("general", "general picture", "is a strong general-purpose choice", (), ())
 _BY_ID = {i.id: i for i in (*INTENTS, GENERAL)}
@@ -111,7 +153,7 @@ class Recommendation:
 
 
 @lru_cache(maxsize=1)
-def _example_matrix() -> tuple[list[str], np.ndarray]:
+def _example_matrix() -> tuple[list[str], list[str], np.ndarray]:
     from triptych.embeddings import embed
 
     owners, sentences = [], []
@@ -119,25 +161,42 @@ def _example_matrix() -> tuple[list[str], np.ndarray]:
         for sentence in intent.examples:
             owners.append(intent.id)
             sentences.append(sentence)
-    return owners, embed(sentences)
+    for sentence in GENERAL_EXAMPLES:
+        owners.append("general")
+        sentences.append(sentence)
+    return owners, sentences, embed(sentences)
 
 
 def _semantic_scores(prompt: str) -> dict[str, tuple[float, str]]:
+    """Per intent: (confidence in [0, 1], the closest example), judged against plain scenes."""
     try:
         from triptych.embeddings import embed
 
-        owners, matrix = _example_matrix()
+        owners, sentences, matrix = _example_matrix()
         vector = embed([prompt])[0]
     except Exception:  # the recommender still works on keywords alone
         log.warning("sentence model unavailable; keyword intents only", exc_info=True)
         return {}
     sims = matrix @ vector
-    best: dict[str, tuple[float, str]] = {}
-    examples = [s for i in INTENTS for s in i.examples]
-    for owner, sim, sentence in zip(owners, sims, examples, strict=True):
-        if sim > best.get(owner, (-1.0, ""))[0]:
-            best[owner] = (float(sim), sentence)
-    return best
+    by_owner: dict[str, list[tuple[float, str]]] = {}
+    for owner, sim, sentence in zip(owners, sims, sentences, strict=True):
+        by_owner.setdefault(owner, []).append((float(sim), sentence))
+
+    def strength(owner: str) -> float:  # mean of the two nearest examples: robust to one fluke
+        top = sorted(by_owner[owner], reverse=True)[:2]
+        return sum(sim for sim, _ in top) / len(top)
+
+    general = strength("general")
+    out = {}
+    for intent in INTENTS:
+        score = strength(intent.id)
+        best = max(by_owner[intent.id])
+        # Confidence grows with the margin over ordinary scenes; weak absolute matches count
+        # for nothing whatever the margin.
+        margin = score - general
+        confidence = 0.0 if score < SEMANTIC_FLOOR else max(0.0, min(1.0, margin / MARGIN_FULL))
+        out[intent.id] = (confidence, best[1], best[0])
+    return out
 
 
 def detect_intents(prompt: str, *, semantic: bool = True) -> list[DetectedIntent]:
@@ -153,13 +212,11 @@ def detect_intents(prompt: str, *, semantic: bool = True) -> list[DetectedIntent
                 evidence.append(f"keyword '{match.group(0).strip()}'")
                 score = 0.9
                 break
-        sim, example = sem.get(intent.id, (0.0, ""))
-        if sim > SEMANTIC_FLOOR:
-            # Map cosine [floor, 0.8] onto [0, 1]; keywords and meaning reinforce each other.
-            semantic_score = min(1.0, (sim - SEMANTIC_FLOOR) / (0.8 - SEMANTIC_FLOOR))
-            if semantic_score > 0.25:
-                evidence.append(f"reads like “{example}” (similarity {sim:.2f})")
-            score = max(score, semantic_score) + (0.1 * semantic_score if score else 0.0)
+        confidence, example, sim = sem.get(intent.id, (0.0, "", 0.0))
+        if confidence > 0.2:
+            evidence.append(f"reads like “{example}” (similarity {sim:.2f})")
+        # An explicit keyword outranks meaning alone; the two together are strongest.
+        score = score + 0.1 * confidence if score else SEMANTIC_WEIGHT * confidence
         found.append(DetectedIntent(intent.id, intent.label, round(min(score, 1.0), 3), evidence))
     found.sort(key=lambda d: d.score, reverse=True)
     general_score = max(0.0, DETECT_THRESHOLD - (found[0].score if found else 0)) + 0.3
@@ -197,7 +254,10 @@ def recommend(
             continue
         if TIER_ORDER[card.tier] > SPEEDS[speed]:
             continue
-        fit = sum(w for intent_id, w in weights.items() if intent_id in card.best_for)
+        # The card's best-matching intent decides; summing would let a model that fits two
+        # weak readings beat the model made for the strongest one.
+        fit = max((w for intent_id, w in weights.items() if intent_id in card.best_for),
+                  default=0.0)
         if not fit and "general" in card.best_for:
             fit = 0.2  # a general model is a fair second choice for anything
         reasons = []

@@ -80,6 +80,7 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('compare_id', sa.String(length=32), nullable=True),
+    sa.Column('compare_index', sa.Integer(), nullable=True),
     sa.Column('parent_job_id', sa.String(length=32), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('cancel_requested', sa.Boolean(), nullable=False),
