@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -30,14 +30,16 @@ KEY = "sk-test-SECRET-key-1234567890"
 # constructor parameters, so tests pass these instead of patching sleeps.
 FAST = HttpConfig(
     connect_timeout=2.0,
-    read_timeout=0.5,
+    read_timeout=5.0,  # generous: the machine may be busy; timeout tests use TIGHT
     retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.02, max_retry_after=5.0),
     poll_interval=0.01,
     poll_max_interval=0.02,
-    poll_deadline=1.5,
+    poll_deadline=5.0,
     max_download_bytes=200_000,
     max_body_bytes=1_000_000,
 )
+# For the tests that wait for a read timeout or a polling deadline to pass.
+TIGHT = replace(FAST, read_timeout=0.3, poll_deadline=0.5)
 
 
 def png_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)

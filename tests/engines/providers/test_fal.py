@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from provider_fakes import FAST, KEY, FakeFal, FakeServer, Resp, b64
+from provider_fakes import KEY, TIGHT, FakeFal, FakeServer, Resp, b64
 
 from triptych.engines.base import GenerationRequest
 from triptych.engines.errors import (
@@ -112,8 +112,8 @@ def test_exhausted_balance_is_out_of_credit(fal: FakeFal) -> None:
 def test_stuck_in_queue_hits_the_deadline(fal: FakeFal) -> None:
     fal.statuses = [{"status": "IN_QUEUE", "queue_position": 3}]
     with pytest.raises(RetryableError) as info:
-        fal.engine().generate(req())
-    assert f"{FAST.poll_deadline:g} s" in info.value.message
+        fal.engine(config=TIGHT).generate(req())
+    assert f"{TIGHT.poll_deadline:g} s" in info.value.message
 
 
 def test_urls_are_built_from_request_id_when_absent(fal: FakeFal) -> None:

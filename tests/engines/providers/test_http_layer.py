@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 
 import pytest
-from provider_fakes import FAST, KEY, FakeServer, Resp, free_port
+from provider_fakes import FAST, KEY, TIGHT, FakeServer, Resp, free_port
 
 from triptych.engines.errors import (
     FatalError,
@@ -47,9 +47,9 @@ def test_connection_refused_submit_is_retried_then_retryable(main_server: FakeSe
 
 
 def test_read_timeout_on_a_submit_is_not_repeated(main_server: FakeServer) -> None:
-    main_server.route("POST", r"/submit", Resp(delay=FAST.read_timeout + 1))
+    main_server.route("POST", r"/submit", Resp(delay=TIGHT.read_timeout + 1))
     with pytest.raises(RetryableError):
-        client(main_server).send("POST", main_server.url + "/submit", json_body={})
+        client(main_server, config=TIGHT).send("POST", main_server.url + "/submit", json_body={})
     assert len(main_server.calls) == 1
 
 

@@ -12,6 +12,7 @@ import pytest
 from provider_fakes import (
     FAST,
     KEY,
+    TIGHT,
     Fake,
     FakeBfl,
     FakeFal,
@@ -53,7 +54,7 @@ def storm(fake: Fake) -> None:
 
 
 def timeout(fake: Fake) -> None:
-    fake.main.route(*fake.submit, Resp(delay=FAST.read_timeout + 2.0))
+    fake.main.route(*fake.submit, Resp(delay=TIGHT.read_timeout + 2.0))
 
 
 def malformed(fake: Fake) -> None:
@@ -75,7 +76,9 @@ def setup(request: pytest.FixtureRequest, main_server: FakeServer, alt_server: F
     scheme = card.scheme
     module = __import__(f"triptych.engines.providers.{scheme}", fromlist=["factory"])
     # Same adapter, test-sized timeouts and backoff; 127.0.0.2 plays the provider's 2nd host.
-    registry.register(scheme, HostedFactory(module.factory.engine_cls, config=FAST,
+    # Timeout cases need a read timeout short enough to pass; the rest a forgiving one.
+    config = TIGHT if request.node.callspec.params.get("outcome") == "timeout" else FAST
+    registry.register(scheme, HostedFactory(module.factory.engine_cls, config=config,
                                             trusted_hosts=("127.0.0.2",)))
     settings = Settings(home=tmp_path, _env_file=None,
                         **{f"{scheme}_api_key": KEY, f"{scheme}_base_url": main_server.url})

@@ -8,7 +8,7 @@ import os
 
 import pytest
 from PIL import Image
-from provider_fakes import FAST, KEY, Fake, Resp, png_bytes, text
+from provider_fakes import FAST, KEY, TIGHT, Fake, Resp, png_bytes, text
 
 from triptych.catalog.card import ModelCard
 from triptych.engines.base import GenerationRequest
@@ -76,9 +76,9 @@ def test_5xx_storm_ends_in_retryable_failure(fake: Fake) -> None:
 
 def test_timeout_is_retryable(fake: Fake) -> None:
     # longer than the read timeout plus Replicate's ``Prefer: wait`` allowance
-    fake.main.once(*fake.submit, *[Resp(delay=FAST.read_timeout + 2.0)] * 5)
+    fake.main.once(*fake.submit, *[Resp(delay=TIGHT.read_timeout + 2.0)] * 5)
     with pytest.raises(RetryableError) as info:
-        fake.engine().generate(request_for(fake))
+        fake.engine(config=TIGHT).generate(request_for(fake))
     assert "timed out" in info.value.message
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from provider_fakes import FakeReplicate, FakeServer, Resp
+from provider_fakes import TIGHT, FakeReplicate, FakeServer, Resp
 
 from triptych.engines.base import GenerationRequest
 from triptych.engines.errors import (
@@ -82,7 +82,7 @@ def test_deadline_cancels_the_prediction(rep: FakeReplicate) -> None:
     rep.main.route("GET", r"/v1/predictions/p1", Resp(json={"id": "p1",
                                                              "status": "processing"}))
     with pytest.raises(RetryableError):
-        rep.engine().generate(req())
+        rep.engine(config=TIGHT).generate(req())
     assert len(rep.main.calls_to("POST", r"/v1/predictions/p1/cancel")) == 1
 
 
