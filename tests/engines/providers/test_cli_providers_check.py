@@ -55,3 +55,14 @@ def test_table_output(env: FakeServer) -> None:
     result = CliRunner().invoke(cli, ["providers", "check"])
     assert result.exit_code == 0, result.output
     assert "not configured" in result.output and "openai" in result.output
+
+
+def test_out_of_credit_and_wrong_base_url_are_told_apart(env: FakeServer) -> None:
+    env.route("GET", r"/v1/models", Resp(429, json={"error": {
+        "message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}}))
+    env.route("GET", r"/v1/get_result.*", Resp(502, body=b"bad gateway"))
+    result = CliRunner().invoke(cli, ["providers", "check", "--json", "--provider", "openai",
+                                      "--provider", "bfl"])
+    assert result.exit_code == 1
+    rows = {r["provider"]: r["status"] for r in json.loads(result.output)["providers"]}
+    assert rows == {"openai": "out_of_credit", "bfl": "unreachable"}

@@ -208,3 +208,10 @@ def test_check_reports_ok_and_auth_failure(fake: Fake) -> None:
     fake.main.route("GET", r".*", Resp(401, json={"error": f"bad key {KEY}"}))
     bad = engine.check()
     assert bad.status == "auth_failed" and KEY not in bad.detail
+
+
+def test_steps_are_sent_or_noted_as_ignored(fake: Fake) -> None:
+    result = fake.engine().generate(request_for(fake, steps=12))
+    body = submits(fake)[0].json() or {}
+    sent = 12 in body.values() or 12 in (body.get("input") or {}).values()
+    assert sent or "steps" in result.notes, (body, result.notes)

@@ -18,7 +18,9 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 from triptych.settings import PROVIDERS, Settings
 
 STYLE = {"ok": "green", "unverified": "yellow", "not_configured": "dim",
-         "auth_failed": "red", "unreachable": "red", "error": "red"}
+         "auth_failed": "red", "out_of_credit": "red", "unavailable": "red",
+         "unreachable": "red", "error": "red"}
+FAILED = ("auth_failed", "out_of_credit", "unavailable", "unreachable", "error")
 
 
 def _first_target(provider: str) -> str:
@@ -60,7 +62,7 @@ def check(only: tuple[str, ...], as_json: bool) -> None:
     """Check each configured provider's key with one free call (no credits spent)."""
     settings = Settings()
     rows = [check_provider(p, settings) for p in (only or PROVIDERS)]
-    failed = [r for r in rows if r["status"] in ("auth_failed", "unreachable", "error")]
+    failed = [r for r in rows if r["status"] in FAILED]
     if as_json:
         emit_json({"providers": rows, "ok": not failed})
     else:

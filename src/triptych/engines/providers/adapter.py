@@ -14,6 +14,7 @@ Generic mapping (a provider module refines it from the body first):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -53,7 +54,9 @@ log = logging.getLogger("triptych.providers")
 @dataclass(frozen=True)
 class CheckResult:
     provider: str
-    status: str  # "ok", "auth_failed", "unreachable", "error", "not_configured", "unverified"
+    # "ok", "unverified", "not_configured", "auth_failed", "out_of_credit", "unavailable",
+    # "unreachable", "error"
+    status: str
     detail: str = ""
 
     @property
@@ -69,6 +72,7 @@ class HostedEngine:
     display: ClassVar[str]  # shown to users, e.g. "Black Forest Labs"
     trusted_suffixes: ClassVar[tuple[str, ...]] = ()  # provider hosts that may get the key
     supports_unrestricted: ClassVar[bool] = False
+    takes_steps: ClassVar[bool] = False  # else a requested step count is ignored and noted
 
     def __init__(
         self,
@@ -81,7 +85,6 @@ class HostedEngine:
         transport: Any = None,
     ) -> None:
         self.model = model
-        self.api_key = api_key
         self.http = ProviderHttp(
             display=self.display,
             base_url=base_url,
@@ -123,14 +126,22 @@ class HostedEngine:
         self, request: GenerationRequest, progress: ProgressCallback | None = None
     ) -> EngineResult:
         self._check_common(request)
-        return self._generate(request, progress)
+        result = self._generate(request, progress)
+        if request.steps is not None and not self.takes_steps:
+            result.notes.setdefault(
+                "steps", f"{self.display} takes no step count; {request.steps} was ignored")
+        return result
 
     def check(self) -> CheckResult:
         """One cheap, free call that proves the key works (``triptych providers check``)."""
         try:
             return self._check()
+        except ProviderOutOfCreditError as exc:
+            return CheckResult(self.provider, "out_of_credit", exc.detail or exc.message)
         except ProviderUnavailableError as exc:
-            return CheckResult(self.provider, "auth_failed", exc.detail or exc.message)
+            detail = exc.detail or exc.message
+            auth = re.search(r"HTTP 40[13] ", detail) is not None
+            return CheckResult(self.provider, "auth_failed" if auth else "unavailable", detail)
         except RetryableError as exc:
             return CheckResult(self.provider, "unreachable", exc.detail or exc.message)
         except EngineError as exc:

@@ -45,6 +45,7 @@ PENDING = {"Pending", "Queued", "Processing"}
 class BflEngine(HostedEngine):
     provider = "bfl"
     display = "Black Forest Labs"
+    takes_steps = True
     trusted_suffixes = (".bfl.ai", ".bfl.ml")
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
@@ -71,8 +72,11 @@ class BflEngine(HostedEngine):
             "output_format": "png",
             "safety_tolerance": int(request.options.get("safety_tolerance", 2)),
         }
-        if request.steps is not None and model in ("flux-2-flex", "flux-dev", "flux-pro"):
-            body["steps"] = request.steps
+        if request.steps is not None:
+            if model in ("flux-2-flex", "flux-dev", "flux-pro"):
+                body["steps"] = request.steps
+            else:
+                notes["steps"] = f"{model} takes no step count; {request.steps} was ignored"
         submit = self.http.send("POST", self.http.url(f"/v1/{model}"), json_body=body)
         self.raise_for(submit)
         task = self.json_body(submit)

@@ -57,6 +57,7 @@ def _ingress_retry(reply: Reply) -> bool | None:
 class FalEngine(HostedEngine):
     provider = "fal"
     display = "fal.ai"
+    takes_steps = True
     trusted_suffixes = (".fal.run", ".fal.ai", "queue.falrun.com")
     max_n = 4
 

@@ -20,7 +20,7 @@ Moderation arrives three ways:
         "generated image rejected ..."                   -> ModerationError("output")
         otherwise                                        -> ModerationError("input")
 Other errors: 400/422 -> InvalidRequestError; 401/403/404 -> ProviderUnavailableError;
-429 with a credit/spending message -> ProviderOutOfCreditError; 429/5xx -> RetryableError.
+402/403/429 with a credit/spending message -> ProviderOutOfCreditError; 429/5xx -> RetryableError.
 A 5xx submit is not retried (xAI makes no idempotency promise for generation).
 """
 
@@ -42,7 +42,7 @@ from triptych.engines.providers.sizes import nearest_ratio, size_note
 ASPECT_RATIOS = ["1:1", "3:4", "4:3", "9:16", "16:9", "2:3", "3:2", "9:19.5", "19.5:9",
                  "9:20", "20:9", "1:2", "2:1"]
 MODERATION_WORDS = ("moderation", "safety", "content policy", "inappropriate")
-CREDIT_WORDS = ("credit", "spending limit", "billing", "exhausted")
+CREDIT_WORDS = ("credit", "spending limit", "billing")
 
 
 def error_message(reply: Reply) -> str:
@@ -117,7 +117,7 @@ class XaiEngine(HostedEngine):
         if reply.status in (400, 403, 422) and any(w in message for w in MODERATION_WORDS):
             side = "output" if ("generated" in message or "output" in message) else "input"
             return self.moderated(side, detail)
-        if reply.status in (402, 429) and any(w in message for w in CREDIT_WORDS):
+        if reply.status in (402, 403, 429) and any(w in message for w in CREDIT_WORDS):
             return self.out_of_credit(detail)
         if reply.status in (400, 422):
             field = "size" if "size" in message or "aspect" in message else None
