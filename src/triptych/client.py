@@ -223,8 +223,9 @@ class Triptych:
         job = self.submit(prompt, model, seed=seed, size=size, n=n, steps=steps,
                           content_mode=content_mode, idempotency_key=idempotency_key,
                           parent_job_id=parent_job_id)
-        if job["status"] == "queued":
-            job = self.run(job["id"], progress)
+        if job["status"] == "queued":  # ours: just submitted (an idempotent retry may be done)
+            self.jobs.run_job(job["id"], progress)
+            job = self.job(job["id"])
         return self._outcome(job)
 
     def _outcome(self, job: dict[str, Any]) -> Generation:

@@ -32,6 +32,10 @@ def make_engine(url: str, *, pg_schema: str | None = None) -> Engine:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit survives an application crash (what recovery relies on);
+            # only an OS crash or power loss can drop the last transactions. FULL would fsync
+            # every one of a job's few commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

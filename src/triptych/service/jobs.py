@@ -216,8 +216,9 @@ class JobService:
 
     # -- run --------------------------------------------------------------------------------
 
-    def claim(self, job_id: str) -> bool:
-        """Atomically move a queued job to running. False if someone else has it."""
+    def claim(self, job_id: str) -> Job | None:
+        """Atomically move a queued job to running; the job (detached), or None if someone
+        else has it or it is no longer queued."""
         now = self.ctx.clock()
         lease = now + timedelta(seconds=self.ctx.settings.job_lease_seconds)
         with self.ctx.sessions.begin() as s:
@@ -228,16 +229,17 @@ class JobService:
                         lease_until=lease)
                 .execution_options(synchronize_session=False)
             ).rowcount
-        return claimed == 1
+            if claimed != 1:
+                return None
+            job = s.get(Job, job_id, populate_existing=True)
+            s.expunge(job)
+            return job
 
     def run_job(self, job_id: str, progress: Progress | None = None) -> Job:
         """Run one queued job to a final state. Safe to call twice: the second is a no-op."""
-        if not self.claim(job_id):
+        job = self.claim(job_id)
+        if job is None:
             return self._finalise_if_canceled(job_id)
-        with self.ctx.sessions.begin() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            s.expunge(job)
         card = self.card(job.model_id)
         request = GenerationRequest(
             prompt=job.prompt, width=job.width, height=job.height, seed=job.seed, n=job.n,
@@ -262,7 +264,7 @@ class JobService:
             return self._fail(job_id, FatalError(f"{card.name} failed unexpectedly.",
                                                  detail=repr(exc)), time.perf_counter() - started)
         seconds = time.perf_counter() - started
-        return self._succeed(job_id, card, result, seconds)
+        return self._succeed(job, card, result, seconds)
 
     def _record(self, job: Job, card: ModelCard, result: EngineResult, index: int,
                 seconds: float, notes: dict[str, Any]) -> dict[str, Any]:
@@ -277,13 +279,9 @@ class JobService:
             "generator": "Triptych", **({"notes": notes} if notes else {}),
         }
 
-    def _succeed(self, job_id: str, card: ModelCard, result: EngineResult,
+    def _succeed(self, detached: Job, card: ModelCard, result: EngineResult,
                  seconds: float) -> Job:
-        with self.ctx.sessions.begin() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            snapshot = {c.name: getattr(job, c.name) for c in Job.__table__.columns}
-        detached = Job(**snapshot)
+        job_id = detached.id
         files = []
         for index, item in enumerate(result.images):
             notes = {**result.notes, **item.notes}
