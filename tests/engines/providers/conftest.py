@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from provider_fakes import ALL_FAKES, Fake, FakeServer
+
+# The fakes live in a plain module beside this file; make it importable under any
+# --import-mode (importlib mode does not put test directories on sys.path).
+sys.path.insert(0, str(Path(__file__).parent))
+
+from provider_fakes import ALL_FAKES, Fake, FakeServer  # noqa: E402
 
 
 @pytest.fixture
