@@ -61,9 +61,24 @@ def malformed(fake: Fake) -> None:
     fake.image = b"definitely not an image"
 
 
+def bad_key(fake: Fake) -> None:
+    fake.main.route(*fake.submit, Resp(401, json={"error": f"invalid key {KEY}"}))
+
+
+def out_of_credit(fake: Fake) -> None:
+    if isinstance(fake, FakeOpenAI):
+        fake.main.route(*fake.submit, fake.error(429, code="insufficient_quota"))
+    else:
+        fake.main.route(*fake.submit, fake.error(402))
+
+
 FAILURES: dict[str, Callable[[Fake], None]] = {
     "moderation": moderate, "5xx-storm": storm, "timeout": timeout, "malformed": malformed,
+    "bad-key": bad_key, "out-of-credit": out_of_credit,
 }
+REASONS = {"5xx-storm": "engine_retryable", "timeout": "engine_retryable",
+           "malformed": "engine_failed", "bad-key": "provider_unavailable",
+           "out-of-credit": "provider_out_of_credit"}
 
 
 @pytest.fixture(params=list(MODELS), ids=str)
@@ -102,6 +117,10 @@ def test_failed_provider_outcome_refunds_the_hold(setup, outcome: str) -> None:
     with pytest.raises(expected) as info:
         tp.generate("a quiet harbour at dawn", model=model, seed=1, size=size, n=1)
     assert KEY not in str(info.value)
+    if outcome in REASONS:
+        assert info.value.fields["reason"] == REASONS[outcome]
+    if outcome in ("bad-key", "out-of-credit"):
+        assert "provider unavailable" in info.value.message.lower()
     assert balance(tp) == start  # voided, nothing held
 
 
