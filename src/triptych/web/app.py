@@ -71,7 +71,7 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
             state.stop()
 
     app = FastAPI(title="Triptych", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url="/docs", redoc_url=None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # Swagger UI needs a CDN
     app.state.web = state
     install_error_handlers(app)
     for module in (routes_auth, routes_keys, routes_generations, routes_compare,

@@ -126,7 +126,7 @@ def _is_openai(request: Request) -> bool:
 
 
 def _is_page(request: Request) -> bool:
-    return not request.url.path.startswith(("/v1/", "/static/", "/openapi.json", "/docs"))
+    return not request.url.path.startswith(("/v1/", "/static/", "/openapi.json"))
 
 
 def render(request: Request, exc: TriptychError) -> Response:
@@ -136,9 +136,11 @@ def render(request: Request, exc: TriptychError) -> Response:
         if isinstance(exc, Unauthorized):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         templates = request.app.state.web.templates
+        user = getattr(request.state, "principal", None)
         return templates.TemplateResponse(
             request, "error.html", {"error": exc.to_dict(), "status": exc.http_status,
-                                    "user": getattr(request.state, "page_user", None)},
+                                    "user": user, "balance": None, "page": "error",
+                                    "csrf_token": user.csrf_token if user else None},
             status_code=exc.http_status)
     return rest_error(exc)
 
@@ -154,6 +156,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # a body that is not JSON (or not UTF-8) at all
+            return render(request, InvalidRequest(f"body: {exc.detail}", field="body"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         error = TriptychError(str(exc.detail))
         error.code, error.http_status = code, exc.status_code
