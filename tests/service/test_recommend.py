@@ -35,6 +35,15 @@ def test_guidance_model_ranks_first(expected, prompt):
     assert recs[0].model == expected, [r.model for r in recs]
 
 
+def test_a_logo_with_text_is_still_a_design_job():
+    _, recs = recommend('a logo with the text "ACME"', CARDS, ALL_AVAILABLE)
+    assert recs[0].model == "recraft-v4-pro"
+
+
+def test_reading_a_book_is_not_text_in_the_image():
+    assert detect_intents("a man reading a book by the fire")[0].score < 0.45
+
+
 def test_reasons_name_the_intent_and_the_trade_off():
     _, recs = recommend('a bakery sign that says "FRESH BREAD"', CARDS, ALL_AVAILABLE)
     top = recs[0]

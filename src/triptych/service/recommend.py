@@ -23,6 +23,9 @@ from triptych.catalog.card import TIER_ORDER, ModelCard
 
 log = logging.getLogger("triptych.recommend")
 
+# The catalog capability that serves an intent, for models made for something else.
+CAPABILITY_FOR = {"text": "text-rendering", "photo": "photorealism", "design": "design",
+                  "creative": "creative"}
 QUALITY_RANK = {"draft": 0, "good": 1, "high": 2, "highest": 3}
 SPEEDS = {"instant": 0, "fast": 1, "medium": 2, "any": 3}
 SEMANTIC_FLOOR = 0.30  # below this cosine similarity, an example says nothing
@@ -43,14 +46,17 @@ class Intent:
 INTENTS: tuple[Intent, ...] = (
     Intent("text", "text inside the image", "renders legible words inside images",
            (r"[\"“”'‘’][^\"“”'‘’]{1,40}[\"“”'‘’]", r"\bsigns? (that )?(says|reads|reading)\b",
-            r"\bthe (word|words|text|letters|phrase)\b", r"\b(lettering|typography|caption|"
-            r"headline|slogan|label (that )?(says|reads)|written|spelled|spelling|spells|"
-            r"printed on|inscription|inscribed|reads|reading)\b"),
+            r"\bthe (word|words|text|letters|phrase)\b",
+            # "reading welcome", not "reading a book"
+            r"\b(says|saying|reads|reading|spells|spelling|spelled|printed)\b(?!\s+(a|an|the|"
+            r"book|books|newspaper|magazine|letter|letters|poem|story|novel)\b)",
+            r"\b(lettering|typography|caption|headline|slogan|written|inscription|inscribed)\b"),
            ("a sign that says open", "a shop window with the words grand opening",
             "a birthday card reading happy birthday mom", "a t-shirt printed with a slogan",
             "a chalkboard menu listing today's specials", "neon lettering spelling late night",
             "a book cover with the title in large letters", "a street banner with a message on it",
-            "a cake with a name written in icing", "a billboard displaying a short phrase",
+            "a cake with a name piped on top in icing letters",
+            "a billboard displaying a short phrase",
             "a mug with a quote printed on the side", "a road sign showing the town's name",
             "graffiti of a word on a brick wall", "a handwritten note saying thank you")),
     Intent("design", "logo, icon, banner, ad or social post",
@@ -126,6 +132,7 @@ GENERAL_EXAMPLES = (
     "a cat sleeping on a sofa", "an old library full of books", "a garden with roses",
     "a bridge over a river", "a kitchen with wooden cabinets", "a horse in a field",
     "children playing in a park", "a lighthouse by the sea", "a plate of pasta",
+    "a grandmother baking cookies", "a man reading a book by the fire",
     "a forest path in autumn", "a street market in the morning", "a robot in a workshop",
 )
 GENERAL = Intent("general", "general picture", "is a strong general-purpose choice", (), ())
@@ -258,6 +265,10 @@ def recommend(
         # weak readings beat the model made for the strongest one.
         fit = max((w for intent_id, w in weights.items() if intent_id in card.best_for),
                   default=0.0)
+        # A model that also covers the other needs it shows (a logo *with text*) edges ahead.
+        fit += 0.1 * sum(w for intent_id, w in weights.items()
+                         if intent_id not in card.best_for
+                         and CAPABILITY_FOR.get(intent_id) in card.capabilities)
         if not fit and "general" in card.best_for:
             fit = 0.2  # a general model is a fair second choice for anything
         reasons = []
