@@ -1,0 +1,73 @@
+"""Side-by-side latency of the built-in models at batch 1 (median ms/image) and the speed-up.
+
+    .venv/bin/python benchmarks/builtin_speed.py [--runs 20] [--threads 2] [--json]
+
+Runs the real engine path (``BuiltinEngine.generate``: tokenise, sample, decode, to PIL) for
+one 64x64 image per call, alternating the models call by call so machine noise hits both
+alike. Each model runs at its catalog default steps; pico-turbo is also timed at 1 and 2 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from triptych.catalog.loader import load_catalog
+from triptych.engines.base import GenerationRequest
+from triptych.engines.builtin.engine import BuiltinEngine, load_pipeline
+
+PROMPTS = ("a red circle", "two cats on a blue background", "a dog to the left of a cat",
+           "the word HELLO in white on black", "three yellow stars")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    catalog = load_catalog()
+    turbo_card, diff_card = catalog.get("pico-turbo"), catalog.get("pico-diffusion")
+    cases = {
+        f"pico-diffusion ({diff_card.default_steps} steps, CFG)":
+            (BuiltinEngine(diff_card), diff_card.default_steps),
+        f"pico-turbo ({turbo_card.default_steps} steps)":
+            (BuiltinEngine(turbo_card), turbo_card.default_steps),
+        "pico-turbo (2 steps)": (BuiltinEngine(turbo_card), 2),
+        "pico-turbo (1 step)": (BuiltinEngine(turbo_card), 1),
+    }
+    for target in ("pico-turbo", "pico-diffusion"):
+        load_pipeline(target)  # load outside the timed region
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for run in range(args.runs + 2):  # the first 2 rounds are warm-up
+        for name, (engine, steps) in cases.items():
+            request = GenerationRequest(prompt=PROMPTS[run % len(PROMPTS)], width=64,
+                                        height=64, seed=run, steps=steps)
+            start = time.perf_counter()
+            engine.generate(request)
+            if run >= 2:
+                times[name].append((time.perf_counter() - start) * 1000)
+
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    names = list(cases)
+    ratio = medians[names[0]] / medians[names[1]]
+    result = {"threads": args.threads, "runs": args.runs,
+              "median_ms": {k: round(v, 1) for k, v in medians.items()},
+              "speedup_turbo_vs_diffusion": round(ratio, 2)}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"batch 1, 64x64, {args.threads} threads, median of {args.runs} runs")
+    for name, ms in medians.items():
+        print(f"  {name:<34} {ms:8.1f} ms/image")
+    print(f"  speed-up, turbo vs diffusion (default steps): {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

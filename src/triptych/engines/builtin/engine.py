@@ -1,0 +1,228 @@
+"""BuiltinEngine: runs pico-turbo / pico-diffusion on the CPU, fully offline.
+
+* Weights load lazily on the first ``generate`` and are cached per process (one model object
+  per checkpoint file, shared by every engine instance); ``generate`` holds a lock, so one
+  engine is safe to share between worker threads.
+* Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)`` and
+  is sampled on its own (batch 1), so the same prompt and seed give the same pixels whatever
+  ``n`` is.
+* Size: the models draw 64x64. A larger request (up to the card's max, square or not) gets the
+  64x64 image upscaled with LANCZOS, centred and padded to the requested aspect with the
+  image's border colour (the world's backgrounds are flat), and ``notes["upscaled_from"] =
+  "64x64"``. Smaller than 64 or larger than the card's max is an InvalidRequestError("size").
+* Progress: ``progress(fraction, preview)`` every few sampling steps with the decoded clean-
+  image estimate (64x64), then once per finished image.
+* Options: ``guidance`` (float) overrides pico-diffusion's CFG scale; ignored by pico-turbo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from triptych.engines.base import (
+    Availability,
+    EngineImage,
+    EngineResult,
+    GenerationRequest,
+    ProgressCallback,
+)
+from triptych.engines.errors import InvalidRequestError, ProviderUnavailableError
+from triptych.nets.checkpoint import CheckpointError, weights_path
+
+if TYPE_CHECKING:
+    from triptych.catalog.card import ModelCard
+    from triptych.diffusion.pipeline import PicoPipeline
+    from triptych.settings import Settings
+
+NATIVE = 64  # the models' output size
+TARGETS = ("pico-turbo", "pico-diffusion")
+AUTOENCODER = "autoencoder"
+WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
+
+_cache: dict[tuple[str, str], PicoPipeline] = {}
+_cache_lock = threading.Lock()
+
+
+def checkpoint_path(name: str) -> Path:
+    override = os.environ.get(WEIGHTS_ENV)
+    return Path(override) / f"{name}.safetensors" if override else weights_path(name)
+
+
+def _shown(path: Path) -> str:
+    """The path as users see it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
+
+
+def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
+    """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
+    the file when a checkpoint is missing or corrupt."""
+    from triptych.diffusion.pipeline import PicoPipeline
+    from triptych.nets import autoencoder as ae_mod
+    from triptych.nets.pico import load_pico
+
+    model_path, ae_path = checkpoint_path(target), checkpoint_path(AUTOENCODER)
+    key = (str(model_path), str(ae_path))
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            pipe = PicoPipeline(load_pico(model_path), ae_mod.load(ae_path))
+        except CheckpointError as exc:
+            raise ProviderUnavailableError(
+                f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
+                f"{exc.problem.split(' (')[0]} — run `triptych train "
+                f"{target if exc.path == model_path else AUTOENCODER}`.",
+                detail=str(exc),
+            ) from exc
+        pipe.bundle.meta["fingerprint"] = _fingerprint(model_path)
+        _cache[key] = pipe
+        return pipe
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def to_pil(image: torch.Tensor) -> Image.Image:
+    """[3,H,W] in [-1,1] -> RGB PIL image."""
+    arr = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr, "RGB")
+
+
+def fit_to_size(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Upscale a square image (LANCZOS) into width x height, padding the short side with the
+    border colour so nothing is cropped or stretched."""
+    if (width, height) == image.size:
+        return image
+    side = min(width, height)
+    scaled = image.resize((side, side), Image.LANCZOS)
+    if width == height:
+        return scaled
+    arr = np.asarray(image)
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])  # [4*64, 3]
+    fill = tuple(int(v) for v in np.median(border, axis=0))
+    canvas = Image.new("RGB", (width, height), fill)
+    canvas.paste(scaled, ((width - side) // 2, (height - side) // 2))
+    return canvas
+
+
+class BuiltinEngine:
+    def __init__(self, card: ModelCard, settings: Settings | None = None) -> None:
+        if card.target not in TARGETS:
+            raise ProviderUnavailableError(f"No built-in model called '{card.target}'.")
+        self.card = card
+        self.target = card.target
+        self.threads = settings.torch_threads if settings is not None else None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ validation
+    def _check(self, request: GenerationRequest) -> int:
+        card = self.card
+        w, h = request.width, request.height
+        if not (NATIVE <= w <= card.max_width and NATIVE <= h <= card.max_height):
+            raise InvalidRequestError(
+                f"{card.name} draws {NATIVE}x{NATIVE} and can upscale to at most "
+                f"{card.max_width}x{card.max_height}; {w}x{h} is not possible.", field="size")
+        if not 1 <= request.n <= card.max_n:
+            raise InvalidRequestError(f"n must be between 1 and {card.max_n}.", field="n")
+        steps = request.steps or card.default_steps or 0
+        max_steps = card.max_steps or 50
+        if steps and not 1 <= steps <= max_steps:
+            raise InvalidRequestError(f"steps must be between 1 and {max_steps}.",
+                                      field="steps")
+        return steps
+
+    def _guidance(self, request: GenerationRequest) -> float | None | str:
+        value = request.options.get("guidance")
+        if value is None or self.target == "pico-turbo":
+            return "default"
+        try:
+            w = float(value)
+        except (TypeError, ValueError):
+            raise InvalidRequestError("guidance must be a number.", field="guidance") from None
+        if not 0.0 <= w <= 20.0:
+            raise InvalidRequestError("guidance must be between 0 and 20.", field="guidance")
+        return w
+
+    # ------------------------------------------------------------------ generate
+    def generate(
+        self, request: GenerationRequest, progress: ProgressCallback | None = None
+    ) -> EngineResult:
+        steps = self._check(request)
+        guidance = self._guidance(request)
+        pipe = load_pipeline(self.target, self.threads)
+        steps = steps or pipe.bundle.sampling.steps
+        preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
+        images: list[EngineImage] = []
+        with self._lock:
+            for i in range(request.n):
+                def on_preview(frac: float, x0: torch.Tensor, i: int = i) -> None:
+                    if progress is not None:
+                        progress((i + frac) / request.n, to_pil(x0[0]))
+
+                out = pipe([request.prompt], [request.seed + i], steps=steps,
+                           guidance=guidance, on_preview=on_preview,
+                           preview_every=preview_every)  # [1,3,64,64]
+                native = to_pil(out[0])
+                image = fit_to_size(native, request.width, request.height)
+                images.append(EngineImage(image=image, notes={"seed": request.seed + i}))
+                if progress is not None:
+                    progress((i + 1) / request.n, native)
+
+        notes: dict[str, Any] = {}
+        if (request.width, request.height) != (NATIVE, NATIVE):
+            notes["upscaled_from"] = f"{NATIVE}x{NATIVE}"
+            if request.width != request.height:
+                notes["padded_to"] = f"{request.width}x{request.height}"
+        unknown = pipe.bundle.tokenizer.unknown_words(request.prompt)
+        if unknown:
+            notes["unknown_words"] = unknown
+        if self.target == "pico-diffusion":
+            w = pipe.bundle.sampling.guidance if guidance == "default" else guidance
+            notes["guidance"] = w
+        return EngineResult(
+            images=images,
+            model_version=f"{self.target}@{pipe.bundle.meta.get('fingerprint', '')}",
+            steps=steps,
+            notes=notes,
+        )
+
+
+class BuiltinFactory:
+    def availability(self, card: ModelCard, settings: Settings) -> Availability:
+        if card.target not in TARGETS:
+            return Availability(False, f"no built-in model called '{card.target}'")
+        for name in (card.target, AUTOENCODER):
+            path = checkpoint_path(name)
+            if not path.is_file():
+                return Availability(
+                    False, f"checkpoint {_shown(path)} not found — run `triptych train {name}`")
+        return Availability(True)
+
+    def create(self, card: ModelCard, settings: Settings) -> BuiltinEngine:
+        return BuiltinEngine(card, settings)
+
+
+factory = BuiltinFactory()

@@ -1,0 +1,83 @@
+"""Safetensors checkpoints with their config in the metadata, so one file rebuilds its model.
+
+Shipped weights are stored in fp16 (half the size; the nets are small enough that fp16
+storage loses nothing measurable) and loaded back as fp32. A missing or unreadable file raises
+``CheckpointError`` naming the file, which the engine turns into ProviderUnavailableError.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, or does not match the network it should build."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"checkpoint {path} {problem}")
+        self.path = Path(path)
+        self.problem = problem
+
+
+def weights_path(name: str) -> Path:
+    """Where a shipped checkpoint lives: ``src/triptych/weights/<name>.safetensors``."""
+    return WEIGHTS_DIR / f"{name}.safetensors"
+
+
+def save_checkpoint(
+    path: Path | str,
+    module: nn.Module,
+    meta: dict[str, Any],
+    *,
+    half: bool = True,
+) -> Path:
+    """Write ``module``'s state dict plus JSON-encoded ``meta`` (config, vocab, stats)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for key, value in module.state_dict().items():
+        value = value.detach().cpu()
+        if half and value.is_floating_point():
+            value = value.to(torch.float16)
+        tensors[key] = value.contiguous()
+    metadata = {key: json.dumps(value) for key, value in meta.items()}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    tmp.replace(path)  # atomic: a crash never leaves a half-written checkpoint behind
+    return path
+
+
+def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Return (fp32 state dict, decoded metadata); CheckpointError if missing or corrupt."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "not found")
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        with safe_open(str(path), framework="pt") as handle:
+            raw_meta = handle.metadata() or {}
+            for key in handle.keys():
+                value = handle.get_tensor(key)
+                tensors[key] = value.float() if value.is_floating_point() else value
+        meta = {key: json.loads(value) for key, value in raw_meta.items()}
+    except Exception as exc:  # safetensors raises several types for truncated/garbled files
+        raise CheckpointError(path, f"is corrupt or unreadable ({exc})") from exc
+    return tensors, meta
+
+
+def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], path: Path | str) -> None:
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(path, f"does not match its network ({exc})") from exc

@@ -1,0 +1,1 @@
+"""Trainers for the built-in models (seeded, resumable) and their data caching."""

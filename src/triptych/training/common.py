@@ -1,0 +1,167 @@
+"""Shared training plumbing: seeding, EMA, warm-up LR, resumable run state, logs, model cards.
+
+A run lives in ``runs/<name>/`` (git-ignored): ``state.pt`` holds everything needed to resume
+bit-for-bit (model, EMA, optimiser, step, RNG states, accumulated wall time), ``log.jsonl``
+one line per logging interval. The shipped artefact is a separate safetensors file (EMA
+weights, fp16) plus its markdown model card.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+RUNS_DIR = REPO_ROOT / "runs"
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Use ``TRIPTYCH_TORCH_THREADS`` (default 2: the project machine has 2 cores)."""
+    n = threads or int(os.environ.get("TRIPTYCH_TORCH_THREADS", "2"))
+    torch.set_num_threads(n)
+    return n
+
+
+class EMA:
+    """Exponential moving average of parameters (buffers copied). decay 0.999 for short runs."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        # warm-up the decay so early EMA weights are not dominated by the random init
+        d = min(self.decay, (1 + step) / (10 + step))
+        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
+            e.lerp_(p.detach(), 1 - d)
+        for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
+            e.copy_(b)
+
+
+def lr_at(step: int, base_lr: float, warmup: int, total: int, final_frac: float = 0.1) -> float:
+    """Linear warm-up, then cosine decay to ``final_frac * base_lr`` at ``total`` steps."""
+    import math
+
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base_lr * (final_frac + (1 - final_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@dataclass
+class RunState:
+    step: int = 0
+    wall_s: float = 0.0  # training wall time summed over resumes
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_state(path: Path, *, model: nn.Module, ema: EMA | None, opt: torch.optim.Optimizer,
+               gen: torch.Generator, state: RunState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model": model.state_dict(),
+        "ema": ema.model.state_dict() if ema else None,
+        "opt": opt.state_dict(),
+        "gen": gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "state": state.__dict__,
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_state(path: Path, *, model: nn.Module, ema: EMA | None, opt: torch.optim.Optimizer,
+               gen: torch.Generator) -> RunState:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(payload["model"])
+    if ema is not None and payload["ema"] is not None:
+        ema.model.load_state_dict(payload["ema"])
+    opt.load_state_dict(payload["opt"])
+    gen.set_state(payload["gen"])
+    torch.set_rng_state(payload["torch_rng"])
+    return RunState(**payload["state"])
+
+
+class JsonLog:
+    def __init__(self, path: Path, *, reset: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        if reset:
+            path.unlink(missing_ok=True)  # a fresh (non-resumed) run starts a fresh log
+
+    def write(self, **row: Any) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+
+def progress(total: int, initial: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    interactive = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True,
+                mininterval=0.5 if interactive else 30.0, file=sys.stderr)
+
+
+def infinite_batches(n: int, batch: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    """Index batches over ``n`` items, reshuffled each epoch with ``gen`` (resumable)."""
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n - batch + 1, batch):
+            yield perm[i : i + batch]
+
+
+class Timer:
+    def __init__(self, start: float = 0.0) -> None:
+        self.offset = start
+        self.t0 = time.monotonic()
+
+    @property
+    def total(self) -> float:
+        return self.offset + time.monotonic() - self.t0
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def machine_summary() -> str:
+    return (f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
+
+
+def write_card(path: Path, title: str, sections: dict[str, str]) -> Path:
+    """A markdown model card: ``# title`` then one ``## heading`` per section."""
+    lines = [f"# {title}", ""]
+    for heading, body in sections.items():
+        lines += [f"## {heading}", "", body.strip(), ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path
+
+
+def md_table(rows: dict[str, Any]) -> str:
+    out = ["| key | value |", "|---|---|"]
+    out += [f"| {k} | {v} |" for k, v in rows.items()]
+    return "\n".join(out)

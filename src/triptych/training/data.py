@@ -1,0 +1,116 @@
+"""Training data from the procedural world: seeded render streams and cached latent datasets.
+
+* The autoencoder trains on an endless seeded stream: batch ``k`` is ``render_batch(B,
+  seed=stream_seed(seed, k))``, so a resumed run sees exactly the batches it would have seen.
+* The diffusion models train on a cache (``runs/data/*.pt``): normalised AE latents (fp16,
+  [N,4,16,16], 2 KB each), token ids ([N, L]) and captions, built once per (seed, N, AE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from triptych.nets.autoencoder import Autoencoder
+from triptych.nets.text_encoder import Tokenizer
+from triptych.training.common import RUNS_DIR
+
+DATA_DIR = RUNS_DIR / "data"
+
+
+def stream_seed(seed: int, index: int) -> int:
+    return (seed * 1_000_003 + index) % 2**31
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 [N,64,64,3] -> float [N,3,64,64] in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float [N,3,H,W] in [-1, 1] -> uint8 [N,H,W,3]."""
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def render(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, list[str], list]:
+    """``n`` world renders as float [n,3,64,64] in [-1,1], their captions and scenes."""
+    from triptych.world import render_batch
+
+    images, captions, scenes = render_batch(n, seed, split)
+    return to_tensor(images), list(captions), list(scenes)
+
+
+def vocab_texts(captions: Iterable[str]) -> list[str]:
+    """Everything the tokenizer should know: captions plus the world's word lists, so rare
+    words that a finite caption sample misses are still in the vocabulary."""
+    from triptych.world import vocab
+
+    texts = list(captions)
+    texts += list(vocab.OBJECTS) + list(vocab.COLOURS) + list(vocab.RELATIONS)
+    texts += [f'"{w}"' for w in vocab.WORDS]
+    for name in ("NUMBER_WORDS",):
+        texts += [str(w) for w in getattr(vocab, name, ())]
+    plural = getattr(vocab, "plural", None)
+    if plural is not None:
+        texts += [plural(name) for name in vocab.OBJECTS]
+    return texts
+
+
+def build_tokenizer(seed: int = 0, n_captions: int = 20000, max_len: int = 24) -> Tokenizer:
+    from triptych.world.dataset import sample_scenes
+
+    captions = [c for split in ("train", "heldout")
+                for _, c in sample_scenes(n_captions // 2, seed + 7, split)]
+    return Tokenizer.build(vocab_texts(captions), max_len=max_len)
+
+
+@torch.no_grad()
+def encode_latents(ae: Autoencoder, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """float images [N,3,64,64] -> normalised latents [N,4,16,16] (fp32)."""
+    out = [ae.normalize(ae.encode(images[i : i + batch])) for i in range(0, len(images), batch)]
+    return torch.cat(out)
+
+
+def _ae_fingerprint(ae: Autoencoder) -> str:
+    h = hashlib.sha1()
+    for value in ae.state_dict().values():
+        h.update(value.float().numpy().tobytes()[:4096])
+    return h.hexdigest()[:10]
+
+
+def latent_cache(
+    ae: Autoencoder,
+    tokenizer: Tokenizer,
+    *,
+    n: int,
+    seed: int,
+    split: str = "train",
+    chunk: int = 2048,
+    path: Path | None = None,
+    log=print,
+) -> dict[str, torch.Tensor | list[str]]:
+    """Render ``n`` pairs, encode them once, and cache to ``runs/data`` (reused when present).
+
+    Returns ``{"latents": fp16 [N,4,16,16], "ids": int64 [N,L], "captions": [str]}``.
+    """
+    path = path or DATA_DIR / f"latents_{split}_s{seed}_n{n}_{_ae_fingerprint(ae)}.pt"
+    if path.is_file():
+        data = torch.load(path, weights_only=False)
+        data["ids"] = tokenizer(data["captions"])  # re-tokenise: the vocab may differ
+        return data
+    latents, captions = [], []
+    for k, start in enumerate(range(0, n, chunk)):
+        images, caps, _ = render(min(chunk, n - start), stream_seed(seed, k), split)
+        latents.append(encode_latents(ae, images).half())
+        captions += caps
+        log(f"cached {start + len(caps)}/{n} latents")
+    data = {"latents": torch.cat(latents), "captions": captions}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(data, path)
+    data["ids"] = tokenizer(captions)
+    return data

@@ -1,0 +1,232 @@
+"""Train pico-turbo: distil pico-diffusion into a 1-4 step sampler with no guidance pass.
+
+Recipe (a') of model-recipes.md: the EMA teacher generates (noise, prompt, x0) triples with
+CFG; the student starts from the teacher's weights (text encoder included) and is fine-tuned
+with the reflow loss, t from a U-shaped distribution (weight near t = 0 and 1, where few-step
+sampling needs accuracy). Pair generation is chunked and resumable like training.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import shlex
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from triptych.diffusion.flow import FlowMatching
+from triptych.diffusion.pipeline import PicoPipeline
+from triptych.diffusion.reflow import reflow_loss, teacher_pairs
+from triptych.nets import autoencoder as ae_mod
+from triptych.nets.checkpoint import weights_path
+from triptych.nets.pico import PicoBundle, SamplingDefaults, load_pico, save_pico
+from triptych.training import data
+from triptych.training.common import (
+    EMA,
+    RUNS_DIR,
+    JsonLog,
+    RunState,
+    Timer,
+    count_params,
+    infinite_batches,
+    load_state,
+    lr_at,
+    machine_summary,
+    md_table,
+    progress,
+    save_state,
+    seed_everything,
+    set_threads,
+    write_card,
+)
+from triptych.training.pico_diffusion import save_preview
+
+NAME = "pico-turbo"
+
+
+@dataclass(frozen=True)
+class TurboTrainConfig:
+    pairs: int = 2048  # recipes suggest 10-20k; a few thousand fit a shared 2-core CPU
+    pair_chunk: int = 256  # teacher batch; also the resume granularity of pair generation
+    teacher_steps: int = 20
+    guidance: float | None = None  # None: the teacher's own default w
+    steps: int = 800
+    batch: int = 64
+    lr: float = 1e-4  # fine-tuning from the teacher: recipes' lr 1e-4
+    warmup: int = 50
+    ema: float = 0.995  # short run: average over the last ~200 steps
+    t_dist: str = "u_shaped"  # Lee et al. 2405.20320
+    sample_steps: int = 4
+    checkpoint_every: int = 100
+    log_every: int = 25
+
+
+TINY = TurboTrainConfig(pairs=8, pair_chunk=4, teacher_steps=2, steps=4, batch=4, warmup=2,
+                        checkpoint_every=2, log_every=1, sample_steps=2)
+
+
+def _prompts(n: int, seed: int) -> list[str]:
+    from triptych.world.dataset import sample_scenes
+
+    return [c for _, c in sample_scenes(n, seed, "train")]
+
+
+def generate_pairs(pipe: PicoPipeline, cfg: TurboTrainConfig, seed: int, path: Path,
+                   log=print) -> dict[str, Any]:
+    """Teacher triples, cached in ``path`` and extended chunk by chunk (resumable)."""
+    store: dict[str, Any] = {"noise": [], "x0": [], "captions": []}
+    if path.is_file():
+        store = torch.load(path, weights_only=False)
+    captions = _prompts(cfg.pairs, seed + 11)
+    guidance = cfg.guidance if cfg.guidance is not None else pipe.bundle.sampling.guidance
+    done = sum(len(c) for c in store["noise"])
+    bar = progress(cfg.pairs, done, "teacher pairs")
+    while done < cfg.pairs:
+        k = done // cfg.pair_chunk
+        n = min(cfg.pair_chunk, cfg.pairs - done)
+        gen = torch.Generator().manual_seed(data.stream_seed(seed + 13, k))
+        noise = torch.randn(n, 4, 16, 16, generator=gen)
+        prompts = captions[done : done + n]
+        x0 = teacher_pairs(pipe, prompts, noise, steps=cfg.teacher_steps, guidance=guidance)
+        store["noise"].append(noise.half())
+        store["x0"].append(x0.half())
+        store["captions"].append(prompts)
+        done += n
+        torch.save(store, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+        bar.update(n)
+    bar.close()
+    return {"noise": torch.cat(store["noise"]).float(), "x0": torch.cat(store["x0"]).float(),
+            "captions": [c for chunk in store["captions"] for c in chunk],
+            "guidance": guidance}
+
+
+def train_pico_turbo(
+    *,
+    steps: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    tiny: bool = False,
+    resume: bool = True,
+    run_dir: Path | None = None,
+    teacher_path: Path | None = None,
+    ae_path: Path | None = None,
+    pairs: int | None = None,
+    threads: int | None = None,
+    log=print,
+) -> dict[str, Any]:
+    cfg = TINY if tiny else TurboTrainConfig()
+    if steps is not None:
+        cfg = replace(cfg, steps=steps)
+    if pairs is not None:
+        cfg = replace(cfg, pairs=pairs)
+    out = Path(out) if out else weights_path(NAME)
+    run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    threads = set_threads(threads)
+    gen = seed_everything(seed)
+    random.seed(seed)
+
+    teacher_path = Path(teacher_path) if teacher_path else weights_path("pico-diffusion")
+    if ae_path is None and (teacher_path.parent / "autoencoder.safetensors").is_file():
+        ae_path = teacher_path.parent / "autoencoder.safetensors"  # the teacher's own AE
+    ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
+    teacher = load_pico(teacher_path)
+    pipe = PicoPipeline(teacher, ae)
+    timer0 = Timer()
+    if not resume:
+        (run_dir / "pairs.pt").unlink(missing_ok=True)
+    pairs_data = generate_pairs(pipe, cfg, seed, run_dir / "pairs.pt", log=log)
+    pair_wall = timer0.total
+    tokenizer = teacher.tokenizer
+    ids = tokenizer(pairs_data["captions"])  # [N, L]
+    noise_all, x0_all = pairs_data["noise"], pairs_data["x0"]  # [N,4,16,16] each
+
+    student = copy.deepcopy(teacher.model).train().requires_grad_(True)
+    ema = EMA(student, cfg.ema)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0)
+    flow = FlowMatching(cfg.t_dist)
+    state_path = run_dir / "state.pt"
+    state = RunState(extra={"pair_wall_s": round(pair_wall, 1)})
+    if resume and state_path.is_file():
+        state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
+        log(f"resumed {state_path} at step {state.step}")
+    sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=None, shift=1.0)
+    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
+    timer = Timer(state.wall_s)
+    batches = infinite_batches(len(x0_all), min(cfg.batch, len(x0_all)), gen)
+    bar = progress(cfg.steps, state.step, NAME)
+    loss = None
+    while state.step < cfg.steps:
+        idx = next(batches)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
+        loss = reflow_loss(student, flow, x0_all[idx], noise_all[idx], ids[idx], gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        ema.update(student, state.step)
+        state.step += 1
+        bar.update(1)
+        if state.step % cfg.log_every == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            state.wall_s = timer.total
+            save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
+            save_pico(run_dir / f"{NAME}.safetensors", ema.model, student.cfg, tokenizer,
+                      sampling, {"train": {"steps": state.step}})
+    bar.close()
+    state.wall_s = timer.total
+
+    summary = {
+        "steps": state.step, "wall_s": round(state.wall_s, 1),
+        "pair_wall_s": state.extra.get("pair_wall_s", round(pair_wall, 1)),
+        "pairs": len(x0_all), "teacher_steps": cfg.teacher_steps,
+        "teacher_guidance": pairs_data["guidance"], "params": count_params(student),
+        "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
+        "teacher": teacher_path.name,
+    }
+    save_pico(out, ema.model, student.cfg, tokenizer, sampling,
+              {"train": summary, "train_config": asdict(cfg), "seed": seed})
+    if not tiny:
+        save_preview(PicoBundle(ema.model, tokenizer, sampling), ae, run_dir / "preview.png")
+    write_turbo_card(out.with_suffix(".md"), cfg, summary, seed)
+    jlog.write(final=summary)
+    log(f"saved {out} ({summary})")
+    return summary
+
+
+def write_turbo_card(path: Path, cfg: TurboTrainConfig, summary: dict, seed: int,
+                     metrics: str | None = None) -> None:
+    command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps} --pairs {cfg.pairs}"
+    write_card(path, f"{NAME} (pico-diffusion distilled to 1-4 steps, no CFG pass)", {
+        "Architecture": (
+            "Identical to pico-diffusion (same U-Net, text encoder and vocabulary; see "
+            f"pico-diffusion.md), initialised from its EMA weights. Parameters: "
+            f"{summary['params']:,}. Stored as fp16 safetensors."),
+        "Distillation": (
+            f"Reflow with guidance baked in: the teacher ({summary['teacher']}) generated "
+            f"{summary['pairs']:,} (noise, prompt, latent) triples with {cfg.teacher_steps} Euler "
+            f"steps and CFG w = {summary['teacher_guidance']} from train-split world captions "
+            f"(held-out compositions never used). The student regresses v = z - x0 on the "
+            f"straight line between each pair, t ~ {cfg.t_dist}. Samples with "
+            f"{cfg.sample_steps} Euler steps (1-8 allowed) and a single conditional pass."),
+        "Training": md_table({
+            "steps": summary["steps"], "batch": cfg.batch,
+            "optimiser": f"AdamW lr {cfg.lr}, {cfg.warmup} warm-up, cosine to 10 %, clip 1.0",
+            "EMA": cfg.ema, "seed": seed,
+            "pair generation wall time": f"{summary['pair_wall_s'] / 60:.1f} min",
+            "fine-tuning wall time": f"{summary['wall_s'] / 60:.1f} min ({machine_summary()})",
+            "final training loss": summary.get("final_loss"),
+        }),
+        "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md.",
+        "Reproduce": f"```\n{command}\n```\n\nNeeds `pico-diffusion.safetensors` (the "
+                     f"teacher). Resumable: teacher pairs and run state live in `runs/{NAME}/`.",
+        "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
+    })

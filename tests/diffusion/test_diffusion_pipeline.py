@@ -1,0 +1,69 @@
+"""The text-to-image pipeline: per-image seeded noise, shapes, previews, reflow loss."""
+
+from __future__ import annotations
+
+import torch
+
+from triptych.diffusion.flow import FlowMatching
+from triptych.diffusion.pipeline import PicoPipeline, seeded_noise
+from triptych.diffusion.reflow import reflow_loss, teacher_pairs
+from triptych.nets.autoencoder import AE_CONFIGS, Autoencoder
+from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults
+from triptych.nets.text_encoder import Tokenizer
+from triptych.nets.unet import UNET_CONFIGS
+
+
+def _pipe(guidance: float | None = 3.0) -> PicoPipeline:
+    torch.manual_seed(0)
+    model = PicoModel(UNET_CONFIGS["tiny"]).eval()
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.05)
+    tok = Tokenizer.build(["a red circle", "two cats"], max_len=24)
+    ae = Autoencoder(AE_CONFIGS["tiny"]).eval()
+    return PicoPipeline(PicoBundle(model, tok, SamplingDefaults(steps=4, guidance=guidance)), ae)
+
+
+def test_seeded_noise_is_per_image() -> None:
+    a = seeded_noise([5, 6, 7])
+    assert a.shape == (3, 4, 16, 16)
+    assert torch.equal(a[1:2], seeded_noise([6]))
+
+
+def test_same_seed_same_image_whatever_the_batch() -> None:
+    pipe = _pipe()
+    batch = pipe(["a red circle", "two cats"], [10, 11])
+    single = pipe(["two cats"], [11])
+    assert batch.shape == (2, 3, 64, 64)
+    assert torch.allclose(batch[1:2], single, atol=1e-4)
+    assert not torch.allclose(pipe(["two cats"], [12]), single)
+
+
+def test_previews_every_few_steps() -> None:
+    pipe = _pipe()
+    seen: list[float] = []
+    pipe(["a red circle"], [0], steps=8, on_preview=lambda f, img: seen.append(f),
+         preview_every=2)
+    assert seen == [1 / 8, 3 / 8, 5 / 8, 7 / 8]  # steps 0, 2, 4, 6; never the last
+    assert all(0 < f < 1 for f in seen)
+
+
+def test_no_guidance_skips_the_uncond_pass() -> None:
+    pipe = _pipe(guidance=None)
+    calls = []
+    model = pipe.bundle.model
+    handle = model.unet.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    pipe(["a red circle"], [0])
+    handle.remove()
+    assert calls == [1, 1, 1, 1]
+
+
+def test_teacher_pairs_and_reflow_loss_backprop() -> None:
+    pipe = _pipe()
+    noise = seeded_noise([0, 1])
+    x0 = teacher_pairs(pipe, ["a red circle", "two cats"], noise, steps=2, guidance=3.0)
+    assert x0.shape == (2, 4, 16, 16)
+    student = PicoModel(UNET_CONFIGS["tiny"])
+    ids = pipe.bundle.tokenizer(["a red circle", "two cats"])
+    loss = reflow_loss(student, FlowMatching("u_shaped"), x0, noise, ids,
+                       torch.Generator().manual_seed(0))
+    loss.backward()
+    assert loss.item() > 0

@@ -1,0 +1,168 @@
+"""The built-in engine with tiny random checkpoints: availability, errors, sizes, seeds,
+previews. (Image quality is measured by ``triptych eval``, not here.)"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from triptych.catalog.loader import load_catalog
+from triptych.engines import registry
+from triptych.engines.base import GenerationRequest
+from triptych.engines.builtin import engine as builtin
+from triptych.engines.errors import InvalidRequestError, ProviderUnavailableError
+from triptych.nets import autoencoder as ae_mod
+from triptych.nets.pico import PicoModel, SamplingDefaults, save_pico
+from triptych.nets.text_encoder import Tokenizer
+from triptych.nets.unet import UNET_CONFIGS
+from triptych.settings import Settings
+
+
+def _write_weights(directory: Path) -> None:
+    torch.manual_seed(0)
+    ae = ae_mod.Autoencoder(ae_mod.AE_CONFIGS["tiny"])
+    ae_mod.save(ae, directory / "autoencoder.safetensors")
+    tok = Tokenizer.build(["a red circle", "two cats", "a dog left of a cat"])
+    model = PicoModel(UNET_CONFIGS["tiny"])
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.05)
+    save_pico(directory / "pico-diffusion.safetensors", model, model.cfg, tok,
+              SamplingDefaults(steps=20, guidance=3.0))
+    save_pico(directory / "pico-turbo.safetensors", model, model.cfg, tok,
+              SamplingDefaults(steps=4, guidance=None))
+
+
+@pytest.fixture
+def weights(tmp_path, monkeypatch) -> Path:
+    _write_weights(tmp_path)
+    monkeypatch.setenv(builtin.WEIGHTS_ENV, str(tmp_path))
+    builtin.clear_cache()
+    yield tmp_path
+    builtin.clear_cache()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home", torch_threads=1)
+
+
+def card(model_id: str):
+    return load_catalog().get(model_id)
+
+
+def req(**kw) -> GenerationRequest:
+    base = {"prompt": "a red circle", "width": 64, "height": 64, "seed": 7, "steps": 2}
+    return GenerationRequest(**{**base, **kw})
+
+
+def test_registry_finds_the_builtin_factory() -> None:
+    assert registry.factory_for("builtin") is builtin.factory
+
+
+def test_unavailable_without_checkpoint(tmp_path, monkeypatch, settings) -> None:
+    monkeypatch.setenv(builtin.WEIGHTS_ENV, str(tmp_path))
+    status = builtin.factory.availability(card("pico-turbo"), settings)
+    assert not status.available
+    assert "pico-turbo.safetensors not found" in status.reason
+    assert "triptych train pico-turbo" in status.reason
+
+
+def test_available_with_checkpoints(weights, settings) -> None:
+    for model_id in ("pico-turbo", "pico-diffusion"):
+        assert builtin.factory.availability(card(model_id), settings).available
+
+
+def test_corrupt_checkpoint_is_provider_unavailable_naming_the_file(weights, settings) -> None:
+    (weights / "pico-turbo.safetensors").write_bytes(b"garbage")
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    with pytest.raises(ProviderUnavailableError, match="pico-turbo.safetensors"):
+        engine.generate(req())
+
+
+def test_generate_native_size(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    result = engine.generate(req(n=2))
+    assert len(result.images) == 2
+    assert result.images[0].image.size == (64, 64)
+    assert result.steps == 2
+    assert "upscaled_from" not in result.notes
+    assert result.model_version.startswith("pico-turbo@")
+
+
+def test_default_steps_come_from_the_card(weights, settings) -> None:
+    result = builtin.factory.create(card("pico-turbo"), settings).generate(req(steps=None))
+    assert result.steps == card("pico-turbo").default_steps
+
+
+@pytest.mark.parametrize("size", [(256, 256), (512, 128)])
+def test_upscale_is_labelled(weights, settings, size) -> None:
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    result = engine.generate(req(width=size[0], height=size[1]))
+    assert result.images[0].image.size == size
+    assert result.notes["upscaled_from"] == "64x64"
+
+
+@pytest.mark.parametrize("size", [(32, 32), (1024, 1024), (64, 600)])
+def test_impossible_sizes_are_invalid(weights, settings, size) -> None:
+    engine = builtin.factory.create(card("pico-diffusion"), settings)
+    with pytest.raises(InvalidRequestError) as info:
+        engine.generate(req(width=size[0], height=size[1]))
+    assert info.value.field == "size"
+
+
+def test_too_many_steps_is_invalid(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    with pytest.raises(InvalidRequestError) as info:
+        engine.generate(req(steps=999))
+    assert info.value.field == "steps"
+
+
+def test_same_seed_same_image_whatever_n(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-diffusion"), settings)
+    four = engine.generate(req(n=4, seed=100))
+    one = engine.generate(req(n=1, seed=102))
+    assert one.images[0].image.tobytes() == four.images[2].image.tobytes()
+    assert four.images[0].image.tobytes() != four.images[1].image.tobytes()
+
+
+def test_progress_gets_previews(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-diffusion"), settings)
+    calls: list[tuple[float, object]] = []
+    engine.generate(req(steps=8, n=2), progress=lambda f, img: calls.append((f, img)))
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert all(img is not None and img.size == (64, 64) for _, img in calls)
+    assert len(calls) > 2
+
+
+def test_unknown_words_do_not_crash(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    result = engine.generate(req(prompt="a zebra on a unicycle 🦓 ¿¡"))
+    assert "zebra" in result.notes["unknown_words"]
+    assert builtin.factory.create(card("pico-turbo"), settings).generate(req(prompt="")).images
+
+
+def test_models_load_once_and_engine_is_thread_safe(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    other = builtin.factory.create(card("pico-turbo"), settings)
+    engine.generate(req())
+    pipe = builtin.load_pipeline("pico-turbo")
+    other.generate(req())
+    assert builtin.load_pipeline("pico-turbo") is pipe
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(engine.generate(req(seed=3))))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r.images[0].image.tobytes() for r in results}) == 1
+
+
+def test_guidance_option(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-diffusion"), settings)
+    assert engine.generate(req(options={"guidance": 5})).notes["guidance"] == 5.0
+    with pytest.raises(InvalidRequestError):
+        engine.generate(req(options={"guidance": "lots"}))

@@ -1,0 +1,85 @@
+"""Tiny-config training smoke tests: a few steps each, shapes, checkpoint + card written,
+save/load round trip, resume, and determinism for a fixed seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from triptych.nets.autoencoder import load as load_ae
+from triptych.nets.pico import load_pico
+from triptych.training.autoencoder import train_autoencoder
+from triptych.training.common import EMA, lr_at
+from triptych.training.pico_diffusion import train_pico_diffusion
+from triptych.training.pico_turbo import train_pico_turbo
+
+quiet = {"log": lambda *_: None, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("runs")
+    ae = root / "w" / "autoencoder.safetensors"
+    train_autoencoder(tiny=True, seed=1, out=ae, run_dir=root / "ae", **quiet)
+    pd = root / "w" / "pico-diffusion.safetensors"
+    train_pico_diffusion(tiny=True, seed=1, out=pd, run_dir=root / "pd", ae_path=ae, **quiet)
+    pt = root / "w" / "pico-turbo.safetensors"
+    train_pico_turbo(tiny=True, seed=1, out=pt, run_dir=root / "pt", teacher_path=pd, **quiet)
+    return {"root": root, "ae": ae, "pd": pd, "pt": pt}
+
+
+def test_autoencoder_checkpoint_and_card(tiny_runs) -> None:
+    ae = load_ae(tiny_runs["ae"])
+    assert ae.encode(torch.zeros(1, 3, 64, 64)).shape == (1, 4, 16, 16)
+    card = tiny_runs["ae"].with_suffix(".md").read_text()
+    assert "PSNR" in card and "triptych train autoencoder" in card
+
+
+def test_pico_checkpoints_and_cards(tiny_runs) -> None:
+    teacher, student = load_pico(tiny_runs["pd"]), load_pico(tiny_runs["pt"])
+    assert teacher.sampling.guidance is not None
+    assert student.sampling.guidance is None and student.sampling.steps == 2
+    assert teacher.tokenizer.vocab == student.tokenizer.vocab
+    assert "triptych train pico-diffusion" in tiny_runs["pd"].with_suffix(".md").read_text()
+    assert "triptych train pico-turbo" in tiny_runs["pt"].with_suffix(".md").read_text()
+
+
+def test_same_seed_same_weights(tiny_runs, tmp_path) -> None:
+    again = tmp_path / "ae.safetensors"
+    train_autoencoder(tiny=True, seed=1, out=again, run_dir=tmp_path / "ae", **quiet)
+    a, b = load_file(str(tiny_runs["ae"])), load_file(str(again))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    pd = tmp_path / "pd.safetensors"
+    train_pico_diffusion(tiny=True, seed=1, out=pd, run_dir=tmp_path / "pd",
+                         ae_path=tiny_runs["ae"], **quiet)
+    a, b = load_file(str(tiny_runs["pd"])), load_file(str(pd))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_continues_from_saved_state(tiny_runs, tmp_path) -> None:
+    run = tmp_path / "pd"
+    out = tmp_path / "pd.safetensors"
+    train_pico_diffusion(tiny=True, steps=2, seed=1, out=out, run_dir=run,
+                         ae_path=tiny_runs["ae"], **quiet)
+    summary = train_pico_diffusion(tiny=True, steps=4, seed=1, out=out, run_dir=run,
+                                   ae_path=tiny_runs["ae"], **quiet)
+    assert summary["steps"] == 4
+    lines = (run / "log.jsonl").read_text().splitlines()
+    steps = [eval(line.replace("null", "None"))["step"] for line in lines if '"step"' in line]
+    assert steps == [1, 2, 3, 4]  # steps 1-2 from the first run, 3-4 after resuming
+
+
+def test_lr_schedule_and_ema() -> None:
+    assert lr_at(0, 1.0, 10, 100) == pytest.approx(0.1)
+    assert lr_at(10, 1.0, 10, 100) == pytest.approx(1.0)
+    assert lr_at(100, 1.0, 10, 100) == pytest.approx(0.1)
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, decay=0.5)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.update(model, step=1000)
+    assert torch.allclose(ema.model.weight, model.weight - 0.5)
