@@ -77,7 +77,7 @@ def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
         "id": job.id, "status": job.status, "model": job.model_id, "prompt": job.prompt,
         "seed": job.seed, "size": f"{job.width}x{job.height}", "width": job.width,
         "height": job.height, "n": job.n, "steps": job.steps, "content_mode": job.content_mode,
-        "cost": job.cost, "charged": job.cost if job.status == "succeeded" else 0,
+        "cost": job.cost, "charged": job.charged,
         "seconds": job.seconds, "created_at": job.created_at.isoformat(timespec="seconds"),
         "finished_at": job.finished_at.isoformat(timespec="seconds") if job.finished_at else None,
         "compare_id": job.compare_id, "parent_job_id": job.parent_job_id,

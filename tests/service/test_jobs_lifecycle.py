@@ -228,3 +228,24 @@ def test_history_search_and_delete(tp, clock):
     tp.delete_image(bus["images"][0]["id"])
     assert tp.history("bus")[0]["images"] == []  # the job and its charge stay on record
     assert tp.verify_ledger() == []
+
+
+def test_partial_batch_charges_only_what_was_delivered(tp, fake_factory):
+    engine = fake_factory.engine("fake-general")
+    engine.deliver = 2  # of 3: the provider blocked one image
+    out = tp.generate("a cat", "fake-general", n=3)
+    assert len(out.paths) == 2 and out.job["charged"] == 10 and out.cost == 15
+    assert out.job["notes"]["delivered"] == "2 of 3"
+    credits = tp.credits()
+    assert credits["available"] == 40 and credits["held"] == 0
+    assert tp.verify_ledger() == []
+
+
+def test_provider_unavailable_is_said_once(tp, fake_factory):
+    from triptych.engines.errors import ProviderUnavailableError
+
+    fake_factory.engine("fake-general").fail_with = ProviderUnavailableError(
+        "Provider unavailable: the provider is down.")
+    with pytest.raises(JobFailed) as info:
+        tp.generate("a cat", "fake-general")
+    assert info.value.message.lower().count("provider unavailable") == 1

@@ -27,6 +27,7 @@ class FakeEngine:
     fail_with: EngineError | None = None
     calls: list[GenerationRequest] = field(default_factory=list)
     before_return: Callable[[GenerationRequest], None] | None = None
+    deliver: int | None = None  # return only this many images (a partly blocked batch)
 
     def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
         self.calls.append(request)
@@ -39,7 +40,7 @@ class FakeEngine:
         images = [
             EngineImage(Image.new("RGB", (request.width, request.height),
                                   colour_for(request.prompt, request.seed + i)))
-            for i in range(request.n)
+            for i in range(request.n if self.deliver is None else self.deliver)
         ]
         return EngineResult(images=images, model_version="fake-1", steps=request.steps or 1)
 

@@ -102,7 +102,8 @@ class Job(Base):
     n: Mapped[int] = mapped_column(Integer, default=1)
     steps: Mapped[int | None] = mapped_column(Integer)
     content_mode: Mapped[str] = mapped_column(String(16), default="standard")
-    cost: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(Integer)  # quoted and held at submit
+    charged: Mapped[int] = mapped_column(Integer, default=0)  # captured: images delivered
     # queued -> running -> succeeded | failed | canceled
     status: Mapped[str] = mapped_column(String(16), index=True)
     priority: Mapped[int] = mapped_column(Integer, default=1)  # 0 = pro (served first)

@@ -185,7 +185,7 @@ class JobService:
                     id=new_id(), user_id=user.id, model_id=card.id, model_version=card.version,
                     prompt=spec.prompt, seed=spec.seed, width=spec.width, height=spec.height,
                     n=spec.n, steps=spec.steps, content_mode=spec.content_mode,
-                    cost=quote(card, spec.n), status="queued",
+                    cost=quote(card, spec.n), charged=0, status="queued",
                     priority=0 if user.plan == "pro" else 1,
                     # Only the first job carries the key: the unique index then guards the
                     # whole group, and the group is found again through it.
@@ -255,8 +255,9 @@ class JobService:
         try:
             engine = self.engines.get(card, self.ctx.settings)
             result = engine.generate(request, on_progress)
-            if len(result.images) != job.n:
-                raise FatalError(f"{card.name} returned {len(result.images)} of {job.n} images.")
+            if not result.images:
+                raise FatalError(f"{card.name} returned no image.")
+            del result.images[job.n:]  # never store (or charge for) more than was asked
         except EngineError as exc:
             return self._fail(job_id, exc, time.perf_counter() - started)
         except Exception as exc:  # an engine bug must not leave credits held
@@ -311,7 +312,14 @@ class JobService:
             job.notes = {**result.notes}
             if result.steps is not None:
                 job.steps = job.steps or result.steps
-            ledger.capture(job)
+            # A provider may block some images of a batch: charge only what was delivered.
+            delivered = len(files)
+            job.charged = job.cost * delivered // job.n
+            missing = job.n - delivered
+            if missing:
+                job.notes["delivered"] = f"{delivered} of {job.n}"
+            ledger.settle(job, job.charged, f"{missing} of {job.n} images not delivered"
+                          if missing else "delivered")
         self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
         return job
 
@@ -323,7 +331,9 @@ class JobService:
             message = (f"{exc.message} The {exc.side} was blocked by the provider's safety "
                        f"system. Nothing was charged.")
         elif isinstance(exc, ProviderUnavailableError):
-            message = f"Provider unavailable: {exc.message} Nothing was charged; try another model."
+            prefix = "" if exc.message.lower().startswith("provider unavailable") else \
+                "Provider unavailable: "
+            message = f"{prefix}{exc.message} Nothing was charged; try another model."
         else:
             message = f"{exc.message} Nothing was charged."
         with self.ctx.sessions.begin() as s:

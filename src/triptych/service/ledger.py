@@ -240,43 +240,54 @@ class Ledger:
             .order_by(Transfer.id)
         ))
 
-    def _settled(self, job_id: str) -> str | None:
-        kinds = set(self.s.scalars(
-            select(Transfer.kind).where(Transfer.job_id == job_id,
-                                        Transfer.kind.in_(("capture", "void")))
-        ))
-        if len(kinds) > 1:
-            raise AssertionError(f"job {job_id} is both captured and voided")
-        return kinds.pop() if kinds else None
-
-    def capture(self, job: Job) -> None:
-        """Charge a finished job: held → revenue. Idempotent."""
-        if self._settled(job.id) == "void":
-            raise ValueError(f"job {job.id} was already refunded; cannot capture")
-        revenue = self._system(REVENUE)
-        for hold in self._holds(job.id):
-            held = self.s.get(Account, hold.to_account_id)
-            source = self.s.get(Account, hold.from_account_id)
-            self.transfer(f"capture:{job.id}:{source.name}", held, revenue, hold.amount,
-                          kind="capture", user_id=job.user_id, job_id=job.id,
-                          memo=f"{job.model_id} × {job.n}")
-
-    def void(self, job: Job, reason: str) -> None:
-        """Refund a job's hold to where it came from. Idempotent."""
-        if self._settled(job.id) == "capture":
-            raise ValueError(f"job {job.id} was already charged; cannot refund")
+    def settle(self, job: Job, charge: int, reason: str) -> None:
+        """Close a job's hold: ``charge`` credits go to revenue, the rest back to where they
+        came from. Captures take the allowance part first (it was spent first), so a partial
+        refund returns purchased credits before free ones. Idempotent: settling again with
+        the same charge is a no-op; with a different one it is refused."""
+        holds = self._holds(job.id)
+        held_total = sum(h.amount for h in holds)
+        if not 0 <= charge <= held_total:
+            raise ValueError(f"cannot charge {charge} of a {held_total}-credit hold")
+        done = self.s.scalars(select(Transfer).where(
+            Transfer.job_id == job.id, Transfer.kind.in_(("capture", "void")))).all()
+        if done:
+            captured = sum(t.amount for t in done if t.kind == "capture")
+            if captured != charge:
+                raise ValueError(f"job {job.id} was already settled for {captured} credits")
+            return
         now = self.clock()
-        for hold in self._holds(job.id):
+        revenue = self._system(REVENUE)
+        to_charge = charge
+        for hold in holds:
             held = self.s.get(Account, hold.to_account_id)
             source = self.s.get(Account, hold.from_account_id)
+            part = min(hold.amount, to_charge)
+            to_charge -= part
+            if part:
+                self.transfer(f"capture:{job.id}:{source.name}", held, revenue, part,
+                              kind="capture", user_id=job.user_id, job_id=job.id,
+                              memo=f"{job.model_id} × {job.n}" if part == hold.amount
+                              else f"{job.model_id}: {reason}")
+            refund = hold.amount - part
+            if not refund:
+                continue
             key = f"void:{job.id}:{source.name}"
-            done = self.transfer(key, held, source, hold.amount, kind="void",
-                                 user_id=job.user_id, job_id=job.id, memo=f"refund: {reason}")
-            if done is not None and source.kind == "allowance" and (
+            self.transfer(key, held, source, refund, kind="void", user_id=job.user_id,
+                          job_id=job.id, memo=f"refund: {reason}")
+            if source.kind == "allowance" and (
                 source.closed_at is not None or source.period != period_of(now)
             ):
                 # The refund lands in a month that is over: it expires like the rest of it.
                 self._expire(source, key=f"expire:{key}")
+
+    def capture(self, job: Job) -> None:
+        """Charge a finished job its whole hold."""
+        self.settle(job, job.cost, "delivered")
+
+    def void(self, job: Job, reason: str) -> None:
+        """Refund a job's whole hold to where it came from."""
+        self.settle(job, 0, reason)
 
     def statement(self, user: User, limit: int | None = None) -> list[dict]:
         accounts = {a.id: a for a in self.s.scalars(select(Account))}

@@ -5,8 +5,8 @@
 3. No account that may not go negative is negative.
 4. No orphan holds: each user's held balance equals the open holds of their jobs; a job in a
    final state has no open hold; a queued or running job holds exactly its cost.
-5. No job is both captured and refunded; a succeeded job is captured, a failed or cancelled
-   one refunded.
+5. A settled job's captures and refunds add up to its hold; a succeeded job is charged what
+   it delivered (``jobs.charged``), a failed or cancelled one nothing.
 6. Expired (closed) allowance accounts hold nothing.
 """
 
@@ -53,18 +53,18 @@ def verify_ledger(session: Session) -> list[str]:
     for job in session.scalars(select(Job)):
         moves = per_job.get(job.id, {})
         hold, capture, void = moves.get("hold", 0), moves.get("capture", 0), moves.get("void", 0)
-        if capture and void:
-            problems.append(f"job {job.id}: both captured and refunded")
+        if job.status in FINAL and capture + void != hold:
+            problems.append(f"job {job.id}: charged {capture} + refunded {void} != held {hold}")
         open_hold = hold - capture - void
         open_by_user[job.user_id] += open_hold
         if job.status in FINAL and open_hold:
             problems.append(f"job {job.id} is {job.status} but still holds {open_hold}")
         if job.status not in FINAL and hold != job.cost:
             problems.append(f"job {job.id} is {job.status} and holds {hold}, not {job.cost}")
-        if job.status == "succeeded" and capture != job.cost:
-            problems.append(f"job {job.id} succeeded but captured {capture} of {job.cost}")
-        if job.status in ("failed", "canceled") and void != hold:
-            problems.append(f"job {job.id} is {job.status} but refunded {void} of {hold}")
+        if job.status == "succeeded" and (capture != job.charged or not capture and job.cost):
+            problems.append(f"job {job.id} succeeded, charged {capture}, recorded {job.charged}")
+        if job.status in ("failed", "canceled") and capture:
+            problems.append(f"job {job.id} is {job.status} but was charged {capture}")
 
     for account in accounts.values():
         if account.kind == "held" and account.balance != open_by_user.get(account.user_id, 0):

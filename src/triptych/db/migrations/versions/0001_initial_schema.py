@@ -71,6 +71,7 @@ def upgrade() -> None:
     sa.Column('steps', sa.Integer(), nullable=True),
     sa.Column('content_mode', sa.String(length=16), nullable=False),
     sa.Column('cost', sa.Integer(), nullable=False),
+    sa.Column('charged', sa.Integer(), nullable=False, server_default='0'),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('error_code', sa.String(length=64), nullable=True),
