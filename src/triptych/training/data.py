@@ -45,6 +45,19 @@ def render(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, list[
     return to_tensor(images), list(captions), list(scenes)
 
 
+def render_kinds(n: int, seed: int, kinds: dict[str, float]) -> torch.Tensor:
+    """``n`` train-split renders with overridden layout weights, float [n,3,64,64] in [-1,1]."""
+    import random
+
+    from triptych.world import render as render_scene
+    from triptych.world import sample_scene
+
+    rng = random.Random(seed)
+    images = np.stack([np.asarray(render_scene(sample_scene(rng, "train", kinds)))
+                       for _ in range(n)])
+    return to_tensor(images)
+
+
 def vocab_texts(captions: Iterable[str]) -> list[str]:
     """Everything the tokenizer should know: captions plus the world's word lists, so rare
     words that a finite caption sample misses are still in the vocabulary."""
@@ -77,9 +90,13 @@ def encode_latents(ae: Autoencoder, images: torch.Tensor, batch: int = 256) -> t
 
 
 def _ae_fingerprint(ae: Autoencoder) -> str:
+    """Identifies the latent space: encoder weights and latent statistics (not the decoder,
+    which may be fine-tuned later without invalidating cached latents)."""
     h = hashlib.sha1()
-    for value in ae.state_dict().values():
-        h.update(value.float().numpy().tobytes()[:4096])
+    state = ae.state_dict()
+    for key in sorted(state):
+        if key.startswith("encoder.") or key.startswith("latent_"):
+            h.update(state[key].float().numpy().tobytes()[:4096])
     return h.hexdigest()[:10]
 
 

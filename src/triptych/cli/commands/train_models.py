@@ -47,12 +47,16 @@ def _log(as_json: bool) -> Callable[[str], None]:
 
 @train.command("autoencoder")
 @_common
-def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json) -> None:
+@click.option("--decoder-steps", type=int, default=0, show_default=True,
+              help="Then fine-tune only the decoder (encoder frozen) on text-heavy batches.")
+def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
+                          decoder_steps) -> None:
     """The shared 64x64x3 <-> 16x16x4 autoencoder (reports reconstruction PSNR)."""
     from triptych.training.autoencoder import train_autoencoder
 
     _finish(train_autoencoder(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
-                              run_dir=run_dir, log=_log(as_json)), as_json)
+                              run_dir=run_dir, decoder_steps=decoder_steps,
+                              log=_log(as_json)), as_json)
 
 
 @train.command("pico-diffusion")
