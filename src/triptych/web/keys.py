@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from triptych.db.auth_models import ApiKey
 from triptych.db.models import User
-from triptych.errors import NotFound
+from triptych.errors import InvalidRequest, NotFound
 
 KEY_PREFIX = "tpk_"
 MAX_KEYS_PER_USER = 50
@@ -31,8 +31,6 @@ def digest(secret: str) -> str:
 
 def create_key(s: Session, user: User, name: str, now: datetime) -> tuple[ApiKey, str]:
     """Make a key for ``user``; returns the row and the secret (the only time it exists)."""
-    from triptych.errors import InvalidRequest
-
     active = s.scalars(select(ApiKey.id).where(ApiKey.user_id == user.id,
                                                ApiKey.revoked_at.is_(None))).all()
     if len(active) >= MAX_KEYS_PER_USER:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,4 @@ def create_images(body: OpenAIImagesRequest, request: Request, response: Respons
 
 
 def _timestamp(iso: str) -> float:
-    from datetime import UTC, datetime
-
     return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()

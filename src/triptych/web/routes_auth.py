@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
 
 from triptych.db.models import User
 from triptych.errors import InvalidRequest
 from triptych.service.users import create_user, normalise_email
 from triptych.web import sessions as sessions_mod
-from triptych.web.deps import CurrentUser, StateDep, check_csrf, client_address, resolve_principal
+from triptych.web.deps import (
+    CurrentUser,
+    StateDep,
+    check_csrf,
+    client_address,
+    facade_for,
+    resolve_principal,
+)
 from triptych.web.errors import RateLimited, Unauthorized
 from triptych.web.responses import errors
 from triptych.web.schemas import AccountUpdate, AuthResult, LoginRequest, SignupCreate, UserPublic
@@ -59,8 +67,6 @@ def signup_user(state: WebState, email: str, password: str) -> tuple[dict[str, A
 
 
 def login_user(state: WebState, email: str, password: str) -> tuple[dict[str, Any], str, str]:
-    from sqlalchemy import select
-
     try:
         email = normalise_email(email)
     except InvalidRequest:
@@ -127,7 +133,5 @@ def me(principal: CurrentUser, state: StateDep) -> dict[str, Any]:
 @router.patch("/v1/me", response_model=UserPublic, responses=errors(401, 403, 422, 429))
 def update_me(body: AccountUpdate, principal: CurrentUser, state: StateDep) -> dict[str, Any]:
     """Opt in to (or out of) unrestricted content mode; pro accounts only."""
-    from triptych.web.deps import facade_for
-
     facade_for(state, principal).set_unrestricted(body.unrestricted_opt_in)
     return me(principal, state)

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from triptych.service.requests import parse_size
 from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.responses import AUTH, errors
 from triptych.web.schemas import (
@@ -38,9 +39,7 @@ def list_models(
 def quote(body: QuoteRequest, tp: UserTp) -> dict[str, Any]:
     """What a request would cost and whether your balance covers it. Charges nothing."""
     if body.size:
-        from triptych.service.requests import parse_size
-
-        parse_size(body.size)
+        parse_size(body.size)  # a malformed size is a 422 here too, not a surprise later
     return tp.quote(body.prompt, body.model, n=body.n, size=body.size, models=body.models)
 
 

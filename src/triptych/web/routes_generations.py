@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
@@ -49,8 +50,6 @@ def get_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
                        **errors(*AUTH, 404)})
 async def job_event_stream(job_id: JobId, request: Request, tp: UserTp) -> StreamingResponse:
     """Server-Sent Events: ``job`` on connect, ``progress`` while it runs, ``done`` at the end."""
-    from starlette.concurrency import run_in_threadpool
-
     job = await run_in_threadpool(tp.job, job_id)  # owner check before the stream opens
     return StreamingResponse(job_events(request, tp, job), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

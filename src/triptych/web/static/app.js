@@ -55,6 +55,8 @@ async function refreshBalance() {
   } catch (_) { /* the header keeps its last value */ }
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /* -- following a job: SSE with a polling fallback ------------------------------------- */
@@ -66,7 +68,7 @@ function followJob(job, { onProgress, onDone }) {
     while (!finished) {
       const j = await api("GET", `/v1/jobs/${job.id}`).catch(() => null);
       if (j && ["succeeded", "failed", "canceled"].includes(j.status)) return finish(j);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(1000);
     }
   };
   if (!window.EventSource) { poll(); return; }
@@ -307,11 +309,19 @@ function initCompare() {
   };
 
   const poll = async (id) => {
-    for (;;) {
-      const cmp = await api("GET", `/v1/compare/${id}`);
+    // Quick at first, then every two seconds: slow premium models must not eat the rate limit.
+    for (let i = 0; ; i++) {
+      let cmp;
+      try {
+        cmp = await api("GET", `/v1/compare/${id}`);
+      } catch (e) {
+        if (e.status !== 429) throw e;
+        await sleep(5000);
+        continue;
+      }
       render(cmp);
       if (cmp.status === "done") { refreshBalance(); updateQuote(); return; }
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(Math.min(2000, 250 * 1.25 ** i));
     }
   };
 
