@@ -31,6 +31,7 @@ from triptych.web import (
 )
 from triptych.web.config import WebConfig, load_or_create_secret
 from triptych.web.errors import install_error_handlers
+from triptych.web.middleware import SecurityHeaders
 from triptych.web.passwords import Passwords
 from triptych.web.ratelimit import RateLimiter
 from triptych.web.state import HERE, WebState
@@ -80,17 +81,5 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     app.include_router(routes_pages.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @app.middleware("http")
-    async def security_headers(request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     return app
