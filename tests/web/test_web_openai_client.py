@@ -98,7 +98,10 @@ def test_invalid_requests(counted, live):
     with pytest.raises(openai.BadRequestError) as info:
         client.images.generate(prompt="x", n=11)
     assert info.value.param == "n"
-    assert len(sent) == 3  # none retried
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(prompt="x", stream=True)
+    assert info.value.param == "stream"
+    assert len(sent) == 4  # none retried
     bad = openai.OpenAI(api_key="tpk_wrong_key", base_url=f"{live.url}/v1", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as info:
         bad.images.generate(prompt="x")

@@ -5,7 +5,9 @@ requests are generated. Bounded examples keep it to about a minute."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -42,17 +44,14 @@ def server(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
 
 
 def operation_ids() -> list[str]:
-    """Every documented operation (collected offline from the app's own schema)."""
-    app = create_app(_offline_triptych(), fast_config())
-    return [f"{method.upper()} {path}" for path, methods in app.openapi()["paths"].items()
+    """Every documented operation, read from the app's own schema at collection time."""
+    with tempfile.TemporaryDirectory(prefix="triptych-openapi-") as home:
+        tp = Triptych(Settings(home=Path(home), _env_file=None),
+                      catalog=Catalog(list(FAKE_CARDS)))
+        document = create_app(tp, fast_config()).openapi()
+        tp.db.dispose()
+    return [f"{method.upper()} {path}" for path, methods in document["paths"].items()
             for method in methods]
-
-
-def _offline_triptych() -> Triptych:
-    import tempfile
-
-    home = tempfile.mkdtemp(prefix="triptych-openapi-")
-    return Triptych(Settings(home=home, _env_file=None), catalog=Catalog(list(FAKE_CARDS)))
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from triptych.errors import JobFailed
+from triptych.errors import InvalidRequest, JobFailed
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.errors import OPENAI_PATH
@@ -36,6 +36,10 @@ router = APIRouter(tags=["openai-compatible"])
 def create_images(body: OpenAIImagesRequest, request: Request, response: Response,
                   principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
     """Create images (OpenAI ``images.generate``)."""
+    if (body.model_extra or {}).get("stream"):
+        # Say so rather than answer JSON to a client waiting for an event stream.
+        raise InvalidRequest("Streaming is not supported here; leave 'stream' unset.",
+                             field="stream")
     model = body.model or state.tp.default_model()
     size = None if body.size in (None, "", "auto") else body.size
     job, done = runner.submit(state, tp, principal, prompt=body.prompt, model=model,

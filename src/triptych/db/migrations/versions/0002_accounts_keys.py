@@ -10,6 +10,11 @@ Hand-written (no autogenerate); the models live in ``triptych.db.auth_models``.
 import sqlalchemy as sa
 from alembic import op
 
+# Alembic loads every revision file before it compares models with the database, so this
+# import puts the auth tables on ``Base.metadata`` for autogenerate (env.py imports only
+# ``triptych.db.models``); without it a future autogenerate would propose dropping them.
+import triptych.db.auth_models  # noqa: F401
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
