@@ -94,6 +94,8 @@ def test_signup_generate_compare_gallery_credits_logout(ui, page):
     expect(record.locator('[data-field="prompt"]')).to_have_text(prompt)
     expect(record.locator('[data-field="seed"]')).to_have_text("1234")
     assert "/content?download=1" in page.locator("#download").get_attribute("href")
+    page.get_by_text("Full generation record").click()
+    expect(page.locator("#result-full-record pre")).to_contain_text('"generator": "Triptych"')
     expect(page.get_by_test_id("credit-balance")).to_have_text(str(start - quoted_generate))
     shot(page, "02-generated")
 

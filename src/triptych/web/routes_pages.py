@@ -8,6 +8,7 @@ that a signed double-submit token (cookie + hidden field) for the log-in and sig
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
@@ -252,8 +253,10 @@ def job_page(request: Request, state: StateDep, principal: PageUser,
              job_id: Annotated[str, Path(max_length=64)]) -> Response:
     job = job_out(facade_for(state, principal).job(job_id))
     card = state.tp.catalog.get(job["model"])
+    record = job["images"][0]["record"] if job["images"] else {}
     return render(request, state, "job.html", principal, job=job, card=card,
-                  groups=grouped_models(state))
+                  groups=grouped_models(state),
+                  record_json=json.dumps(record, indent=2, ensure_ascii=False))
 
 
 @router.get("/compare", response_class=HTMLResponse)

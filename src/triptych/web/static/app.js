@@ -173,6 +173,9 @@ function initCreate() {
       images.append(el("figure", {}, el("img", { src: image.url, alt: job.prompt, width: image.width, height: image.height, class: "pixel", "data-testid": "result-image" })));
     }
     document.getElementById("result-record").replaceChildren(recordList(job));
+    const full = document.getElementById("result-full-record");
+    full.hidden = !job.images.length;
+    if (job.images.length) full.querySelector("pre").textContent = JSON.stringify(job.images[0].record, null, 2);
     const dl = document.getElementById("download");
     dl.hidden = !job.images.length;
     if (job.images.length) dl.href = `${job.images[0].url}?download=1`;
