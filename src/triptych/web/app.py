@@ -82,4 +82,21 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(SecurityHeaders)
+    _document_openai_errors(app)
     return app
+
+
+def _document_openai_errors(app: FastAPI) -> None:
+    """FastAPI documents a 422 validation error on every route with a body; the
+    OpenAI-compatible route answers validation errors with 400, as OpenAI does."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            document = build()
+            operation = document["paths"][openai_compat.OPENAI_PATH]["post"]
+            operation["responses"].pop("422", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
