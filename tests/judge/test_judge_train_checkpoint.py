@@ -22,7 +22,7 @@ def test_forward_shapes() -> None:
     assert out["slot_class"].shape == (4, 9, 29)
     assert out["slot_colour"].shape == (4, 9, 10)
     assert out["background"].shape == (4, 10) and out["word_colour"].shape == (4, 10)
-    assert out["chars"].shape == (4, 6, 27)
+    assert out["chars"].shape == (4, 16, 27)  # columns × (blank + 26 letters)
     assert model.embed(to_input(images)).shape == (4, 16 * 10)
     assert tgt["slot_class"].shape == (4, 9) and tgt["chars"].shape == (4, 6)
 
@@ -59,7 +59,7 @@ def _tiny(steps: int) -> TrainJudgeConfig:
 
 
 def test_training_is_seeded_and_resumable(tmp_path: Path) -> None:
-    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None}
+    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": False}
     train_judge(_tiny(4), tmp_path / "a", tmp_path / "a.safetensors", **quiet)
     train_judge(_tiny(4), tmp_path / "b", tmp_path / "b.safetensors", **quiet)
     train_judge(_tiny(2), tmp_path / "c", tmp_path / "c.safetensors", **quiet)

@@ -16,7 +16,7 @@ def task_scores(records: list[dict[str, Any]]) -> tuple[dict[str, float], dict[s
         passes[rec["task"]].append(rec["passed"])
         if "background" in rec["checks"]:
             passes["background"].append(rec["checks"]["background"])
-    scores = {t: mean(passes[t]) for t in TASKS if passes[t]}
+    scores = {t: float(mean(passes[t])) for t in TASKS if passes[t]}
     return scores, {t: len(passes[t]) for t in TASKS if passes[t]}
 
 
@@ -30,9 +30,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "overall_geneval": mean(geneval) if geneval else None,
         "tasks": scores,
         "task_n": counts,
-        "text_cer": mean(cers) if cers else None,
-        "word_colour": mean(word_colours) if word_colours else None,
-        "all_correct": mean(all(r["checks"].values()) for r in records) if records else 0.0,
+        "text_cer": float(mean(cers)) if cers else None,
+        "word_colour": float(mean(word_colours)) if word_colours else None,
+        "all_correct": float(mean(all(r["checks"].values()) for r in records)) if records else 0.0,
     }
 
 

@@ -47,6 +47,10 @@ class EvalOptions:
 def resolve_card(model: str | ModelCard) -> ModelCard:
     if isinstance(model, ModelCard):
         return model
+    from triptych.evaluation.reference import REFERENCE_MODELS, reference_card
+
+    if model in REFERENCE_MODELS:
+        return reference_card(model)
     from triptych.catalog import load_catalog
     from triptych.catalog.loader import UnknownModelError
 
@@ -63,7 +67,12 @@ def generate_all(card: ModelCard, items: list[EvalItem], opts: EvalOptions,
     from triptych.engines.registry import create_engine
     from triptych.settings import Settings
 
-    engine = create_engine(card, Settings())
+    if card.scheme == "reference":
+        from triptych.evaluation.reference import ReferenceEngine
+
+        engine = ReferenceEngine(autoencoder=card.target.endswith("+ae"))
+    else:
+        engine = create_engine(card, Settings())
     images, times = [], []
     total = len(items) * opts.seeds
     for item in items:

@@ -21,12 +21,13 @@ class AugmentConfig:
     downup_prob: float = 0.2  # 64 -> 32 -> 64: the softness of a 16×16 latent decoder
 
 
-def _shift(x: torch.Tensor, g: torch.Generator, s: int) -> torch.Tensor:
+def _shift(x: torch.Tensor, g: torch.Generator, s: int) -> tuple[torch.Tensor, list[int]]:
+    """Random integer shift per image; also returns how far content moved right (px)."""
     b, _, h, w = x.shape
     padded = F.pad(x, (s, s, s, s), mode="replicate")  # [B, 3, H+2s, W+2s]
-    offs = torch.randint(0, 2 * s + 1, (b, 2), generator=g)
-    crops = [padded[i, :, oy:oy + h, ox:ox + w] for i, (oy, ox) in enumerate(offs.tolist())]
-    return torch.stack(crops)
+    offs = torch.randint(0, 2 * s + 1, (b, 2), generator=g).tolist()
+    crops = [padded[i, :, oy:oy + h, ox:ox + w] for i, (oy, ox) in enumerate(offs)]
+    return torch.stack(crops), [s - ox for _, ox in offs]
 
 
 def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -43,15 +44,17 @@ def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, g: torch.Generator, cfg: AugmentConfig = AugmentConfig()
-            ) -> torch.Tensor:
-    """x: [B, 3, 64, 64] in [-1, 1] -> augmented copy, same shape and range."""
+            ) -> tuple[torch.Tensor, list[int]]:
+    """x: [B, 3, 64, 64] in [-1, 1] -> (augmented copy, same shape and range; per-image
+    horizontal content shift in px, for position-dependent labels)."""
     b = x.shape[0]
+    shifts = [0] * b
 
     def u(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=g)
 
     if cfg.shift:
-        x = _shift(x, g, cfg.shift)
+        x, shifts = _shift(x, g, cfg.shift)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * (1 + cfg.contrast * (2 * u(b, 1, 1, 1) - 1)) + mean
     x = x * (1 + cfg.channel_gain * (2 * u(b, 3, 1, 1) - 1))
@@ -64,4 +67,4 @@ def augment(x: torch.Tensor, g: torch.Generator, cfg: AugmentConfig = AugmentCon
         small = F.interpolate(x[down], scale_factor=0.5, mode="bilinear", antialias=True)
         x[down] = F.interpolate(small, size=x.shape[-2:], mode="bilinear")
     x = x + cfg.noise * u(b, 1, 1, 1) * torch.randn(x.shape, generator=g)
-    return x.clamp(-1, 1)
+    return x.clamp(-1, 1), shifts

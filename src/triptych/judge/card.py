@@ -36,18 +36,22 @@ prompt adherence can be scored GenEval-style with exact ground truth (`triptych 
 
 ## Architecture
 - Backbone: 7 conv3×3 + BatchNorm + ReLU layers, channels {cfg_channels(cfg)}, three stride-2
-  downsamples (64 → 8×8 feature map).
+  downsamples (64 → 16×16 → 8×8 feature maps).
 - 9 slot vectors pooled from the 8×8 map with learned soft windows initialised on the 3×3 slot
   grid; per slot: object class (24 emoji + 4 shapes + empty) and colour (10).
-- Global heads: background colour, word colour; word head: 6 left-aligned characters
-  (26 letters + blank) from a flattened 8×8×{cfg_char(cfg)} map through a 256-unit MLP.
+- Global heads (mean-pooled 8×8 map): background colour, word colour.
+- Text line head (OCR-style): the 16×16 map is pooled over rows with a learned per-column
+  attention into 16 columns (4 px each) of {cfg_char(cfg)} channels, two 1-D convs, then a
+  letter-or-blank classifier per column, trained with cross-entropy against the column of
+  each rendered letter's centre (the renderer knows it); the non-blank columns spell the word.
 - Parameters: {info['params']:,} (stored as fp16 safetensors).
 
 ## Data
 Rendered on the fly from the world's "any" split (held-out compositions included: the judge
-must read them; they are held out from generators only), more text scenes (30 %), plus
-judge-only blank (3 %) and clutter scenes (12 %, 2–5 unrelated objects). Augmentation: ±2 px
-shifts, mild contrast/brightness/per-channel gain, Gaussian noise, blur, 64→32→64 resampling.
+must read them; they are held out from generators only) with more text (35 % of world
+scenes), plus judge-only blank (3 %) and clutter scenes (12 %, 2–5 unrelated objects).
+Augmentation: ±2 px shifts, mild contrast/brightness/per-channel gain, Gaussian noise, blur,
+64→32→64 resampling.
 Autoencoder reconstructions: {_ae_line(info)}.
 
 ## Training
@@ -62,6 +66,7 @@ generator can reach under this judge.
 
 {_table(info['metrics'])}
 
+{_ceiling(info)}
 ## Reproduce
 ```
 {reproduce_command(cfg)}
@@ -72,6 +77,29 @@ command continues where it stopped.)
     path = Path(path)
     path.write_text(text)
     return path
+
+
+def _ceiling(info: dict) -> str:
+    ceil = info.get("eval_ceiling")
+    if not ceil:
+        return ""
+    tasks = list(next(iter(ceil.values()))["tasks"])
+    for c in ceil.values():
+        tasks += [t for t in c["tasks"] if t not in tasks]
+    head = "| reference generator | overall | " + " | ".join(tasks) + " |"
+    rule = "|---|---|" + "---|" * len(tasks)
+    rows = [f"| {name} | {c['overall']:.3f} | "
+            + " | ".join(f"{c['tasks'][t]:.2f}" if t in c["tasks"] else "–" for t in tasks)
+            + " |" for name, c in ceil.items()]
+    n = next(iter(ceil.values()))["n_images"]
+    return f"""## Eval ceiling
+`triptych eval` scores (small set: {n} images per row) of the reference generators under this
+judge: `ground-truth` renders each prompt's scene (the judge's own ceiling), `ground-truth+ae`
+is its autoencoder round trip (the ceiling for latent generators).
+
+{chr(10).join([head, rule, *rows])}
+
+"""
 
 
 def _ae_line(info: dict) -> str:
@@ -90,4 +118,4 @@ def cfg_channels(cfg: dict) -> str:
 def cfg_char(cfg: dict) -> str:
     from triptych.judge.model import CONFIGS
 
-    return str(CONFIGS[cfg["size"]].char_reduce)
+    return str(CONFIGS[cfg["size"]].text_width)

@@ -79,10 +79,13 @@ def load_judge_from(path: str | Path) -> Judge:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(path: str) -> Judge:
+def _cached(path: str, mtime_ns: int) -> Judge:
     return load_judge_from(path)
 
 
 def load_judge(path: str | Path | None = None) -> Judge:
-    """The shipped judge (or ``path``), loaded on first use and cached per path."""
-    return _cached(str(Path(path or DEFAULT_PATH).resolve()))
+    """The shipped judge (or ``path``), loaded on first use and cached per path (a rewritten
+    file is reloaded)."""
+    resolved = Path(path or DEFAULT_PATH).resolve()
+    mtime = resolved.stat().st_mtime_ns if resolved.exists() else -1
+    return _cached(str(resolved), mtime)

@@ -27,7 +27,14 @@ def attribute_accuracy(judge: Judge, x: torch.Tensor, scenes: list[Scene],
     has_word = (t["chars"] > 0).any(1)
     count_scene = np.array([s.kind == "count" for s in scenes])
     slot_ok = p["slot_class"] == t["slot_class"]  # [N, 9]
-    chars_ok = p["chars"] == t["chars"]  # [N, 6]
+    from triptych.judge.readout import decode_columns
+    from triptych.judge.scoring import cer
+
+    words = [s.word or "" for s in scenes]
+    read = [decode_columns(ids) for ids in p["chars"]]  # [N] decoded strings
+    word_ok = np.array([r == w for r, w in zip(read, words, strict=True)])
+    char_ok = np.array([1.0 - min(1.0, cer(r, w)) if w else np.nan
+                        for r, w in zip(read, words, strict=True)])
 
     def mean(v: np.ndarray) -> float:
         return float(v.mean()) if v.size else float("nan")
@@ -38,10 +45,10 @@ def attribute_accuracy(judge: Judge, x: torch.Tensor, scenes: list[Scene],
         "empty_slot": mean(slot_ok[~occupied]),
         "shape_colour": mean((p["slot_colour"] == t["slot_colour"])[coloured]),
         "background": mean(p["background"] == t["background"]),
-        "word_exact": mean(chars_ok.all(1)[has_word]),
-        "char": mean(chars_ok[has_word]),
+        "word_exact": mean(word_ok[has_word]),
+        "char": mean(char_ok[has_word]),  # 1 - CER
         "word_colour": mean((p["word_colour"] == t["word_colour"])[has_word]),
-        "no_word": mean((p["chars"] == 0).all(1)[~has_word]),
+        "no_word": mean(word_ok[~has_word]),
         "scene_objects": mean(slot_ok.all(1)),
         "count_exact": mean(slot_ok.all(1)[count_scene]),
     }

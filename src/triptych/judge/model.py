@@ -3,8 +3,11 @@
 Objects sit on a jittered 3×3 slot grid, so instead of a detector the judge pools its 8×8
 feature map into 9 slot vectors (learned soft windows, initialised on the slot centres) and
 classifies each slot: object class (or empty) and colour. Global heads read the background
-colour and the word's colour; a character head reads the word as 6 left-aligned positions
-(26 letters + blank). The network only predicts; labels, losses and scoring live elsewhere.
+colour and the word's colour. The word is read like a text line in OCR: the 16×16 feature map
+is pooled over rows (learned attention per column) into 16 columns of 4 px, and a small 1-D
+conv stack predicts, per column, the letter whose centre lies in it or blank; the non-blank
+columns, left to right, spell the word (centred words of any length need no alignment). The
+network only predicts; labels, losses and scoring live elsewhere.
 """
 
 from __future__ import annotations
@@ -23,10 +26,9 @@ class JudgeConfig:
     channels: tuple[int, ...] = (32, 64, 128, 128)  # stem, then one stage per downsample
     n_classes: int = len(OBJECTS) + 1  # 0 = empty slot
     n_colours: int = len(COLOURS)
-    word_len: int = MAX_WORD_LEN
-    n_chars: int = len(LETTERS) + 1  # 0 = blank
-    char_reduce: int = 16  # 1×1 conv width before flattening the 8×8 map for the word head
-    char_hidden: int = 256
+    word_len: int = MAX_WORD_LEN  # longest word the labels carry
+    n_chars: int = len(LETTERS) + 1  # 0 = blank column
+    text_width: int = 64  # channels of the column features of the text line head
     slots: int = 3  # slot grid side
     slot_sigma: float = 1.2  # initial width (in 8×8 cells) of each slot's pooling window
 
@@ -43,7 +45,7 @@ class JudgeConfig:
 # Sizes by name; "tiny" is for CI smoke tests only.
 CONFIGS: dict[str, JudgeConfig] = {
     "small": JudgeConfig(),
-    "tiny": JudgeConfig(channels=(8, 8, 16, 16), char_reduce=4, char_hidden=32),
+    "tiny": JudgeConfig(channels=(8, 8, 16, 16), text_width=8),
 }
 
 
@@ -60,11 +62,13 @@ class Judge(nn.Module):
         super().__init__()
         self.config = config
         c0, c1, c2, c3 = config.channels
-        self.backbone = nn.Sequential(
+        self.stem = nn.Sequential(
             _conv(3, c0, stride=2),  # 64 -> 32
             _conv(c0, c1),
             _conv(c1, c1, stride=2),  # 32 -> 16
             _conv(c1, c2),
+        )
+        self.trunk = nn.Sequential(
             _conv(c2, c2, stride=2),  # 16 -> 8
             _conv(c2, c3),
             _conv(c3, c3),
@@ -75,18 +79,20 @@ class Judge(nn.Module):
         self.slot_colour = nn.Linear(c3, config.n_colours)
         self.background = nn.Linear(c3, config.n_colours)
         self.word_colour = nn.Linear(c3, config.n_colours)
-        self.char_reduce = nn.Conv2d(c3, config.char_reduce, 1)
-        self.char_mlp = nn.Sequential(
-            nn.Linear(config.char_reduce * 64, config.char_hidden),
-            nn.ReLU(inplace=True),
+        tw = config.text_width
+        self.text_proj = nn.Conv2d(c2, tw, 1)
+        self.text_row_attn = nn.Conv2d(c2, 1, 3, padding=1)  # which rows hold the word
+        self.text_cols = nn.Sequential(
+            nn.Conv1d(tw, tw, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv1d(tw, tw, 3, padding=1), nn.ReLU(inplace=True),
         )
-        self.chars = nn.Linear(config.char_hidden, config.word_len * config.n_chars)
+        self.chars = nn.Conv1d(tw, config.n_chars, 1)
         self.n_slots = n_slots
 
     @staticmethod
     def _slot_prior(config: JudgeConfig) -> torch.Tensor:
         """Log of a Gaussian window centred on each slot of the 8×8 map."""
-        side = 8
+        side = 8  # the trunk's output map
         ys, xs = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
         centres = [((r + 0.5) * side / config.slots - 0.5, (c + 0.5) * side / config.slots - 0.5)
                    for r in range(config.slots) for c in range(config.slots)]
@@ -96,23 +102,24 @@ class Judge(nn.Module):
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: [B, 3, 64, 64] in [-1, 1] -> intermediate features used by every head."""
-        fmap = self.backbone(x)  # [B, C, 8, 8]
+        fmap16 = self.stem(x)  # [B, C2, 16, 16]
+        fmap = self.trunk(fmap16)  # [B, C, 8, 8]
         flat = fmap.flatten(2)  # [B, C, 64]
         weights = self.slot_logits.softmax(dim=-1)  # [9, 64]
         slots = torch.einsum("bcn,sn->bsc", flat, weights)  # [B, 9, C]
         pooled = flat.mean(dim=-1)  # [B, C]
-        char_h = self.char_mlp(self.char_reduce(fmap).flatten(1))  # [B, hidden]
-        return {"slots": slots, "pooled": pooled, "char_h": char_h}
+        rows = self.text_row_attn(fmap16).softmax(dim=2)  # [B, 1, 16, 16], sums to 1 per column
+        cols = (self.text_proj(fmap16) * rows).sum(dim=2)  # [B, tw, 16]
+        return {"slots": slots, "pooled": pooled, "text": self.text_cols(cols)}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         f = self.features(x)
-        b = x.shape[0]
         return {
             "slot_class": self.slot_class(f["slots"]),  # [B, 9, n_classes]
             "slot_colour": self.slot_colour(f["slots"]),  # [B, 9, n_colours]
             "background": self.background(f["pooled"]),  # [B, n_colours]
             "word_colour": self.word_colour(f["pooled"]),  # [B, n_colours]
-            "chars": self.chars(f["char_h"]).view(b, self.config.word_len, -1),  # [B, 6, 27]
+            "chars": self.chars(f["text"]).transpose(1, 2),  # [B, 16 columns, 27], 0 = blank
         }
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,12 @@ from triptych.world.vocab import COLOUR_NAMES, LETTERS, OBJECTS
 CLASS_NAMES: tuple[str, ...] = ("empty", *OBJECTS)
 
 
+def decode_columns(ids) -> str:
+    """Per-column letter ids (0 = blank) -> the word: each non-blank column is one letter
+    (the head is trained to fire once, at each letter's centre column)."""
+    return "".join(LETTERS[i - 1] for i in map(int, ids) if i > 0)
+
+
 @dataclass
 class Readout:
     """What the judge sees in one image (probabilities kept for confidence thresholds)."""
@@ -22,7 +28,7 @@ class Readout:
     slot_colour_probs: np.ndarray  # [9, n_colours]
     background_probs: np.ndarray  # [n_colours]
     word_colour_probs: np.ndarray  # [n_colours]
-    char_probs: np.ndarray  # [6, 27]
+    char_probs: np.ndarray  # [16 columns, 27], 0 = blank
 
     @property
     def background(self) -> str:
@@ -30,8 +36,7 @@ class Readout:
 
     @property
     def word(self) -> str:
-        idx = self.char_probs.argmax(-1)
-        return "".join(LETTERS[i - 1] for i in idx if i > 0)
+        return decode_columns(self.char_probs.argmax(-1))
 
     @property
     def word_colour(self) -> str:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from triptych.errors import ModelUnavailable
 from triptych.judge.augment import AugmentConfig, augment
 from triptych.judge.checkpoint import DEFAULT_PATH, save_judge
-from triptych.judge.labels import IGNORE, sample_batch
+from triptych.judge.labels import IGNORE, sample_batch, stack_targets
 from triptych.judge.metrics import attribute_accuracy, per_attribute
 from triptych.judge.model import CONFIGS, Judge, to_input
 
@@ -34,15 +34,15 @@ EVAL_SEED = 10_000_019  # validation renders: a seed stream training never touch
 @dataclass
 class TrainJudgeConfig:
     size: str = "small"  # key of model.CONFIGS
-    steps: int = 1500  # ~20 min of one core at batch 128 (≈0.8 s/step)
+    steps: int = 1300  # ~20 min of one free core at batch 128 (≈0.9 s/step)
     batch: int = 128
     lr: float = 2e-3  # small convnet + BatchNorm tolerates a high AdamW lr
     weight_decay: float = 1e-4
     warmup: int = 100
     seed: int = 0
     ae_prob: float = 0.4  # fraction of a batch that are AE reconstructions (after ae_from_step)
-    ae_from_step: int = 0
-    eval_every: int = 500
+    ae_from_step: int = 800  # renders first; reconstructions once the readout has formed
+    eval_every: int = 250
     eval_n: int = 1024
     ckpt_every: int = 50
     threads: int = 1  # the machine is shared: one core by default
@@ -65,7 +65,7 @@ def loss_fn(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor]) -> dict[
         "slot_colour": F.cross_entropy(out["slot_colour"].flatten(0, 1),
                                        tgt["slot_colour"].flatten(), ignore_index=IGNORE),
         "background": F.cross_entropy(out["background"], tgt["background"]),
-        "chars": F.cross_entropy(out["chars"].flatten(0, 1), tgt["chars"].flatten()),
+        "chars": F.cross_entropy(out["chars"].flatten(0, 1), tgt["columns"].flatten()),
         "word_colour": F.cross_entropy(out["word_colour"], tgt["word_colour"],
                                        ignore_index=IGNORE),
     }
@@ -100,13 +100,14 @@ def reconstruct(ae, x: torch.Tensor, batch: int = 128) -> torch.Tensor:
 
 
 def make_batch(cfg: TrainJudgeConfig, step: int, ae) -> tuple[torch.Tensor, dict]:
-    images, tgt, _ = sample_batch(cfg.batch, seed=cfg.seed * 1_000_003 + step)
+    images, _, scenes = sample_batch(cfg.batch, seed=cfg.seed * 1_000_003 + step)
     x = to_input(images)  # [B, 3, 64, 64]
     g = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
     if ae is not None and step >= cfg.ae_from_step and cfg.ae_prob > 0:
         k = round(cfg.ae_prob * cfg.batch)
         x[:k] = reconstruct(ae, x[:k])
-    return augment(x, g, cfg.augment), tgt
+    x, shifts = augment(x, g, cfg.augment)
+    return x, stack_targets(scenes, shifts)
 
 
 def evaluate(model: Judge, n: int, ae=None, split: str = "any", seed: int = EVAL_SEED
@@ -122,9 +123,27 @@ def evaluate(model: Judge, n: int, ae=None, split: str = "any", seed: int = EVAL
     return result
 
 
+def eval_ceilings(judge_path: str | Path, with_ae: bool, per_task: int = 10, seeds: int = 2
+                  ) -> dict[str, dict]:
+    """``triptych eval`` scores of the reference generators under this judge (small set)."""
+    from triptych.evaluation.runner import EvalOptions, run_eval
+    from triptych.evaluation.tasks import generated_prompts
+
+    opts = EvalOptions(seeds=seeds, judge_path=str(judge_path), kid_real=200, kid_subset=50)
+    out = {}
+    for split in ("train", "heldout"):
+        items = generated_prompts(per_task, split)
+        for model in ("ground-truth", "ground-truth+ae") if with_ae else ("ground-truth",):
+            report = run_eval(model, items, opts)
+            out[f"{model} ({'in-distribution' if split == 'train' else 'held-out'})"] = {
+                "overall": report["overall"], "tasks": report["tasks"],
+                "n_images": report["n_images"]}
+    return out
+
+
 def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DEFAULT_PATH,
                 use_ae: bool = True, progress: bool = True,
-                log: Callable[[str], None] = print) -> dict:
+                log: Callable[[str], None] = print, eval_ceiling: bool = True) -> dict:
     """Train (or resume from ``run_dir/state.pt``), write ``out`` and its card, return metrics."""
     torch.set_num_threads(cfg.threads)
     run_dir = Path(run_dir)
@@ -204,6 +223,8 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
     info = {"steps": step, "wall_time_s": round(elapsed, 1), "params": model.num_params(),
             "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(), "metrics": metrics}
     save_judge(model, out, extra={k: v for k, v in info.items() if k != "metrics"})
+    if eval_ceiling:
+        info["eval_ceiling"] = eval_ceilings(out, with_ae=ae is not None)
     from triptych.judge.card import write_card
 
     write_card(Path(out).with_suffix(".md"), info)

@@ -42,6 +42,9 @@ def eval_command(model: str, prompts_file: Path | None, paraphrases_file: Path |
                  out_dir: Path | None, as_json: bool) -> None:
     """Score MODEL's prompt adherence (per task and overall), KID and ms/image.
 
+    MODEL is a catalog id, or a reference: ground-truth (renders of the prompt: the judge's
+    ceiling) or ground-truth+ae (their autoencoder round trips: the latent generators' ceiling).
+
     Without --prompts, uses fresh in-distribution prompts (--per-task per task) or, with
     --heldout, prompts of the held-out compositions. Each (prompt, seed) is one n=1 request.
     """

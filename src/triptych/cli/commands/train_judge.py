@@ -12,13 +12,13 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 
 @train.command("judge")
 @click.option("--size", default="small", show_default=True, help="Judge size (tiny: CI only).")
-@click.option("--steps", default=1500, show_default=True, type=int)
+@click.option("--steps", default=1300, show_default=True, type=int)
 @click.option("--batch", default=128, show_default=True, type=int)
 @click.option("--lr", default=2e-3, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--ae-prob", default=0.4, show_default=True, type=float,
               help="Share of each batch replaced by autoencoder reconstructions.")
-@click.option("--ae-from-step", default=0, show_default=True, type=int,
+@click.option("--ae-from-step", default=800, show_default=True, type=int,
               help="Start mixing in reconstructions at this step.")
 @click.option("--no-ae", is_flag=True, help="Never use the autoencoder.")
 @click.option("--threads", default=1, show_default=True, type=int)
@@ -39,7 +39,7 @@ def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int,
 
     cfg = TrainJudgeConfig(size=size, steps=steps, batch=batch, lr=lr, seed=seed, ae_prob=ae_prob,
                            ae_from_step=ae_from_step, threads=threads, eval_n=eval_n,
-                           eval_every=max(1, min(500, steps)))
+                           eval_every=max(1, min(250, steps)))
     out = out or DEFAULT_PATH
     info = train_judge(cfg, run_dir, out, use_ae=not no_ae, progress=not as_json,
                        log=(lambda _m: None) if as_json else console.print)

@@ -1,0 +1,54 @@
+"""Reference "generators" that bound what eval can measure (not catalog models).
+
+- ``ground-truth``: renders a scene that satisfies the prompt (``scene_from_spec``): the judge's
+  own ceiling on eval (≈ 1.0 if the judge is right).
+- ``ground-truth+ae``: the same renders after an autoencoder round trip: the ceiling for latent
+  generators decoding through that autoencoder.
+
+Use them like models: ``triptych eval ground-truth+ae``.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from PIL import Image
+
+from triptych.catalog.card import ModelCard
+from triptych.engines.base import EngineImage, EngineResult, GenerationRequest
+from triptych.world.parse import parse_prompt
+from triptych.world.render import render
+from triptych.world.sampling import scene_from_spec
+
+REFERENCE_MODELS = ("ground-truth", "ground-truth+ae")
+
+
+def reference_card(model_id: str) -> ModelCard:
+    return ModelCard(
+        id=model_id, name=model_id, provider="Triptych (eval reference)", family="diffusion",
+        tier="instant", credits=0, quality="reference", description=__doc__.splitlines()[0],
+        max_width=64, max_height=64, default_width=64, default_height=64,
+        engine=f"reference:{model_id}",
+    )
+
+
+class ReferenceEngine:
+    def __init__(self, autoencoder: bool) -> None:
+        self.ae = None
+        if autoencoder:
+            from triptych.nets.autoencoder import load_pretrained
+
+            self.ae = load_pretrained()
+
+    def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
+        scene = scene_from_spec(parse_prompt(request.prompt), random.Random(request.seed))
+        image = render(scene)
+        if self.ae is not None:
+            x = torch.from_numpy(np.asarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+            with torch.no_grad():
+                y = self.ae.decode(self.ae.encode(x)).clamp(-1, 1)  # [1, 3, 64, 64]
+            arr = ((y[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+            image = Image.fromarray(arr)
+        return EngineResult(images=[EngineImage(image)])
