@@ -12,6 +12,8 @@ the database and engines.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +28,17 @@ from triptych.catalog.loader import Catalog, load_catalog
 from triptych.db.engine import make_engine, migrate, session_factory
 from triptych.db.models import Compare, Image, Job, User
 from triptych.engines import registry
-from triptych.errors import InvalidRequest, JobFailed, ModelUnavailable, NotFound
+from triptych.errors import (
+    InvalidRequest,
+    JobFailed,
+    ModelUnavailable,
+    ModerationBlocked,
+    NotFound,
+)
 from triptych.service import ledger_verify
 from triptych.service import recommend as recommend_mod
 from triptych.service.clock import Clock, utc_now
-from triptych.service.jobs import JobContext, JobService, Progress, new_id
+from triptych.service.jobs import FINAL, JobContext, JobService, Progress, new_id
 from triptych.service.progress import ProgressHub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
@@ -89,6 +97,20 @@ def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
     }
 
 
+def raise_for_failure(job: dict[str, Any]) -> None:
+    """Turn a failed or cancelled job into the error that says why (its refund is done)."""
+    if job["status"] == "succeeded":
+        return
+    error = job["error"] or {"code": job["status"], "message": f"The job was {job['status']}."}
+    if error["code"] == "moderation_blocked":
+        raise ModerationBlocked(error["message"], side=error.get("side") or "output",
+                                job_id=job["id"])
+    if error["code"] == "invalid_request":
+        raise InvalidRequest(error["message"], field=error.get("field"), job_id=job["id"])
+    raise JobFailed(error["message"], job_id=job["id"], reason=error["code"],
+                    field=error.get("field"))
+
+
 def image_public(image: Image) -> dict[str, Any]:
     return {"id": image.id, "job_id": image.job_id, "index": image.index, "path": image.path,
             "svg_path": image.svg_path, "sha256": image.sha256, "media_type": image.media_type,
@@ -126,8 +148,20 @@ class Triptych:
         self.user_email = user or self.settings.local_user
         self._user_id: int | None = None
 
-    def as_user(self, email: str) -> Triptych:
-        return Triptych(user=email, _shared=(self.ctx, self.jobs))
+    def as_user(self, email: str, *, user_id: int | None = None) -> Triptych:
+        """The same database and engines, acting as another account. Pass ``user_id`` when the
+        caller has already authenticated it (skips the get-or-create round trip)."""
+        other = Triptych(user=email, _shared=(self.ctx, self.jobs))
+        other._user_id = user_id
+        return other
+
+    def _seed_for(self, seed: int | None, idempotency_key: str | None) -> int | None:
+        """With an idempotency key and no seed, derive the seed from the key: a retried
+        request must resolve to the same request, and a random seed never would."""
+        if seed is not None or not idempotency_key:
+            return seed
+        digest = hashlib.sha256(f"{self.user_id}:{idempotency_key}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") % 2**31
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -204,6 +238,7 @@ class Triptych:
                content_mode: str = "standard", idempotency_key: str | None = None,
                parent_job_id: str | None = None) -> dict[str, Any]:
         """Validate, quote and hold; the job is queued (run it with ``run``)."""
+        seed = self._seed_for(seed, idempotency_key)
         _, spec = self._spec(model, prompt, seed=seed, size=size, n=n, steps=steps,
                              content_mode=content_mode)
         [job] = self.jobs.submit(self.user_id, [spec], idempotency_key=idempotency_key,
@@ -229,23 +264,16 @@ class Triptych:
         return self._outcome(job)
 
     def _outcome(self, job: dict[str, Any]) -> Generation:
-        if job["status"] != "succeeded":
-            error = job["error"] or {"code": job["status"], "message": f"Job is {job['status']}."}
-            if error["code"] == "moderation_blocked":
-                from triptych.errors import ModerationBlocked
-
-                raise ModerationBlocked(error["message"], side=error["side"] or "output",
-                                        job_id=job["id"])
-            raise JobFailed(error["message"], job_id=job["id"], reason=error["code"],
-                            field=error.get("field"))
+        raise_for_failure(job)
         return Generation(job=job, images=job["images"])
 
-    def rerender(self, job_id: str, model: str, *, size: str | None = None,
-                 progress: Progress | None = None) -> Generation:
-        """Re-run a stored generation's prompt and seed on another model (draft → final).
+    def submit_rerender(self, job_id: str, model: str, *,
+                        size: str | None = None) -> dict[str, Any]:
+        """Queue a stored generation's prompt and seed on another model (draft → final).
 
         The size carries over when the new model supports it, else the new model's default
-        (a 64 px draft re-rendered on a 1 MP model keeps its aspect ratio, not its pixels)."""
+        scaled to the same aspect ratio (a 64 px draft re-rendered on a 1 MP model keeps its
+        shape, not its pixels)."""
         source = self.job(job_id)
         card = self.jobs.card(model)
         if size is None:
@@ -256,9 +284,14 @@ class Triptych:
                 w = max(card.min_width, min(card.max_width, round(w * scale / 8) * 8))
                 h = max(card.min_height, min(card.max_height, round(h * scale / 8) * 8))
             size = f"{w}x{h}"
-        return self.generate(source["prompt"], model, seed=source["seed"], size=size,
-                             n=1, content_mode=source["content_mode"], progress=progress,
-                             parent_job_id=job_id)
+        return self.submit(source["prompt"], model, seed=source["seed"], size=size, n=1,
+                           content_mode=source["content_mode"], parent_job_id=job_id)
+
+    def rerender(self, job_id: str, model: str, *, size: str | None = None,
+                 progress: Progress | None = None) -> Generation:
+        job = self.submit_rerender(job_id, model, size=size)
+        self.jobs.run_job(job["id"], progress)
+        return self._outcome(self.job(job["id"]))
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         self.jobs.cancel(self.user_id, job_id)
@@ -284,6 +317,7 @@ class Triptych:
             raise InvalidRequest("Compare two to four models.", field="models")
         if len(set(models)) != len(models):
             raise InvalidRequest("Each model may appear once in a comparison.", field="models")
+        seed = self._seed_for(seed, idempotency_key)
         seed = seed if seed is not None else secrets.randbelow(2**31)
         specs = [self._spec(m, prompt, seed=seed, size=size)[1] for m in models]
         compare = Compare(id=new_id(), user_id=self.user_id, prompt=specs[0].prompt, seed=seed,
@@ -294,21 +328,50 @@ class Triptych:
         return {"id": compare_id, "prompt": specs[0].prompt, "seed": seed,
                 "total_cost": sum(j.cost for j in jobs), "jobs": [self.job(j.id) for j in jobs]}
 
-    def finish_compare(self, compare_id: str) -> Comparison:
-        """Compose (or re-compose) the labelled side-by-side sheet of a comparison."""
+    def _compare_row(self, compare_id: str) -> tuple[Compare, list[str]]:
         with self.ctx.sessions.begin() as s:
             compare = s.get(Compare, compare_id)
             if compare is None or compare.user_id != self.user_id:
                 raise NotFound(f"No comparison {compare_id}.")
             job_ids = list(s.scalars(select(Job.id).where(Job.compare_id == compare_id)
                                      .order_by(Job.compare_index)))
+            s.expunge(compare)
+            return compare, job_ids
+
+    def compare_status(self, compare_id: str) -> dict[str, Any]:
+        """A comparison as it stands; composes the sheet once every model has finished."""
+        compare, job_ids = self._compare_row(compare_id)
+        jobs = [self.job(j) for j in job_ids]
+        done = all(j["status"] in FINAL for j in jobs)
+        sheet = compare.sheet_path
+        if done and sheet is None and any(j["status"] == "succeeded" for j in jobs):
+            sheet = self.finish_compare(compare_id).sheet_path
+        return {"id": compare.id, "prompt": compare.prompt, "seed": compare.seed,
+                "status": "done" if done else "running",
+                "total_cost": sum(j["cost"] for j in jobs),
+                "total_charged": sum(j["charged"] for j in jobs),
+                "keeper_job_id": compare.keeper_job_id,
+                "sheet_path": str(sheet) if sheet else None, "jobs": jobs}
+
+    def set_keeper(self, compare_id: str, job_id: str) -> dict[str, Any]:
+        """Mark the result to keep (then re-render it on a premium model)."""
+        _, job_ids = self._compare_row(compare_id)
+        if job_id not in job_ids:
+            raise InvalidRequest("That job is not part of this comparison.", field="job_id")
+        with self.ctx.sessions.begin() as s:
+            s.get(Compare, compare_id).keeper_job_id = job_id
+        return self.compare_status(compare_id)
+
+    def finish_compare(self, compare_id: str) -> Comparison:
+        """Compose (or re-compose) the labelled side-by-side sheet of a comparison."""
+        _, job_ids = self._compare_row(compare_id)
         jobs = [self.job(j) for j in job_ids]
         entries, results, failures = [], [], []
         for job in jobs:
             card = self.catalog.get(job["model"])
             if job["status"] == "succeeded" and job["images"]:
                 image = PILImage.open(job["images"][0]["path"])
-                entries.append(SheetEntry(card.name, job["cost"], job["seconds"], image))
+                entries.append(SheetEntry(card.name, job["charged"], job["seconds"], image))
                 results.append(Generation(job=job, images=job["images"]))
             else:
                 note = (job["error"] or {}).get("message") or job["status"]
@@ -316,8 +379,6 @@ class Triptych:
                 failures.append(job)
         sheet_path = None
         if any(e.image is not None for e in entries):
-            import io
-
             buffer = io.BytesIO()
             compose_sheet(jobs[0]["prompt"], entries).save(buffer, format="PNG")
             sheet_path = self.ctx.store.put(buffer.getvalue())[1]

@@ -49,7 +49,7 @@ def test_success_captures_exactly_the_quote(tp):
 ])
 def test_every_failure_refunds_the_hold_and_keeps_history(tp, fake_factory, error):
     fake_factory.engine("fake-general").fail_with = error
-    with pytest.raises((JobFailed, ModerationBlocked)) as info:
+    with pytest.raises((JobFailed, ModerationBlocked, InvalidRequest)) as info:
         tp.generate("a red circle", "fake-general")
     assert "Nothing was charged" in info.value.message
     assert tp.credits()["available"] == 50
@@ -67,9 +67,10 @@ def test_output_moderation_tells_which_side(tp, fake_factory):
 
 def test_invalid_field_is_recorded(tp, fake_factory):
     fake_factory.engine("fake-general").fail_with = InvalidRequestError("x", field="size")
-    with pytest.raises(JobFailed) as info:
+    with pytest.raises(InvalidRequest) as info:
         tp.generate("a red circle", "fake-general")
-    assert info.value.fields["field"] == "size"
+    assert info.value.field == "size"
+    assert tp.history()[0]["error"]["field"] == "size"
 
 
 def test_insufficient_credits_refused_up_front_with_numbers(tp):

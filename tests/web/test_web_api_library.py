@@ -48,7 +48,8 @@ def test_compare_keeper_and_sheet(client, alice):
         time.sleep(0.05)
         cmp = client.get(f"/v1/compare/{cmp['id']}", headers=alice).json()
     assert cmp["status"] == "done" and cmp["total_charged"] == 16
-    assert [j["model"] for j in cmp["jobs"]] == ["fake-draft", "fake-premium"]
+    # side by side in the order the user asked for
+    assert [j["model"] for j in cmp["jobs"]] == ["fake-premium", "fake-draft"]
     assert all(j["seed"] == 5 for j in cmp["jobs"])
     sheet = client.get(cmp["sheet_url"], headers=alice)
     assert sheet.status_code == 200 and sheet.content.startswith(b"\x89PNG")

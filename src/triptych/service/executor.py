@@ -13,7 +13,8 @@ import logging
 import queue
 import threading
 
-from triptych.service.jobs import JobService
+from triptych.db.models import Job
+from triptych.service.jobs import FINAL, JobService
 
 log = logging.getLogger("triptych.executor")
 
@@ -50,9 +51,15 @@ class InProcessExecutor:
         return event
 
     def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        """Block until the job is final; True if it is (the database decides, so a job that
+        finished before the call, or in another process, counts)."""
         with self._lock:
-            event = self._done.setdefault(job_id, threading.Event())
-        return event.wait(timeout)
+            event = self._done.get(job_id)
+        if event is not None and event.wait(timeout):
+            return True
+        with self.jobs.ctx.sessions.begin() as s:
+            job = s.get(Job, job_id)
+            return job is not None and job.status in FINAL
 
     def stop(self) -> None:
         self._stop.set()

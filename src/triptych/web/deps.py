@@ -129,11 +129,8 @@ AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
 def facade_for(state: WebState, principal: Principal) -> Triptych:
-    tp = state.tp.as_user(principal.email)
-    # The account exists (we just authenticated it); skip as_user's get-or-create round
-    # trip. Every verb that spends or reports credits tops up the allowance itself.
-    tp._user_id = principal.user_id
-    return tp
+    # The account exists (we just authenticated it): no get-or-create round trip.
+    return state.tp.as_user(principal.email, user_id=principal.user_id)
 
 
 def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:

@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from triptych.client import raise_for_failure
 from triptych.errors import InvalidRequest, JobFailed
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
@@ -52,7 +53,7 @@ def create_images(body: OpenAIImagesRequest, request: Request, response: Respons
                         reason="timeout")
     if body.user:
         log.info("openai-compatible job %s for end user %r", job["id"], body.user)
-    runner.raise_for_failure(job)
+    raise_for_failure(job)
     data = []
     for image in job["images"]:
         if (body.response_format or "b64_json") == "url":

@@ -66,10 +66,7 @@ def cancel_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
 def rerender_job(job_id: JobId, body: RerenderCreate, response: Response,
                  principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
     """Render a job's prompt and seed again on another model (draft → final)."""
-    source = tp.job(job_id)
-    size = body.size or runner.rerender_size(tp, source, body.model)
-    job, _ = runner.submit(state, tp, principal, prompt=source["prompt"], model=body.model,
-                           seed=source["seed"], size=size, n=1,
-                           content_mode=source["content_mode"], parent_job_id=job_id)
+    job = tp.submit_rerender(job_id, body.model, size=body.size)
+    runner.dispatch_all(state, principal, [job])
     response.headers["Location"] = f"/v1/jobs/{job['id']}"
     return accepted_out(job)
