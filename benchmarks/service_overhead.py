@@ -16,36 +16,14 @@ import time
 import uuid
 from pathlib import Path
 
-from PIL import Image
+from fixed_engine import CARD, FixedFactory, FixedImageEngine
 from sqlalchemy import create_engine, text
 
-from triptych.catalog.card import ModelCard
 from triptych.catalog.loader import Catalog
 from triptych.client import Triptych
 from triptych.engines import registry
-from triptych.engines.base import Availability, EngineImage, EngineResult, GenerationRequest
+from triptych.engines.base import GenerationRequest
 from triptych.settings import Settings
-
-FIXED = Image.new("RGB", (64, 64), (200, 40, 90))
-
-
-class FixedImageEngine:
-    def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
-        return EngineResult(images=[EngineImage(FIXED.copy()) for _ in range(request.n)])
-
-
-class FixedFactory:
-    def create(self, card, settings):
-        return FixedImageEngine()
-
-    def availability(self, card, settings):
-        return Availability(True)
-
-
-CARD = ModelCard(id="fixed", name="Fixed", provider="bench", family="diffusion", tier="instant",
-                 credits=1, quality="draft", description="fixed image", max_width=64,
-                 max_height=64, default_width=64, default_height=64, best_for=["instant"],
-                 engine="bench:fixed")
 
 
 def main() -> None:
