@@ -165,3 +165,19 @@ def md_table(rows: dict[str, Any]) -> str:
     out = ["| key | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows.items()]
     return "\n".join(out)
+
+
+def update_card_section(path: Path, heading: str, body: str) -> Path:
+    """Replace (or append) one ``## heading`` section of a model card, e.g. to record eval
+    results measured after training."""
+    text = path.read_text()
+    marker = f"## {heading}\n"
+    block = f"{marker}\n{body.strip()}\n\n"
+    if marker in text:
+        start = text.index(marker)
+        nxt = text.find("\n## ", start + len(marker))
+        text = text[:start] + block + (text[nxt + 1 :] if nxt != -1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + block
+    path.write_text(text)
+    return path

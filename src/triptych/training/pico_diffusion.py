@@ -22,7 +22,7 @@ from triptych.diffusion.pipeline import PicoPipeline
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults, save_pico
-from triptych.nets.text_encoder import TextConfig
+from triptych.nets.text_encoder import TextConfig, Tokenizer
 from triptych.nets.unet import UNET_CONFIGS
 from triptych.training import data
 from triptych.training.common import (
@@ -107,7 +107,11 @@ def train_pico_diffusion(
     gen = seed_everything(seed)
 
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
-    tokenizer = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
+    export = run_dir / f"{NAME}.safetensors"
+    if resume and (run_dir / "state.pt").is_file() and export.is_file():
+        tokenizer = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+    else:
+        tokenizer = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
     cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
                               path=(run_dir / "cache.pt") if tiny else None)
     latents, ids = cache["latents"], cache["ids"]  # [N,4,16,16] fp16, [N,L] int64
@@ -154,7 +158,6 @@ def train_pico_diffusion(
         if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
-            export = run_dir / f"{NAME}.safetensors"
             save_pico(export, ema.model, model.cfg, tokenizer, sampling,
                       {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1)}})
         if cfg.preview_every and state.step % cfg.preview_every == 0:
@@ -176,6 +179,13 @@ def train_pico_diffusion(
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary
+
+
+def _run_tokenizer(export: Path) -> Tokenizer:
+    from triptych.nets.checkpoint import read_checkpoint
+
+    _, meta = read_checkpoint(export)
+    return Tokenizer(meta["vocab"], meta["max_len"])
 
 
 @torch.no_grad()
