@@ -67,3 +67,12 @@ def test_teacher_pairs_and_reflow_loss_backprop() -> None:
                        torch.Generator().manual_seed(0))
     loss.backward()
     assert loss.item() > 0
+
+
+def test_jit_pipeline_matches_eager() -> None:
+    eager = _pipe()
+    jit = PicoPipeline(eager.bundle, eager.ae, jit=True)
+    for guidance in ("default", None):  # batch 2 (CFG) and batch 1
+        a = eager(["two cats"], [3], guidance=guidance)
+        b = jit(["two cats"], [3], guidance=guidance)
+        assert torch.allclose(a, b, atol=1e-4)

@@ -1,8 +1,9 @@
 """BuiltinEngine: runs pico-turbo / pico-diffusion on the CPU, fully offline.
 
 * Weights load lazily on the first ``generate`` and are cached per process (one model object
-  per checkpoint file, shared by every engine instance); ``generate`` holds a lock, so one
-  engine is safe to share between worker threads.
+  per checkpoint file, shared by every engine instance); sampling holds that model's lock, so
+  engines are safe to share between worker threads. The U-Net is TorchScript-traced and
+  frozen on first use per batch size (batch 1 for pico-turbo, 2 for CFG).
 * Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)`` and
   is sampled on its own (batch 1), so the same prompt and seed give the same pixels whatever
   ``n`` is.
@@ -49,6 +50,7 @@ WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the pa
 
 _cache: dict[tuple[str, str], PicoPipeline] = {}
 _cache_lock = threading.Lock()
+_run_locks: dict[int, threading.Lock] = {}  # one per cached pipeline: engines share models
 
 
 def checkpoint_path(name: str) -> Path:
@@ -87,7 +89,8 @@ def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
         if threads:
             torch.set_num_threads(threads)
         try:
-            pipe = PicoPipeline(load_pico(model_path), ae_mod.load(ae_path))
+            # jit: TorchScript-frozen U-Net, ~20 % faster at batch 1-2 (per-op overhead)
+            pipe = PicoPipeline(load_pico(model_path), ae_mod.load(ae_path), jit=True)
         except CheckpointError as exc:
             raise ProviderUnavailableError(
                 f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
@@ -97,12 +100,19 @@ def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
             ) from exc
         pipe.bundle.meta["fingerprint"] = _fingerprint(model_path)
         _cache[key] = pipe
+        _run_locks[id(pipe)] = threading.Lock()
         return pipe
+
+
+def _run_lock(pipe: PicoPipeline) -> threading.Lock:
+    with _cache_lock:
+        return _run_locks.setdefault(id(pipe), threading.Lock())
 
 
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _run_locks.clear()
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -135,7 +145,6 @@ class BuiltinEngine:
         self.card = card
         self.target = card.target
         self.threads = settings.torch_threads if settings is not None else None
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ validation
     def _check(self, request: GenerationRequest) -> int:
@@ -176,7 +185,7 @@ class BuiltinEngine:
         steps = steps or pipe.bundle.sampling.steps
         preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
         images: list[EngineImage] = []
-        with self._lock:
+        with _run_lock(pipe):  # one sampling at a time per model, across engine instances
             for i in range(request.n):
                 def on_preview(frac: float, x0: torch.Tensor, i: int = i) -> None:
                     if progress is not None:
