@@ -1,0 +1,1 @@
+"""Autoregressive image generation over binary tokens (pico-bits): decode loops and pipeline."""

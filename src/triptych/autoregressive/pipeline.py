@@ -1,0 +1,184 @@
+"""Text -> image for pico-bits: word tokenizer + BitsGPT (KV-cached AR decode) + bits tokenizer.
+
+Call interface as ``diffusion.pipeline.PicoPipeline.__call__``::
+
+    pipe(prompts, seeds, steps=None, guidance="default", on_preview=None, preview_every=4)
+        -> images [B,3,64,64] in [-1,1]
+
+* ``steps`` = autoregressive steps. 64 = one token per step; fewer steps take
+  ``ceil(64 / steps)`` tokens per step through the multi-token head (at most
+  ``n_predict``; 32 steps with the shipped config). ``effective_steps`` says what ran.
+* Seeds: image i samples with ``torch.Generator().manual_seed(seeds[i])`` and is decoded on
+  its own (batch 1, cond + uncond rows), so its pixels never depend on ``n`` or its
+  neighbours: with discrete sampling, batch-size-dependent rounding could flip a token.
+* Previews: ``on_preview(fraction, canvas [1,3,64,64])`` every ``preview_every`` AR steps
+  (never after the last): the tokens drawn so far, decoded, with the cells still to come
+  painted mid-grey, so the canvas fills top-left to bottom-right. ``fraction`` counts over the
+  whole call ((i + tokens_done / 64) / n).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from triptych.autoregressive.sampling import DecodeOptions, generate
+from triptych.nets import bits_tokenizer as bt
+from triptych.nets.bits_tokenizer import GRID, BitsTokenizer
+from triptych.nets.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint
+from triptych.nets.gpt import BitsGPT, GPTConfig
+from triptych.nets.lfq import codes_from_ids
+from triptych.nets.text_encoder import TextConfig, Tokenizer
+
+CHECKPOINT_NAME = "pico-bits"
+CELL = 64 // GRID  # pixels per token cell (8)
+
+# on_preview(fraction_done, canvas [1,3,64,64] in [-1,1])
+PreviewCallback = Callable[[float, torch.Tensor], None]
+
+
+@dataclass
+class BitsSampling:
+    steps: int = 64  # AR steps (64 tokens / tokens per step)
+    guidance: float | None = 3.0  # CFG on logits; recipes: 1.5 (fidelity) .. 5 (looks)
+    temperature: float = 1.0
+    top_k: int = 0  # 0 = off
+    schedule: str = "constant"  # "linear": CFG ramps over the token index (BitDance)
+
+
+@dataclass
+class BitsBundle:
+    """Everything needed to sample tokens: the network, its word tokenizer, defaults."""
+
+    model: BitsGPT
+    tokenizer: Tokenizer
+    sampling: BitsSampling = field(default_factory=BitsSampling)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def config_from_dict(data: dict[str, Any]) -> GPTConfig:
+    data = dict(data)
+    data["text"] = TextConfig(**data.get("text", {}))
+    return GPTConfig(**data)
+
+
+def save_bits(path: Path | str, model: nn.Module, cfg: GPTConfig, tokenizer: Tokenizer,
+              sampling: BitsSampling, extra: dict[str, Any] | None = None) -> Path:
+    meta = {"config": asdict(cfg), "vocab": tokenizer.vocab, "max_len": tokenizer.max_len,
+            "sampling": asdict(sampling), **(extra or {})}
+    return save_checkpoint(path, model, meta)
+
+
+def load_bits(path: Path | str) -> BitsBundle:
+    """A pico-bits checkpoint -> bundle; ``CheckpointError`` names the file on any problem."""
+    tensors, meta = read_checkpoint(path)
+    try:
+        cfg = config_from_dict(meta["config"])
+        tokenizer = Tokenizer(meta["vocab"], meta["max_len"])
+        sampling = BitsSampling(**meta.get("sampling", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"has incomplete metadata ({exc})") from exc
+    model = BitsGPT(cfg)
+    load_into(model, tensors, path)
+    model.eval().requires_grad_(False)
+    return BitsBundle(model, tokenizer, sampling, meta)
+
+
+def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str) -> BitsPipeline:
+    """Both checkpoints -> pipeline. CheckpointError (naming the file) if either is missing or
+    corrupt, or if the GPT was trained on a different bits tokenizer."""
+    bundle = load_bits(model_path)
+    tok = bt.load(tokenizer_path)
+    want = bundle.meta.get("tokenizer_fingerprint")
+    if tok.bits != bundle.model.cfg.bits or (want and want != bt.fingerprint(tok)):
+        raise CheckpointError(model_path, f"was trained on a different bits tokenizer than "
+                                          f"{tokenizer_path}; retrain it or use the matching one")
+    return BitsPipeline(bundle, tok)
+
+
+class BitsPipeline:
+    def __init__(self, bundle: BitsBundle, tokenizer: BitsTokenizer) -> None:
+        self.bundle = bundle
+        self.tok = tokenizer
+
+    def tokens_per_step(self, steps: int | None) -> int:
+        steps = steps or self.bundle.sampling.steps
+        n = self.bundle.model.cfg.n_tokens
+        return max(1, min(self.bundle.model.cfg.n_predict, math.ceil(n / max(1, steps))))
+
+    def effective_steps(self, steps: int | None) -> int:
+        return math.ceil(self.bundle.model.cfg.n_tokens / self.tokens_per_step(steps))
+
+    def options(self, steps: int | None, guidance: float | None | str) -> DecodeOptions:
+        s = self.bundle.sampling
+        return DecodeOptions(guidance=s.guidance if guidance == "default" else guidance,
+                             temperature=s.temperature, top_k=s.top_k,
+                             tokens_per_step=self.tokens_per_step(steps), schedule=s.schedule)
+
+    @torch.inference_mode()
+    def tokens(self, prompts: Sequence[str], seeds: Sequence[int], *, steps: int | None = None,
+               guidance: float | None | str = "default", use_cache: bool = True,
+               on_tokens: Callable[[int, int, torch.Tensor], None] | None = None,
+               ) -> torch.Tensor:
+        """Prompts + seeds -> token ids [B,64]; image by image (see module docstring).
+        ``on_tokens(image_index, tokens_done, tokens [1,n])`` after every AR step."""
+        words = self.bundle.tokenizer
+        opts = self.options(steps, guidance)
+        out = []
+        for i, (prompt, seed) in enumerate(zip(prompts, seeds, strict=True)):
+            gen = torch.Generator().manual_seed(int(seed))
+            cb = None if on_tokens is None else (lambda n, t, i=i: on_tokens(i, n, t))
+            out.append(generate(self.bundle.model, words([prompt]), words.null_ids(1), [gen],
+                                opts, use_cache=use_cache, on_tokens=cb))
+        return torch.cat(out)
+
+    @torch.inference_mode()
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token ids [B,64] -> images [B,3,64,64] in [-1,1]."""
+        return self.tok.decode(ids)
+
+    @torch.inference_mode()
+    def canvas(self, partial: torch.Tensor) -> torch.Tensor:
+        """The first n raster tokens [B,n] -> preview [B,3,64,64]: decoded with the missing
+        codes at 0 (between -1 and +1), then the cells still to come painted mid-grey."""
+        b, n = partial.shape
+        total = GRID * GRID
+        codes = torch.zeros(b, total, self.tok.bits)  # [B,64,K]; 0 = "unknown bit"
+        codes[:, :n] = codes_from_ids(partial, self.tok.bits)
+        grid = codes.view(b, GRID, GRID, -1).permute(0, 3, 1, 2)  # [B,K,8,8]
+        image = self.tok.decode_codes(grid)  # [B,3,64,64]
+        todo = (torch.arange(total) >= n).float().view(1, 1, GRID, GRID)  # [1,1,8,8]
+        todo = todo.repeat_interleave(CELL, 2).repeat_interleave(CELL, 3)  # [1,1,64,64]
+        return image * (1 - todo)  # grey (0 in [-1,1]) where no token has been drawn yet
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompts: Sequence[str],
+        seeds: Sequence[int],
+        *,
+        steps: int | None = None,
+        guidance: float | None | str = "default",
+        on_preview: PreviewCallback | None = None,
+        preview_every: int = 4,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
+        """Prompts + per-image seeds -> images [B,3,64,64] in [-1,1]."""
+        b = len(prompts)
+        total = self.bundle.model.cfg.n_tokens
+        per_step = self.tokens_per_step(steps)
+
+        def on_tokens(i: int, n: int, partial: torch.Tensor) -> None:
+            step = math.ceil(n / per_step) - 1  # index of the AR step that just finished
+            if on_preview is not None and n < total and step % max(1, preview_every) == 0:
+                on_preview((i + n / total) / b, self.canvas(partial))
+
+        ids = self.tokens(prompts, seeds, steps=steps, guidance=guidance, use_cache=use_cache,
+                          on_tokens=on_tokens)  # [B,64]
+        return torch.cat([self.decode(ids[i : i + 1]) for i in range(b)])  # per image, too

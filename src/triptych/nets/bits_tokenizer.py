@@ -1,0 +1,179 @@
+"""The bits tokenizer: 64x64x3 images <-> 8x8 binary tokens (f=8, K bits each, LFQ bottleneck).
+
+Same plain-conv, no-norm TAESD recipe as the shared autoencoder (its ``ResBlock`` is reused),
+one more downsample: PixelUnshuffle(2) stem (full-resolution convs dominate the CPU cost)
+-> 32x32 -> 16x16 -> 8x8 -> K channels -> sign. The decoder mirrors it and ends in the same
+PixelShuffle + thin full-resolution refine conv that keeps letter edges sharp.
+
+Images are float tensors in [-1, 1], shape [B, 3, 64, 64]; token ids are int64 [B, 64] in
+raster order (row by row, top-left first), each in [0, 2^K).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from triptych.nets.autoencoder import ResBlock
+from triptych.nets.checkpoint import (
+    CheckpointError,
+    load_into,
+    read_checkpoint,
+    save_checkpoint,
+    weights_path,
+)
+from triptych.nets.lfq import LFQ, LFQConfig, codes_from_ids, ids_from_codes
+
+CHECKPOINT_NAME = "bits-tokenizer"
+GRID = 8  # 64 / f, f = 8
+N_TOKENS = GRID * GRID
+
+
+@dataclass(frozen=True)
+class BitsTokenizerConfig:
+    ch: int = 48  # width at 32x32 (after the unshuffle stem); the expensive resolution
+    ch_mid: int = 96  # width at 16x16
+    ch_low: int = 128  # width at 8x8 (64 positions: cheap, so the widest)
+    blocks_hi: int = 1
+    blocks_mid: int = 1
+    blocks_low: int = 2  # most capacity where each position has to explain an 8x8 patch
+    out_refine_ch: int = 16
+    lfq: LFQConfig = field(default_factory=LFQConfig)
+
+
+TOKENIZER_CONFIGS: dict[str, BitsTokenizerConfig] = {
+    # CI smoke tests only
+    "tiny": BitsTokenizerConfig(ch=8, ch_mid=8, ch_low=16, blocks_hi=1, blocks_mid=1,
+                                blocks_low=1, out_refine_ch=4,
+                                lfq=LFQConfig(bits=6, entropy_group=6)),
+    "small": BitsTokenizerConfig(),
+}
+
+
+def config_from_dict(data: dict) -> BitsTokenizerConfig:
+    data = dict(data)
+    data["lfq"] = LFQConfig(**data.get("lfq", {}))
+    return BitsTokenizerConfig(**data)
+
+
+class BitsEncoder(nn.Module):
+    def __init__(self, cfg: BitsTokenizerConfig) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.PixelUnshuffle(2),  # [B,3,64,64] -> [B,12,32,32]
+            nn.Conv2d(12, cfg.ch, 3, padding=1),
+            *[ResBlock(cfg.ch) for _ in range(cfg.blocks_hi)],
+            nn.Conv2d(cfg.ch, cfg.ch_mid, 3, stride=2, padding=1),  # -> [B,ch_mid,16,16]
+            *[ResBlock(cfg.ch_mid) for _ in range(cfg.blocks_mid)],
+            nn.Conv2d(cfg.ch_mid, cfg.ch_low, 3, stride=2, padding=1),  # -> [B,ch_low,8,8]
+            *[ResBlock(cfg.ch_low) for _ in range(cfg.blocks_low)],
+            nn.ReLU(),
+            nn.Conv2d(cfg.ch_low, cfg.lfq.bits, 1),  # -> [B,K,8,8] pre-sign
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class BitsDecoder(nn.Module):
+    def __init__(self, cfg: BitsTokenizerConfig) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(cfg.lfq.bits, cfg.ch_low, 3, padding=1),  # [B,K,8,8] -> [B,ch_low,8,8]
+            *[ResBlock(cfg.ch_low) for _ in range(cfg.blocks_low)],
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(cfg.ch_low, cfg.ch_mid, 3, padding=1),  # -> [B,ch_mid,16,16]
+            *[ResBlock(cfg.ch_mid) for _ in range(cfg.blocks_mid)],
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(cfg.ch_mid, cfg.ch, 3, padding=1),  # -> [B,ch,32,32]
+            *[ResBlock(cfg.ch) for _ in range(cfg.blocks_hi)],
+            nn.ReLU(),
+            nn.Conv2d(cfg.ch, cfg.out_refine_ch * 4, 3, padding=1),
+            nn.PixelShuffle(2),  # -> [B,refine,64,64]
+            nn.ReLU(),
+            nn.Conv2d(cfg.out_refine_ch, 3, 3, padding=1),  # -> [B,3,64,64]
+        )
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        return self.net(q)
+
+
+class BitsTokenizer(nn.Module):
+    def __init__(self, cfg: BitsTokenizerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.bits = cfg.lfq.bits
+        self.encoder = BitsEncoder(cfg)
+        self.quantizer = LFQ(cfg.lfq)
+        self.decoder = BitsDecoder(cfg)
+
+    @property
+    def vocab_size(self) -> int:
+        return 2**self.bits
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Training pass: image -> (unclamped reconstruction, ids [B,8,8], LFQ stats + loss)."""
+        q, ids, stats = self.quantizer(self.encoder(x))  # q [B,K,8,8]
+        return self.decoder(q), ids, stats
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """[B,3,64,64] in [-1,1] -> token ids [B,64] (raster order)."""
+        z = self.encoder(x)  # [B,K,8,8]
+        codes = z.permute(0, 2, 3, 1).reshape(z.shape[0], -1, self.bits)  # [B,64,K]
+        return ids_from_codes(codes)
+
+    def codes(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B,64] -> +-1 code map [B,K,8,8] (what the decoder reads)."""
+        codes = codes_from_ids(ids, self.bits)  # [B,64,K]
+        return codes.view(ids.shape[0], GRID, GRID, self.bits).permute(0, 3, 1, 2)
+
+    @torch.no_grad()
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """Code map [B,K,8,8] (+-1, or 0 for 'unknown') -> images [B,3,64,64] in [-1,1]."""
+        return self.decoder(codes.to(next(self.decoder.parameters()).dtype)).clamp(-1.0, 1.0)
+
+    @torch.no_grad()
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [B,64] -> images [B,3,64,64] in [-1,1]."""
+        return self.decode_codes(self.codes(ids))
+
+
+def save(model: BitsTokenizer, path: Path | str, extra: dict | None = None) -> Path:
+    return save_checkpoint(path, model, {"config": asdict(model.cfg), **(extra or {})})
+
+
+def load(path: Path | str) -> BitsTokenizer:
+    """A trained tokenizer in eval mode; ``CheckpointError`` names the file if it is missing,
+    corrupt, or has no usable config."""
+    tensors, meta = read_checkpoint(path)
+    try:
+        cfg = config_from_dict(meta["config"])
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(path, f"has incomplete metadata ({exc})") from exc
+    model = BitsTokenizer(cfg)
+    load_into(model, tensors, path)
+    return model.eval().requires_grad_(False)
+
+
+@functools.lru_cache(maxsize=1)
+def load_pretrained(path: str | None = None) -> BitsTokenizer:
+    """The shipped tokenizer (cached per process)."""
+    return load(path or weights_path(CHECKPOINT_NAME))
+
+
+def fingerprint(model: BitsTokenizer) -> str:
+    """Identifies the token space (encoder weights only): cached ids and a GPT checkpoint
+    trained on them are valid only for the tokenizer with this fingerprint."""
+    import hashlib
+
+    h = hashlib.sha1()
+    state = model.state_dict()
+    for key in sorted(state):
+        if key.startswith("encoder."):
+            h.update(state[key].detach().cpu().float().numpy().tobytes()[:4096])
+    return h.hexdigest()[:10]

@@ -1,0 +1,78 @@
+"""Bits tokenizer: shapes and id range, encode/decode agree with the training pass, gradients
+through the sign, checkpoint round trip and fingerprint, missing-file message, sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from triptych.nets import bits_tokenizer as bt
+from triptych.nets.bits_tokenizer import TOKENIZER_CONFIGS, BitsTokenizer
+from triptych.nets.checkpoint import CheckpointError
+
+
+def tiny() -> BitsTokenizer:
+    torch.manual_seed(0)
+    return BitsTokenizer(TOKENIZER_CONFIGS["tiny"]).eval()
+
+
+def images(n: int = 2) -> torch.Tensor:
+    return torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+
+def test_encode_decode_shapes_and_range() -> None:
+    tok, x = tiny(), images()
+    ids = tok.encode(x)
+    assert ids.shape == (2, 64) and ids.dtype == torch.int64
+    assert 0 <= int(ids.min()) and int(ids.max()) < tok.vocab_size == 2**6
+    y = tok.decode(ids)
+    assert y.shape == (2, 3, 64, 64) and float(y.abs().max()) <= 1.0
+
+
+def test_inference_path_matches_the_training_pass() -> None:
+    tok, x = tiny(), images()
+    recon, grid_ids, _ = tok(x)  # [B,3,64,64], [B,8,8]
+    ids = tok.encode(x)
+    assert torch.equal(grid_ids.flatten(1), ids)  # raster order
+    assert torch.allclose(tok.decode(ids), recon.clamp(-1, 1), atol=1e-5)
+    assert tok.codes(ids).shape == (2, 6, 8, 8)
+
+
+def test_gradients_reach_the_encoder_through_the_sign() -> None:
+    tok = tiny().train()
+    x = images()
+    recon, _, stats = tok(x)
+    ((recon - x).abs().mean() + stats["loss"]).backward()
+    first = tok.encoder.net[1].weight.grad  # the stem conv
+    assert first is not None and first.abs().sum() > 0
+
+
+def test_checkpoint_round_trip_and_fingerprint(tmp_path) -> None:
+    tok = tiny()
+    path = bt.save(tok, tmp_path / "bits-tokenizer.safetensors", {"note": "test"})
+    a, b = bt.load(path), bt.load(path)
+    assert a.cfg == tok.cfg and not a.training
+    assert bt.fingerprint(a) == bt.fingerprint(b)
+    x = images()
+    assert torch.allclose(a.decode(a.encode(x)), tok.decode(a.encode(x)), atol=2e-2)  # fp16
+    other = BitsTokenizer(TOKENIZER_CONFIGS["tiny"])
+    assert bt.fingerprint(other) != bt.fingerprint(tok)
+
+
+def test_missing_or_corrupt_checkpoint_names_the_file(tmp_path) -> None:
+    missing = tmp_path / "nope.safetensors"
+    with pytest.raises(CheckpointError, match="nope.safetensors not found"):
+        bt.load(missing)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="bad.safetensors is corrupt"):
+        bt.load(bad)
+
+
+def test_small_config_size_and_grid() -> None:
+    small = BitsTokenizer(TOKENIZER_CONFIGS["small"])
+    n = sum(p.numel() for p in small.parameters())
+    assert small.bits == 12 and small.vocab_size == 4096
+    assert 1_500_000 < n < 2_500_000  # docs/pico-bits.md quotes the measured count
+    with torch.no_grad():
+        assert small.encoder(torch.zeros(1, 3, 64, 64)).shape == (1, 12, 8, 8)
