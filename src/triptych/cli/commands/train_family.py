@@ -1,0 +1,77 @@
+"""``triptych train pico-dit | pico-lm``: reproduce the diffusion-transformer checkpoints.
+
+Same conventions as ``train_models.py``: seeded, resumable (run state in ``runs/<name>/``),
+a progress bar, and the checkpoint plus its model card written to
+``src/triptych/weights/<name>.{safetensors,md}`` unless ``--out`` says otherwise. ``--device
+cuda`` trains on a GPU (bf16 autocast there); ``--tiny`` is the CI smoke test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from triptych.cli.commands.train import train
+from triptych.cli.output import console, emit_json, json_option
+
+COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
+
+
+def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--steps", type=int, default=None,
+                     help="Training steps (default: the shipped recipe, 5000)."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--out", type=click.Path(path_type=Path), default=None,
+                     help="Checkpoint path (default: the packaged weights file)."),
+        click.option("--tiny", is_flag=True,
+                     help="Tiny config, a few steps: a smoke test, not a model."),
+        click.option("--resume/--no-resume", default=True, show_default=True,
+                     help="Continue the run in runs/<name>/ if one exists."),
+        click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+                     help="Where the resumable run state lives (default runs/<name>)."),
+        click.option("--device", default="cpu", show_default=True,
+                     help="cpu, cuda, cuda:N, or auto (CUDA when present)."),
+        click.option("--autoencoder", "ae_path", type=click.Path(path_type=Path), default=None,
+                     help="Autoencoder checkpoint (default: the packaged one)."),
+        click.option("--pairs", type=int, default=None,
+                     help="Cached training pairs (default 30k, shared with pico-diffusion)."),
+        click.option("--size", type=click.Choice(["small", "small-d192"]), default=None,
+                     help="DiT size (default small: d256, 6 blocks)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return json_option(func)
+
+
+def _run(trainer: Callable[..., dict[str, Any]], as_json: bool, **kwargs: Any) -> None:
+    log = (lambda msg: click.echo(msg, err=True)) if as_json else console.print
+    try:
+        summary = trainer(log=log, **kwargs)
+    except ValueError as exc:  # e.g. --device cuda without CUDA
+        raise click.UsageError(str(exc)) from exc
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(summary)
+
+
+@train.command("pico-dit")
+@_options
+def train_pico_dit_cmd(as_json: bool, **kwargs: Any) -> None:
+    """Diffusion transformer (adaLN-Zero, cross-attention, flow matching, CFG)."""
+    from triptych.training.pico_dit import train_pico_dit
+
+    _run(train_pico_dit, as_json, **kwargs)
+
+
+@train.command("pico-lm")
+@_options
+def train_pico_lm_cmd(as_json: bool, **kwargs: Any) -> None:
+    """The same transformer conditioned on frozen MiniLM states through a trained connector."""
+    from triptych.training.pico_lm import train_pico_lm
+
+    _run(train_pico_lm, as_json, **kwargs)

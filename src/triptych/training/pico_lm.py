@@ -1,0 +1,170 @@
+"""Train pico-lm (recipe (d)): the pico-dit backbone conditioned on a frozen language model.
+
+The captions of the cached training pairs are encoded once by MiniLM (``FrozenLM``) and the
+per-token states cached in ``runs/data/minilm_<hash>.pt`` (fp16, ragged: ~12 word pieces per
+caption, ~220 MB for 25k distinct captions, about a minute on 2 cores). Training then reads
+only tensors, so a step costs what a pico-dit step costs; only the connector and the DiT
+train, the language model stays frozen. Everything else (loop, CFG dropout with a learned null
+context, EMA, checkpoints, resume) is ``pico_dit.run_transformer_training``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from triptych.nets import autoencoder as ae_mod
+from triptych.nets.checkpoint import weights_path
+from triptych.nets.dit import DIT_CONFIGS
+from triptych.nets.lm_connector import LM_DIM, ConnectorConfig, FrozenLM
+from triptych.nets.pico import SamplingDefaults
+from triptych.nets.pico_dit import PicoLM, TextToVelocity, save_transformer
+from triptych.nets.text_encoder import SPECIALS, Tokenizer
+from triptych.training import data
+from triptych.training.common import (
+    RUNS_DIR,
+    JsonLog,
+    count_params,
+    seed_everything,
+    set_threads,
+)
+from triptych.training.pico_dit import (
+    TrainJob,
+    configure,
+    resolve_device,
+    run_transformer_training,
+    save_grid,
+    write_transformer_card,
+)
+
+NAME = "pico-lm"
+
+CONNECTORS: dict[str, ConnectorConfig] = {
+    "tiny": ConnectorConfig(dim=32, hidden=32, blocks=1, heads=2),
+    # ~1.4 M params: LN + MLP 384 -> 512 -> 256, one transformer block of width 256
+    "small-d192": ConnectorConfig(dim=192, hidden=512, blocks=1, heads=3),
+    "small": ConnectorConfig(dim=256, hidden=512, blocks=1, heads=4),
+}
+
+
+def build_pico_lm(size: str) -> PicoLM:
+    return PicoLM(DIT_CONFIGS[size], CONNECTORS[size])
+
+
+class LMFeatures:
+    """Cached MiniLM states for a list of captions; ``batch(idx)`` -> padded (tokens, mask).
+
+    Stored ragged: ``flat`` [T+1, 384] fp16 (the last row is zeros, the padding target) and
+    ``index`` [U, L_max] rows into it, one per distinct caption; ``uid`` [N] maps each pair to
+    its caption.
+    """
+
+    def __init__(self, flat: torch.Tensor, lengths: torch.Tensor, uid: torch.Tensor) -> None:
+        offsets = torch.cumsum(lengths, 0) - lengths  # [U] start of each caption
+        span = torch.arange(int(lengths.max()))  # [L_max]
+        index = offsets[:, None] + span[None]  # [U, L_max]
+        index[span[None] >= lengths[:, None]] = flat.shape[0]  # padding -> the zero row
+        self.flat = torch.cat([flat, flat.new_zeros(1, flat.shape[1])])  # [T+1, 384]
+        self.index, self.lengths, self.uid = index, lengths, uid
+
+    def to(self, device: torch.device) -> LMFeatures:
+        for name in ("flat", "index", "lengths", "uid"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u = self.uid[idx.to(self.uid.device)]  # [B]
+        lengths = self.lengths[u]  # [B]
+        length = int(lengths.max())
+        tokens = self.flat[self.index[u, :length]].float()  # [B, L, 384]
+        mask = torch.arange(length, device=u.device)[None] < lengths[:, None]  # [B, L]
+        return tokens, mask
+
+
+def lm_feature_cache(lm: FrozenLM, captions: list[str], *, path: Path | None = None,
+                     chunk: int = 1024, log: Callable[[str], None] = print) -> LMFeatures:
+    """Encode each distinct caption once (cached on disk, keyed by the caption set)."""
+    unique = sorted(set(captions))
+    key = hashlib.sha1("\n".join(unique).encode()).hexdigest()[:12]
+    path = path or data.DATA_DIR / f"minilm_{key}.pt"
+    stored = torch.load(path, weights_only=False) if path.is_file() else None
+    if stored is None or stored.get("captions") != unique:
+        states: list[torch.Tensor] = []
+        for start in range(0, len(unique), chunk):
+            states += [s.half() for s in lm.encode_many(unique[start : start + chunk])]
+            log(f"encoded {len(states)}/{len(unique)} captions with {lm.name}")
+        stored = {"captions": unique, "lm": lm.name, "flat": torch.cat(states),
+                  "lengths": torch.tensor([s.shape[0] for s in states])}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(stored, path)
+    if stored["flat"].shape[1] != LM_DIM:
+        raise ValueError(f"{path}: states are {stored['flat'].shape[1]}-d, expected {LM_DIM}")
+    position = {c: i for i, c in enumerate(unique)}
+    uid = torch.tensor([position[c] for c in captions])
+    return LMFeatures(stored["flat"], stored["lengths"], uid)
+
+
+def train_pico_lm(
+    *,
+    steps: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    tiny: bool = False,
+    resume: bool = True,
+    run_dir: Path | None = None,
+    ae_path: Path | None = None,
+    pairs: int | None = None,
+    size: str | None = None,
+    device: str | None = "cpu",
+    threads: int | None = None,
+    lm: FrozenLM | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    from triptych.diffusion.dit_pipeline import DiTPipeline
+    from triptych.nets.pico_dit import TransformerBundle
+
+    cfg = configure(tiny, steps, pairs, size)
+    out = Path(out) if out else weights_path(NAME)
+    run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
+    threads = set_threads(threads)
+    dev = resolve_device(device)
+    lm = lm or FrozenLM()
+
+    ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
+    # latent_cache wants a tokenizer for its ids; pico-lm never reads them
+    cache = data.latent_cache(ae, Tokenizer(list(SPECIALS)), n=cfg.pairs, seed=seed, log=log,
+                              path=(run_dir / "cache.pt") if tiny else None)
+    features = lm_feature_cache(lm, list(cache["captions"]), log=log,
+                                path=(run_dir / "minilm.pt") if tiny else None).to(dev)
+    seed_everything(seed)  # the model's initial weights depend on the seed only
+    model = build_pico_lm(cfg.size)
+    sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=cfg.guidance)
+
+    def export(path: Path, net: TextToVelocity, extra: dict[str, Any]) -> Path:
+        return save_transformer(path, net, sampling, None, extra)
+
+    def preview(net: TextToVelocity, path: Path) -> None:
+        save_grid(DiTPipeline(TransformerBundle(net, lm, sampling), ae), path)
+
+    job = TrainJob(NAME, model, cache["latents"], lambda idx, d: features.batch(idx), export,
+                   preview)
+    state, loss, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir,
+                                                 device=dev, resume=resume, log=log)
+    net = job.model
+    summary = {
+        "steps": state.step, "wall_s": round(state.wall_s, 1), "params": count_params(net),
+        "params_dit": count_params(net.dit),
+        "params_text": count_params(net) - count_params(net.dit),
+        "lm": lm.name, "pairs": len(cache["latents"]), "device": str(dev), "bf16": bf16,
+        "threads": threads, "final_loss": None if loss is None else round(loss, 5),
+    }
+    export(out, net, {"train": summary, "train_config": asdict(cfg), "seed": seed})
+    write_transformer_card(out.with_suffix(".md"), NAME, net, cfg, summary, seed)
+    JsonLog(run_dir / "log.jsonl").write(final=summary)
+    log(f"saved {out} ({summary})")
+    return summary

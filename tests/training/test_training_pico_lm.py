@@ -1,0 +1,99 @@
+"""pico-lm trainer (tiny config): the MiniLM feature cache (ragged storage, reuse), a tiny run
+with the real offline MiniLM, checkpoint + card, pipeline on unseen wording, determinism, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from triptych.diffusion.dit_pipeline import load_dit_pipeline
+from triptych.nets import autoencoder as ae_mod
+from triptych.nets.lm_connector import LM_DIM, FrozenLM
+from triptych.nets.pico_dit import PicoLM, load_transformer
+from triptych.training.pico_lm import lm_feature_cache, train_pico_lm
+
+quiet = {"log": lambda *_: None, "threads": 1}
+
+
+class FakeSentenceModel:
+    """Deterministic stand-in for MiniLM: [CLS] + one state per word + [SEP]."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, prompts, **_kwargs):
+        self.calls += 1
+        out = []
+        for p in prompts:
+            gen = torch.Generator().manual_seed(sum(map(ord, p)))
+            out.append(torch.randn(len(p.split()) + 2, LM_DIM, generator=gen))
+        return out
+
+
+@pytest.fixture(scope="module")
+def ae_path(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("ae")
+    return ae_mod.save(ae_mod.Autoencoder(ae_mod.AE_CONFIGS["tiny"]), root / "ae.safetensors")
+
+
+def test_feature_cache_is_ragged_padded_and_reused(tmp_path) -> None:
+    fake = FakeSentenceModel()
+    lm = FrozenLM(fake)
+    captions = ["a dog", "two cats on a red background", "a dog", "a sun above a house"]
+    path = tmp_path / "minilm.pt"
+    feats = lm_feature_cache(lm, captions, path=path, chunk=2, log=lambda *_: None)
+    assert fake.calls == 2  # 3 distinct captions in chunks of 2
+    idx = torch.tensor([1, 0, 2])
+    tokens, mask = feats.batch(idx)
+    want_tokens, want_mask = FrozenLM(FakeSentenceModel())([captions[i] for i in idx])
+    assert torch.equal(mask, want_mask)
+    assert torch.allclose(tokens, want_tokens.half().float())
+    again = lm_feature_cache(FrozenLM(fake), captions, path=path, log=lambda *_: None)
+    assert fake.calls == 2 and torch.equal(again.batch(idx)[0], tokens)  # read from disk
+
+
+def test_tiny_run_with_the_real_language_model(tmp_path, ae_path) -> None:
+    out = tmp_path / "w" / "pico-lm.safetensors"
+    summary = train_pico_lm(tiny=True, seed=1, out=out, run_dir=tmp_path / "run",
+                            ae_path=ae_path, **quiet)
+    assert summary["steps"] == 4 and summary["lm"] == "all-MiniLM-L6-v2"
+    assert (tmp_path / "run" / "minilm.pt").is_file()
+    bundle = load_transformer(out)
+    assert isinstance(bundle.model, PicoLM) and isinstance(bundle.tokenizer, FrozenLM)
+    card = out.with_suffix(".md").read_text()
+    assert "triptych train pico-lm" in card and "MiniLM" in card
+    pipe = load_dit_pipeline(out, ae_path)
+    seen: list[float] = []
+    images = pipe(["a fluffy puppy sitting to the left of a kitty"], [0],
+                  on_preview=lambda f, _img: seen.append(f), preview_every=1)
+    assert images.shape == (1, 3, 64, 64) and seen == [0.5]  # 2 steps: one preview
+
+
+def test_same_seed_same_weights(tmp_path, ae_path) -> None:
+    paths = []
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        out = tmp_path / f"{name}.safetensors"
+        train_pico_lm(tiny=True, seed=seed, out=out, run_dir=tmp_path / name, ae_path=ae_path,
+                      lm=FrozenLM(FakeSentenceModel()), **quiet)
+        paths.append(load_file(str(out)))
+    a, b, c = paths
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_cli_tiny(tmp_path, ae_path, monkeypatch) -> None:
+    monkeypatch.setenv("TRIPTYCH_TORCH_THREADS", "1")
+    from triptych.cli.commands import train_family  # noqa: F401  (attaches the commands)
+    from triptych.cli.commands.train import train
+
+    out = tmp_path / "cli.safetensors"
+    result = CliRunner().invoke(train, ["pico-lm", "--tiny", "--out", str(out), "--run-dir",
+                                        str(tmp_path / "run"), "--autoencoder", str(ae_path),
+                                        "--json"])
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and out.with_suffix(".md").is_file()
