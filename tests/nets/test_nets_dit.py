@@ -177,3 +177,12 @@ def test_pipeline_previews_and_cfg_batching(model, tok) -> None:
     pipe(PROMPTS[:1], [0], guidance=None)
     handle.remove()
     assert batches == [1] * 4  # no guidance: no unconditional pass
+
+
+def test_jit_pipeline_matches_eager(model, tok) -> None:
+    eager = _pipe(model, tok)
+    traced = DiTPipeline(eager.bundle, eager.ae, jit=True)
+    a = eager(PROMPTS[:2], [4, 5])
+    b = traced(PROMPTS[:2], [4, 5])
+    assert torch.allclose(a, b, atol=1e-4)
+    assert set(traced._net.traced) == {(2 * 2, 1 + tok.max_len)}  # CFG batch 4, slot 0 + L

@@ -127,3 +127,24 @@ def test_cli_trains_tiny_and_refuses_missing_cuda(tmp_path, ae_path, monkeypatch
     if not torch.cuda.is_available():
         result = CliRunner().invoke(cli, [*args, "--device", "cuda"])
         assert result.exit_code == 2 and "CUDA is not available" in result.output
+
+
+def test_bf16_autocast_step_runs_for_both_models() -> None:
+    """The bf16 path the trainer takes on AVX-512 CPUs and CUDA: forward, loss, backward."""
+    from triptych.nets.lm_connector import LM_DIM
+    from triptych.training.pico_lm import build_pico_lm
+
+    torch.manual_seed(0)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    cases = [(build_pico_dit("tiny", 20, 6, 1), torch.randint(3, 20, (2, 6))),
+             (build_pico_lm("tiny"), (torch.randn(2, 5, LM_DIM), mask))]
+    for model, inputs in cases:
+        x0, noise, t = torch.randn(2, 4, 16, 16), torch.randn(2, 4, 16, 16), torch.rand(2)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = FlowMatching().loss(
+                lambda xt, tt, m=model, i=inputs: m(xt, tt, i, drop=torch.tensor([True, False])),
+                x0, noise, t)
+        loss.backward()
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+        assert model.null.grad is not None

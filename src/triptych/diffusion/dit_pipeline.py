@@ -13,6 +13,8 @@ context and the unconditional context are made):
   context's length so cond and uncond run as one batch of 2B in ``sample_euler``.
 * ``on_preview(fraction, x0_image)`` receives the decoded clean-image estimate every
   ``preview_every`` steps (never the last), exactly as ``PicoPipeline`` does.
+* ``jit=True`` (serving): the DiT is TorchScript-traced and frozen on first use per (batch,
+  context length), as ``PicoPipeline`` does for the U-Net; numerics match eager to ~1e-5.
 """
 
 from __future__ import annotations
@@ -31,11 +33,35 @@ from triptych.nets.pico_dit import TransformerBundle, load_transformer
 __all__ = ["DiTPipeline", "PreviewCallback", "load_dit_pipeline", "seeded_noise"]
 
 
+class _TracedDiT(torch.nn.Module):
+    """The text-to-velocity model's call signature over frozen TorchScript DiTs, one per
+    (batch, context length): pico-lm's context length follows the prompt's word pieces."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.traced: dict[tuple[int, int], torch.jit.ScriptModule] = {}
+
+    def forward(self, x, t, inputs=None, *, context=None):  # noqa: ANN001 - mirrors the model
+        ctx, mask = context if context is not None else self.model.encode_text(inputs)
+        key = (x.shape[0], ctx.shape[1])
+        if key not in self.traced:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(self.model.dit, (x, t, ctx, mask), check_trace=False)
+                self.traced[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        return self.traced[key](x, t, ctx, mask)
+
+
 class DiTPipeline(PicoPipeline):
     bundle: TransformerBundle
 
-    def __init__(self, bundle: TransformerBundle, autoencoder: Autoencoder) -> None:
+    def __init__(self, bundle: TransformerBundle, autoencoder: Autoencoder, *,
+                 jit: bool = False) -> None:
         super().__init__(bundle, autoencoder)  # type: ignore[arg-type]  # duck-typed bundle
+        self._net = _TracedDiT(bundle.model) if jit else bundle.model
 
     @torch.inference_mode()
     def latents(
@@ -61,7 +87,7 @@ class DiTPipeline(PicoPipeline):
             if on_x0 is not None:
                 on_x0(i, total, x0)
 
-        return sample_euler(model, noise, context, steps=steps, guidance=w,  # type: ignore[arg-type]
+        return sample_euler(self._net, noise, context, steps=steps, guidance=w,
                             null_context=null, shift=b.sampling.shift, on_step=on_step)
 
 
@@ -69,6 +95,8 @@ def load_dit_pipeline(
     model_path: Path | str,
     autoencoder_path: Path | str,
     lm: FrozenLM | None = None,
+    *,
+    jit: bool = False,
 ) -> DiTPipeline:
     """Load a pico-dit or pico-lm checkpoint and the shared autoencoder into a pipeline.
 
@@ -76,4 +104,5 @@ def load_dit_pipeline(
     """
     from triptych.nets import autoencoder as ae_mod
 
-    return DiTPipeline(load_transformer(model_path, lm=lm), ae_mod.load(autoencoder_path))
+    return DiTPipeline(load_transformer(model_path, lm=lm), ae_mod.load(autoencoder_path),
+                       jit=jit)
