@@ -8,7 +8,7 @@ import torch
 
 from triptych.diffusion.dit_pipeline import DiTPipeline, seeded_noise
 from triptych.nets.autoencoder import AE_CONFIGS, Autoencoder
-from triptych.nets.checkpoint import CheckpointError
+from triptych.nets.checkpoint import CheckpointError, save_checkpoint
 from triptych.nets.dit import DIT_CONFIGS, DiT, sincos_2d
 from triptych.nets.pico import SamplingDefaults
 from triptych.nets.pico_dit import PicoDiT, TransformerBundle, load_transformer, save_transformer
@@ -144,6 +144,10 @@ def test_checkpoint_errors_name_the_file(tmp_path) -> None:
     bad.write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="bad.safetensors is corrupt"):
         load_transformer(bad)
+    other = save_checkpoint(tmp_path / "unet.safetensors", torch.nn.Linear(2, 2),
+                            {"config": {}})  # some other model's file: no "kind"
+    with pytest.raises(CheckpointError, match="unet.safetensors has incomplete metadata"):
+        load_transformer(other)
 
 
 def _pipe(model: PicoDiT, tok: Tokenizer, guidance: float | None = 3.0) -> DiTPipeline:
