@@ -6,7 +6,8 @@ Times the whole ``BitsPipeline`` call (tokenise the prompt, 64 AR tokens with CF
 uncond rows in one batch of 2, decode to 64x64) for the ``small`` configs. Random weights by
 default (the cost does not depend on the values); ``--trained`` loads the packaged
 checkpoints instead. Cases alternate call by call so machine noise hits all alike, and each
-case's image is checked to be identical to the uncached one: the cache changes the cost only.
+cached image is checked to be identical to the uncached one: the cache changes the cost only.
+Also timed: the cached decode with the GPT in bf16 (``fast_dtype()``, AVX-512 CPUs).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from triptych.autoregressive.pipeline import (
     BitsBundle,
     BitsPipeline,
     BitsSampling,
+    fast_dtype,
     load_bits_pipeline,
 )
 from triptych.nets import bits_tokenizer as bt
@@ -54,30 +56,38 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    pipe = (load_bits_pipeline(weights_path("pico-bits"), weights_path(bt.CHECKPOINT_NAME))
-            if args.trained else random_pipeline())
-    n_params = sum(p.numel() for p in pipe.bundle.model.parameters())
-    cases = {  # name: (use_cache, AR steps)
-        "KV cache, 1 token/step (64 steps)": (True, 64),
-        "no cache, 1 token/step (64 steps)": (False, 64),
-        "KV cache, 2 tokens/step (32 steps)": (True, 32),
-        "no cache, 2 tokens/step (32 steps)": (False, 32),
+    def build(dtype: torch.dtype | None) -> BitsPipeline:
+        if args.trained:
+            return load_bits_pipeline(weights_path("pico-bits"),
+                                      weights_path(bt.CHECKPOINT_NAME), dtype=dtype)
+        pipe = random_pipeline()
+        return BitsPipeline(pipe.bundle, pipe.tok, dtype=dtype)
+
+    fp32, fast = build(None), build(fast_dtype())
+    n_params = sum(p.numel() for p in fp32.bundle.model.parameters())
+    fast_name = str(fast_dtype()).removeprefix("torch.")
+    cases = {  # name: (pipeline, use_cache, AR steps); pairs differ only in the cache
+        "KV cache, 1 token/step (64 steps)": (fp32, True, 64),
+        "no cache, 1 token/step (64 steps)": (fp32, False, 64),
+        "KV cache, 2 tokens/step (32 steps)": (fp32, True, 32),
+        "no cache, 2 tokens/step (32 steps)": (fp32, False, 32),
+        f"KV cache, 1 token/step, {fast_name}": (fast, True, 64),
+        f"KV cache, 2 tokens/step, {fast_name}": (fast, True, 32),
     }
+    names = list(cases)
     times: dict[str, list[float]] = {name: [] for name in cases}
     for run in range(args.runs + 1):  # round 0 is warm-up
         prompt = PROMPTS[run % len(PROMPTS)]
         images = {}
-        for name, (use_cache, steps) in cases.items():
+        for name, (pipe, use_cache, steps) in cases.items():
             start = time.perf_counter()
             images[name] = pipe([prompt], [run], steps=steps, use_cache=use_cache)
             if run >= 1:
                 times[name].append((time.perf_counter() - start) * 1000)
-        names = list(cases)
         for a, b in ((names[0], names[1]), (names[2], names[3])):
             assert torch.equal(images[a], images[b]), f"{a} and {b} drew different images"
 
     medians = {name: statistics.median(ts) for name, ts in times.items()}
-    names = list(cases)
     speedup_1 = medians[names[1]] / medians[names[0]]
     speedup_2 = medians[names[3]] / medians[names[2]]
     result = {"threads": args.threads, "runs": args.runs, "weights":
@@ -91,7 +101,7 @@ def main() -> None:
     print(f"pico-bits, batch 1 (CFG: 2 rows), 64x64, {args.threads} threads, "
           f"median of {args.runs} runs, {result['weights']}, GPT {n_params:,} params")
     for name, ms in medians.items():
-        print(f"  {name:<36} {ms:8.1f} ms/image")
+        print(f"  {name:<38} {ms:8.1f} ms/image")
     print(f"  KV-cache speed-up, 1 token/step:  {speedup_1:.2f}x")
     print(f"  KV-cache speed-up, 2 tokens/step: {speedup_2:.2f}x")
 

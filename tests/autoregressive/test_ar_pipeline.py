@@ -76,6 +76,14 @@ def test_steps_choose_tokens_per_step() -> None:
     assert [round(f * 64) for f in fractions] == [2, 18, 34, 50]
 
 
+def test_bf16_decoding_is_seeded_too() -> None:
+    pipe = _pipe()
+    fast = BitsPipeline(pipe.bundle, pipe.tok, dtype=torch.bfloat16)
+    assert fast.bundle.model.head.weight.dtype == torch.bfloat16
+    a, b = fast(PROMPTS[:1], [4]), fast(PROMPTS[:1], [4])
+    assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
 def test_guidance_none_and_override() -> None:
     pipe = _pipe(guidance=None)
     assert pipe.options(None, "default").guidance is None
@@ -96,6 +104,9 @@ def test_checkpoint_load_and_errors(tmp_path) -> None:
     assert loaded(PROMPTS[:1], [0]).shape == (1, 3, 64, 64)
     with pytest.raises(CheckpointError, match="missing.safetensors not found"):
         load_bits(tmp_path / "missing.safetensors")
+    (tmp_path / "cut.safetensors").write_bytes(model_path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="cut.safetensors is corrupt"):
+        load_bits_pipeline(tmp_path / "cut.safetensors", tok_path)
     other = bt.save(BitsTokenizer(TOKENIZER_CONFIGS["tiny"]), tmp_path / "other.safetensors")
     with pytest.raises(CheckpointError, match="different bits tokenizer"):
         load_bits_pipeline(model_path, other)

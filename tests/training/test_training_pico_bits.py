@@ -92,6 +92,24 @@ def test_missing_checkpoints_name_the_file(tmp_path) -> None:
         load_bits_pipeline(tmp_path / "pico-bits.safetensors", tmp_path / "t.safetensors")
 
 
+def test_judge_ceiling_is_optional(runs, monkeypatch) -> None:
+    import triptych.judge.checkpoint as judge_ckpt
+    from triptych.judge.model import Judge, JudgeConfig
+    from triptych.training.bits_tokenizer import judge_ceiling
+
+    tok = bt.load(runs["tok"])
+
+    def missing(path=None):
+        raise FileNotFoundError("judge.safetensors")
+
+    monkeypatch.setattr(judge_ckpt, "load_judge", missing)
+    assert judge_ceiling(tok, 8, 0, log=lambda *_: None) is None
+    monkeypatch.setattr(judge_ckpt, "load_judge", lambda path=None: Judge(JudgeConfig()))
+    ceiling = judge_ceiling(tok, 8, 0)
+    assert set(ceiling) == {"renders", "reconstructions"}
+    assert "background" in ceiling["reconstructions"]
+
+
 def test_cli_commands_are_registered() -> None:
     from triptych.cli.main import cli
 

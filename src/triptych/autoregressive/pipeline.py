@@ -90,22 +90,37 @@ def load_bits(path: Path | str) -> BitsBundle:
     return BitsBundle(model, tokenizer, sampling, meta)
 
 
-def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str) -> BitsPipeline:
+def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str,
+                       dtype: torch.dtype | None = None) -> BitsPipeline:
     """Both checkpoints -> pipeline. CheckpointError (naming the file) if either is missing or
-    corrupt, or if the GPT was trained on a different bits tokenizer."""
+    corrupt, or if the GPT was trained on a different bits tokenizer. ``dtype``: see
+    ``BitsPipeline``."""
     bundle = load_bits(model_path)
     tok = bt.load(tokenizer_path)
     want = bundle.meta.get("tokenizer_fingerprint")
     if tok.bits != bundle.model.cfg.bits or (want and want != bt.fingerprint(tok)):
         raise CheckpointError(model_path, f"was trained on a different bits tokenizer than "
                                           f"{tokenizer_path}; retrain it or use the matching one")
-    return BitsPipeline(bundle, tok)
+    return BitsPipeline(bundle, tok, dtype=dtype)
+
+
+def fast_dtype() -> torch.dtype:
+    """bf16 where the CPU has AVX-512 (BF16 matmuls; ~1.45x faster decode, measured), else
+    fp32 (emulated bf16 would be slower)."""
+    return torch.bfloat16 if torch.backends.cpu.get_cpu_capability().startswith("AVX512") \
+        else torch.float32
 
 
 class BitsPipeline:
-    def __init__(self, bundle: BitsBundle, tokenizer: BitsTokenizer) -> None:
+    """``dtype`` casts the GPT (in place) for decoding, e.g. ``fast_dtype()``; the default
+    keeps the fp32 weights, the reference numerics. The tokenizer decoder stays fp32."""
+
+    def __init__(self, bundle: BitsBundle, tokenizer: BitsTokenizer,
+                 dtype: torch.dtype | None = None) -> None:
         self.bundle = bundle
         self.tok = tokenizer
+        if dtype is not None:
+            bundle.model.to(dtype)
 
     def tokens_per_step(self, steps: int | None) -> int:
         steps = steps or self.bundle.sampling.steps

@@ -103,6 +103,28 @@ def evaluate_tokenizer(model: BitsTokenizer, n: int, seed: int,
     return out
 
 
+@torch.no_grad()
+def judge_ceiling(model: BitsTokenizer, n: int, seed: int,
+                  device: torch.device = torch.device("cpu"), log=print) -> dict | None:
+    """The judge's per-attribute accuracy on fresh renders and on their reconstructions: the
+    ceiling for anything that draws through this tokenizer. ``None`` (and a log line) when no
+    judge checkpoint is available: this is an extra, not part of training."""
+    try:
+        from triptych.judge.checkpoint import load_judge
+        from triptych.judge.metrics import attribute_accuracy, per_attribute
+
+        judge = load_judge()
+    except Exception as exc:  # missing/corrupt judge, or its API moved: skip, never fail
+        log(f"no judge ceiling: {exc}")
+        return None
+    images, _, scenes = data.render(n, seed, "train")
+    recon = torch.cat([model.decode(model.encode(images[i : i + 256].to(device))).cpu()
+                       for i in range(0, n, 256)])
+    out = {"renders": per_attribute(attribute_accuracy(judge, images, scenes)),
+           "reconstructions": per_attribute(attribute_accuracy(judge, recon, scenes))}
+    return {k: {a: round(v, 4) for a, v in d.items()} for k, d in out.items()}
+
+
 def train_bits_tokenizer(
     *,
     steps: int | None = None,
@@ -165,9 +187,10 @@ def train_bits_tokenizer(
     state.wall_s = timer.total
 
     metrics = evaluate_tokenizer(model, cfg.eval_n, seed + 2, dev)
+    ceiling = None if tiny else judge_ceiling(model, cfg.eval_n, seed + 3, dev, log)
     summary = {"steps": state.step, "wall_s": round(state.wall_s, 1),
                "params": count_params(model), "bits": model.bits, "vocab": model.vocab_size,
-               "threads": threads, "device": str(dev), **metrics}
+               "threads": threads, "device": str(dev), **metrics, "judge_ceiling": ceiling}
     model.cpu()
     bt.save(model, out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_tokenizer_card(out.with_suffix(".md"), model, cfg, summary, seed)
@@ -215,8 +238,21 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
             "code perplexity": summary.get("perplexity"),
             "worst bit imbalance |P(bit=1) - 0.5|": summary.get("bit_balance"),
         }) + f"\n\nMeasured on {cfg.eval_n} fresh renders per split (seed {seed + 2}).",
+        "Judge ceiling": _ceiling_table(summary.get("judge_ceiling"), cfg.eval_n, seed + 3),
         "Reproduce": f"```\n{command}\n```\n\nAdd `--device cuda` on a GPU. Resumable: the "
                      f"run state lives in `runs/{NAME}/state.pt`; rerunning the command "
                      "continues it (`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })
+
+
+def _ceiling_table(ceiling: dict | None, n: int, seed: int) -> str:
+    if not ceiling:
+        return ("Not measured (no judge checkpoint when the tokenizer was trained). It is the "
+                "judge's per-attribute accuracy on reconstructions: the best pico-bits can do.")
+    rows = ["| attribute | renders | reconstructions |", "|---|---|---|"]
+    rows += [f"| {k} | {v} | {ceiling['reconstructions'].get(k)} |"
+             for k, v in ceiling["renders"].items()]
+    return ("\n".join(rows) + f"\n\nThe judge's per-attribute accuracy on {n} fresh renders "
+            f"(seed {seed}) and on their tokenizer reconstructions: the ceiling for anything "
+            "that draws through this tokenizer.")
