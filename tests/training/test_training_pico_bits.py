@@ -119,3 +119,23 @@ def test_cli_commands_are_registered() -> None:
         assert result.exit_code == 0, result.output
         for flag in ("--steps", "--seed", "--out", "--tiny", "--no-resume", "--device"):
             assert flag in result.output
+
+
+def test_cli_tiny_runs_write_checkpoints(tmp_path, monkeypatch) -> None:
+    from triptych.cli.main import cli
+
+    monkeypatch.setenv("TRIPTYCH_TORCH_THREADS", "1")
+    threads = torch.get_num_threads()
+    runner = CliRunner()
+    tok, gpt = tmp_path / "bits-tokenizer.safetensors", tmp_path / "pico-bits.safetensors"
+    try:
+        result = runner.invoke(cli, ["train", "bits-tokenizer", "--tiny", "--out", str(tok),
+                                     "--run-dir", str(tmp_path / "t"), "--json"])
+        assert result.exit_code == 0, result.output
+        result = runner.invoke(cli, ["train", "pico-bits", "--tiny", "--out", str(gpt),
+                                     "--run-dir", str(tmp_path / "g"), "--tokenizer", str(tok),
+                                     "--json"])
+        assert result.exit_code == 0, result.output
+    finally:
+        torch.set_num_threads(threads)
+    assert load_bits_pipeline(gpt, tok)(["two cats"], [1]).shape == (1, 3, 64, 64)
