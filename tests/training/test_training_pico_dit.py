@@ -148,3 +148,22 @@ def test_bf16_autocast_step_runs_for_both_models() -> None:
         loss.backward()
         assert loss.dtype == torch.float32 and torch.isfinite(loss)
         assert model.null.grad is not None
+
+
+def test_max_minutes_fits_the_schedule_to_the_clock(tmp_path, ae_path, monkeypatch) -> None:
+    class FakeTimer:  # every reading advances the clock by 10 ms: a deterministic "speed"
+        def __init__(self, start: float = 0.0) -> None:
+            self.now = start
+
+        @property
+        def total(self) -> float:
+            self.now += 0.01
+            return self.now
+
+    monkeypatch.setattr(pico_dit, "Timer", FakeTimer)
+    out = tmp_path / "capped.safetensors"
+    summary = train_pico_dit(tiny=True, steps=5000, max_minutes=0.03, seed=1, out=out,
+                             run_dir=tmp_path / "run", ae_path=ae_path, **quiet)
+    assert 70 < summary["planned_steps"] < 5000
+    assert summary["steps"] == summary["planned_steps"]  # the fitted schedule ran to its end
+    assert f"--steps {summary['planned_steps']}" in out.with_suffix(".md").read_text()

