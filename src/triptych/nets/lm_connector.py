@@ -143,8 +143,9 @@ class LMConnector(nn.Module):
             for _ in range(cfg.blocks)
         )
         self.ln = nn.LayerNorm(cfg.dim)
-        self.pool_mlp = nn.Sequential(
-            nn.Linear(cfg.lm_dim, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, cfg.dim),
+        self.pool_mlp = nn.Sequential(  # LN: the unit-norm sentence vector is ~0.05 per dim
+            nn.LayerNorm(cfg.lm_dim), nn.Linear(cfg.lm_dim, cfg.hidden), nn.GELU(),
+            nn.Linear(cfg.hidden, cfg.dim),
         )
 
     def forward(
