@@ -42,7 +42,8 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--size", type=click.Choice(["small", "small-d192"]), default=None,
                      help="DiT size (default small: d256, 6 blocks)."),
         click.option("--max-minutes", type=float, default=None,
-                     help="Stop after this many minutes of training and export (resumable)."),
+                     help="Fit the schedule to this many minutes (speed measured at steps "
+                          "20-70), then export; the card states the fitted --steps."),
     ]
     for option in reversed(options):
         func = option(func)
