@@ -46,7 +46,7 @@ class ReferenceEngine:
         scene = scene_from_spec(parse_prompt(request.prompt), random.Random(request.seed))
         image = render(scene)
         if self.ae is not None:
-            x = torch.from_numpy(np.asarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+            x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
             with torch.no_grad():
                 y = self.ae.decode(self.ae.encode(x)).clamp(-1, 1)  # [1, 3, 64, 64]
             arr = ((y[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()

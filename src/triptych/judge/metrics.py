@@ -16,10 +16,12 @@ def attribute_accuracy(judge: Judge, x: torch.Tensor, scenes: list[Scene],
     """x: float [N, 3, 64, 64] in [-1, 1] (renders or reconstructions) -> accuracies."""
     judge.eval()
     preds: dict[str, list[np.ndarray]] = {}
+    char_probs = []
     for i in range(0, x.shape[0], batch):
         out = judge(x[i:i + batch])
         for k, v in out.items():
             preds.setdefault(k, []).append(v.argmax(-1).numpy())
+        char_probs.append(out["chars"].float().softmax(-1).numpy())  # [b, 16, 27]
     p = {k: np.concatenate(v) for k, v in preds.items()}
     t = {k: np.stack([targets(s)[k] for s in scenes]) for k in targets(scenes[0])}
     occupied = t["slot_class"] > 0
@@ -31,7 +33,7 @@ def attribute_accuracy(judge: Judge, x: torch.Tensor, scenes: list[Scene],
     from triptych.judge.scoring import cer
 
     words = [s.word or "" for s in scenes]
-    read = [decode_columns(ids) for ids in p["chars"]]  # [N] decoded strings
+    read = [decode_columns(c) for c in np.concatenate(char_probs)]  # [N] decoded strings
     word_ok = np.array([r == w for r, w in zip(read, words, strict=True)])
     char_ok = np.array([1.0 - min(1.0, cer(r, w)) if w else np.nan
                         for r, w in zip(read, words, strict=True)])

@@ -14,10 +14,26 @@ from triptych.world.vocab import COLOUR_NAMES, LETTERS, OBJECTS
 CLASS_NAMES: tuple[str, ...] = ("empty", *OBJECTS)
 
 
-def decode_columns(ids) -> str:
-    """Per-column letter ids (0 = blank) -> the word: each non-blank column is one letter
-    (the head is trained to fire once, at each letter's centre column)."""
-    return "".join(LETTERS[i - 1] for i in map(int, ids) if i > 0)
+LETTER_THRESHOLD = 0.4  # P(not blank) above which a column holds a letter
+
+
+def decode_columns(probs: np.ndarray) -> str:
+    """Per-column probabilities [16, 27] (0 = blank) -> the word.
+
+    The head is trained to fire once, at each letter's centre column; a letter that fires in
+    two neighbouring columns is read once (merging adjacent identical letters measured +8
+    points of exact match on renders; a true double letter is two columns apart at these
+    font sizes).
+    """
+    letter = probs[:, 1:].argmax(-1) + 1  # [16]
+    present = (1.0 - probs[:, 0]) > LETTER_THRESHOLD  # [16]
+    out, prev = [], 0
+    for i, on in zip(letter.tolist(), present.tolist(), strict=True):
+        cur = i if on else 0
+        if cur and cur != prev:
+            out.append(LETTERS[cur - 1])
+        prev = cur
+    return "".join(out)
 
 
 @dataclass
@@ -36,7 +52,7 @@ class Readout:
 
     @property
     def word(self) -> str:
-        return decode_columns(self.char_probs.argmax(-1))
+        return decode_columns(self.char_probs)
 
     @property
     def word_colour(self) -> str:
