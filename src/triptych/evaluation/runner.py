@@ -107,6 +107,20 @@ def judge_images(items: list[EvalItem], images: list[Image.Image], seeds: int, s
     return records, readouts
 
 
+def reference_renders(items: list[EvalItem], n: int, seed: int = 1_000_003) -> np.ndarray:
+    """~n real renders of the same prompts (ground-truth scenes, seeds no generator uses), so
+    KID compares image statistics on the same content distribution. uint8 [n', 64, 64, 3]."""
+    import random
+
+    from triptych.world.render import render
+    from triptych.world.sampling import scene_from_spec
+
+    per_item = max(1, -(-n // max(1, len(items))))
+    out = [np.asarray(render(scene_from_spec(item.spec, random.Random(seed + 7919 * i + k))))
+           for i, item in enumerate(items) for k in range(per_item)]
+    return np.stack(out)
+
+
 def _diversity(feats: np.ndarray, seeds: int) -> float | None:
     """Mean pairwise feature distance between the seeds of one prompt, averaged."""
     if seeds < 2:
@@ -140,19 +154,15 @@ def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | 
         report["in_distribution"] = summarize([r for r in records if not r["heldout"]])
     report["ms_per_image"] = {"mean": statistics.fmean(times), "median": statistics.median(times)}
 
-    from triptych.world.dataset import render_batch
-
     fake = judge_features(judge, np.stack([np.asarray(im) for im in images]))
-    split = "heldout" if heldout and len(heldout) == len(records) else "train"
-    real_images, _, _ = render_batch(opts.kid_real, seed=31_337, split=split)
-    real = judge_features(judge, real_images)
+    real = judge_features(judge, reference_renders(items, opts.kid_real))
     if fake.shape[0] >= 2:
         k_mean, k_std = kid(real, fake, subset_size=opts.kid_subset)
         report["kid"] = {"mean": k_mean, "std": k_std, "n_real": real.shape[0],
-                         "n_fake": fake.shape[0], "subset_size": min(opts.kid_subset,
-                                                                      fake.shape[0]),
+                         "n_fake": fake.shape[0],
+                         "subset_size": min(opts.kid_subset, fake.shape[0]),
                          "features": "judge penultimate (pooled + 9 slot vectors)",
-                         "real_split": split}
+                         "real": "renders of scenes satisfying the same prompts, other seeds"}
     report["diversity"] = _diversity(fake, opts.seeds)
 
     if agree_with is not None:

@@ -76,15 +76,27 @@ generator can reach under this judge.
 - Objects are read per 3×3 slot: an object drawn between slots may be read in either slot.
 
 ## Reproduce
-```
-{reproduce_command(cfg)}
-```
+{_reproduce(info)}
 (seeded and resumable: the run directory `runs/judge/` keeps `state.pt`; rerunning the same
 command continues where it stopped.)
 """
     path = Path(path)
     path.write_text(text)
     return path
+
+
+def _reproduce(info: dict) -> str:
+    phases = info.get("history") or [{"from_step": 0, "config": info["config"]}]
+    if len(phases) == 1:
+        return f"```\n{reproduce_command(phases[0]['config'])}\n```"
+    lines = [f"{reproduce_command(p['config'])}" for p in phases]
+    ends = [p["from_step"] for p in phases[1:]] + [info["steps"]]
+    spans = zip(phases, ends, strict=True)
+    notes = "\n".join(f"# phase {i + 1}: steps {p['from_step']}-{end} (the schedule follows "
+                      f"--steps of its phase)" for i, (p, end) in enumerate(spans))
+    return ("Run these in order with the same run directory (each resumes the previous; "
+            "the first stops after its --steps):\n```\n" + notes + "\n" + "\n".join(lines)
+            + "\n```")
 
 
 def _ceiling(info: dict) -> str:

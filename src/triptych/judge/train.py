@@ -153,20 +153,24 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state_path = run_dir / "state.pt"
     step, elapsed = 0, 0.0
+    config = json.loads(json.dumps(cfg.to_dict()))
+    history = [{"from_step": 0, "config": config}]  # phases, for an exact reproduce recipe
     if state_path.exists():
         state = torch.load(state_path, weights_only=False)
-        if state["config"] != json.loads(json.dumps(cfg.to_dict())):
-            log("[judge] note: resuming with a different config than the run started with")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, elapsed = state["step"], state["elapsed"]
+        history = state.get("history") or [{"from_step": 0, "config": state["config"]}]
+        if history[-1]["config"] != config:
+            log(f"[judge] resuming at step {step} with a changed config (e.g. more --steps)")
+            history.append({"from_step": step, "config": config})
         log(f"[judge] resumed at step {step}")
     wants_ae = use_ae and cfg.ae_prob > 0
     ae = None
 
     def checkpoint() -> None:
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "elapsed": elapsed, "config": json.loads(json.dumps(cfg.to_dict()))},
+                    "elapsed": elapsed, "config": config, "history": history},
                    run_dir / "state.pt.tmp")
         (run_dir / "state.pt.tmp").replace(state_path)
 
@@ -221,7 +225,8 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
     metrics = {"any": evaluate(model, cfg.eval_n, ae, "any"),
                "heldout": evaluate(model, cfg.eval_n, ae, "heldout", seed=EVAL_SEED + 1)}
     info = {"steps": step, "wall_time_s": round(elapsed, 1), "params": model.num_params(),
-            "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(), "metrics": metrics}
+            "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(),
+            "history": history, "metrics": metrics}
     save_judge(model, out, extra={k: v for k, v in info.items() if k != "metrics"})
     if eval_ceiling:
         info["eval_ceiling"] = eval_ceilings(out, with_ae=ae is not None)
