@@ -69,8 +69,9 @@ generator can reach under this judge.
 {_ceiling(info)}
 ## Limitations
 - Text is the weakest attribute and misses the 98 % target: the column head reads 4 px columns,
-  too coarse for 12–13 px fonts (most 6-letter words), and training stopped at the CPU budget
-  while text accuracy was still rising. Treat text-task scores as lower bounds.
+  too coarse for 12–13 px fonts (most 6-letter words), and text accuracy had flattened by the
+  end of the CPU budget. Finer (2 px) columns and a longer run are the fix. Treat text-task
+  scores as lower bounds.
 - Autoencoder round trips blur letters beyond reading (see the reconstruction column), so the
   latent generators' text ceiling under this judge is near zero.
 - Objects are read per 3×3 slot: an object drawn between slots may be read in either slot.
