@@ -68,7 +68,7 @@ class DiffusionTrainConfig:
     checkpoint_every: int = 250
     log_every: int = 25
     preview_every: int = 1000
-    guidance: float = 3.0  # sampling default (recipes: w ~ 3 for small models)
+    guidance: float = 5.0  # sampling default: w=5 beat w=3 on the judge (background, KID)
     sample_steps: int = 20
 
 
