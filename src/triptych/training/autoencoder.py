@@ -216,6 +216,7 @@ def write_ae_card(path: Path, model: Autoencoder, cfg: AETrainConfig, summary: d
     dec = summary.get("decoder_steps")
     dec_flag = f" --decoder-steps {dec}" if dec else ""
     command = f"triptych train autoencoder --seed {seed} --steps {cfg.steps}{dec_flag}{tiny}"
+    machine = machine_summary(summary.get("threads"))
     write_card(path, "autoencoder (shared f=4 latent autoencoder)", {
         "Architecture": (
             f"TAESD-like plain conv autoencoder, 64x64x3 <-> 16x16x4 (f=4, z=4). Encoder: "
@@ -233,7 +234,7 @@ def write_ae_card(path: Path, model: Autoencoder, cfg: AETrainConfig, summary: d
             "steps": summary["steps"], "batch": cfg.batch, "optimiser": f"Adam lr {cfg.lr}, "
             f"{cfg.warmup} warm-up steps, cosine to 10 %", "loss": "L1 + MSE + "
             f"{cfg.grad_weight} x image-gradient L1", "seed": seed,
-            "wall time": f"{summary['wall_s'] / 60:.1f} min ({machine_summary()})",
+            "wall time": f"{summary['wall_s'] / 60:.1f} min ({machine})",
             "decoder-only fine-tuning": (
                 f"{dec} steps, text-heavy batches {DECODER_KINDS}, Adam lr {DECODER_LR}, "
                 f"grad-loss weight {DECODER_GRAD_WEIGHT}, encoder frozen, "

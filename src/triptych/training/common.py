@@ -146,9 +146,9 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def machine_summary() -> str:
-    return (f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
+def machine_summary(threads: int | None = None) -> str:
+    n = threads or torch.get_num_threads()
+    return f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {n} threads"
 
 
 def write_card(path: Path, title: str, sections: dict[str, str]) -> Path:

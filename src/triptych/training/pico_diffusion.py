@@ -45,6 +45,7 @@ from triptych.training.common import (
 )
 
 NAME = "pico-diffusion"
+AE_COMMAND = "triptych train autoencoder --seed 0 --steps 700 --decoder-steps 600"
 PREVIEW_PROMPTS = (
     "a red circle", "two cats", "a dog to the left of a cat", "a blue square and a yellow star",
     "the word CAT in white on black", "a rocket on a green background", "three apples",
@@ -203,6 +204,7 @@ def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig
     u = model.cfg
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}" + (
         " --tiny" if cfg.size == "tiny" else "")
+    machine = machine_summary(summary.get("threads"))
     write_card(path, f"{NAME} (latent U-Net, flow matching, CFG)", {
         "Architecture": (
             f"ADM-style U-Net on normalised 16x16x4 autoencoder latents: ch {u.ch}, mult "
@@ -229,12 +231,12 @@ def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig
             "optimiser": f"AdamW lr {cfg.lr}, wd {cfg.weight_decay}, {cfg.warmup} warm-up, "
                          "cosine to 10 %, grad clip 1.0",
             "EMA": cfg.ema, "seed": seed,
-            "wall time": f"{summary['wall_s'] / 60:.1f} min ({machine_summary()})",
+            "wall time": f"{summary['wall_s'] / 60:.1f} min ({machine})",
             "final training loss": summary.get("final_loss"),
         }),
         "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md for "
                               "`triptych eval` results.",
-        "Reproduce": f"```\ntriptych train autoencoder --seed 0\n{command}\n```\n\n"
+        "Reproduce": f"```\n{AE_COMMAND}\n{command}\n```\n\n"
                      f"Resumable: the run state lives in `runs/{NAME}/state.pt`; rerunning the "
                      "command continues it (`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",

@@ -205,6 +205,7 @@ def train_pico_turbo(
 def write_turbo_card(path: Path, cfg: TurboTrainConfig, summary: dict, seed: int,
                      metrics: str | None = None) -> None:
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps} --pairs {cfg.pairs}"
+    machine = machine_summary(summary.get("threads"))
     write_card(path, f"{NAME} (pico-diffusion distilled to 1-4 steps, no CFG pass)", {
         "Architecture": (
             "Identical to pico-diffusion (same U-Net, text encoder and vocabulary; see "
@@ -222,7 +223,7 @@ def write_turbo_card(path: Path, cfg: TurboTrainConfig, summary: dict, seed: int
             "optimiser": f"AdamW lr {cfg.lr}, {cfg.warmup} warm-up, cosine to 10 %, clip 1.0",
             "EMA": cfg.ema, "seed": seed,
             "pair generation wall time": f"{summary['pair_wall_s'] / 60:.1f} min",
-            "fine-tuning wall time": f"{summary['wall_s'] / 60:.1f} min ({machine_summary()})",
+            "fine-tuning wall time": f"{summary['wall_s'] / 60:.1f} min ({machine})",
             "final training loss": summary.get("final_loss"),
         }),
         "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md.",
