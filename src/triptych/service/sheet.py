@@ -50,6 +50,7 @@ def compose_sheet(prompt: str, entries: list[SheetEntry]) -> Image.Image:
                       font=_font(12))
         seconds = f"{entry.seconds:.2f} s" if entry.seconds is not None else "-"
         draw.text((x, y + TILE + 4), entry.model_name, fill="black", font=_font(14))
-        draw.text((x, y + TILE + 22), f"{entry.credits} credits · {seconds}", fill="#444444",
+        credits = f"{entry.credits} credit" + ("" if entry.credits == 1 else "s")
+        draw.text((x, y + TILE + 22), f"{credits} · {seconds}", fill="#444444",
                   font=_font(12))
     return sheet

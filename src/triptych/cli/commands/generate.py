@@ -9,13 +9,17 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option, 
 from triptych.cli.progress_bar import job_progress
 
 
+def _credits(n: int) -> str:
+    return f"{n} credit" if n == 1 else f"{n} credits"
+
+
 def _print_generation(out, tp) -> None:
     credits = tp.credits(statement=False)
     for path in out.paths:
         console.print(f"[bold green]Saved[/] {path}", highlight=False)
     seconds = f"{out.seconds:.2f} s" if out.seconds is not None else "-"
     console.print(f"{out.job['model']} · seed {out.job['seed']} · {out.job['size']} · "
-                  f"{out.cost} credits · {seconds} · job {out.id}", highlight=False)
+                  f"{_credits(out.job['charged'])} · {seconds} · job {out.id}", highlight=False)
     console.print(f"{credits['available']} credits left (renews {credits['renews_on']})",
                   highlight=False)
 
@@ -87,7 +91,7 @@ def compare(prompt, models_csv, seed, size, user_email, as_json) -> None:
                    "results": [r.job for r in out.results], "failures": out.failures})
         return
     for result in out.results:
-        console.print(f"[bold]{result.job['model']:<22}[/] {result.cost:>3} credits  "
+        console.print(f"[bold]{result.job['model']:<22}[/] {_credits(result.job['charged']):>11}  "
                       f"{result.seconds:6.2f} s  {result.paths[0]}", highlight=False)
     for failed in out.failures:
         console.print(f"[bold red]{failed['model']:<22}[/] refunded: "
