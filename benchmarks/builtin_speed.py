@@ -1,16 +1,19 @@
 """Side-by-side latency of the built-in models at batch 1 (median ms/image) and the speed-up.
 
-    .venv/bin/python benchmarks/builtin_speed.py [--runs 20] [--threads 2] [--json]
+    .venv/bin/python benchmarks/builtin_speed.py [--runs 20] [--threads N] [--json]
 
 Runs the real engine path (``BuiltinEngine.generate``: tokenise, sample, decode, to PIL) for
 one 64x64 image per call, alternating the models call by call so machine noise hits both
 alike. Each model runs at its catalog default steps; pico-turbo is also timed at 1 and 2 steps.
+Threads default to ``Settings().torch_threads`` (what the engine uses). The load average is
+printed with the result: on a shared machine it explains most of the spread.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -27,9 +30,13 @@ PROMPTS = ("a red circle", "two cats on a blue background", "a dog to the left o
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.threads is None:
+        from triptych.settings import Settings
+
+        args.threads = Settings().torch_threads
     torch.set_num_threads(args.threads)
 
     catalog = load_catalog()
@@ -57,13 +64,15 @@ def main() -> None:
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     names = list(cases)
     ratio = medians[names[0]] / medians[names[1]]
-    result = {"threads": args.threads, "runs": args.runs,
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    result = {"threads": args.threads, "runs": args.runs, "load_average_1min": load,
               "median_ms": {k: round(v, 1) for k, v in medians.items()},
               "speedup_turbo_vs_diffusion": round(ratio, 2)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"batch 1, 64x64, {args.threads} threads, median of {args.runs} runs")
+    print(f"batch 1, 64x64, {args.threads} threads, median of {args.runs} runs, "
+          f"load average {load}")
     for name, ms in medians.items():
         print(f"  {name:<34} {ms:8.1f} ms/image")
     print(f"  speed-up, turbo vs diffusion (default steps): {ratio:.2f}x")

@@ -191,8 +191,10 @@ class BuiltinEngine:
                     if progress is not None:
                         progress((i + frac) / request.n, to_pil(x0[0]))
 
+                # no callback, no preview decodes (~3 ms each: a third of a turbo image)
                 out = pipe([request.prompt], [request.seed + i], steps=steps,
-                           guidance=guidance, on_preview=on_preview,
+                           guidance=guidance,
+                           on_preview=on_preview if progress is not None else None,
                            preview_every=preview_every)  # [1,3,64,64]
                 native = to_pil(out[0])
                 image = fit_to_size(native, request.width, request.height)
