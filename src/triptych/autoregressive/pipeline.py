@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,12 @@ from torch import nn
 from triptych.autoregressive.sampling import DecodeOptions, generate
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.bits_tokenizer import GRID, BitsTokenizer
-from triptych.nets.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint
+from triptych.nets.checkpoint import (
+    CheckpointError,
+    load_into,
+    read_checkpoint,
+    save_conditioned,
+)
 from triptych.nets.gpt import BitsGPT, GPTConfig
 from triptych.nets.lfq import codes_from_ids
 from triptych.nets.text_encoder import TextConfig, Tokenizer
@@ -70,9 +75,7 @@ def config_from_dict(data: dict[str, Any]) -> GPTConfig:
 
 def save_bits(path: Path | str, model: nn.Module, cfg: GPTConfig, tokenizer: Tokenizer,
               sampling: BitsSampling, extra: dict[str, Any] | None = None) -> Path:
-    meta = {"config": asdict(cfg), "vocab": tokenizer.vocab, "max_len": tokenizer.max_len,
-            "sampling": asdict(sampling), **(extra or {})}
-    return save_checkpoint(path, model, meta)
+    return save_conditioned(path, model, cfg, tokenizer, sampling, extra)
 
 
 def load_bits(path: Path | str) -> BitsBundle:

@@ -56,6 +56,17 @@ def save_checkpoint(
     return path
 
 
+def save_conditioned(path: Path | str, model: nn.Module, cfg: Any, tokenizer: Any,
+                     sampling: Any, extra: dict[str, Any] | None = None) -> Path:
+    """Save a text-conditioned model with what it needs to run: its config (a dataclass),
+    the prompt tokenizer's vocabulary and its sampling defaults (a dataclass)."""
+    from dataclasses import asdict
+
+    meta = {"config": asdict(cfg), "vocab": tokenizer.vocab, "max_len": tokenizer.max_len,
+            "sampling": asdict(sampling), **(extra or {})}
+    return save_checkpoint(path, model, meta)
+
+
 def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return (fp32 state dict, decoded metadata); CheckpointError if missing or corrupt."""
     from safetensors import safe_open

@@ -7,14 +7,14 @@ fine-tuned), so one class and one file format serve both.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from triptych.nets.checkpoint import load_into, read_checkpoint, save_checkpoint
+from triptych.nets.checkpoint import load_into, read_checkpoint, save_conditioned
 from triptych.nets.text_encoder import TextConfig, TextEncoder, Tokenizer
 from triptych.nets.unet import UNet, UNetConfig
 
@@ -72,9 +72,7 @@ def config_from_dict(data: dict[str, Any]) -> UNetConfig:
 
 def save_pico(path: Path | str, model: nn.Module, cfg: UNetConfig, tokenizer: Tokenizer,
               sampling: SamplingDefaults, extra: dict[str, Any] | None = None) -> Path:
-    meta = {"config": asdict(cfg), "vocab": tokenizer.vocab, "max_len": tokenizer.max_len,
-            "sampling": asdict(sampling), **(extra or {})}
-    return save_checkpoint(path, model, meta)
+    return save_conditioned(path, model, cfg, tokenizer, sampling, extra)
 
 
 def load_pico(path: Path | str) -> PicoBundle:
