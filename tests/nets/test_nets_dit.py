@@ -153,7 +153,7 @@ def test_checkpoint_errors_name_the_file(tmp_path) -> None:
 def _pipe(model: PicoDiT, tok: Tokenizer, guidance: float | None = 3.0) -> DiTPipeline:
     _randomise(model)
     with torch.no_grad():
-        model.dit.final.linear.weight.mul_(0.05)  # keep the latents in a sane range
+        model.backbone.final.linear.weight.mul_(0.05)  # keep the latents in a sane range
     ae = Autoencoder(AE_CONFIGS["tiny"]).eval()
     bundle = TransformerBundle(model, tok, SamplingDefaults(steps=4, guidance=guidance))
     return DiTPipeline(bundle, ae)
@@ -173,7 +173,7 @@ def test_pipeline_previews_and_cfg_batching(model, tok) -> None:
     pipe = _pipe(model, tok)
     seen: list[float] = []
     batches: list[int] = []
-    handle = model.dit.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+    handle = model.backbone.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
     pipe(PROMPTS[:1], [0], steps=8, on_preview=lambda f, img: seen.append(f), preview_every=2)
     assert seen == [1 / 8, 3 / 8, 5 / 8, 7 / 8]
     assert batches == [2] * 8  # cond + uncond in one batch

@@ -79,8 +79,8 @@ def test_pico_lm_null_context_and_roundtrip(tmp_path) -> None:
     feats = lm(["a puppy", "a kitty on a red background"])
     x, t = torch.randn(1, 4, 16, 16).expand(2, -1, -1, -1), torch.rand(1).expand(2)
     with torch.no_grad():
-        torch.nn.init.normal_(model.dit.final.linear.weight, std=0.1)
-        for block in model.dit.blocks:
+        torch.nn.init.normal_(model.backbone.final.linear.weight, std=0.1)
+        for block in model.backbone.blocks:
             torch.nn.init.normal_(block.ada[1].weight, std=0.1)
             torch.nn.init.normal_(block.cross.proj.weight, std=0.1)
     v = model(x, t, feats, drop=torch.tensor([True, True]))

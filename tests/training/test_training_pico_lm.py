@@ -97,3 +97,57 @@ def test_cli_tiny(tmp_path, ae_path, monkeypatch) -> None:
                                         "--json"])
     assert result.exit_code == 0, result.output
     assert out.is_file() and out.with_suffix(".md").is_file()
+
+
+def _tiny_pico_diffusion(path: Path, size: str = "tiny") -> Path:
+    from triptych.nets.pico import PicoModel, SamplingDefaults, save_pico
+    from triptych.nets.text_encoder import Tokenizer
+    from triptych.nets.unet import UNET_CONFIGS
+
+    torch.manual_seed(3)
+    model = PicoModel(UNET_CONFIGS[size])
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.05)
+    return save_pico(path, model, model.cfg, Tokenizer.build(["a dog"]), SamplingDefaults(),
+                     {"train": {"steps": 7}})
+
+
+def test_unet_backbone_warm_starts_from_pico_diffusion(tmp_path) -> None:
+    from triptych.nets.pico import load_pico
+    from triptych.training.pico_lm import build_pico_lm, warm_start
+
+    init = _tiny_pico_diffusion(tmp_path / "pd.safetensors")
+    model = build_pico_lm("unet-tiny")
+    assert warm_start(model, init, log=lambda *_: None) == 7
+    want = load_pico(init).model.unet.state_dict()
+    got = model.backbone.state_dict()
+    assert all(torch.equal(got[k], want[k].float()) for k in want)
+    with pytest.raises(ValueError, match="does not match"):  # a U-Net of another size
+        warm_start(build_pico_lm("unet-tiny"),
+                   _tiny_pico_diffusion(tmp_path / "small.safetensors", "small"))
+    with pytest.raises(ValueError, match="does not match"):  # a DiT backbone
+        warm_start(build_pico_lm("tiny"), init)
+
+
+def test_unet_backbone_round_trips_and_samples(tmp_path, ae_path) -> None:
+    init = _tiny_pico_diffusion(tmp_path / "pd.safetensors")
+    out = tmp_path / "pico-lm.safetensors"
+    summary = train_pico_lm(tiny=True, size="unet-tiny", init=init, out=out,
+                            run_dir=tmp_path / "run", ae_path=ae_path, **quiet)
+    assert summary["backbone"] == "unet" and summary["init_steps"] == 7
+    bundle = load_transformer(out)
+    assert bundle.meta["backbone"] == "unet"
+    assert type(bundle.model.backbone).__name__ == "UNet"
+    card = out.with_suffix(".md").read_text()
+    assert "latent U-Net" in card and "--init" in card
+    pipe = load_dit_pipeline(out, ae_path, jit=True)
+    a = pipe(["a puppy to the left of a kitty"], [4])
+    b = pipe(["a puppy to the left of a kitty"], [4])
+    assert a.shape == (1, 3, 64, 64) and torch.equal(a, b)
+
+
+def test_dit_backbone_is_still_available(tmp_path, ae_path) -> None:
+    out = tmp_path / "dit-lm.safetensors"
+    summary = train_pico_lm(tiny=True, size="tiny", out=out, run_dir=tmp_path / "run",
+                            ae_path=ae_path, **quiet)
+    assert summary["backbone"] == "dit"
+    assert load_transformer(out).meta["backbone"] == "dit"

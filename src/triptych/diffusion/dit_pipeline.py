@@ -50,7 +50,7 @@ class _TracedDiT(torch.nn.Module):
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                traced = torch.jit.trace(self.model.dit, (x, t, ctx, mask), check_trace=False)
+                traced = torch.jit.trace(self.model.backbone, (x, t, ctx, mask), check_trace=False)
                 self.traced[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
         return self.traced[key](x, t, ctx, mask)
 

@@ -1,9 +1,11 @@
-"""The two text-to-velocity models built on the DiT, and their self-contained checkpoints.
+"""Text-to-velocity models with a swappable text front-end, and their self-contained checkpoints.
 
 * ``PicoDiT`` (pico-dit): the learned word-level tokenizer + text encoder of pico-diffusion
   (``triptych.nets.text_encoder``, trained jointly) feeding a DiT.
 * ``PicoLM`` (pico-lm): frozen MiniLM states (computed outside the module by ``FrozenLM``) ->
-  the trainable ``LMConnector`` -> the same DiT.
+  the trainable ``LMConnector`` -> a backbone: the DiT, or pico-diffusion's latent U-Net
+  (recipe (d) allows either; the U-Net can start from pico-diffusion's trained weights, so the
+  connector and a fine-tune are all a CPU budget has to pay for).
 
 Both expose ``encode_text(inputs) -> (ctx, mask)`` (slot 0 pooled, see ``triptych.nets.dit``),
 ``null_context(batch, length)`` (the learned unconditional input for classifier-free guidance)
@@ -28,31 +30,49 @@ from torch import nn
 from triptych.nets.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint
 from triptych.nets.dit import DiT, DiTConfig
 from triptych.nets.lm_connector import LM_NAME, ConnectorConfig, FrozenLM, LMConnector, masked_mean
-from triptych.nets.pico import SamplingDefaults
+from triptych.nets.pico import SamplingDefaults, config_from_dict
 from triptych.nets.text_encoder import TextConfig, TextEncoder, Tokenizer
+from triptych.nets.unet import UNet, UNetConfig
 
 Context = tuple[torch.Tensor, torch.Tensor]  # (ctx [B, L, d_ctx], mask [B, L] bool)
+BackboneConfig = DiTConfig | UNetConfig
+
+
+def backbone_name(cfg: BackboneConfig) -> str:
+    return "unet" if isinstance(cfg, UNetConfig) else "dit"
+
+
+def context_dim(cfg: BackboneConfig) -> int:
+    """Width of the text context the backbone cross-attends to."""
+    return cfg.text.dim if isinstance(cfg, UNetConfig) else cfg.ctx_dim
+
+
+def build_backbone(cfg: BackboneConfig) -> nn.Module:
+    """(x [B,4,16,16], t [B], ctx [B,L,d], mask [B,L]) -> velocity [B,4,16,16]."""
+    return UNet(cfg) if isinstance(cfg, UNetConfig) else DiT(cfg)
 
 
 class TextToVelocity(nn.Module):
-    """A DiT plus a text front-end and a learned null context (subclasses add the front-end)."""
+    """A backbone plus a text front-end and a learned null context (subclasses add the
+    front-end)."""
 
     kind = ""
 
-    def __init__(self, cfg: DiTConfig) -> None:
+    def __init__(self, cfg: BackboneConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.dit = DiT(cfg)
+        self.ctx_dim = context_dim(cfg)
+        self.backbone = build_backbone(cfg)
         # CFG's unconditional input (DiT's class_dropout_prob): one learned pooled vector in
         # slot 0, every other slot masked out
-        self.null = nn.Parameter(torch.randn(cfg.ctx_dim) * 0.02)
+        self.null = nn.Parameter(torch.randn(self.ctx_dim) * 0.02)
 
     def encode_text(self, inputs: Any) -> Context:
         raise NotImplementedError
 
     def null_context(self, batch: int, length: int = 1) -> Context:
         """[B, length, d_ctx] zeros with the learned null vector in slot 0; mask slot 0 only."""
-        ctx = self.null.new_zeros(batch, length, self.cfg.ctx_dim)
+        ctx = self.null.new_zeros(batch, length, self.ctx_dim)
         ctx[:, 0] = self.null
         mask = torch.zeros(batch, length, dtype=torch.bool, device=ctx.device)
         mask[:, 0] = True
@@ -79,7 +99,7 @@ class TextToVelocity(nn.Module):
         context = context if context is not None else self.encode_text(inputs)
         if drop is not None:
             context = self.apply_dropout(context, drop)
-        return self.dit(x, t, *context)  # [B, 4, 16, 16]
+        return self.backbone(x, t, *context)  # [B, 4, 16, 16]
 
 
 class PicoDiT(TextToVelocity):
@@ -107,10 +127,11 @@ class PicoLM(TextToVelocity):
 
     kind = "pico-lm"
 
-    def __init__(self, cfg: DiTConfig, connector: ConnectorConfig) -> None:
+    def __init__(self, cfg: BackboneConfig, connector: ConnectorConfig) -> None:
         super().__init__(cfg)
-        if connector.dim != cfg.ctx_dim:
-            raise ValueError(f"connector dim {connector.dim} != DiT ctx_dim {cfg.ctx_dim}")
+        if connector.dim != self.ctx_dim:
+            raise ValueError(f"connector dim {connector.dim} != the backbone's context width "
+                             f"{self.ctx_dim}")
         self.connector_cfg = connector
         self.connector = LMConnector(connector)
 
@@ -142,8 +163,8 @@ def save_transformer(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """fp16 safetensors + JSON metadata that rebuild ``model`` (and its tokenizer)."""
-    meta: dict[str, Any] = {"kind": model.kind, "config": asdict(model.cfg),
-                            "sampling": asdict(sampling)}
+    meta: dict[str, Any] = {"kind": model.kind, "backbone": backbone_name(model.cfg),
+                            "config": asdict(model.cfg), "sampling": asdict(sampling)}
     if isinstance(model, PicoDiT):
         if tokenizer is None:
             raise ValueError("a pico-dit checkpoint needs its tokenizer")
@@ -156,7 +177,11 @@ def save_transformer(
 
 def build_model(meta: dict[str, Any]) -> TextToVelocity:
     """The (untrained) network a checkpoint's metadata describes."""
-    cfg = DiTConfig(**meta["config"])
+    cfg: BackboneConfig
+    if meta.get("backbone", "dit") == "unet":
+        cfg = config_from_dict(meta["config"])
+    else:
+        cfg = DiTConfig(**meta["config"])
     kind = meta["kind"]
     if kind == PicoDiT.kind:
         return PicoDiT(cfg, TextConfig(**meta["text"]))

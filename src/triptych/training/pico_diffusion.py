@@ -21,7 +21,7 @@ from triptych.diffusion.flow import FlowMatching
 from triptych.diffusion.pipeline import PicoPipeline
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.checkpoint import weights_path
-from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults, save_pico
+from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults, load_pico, save_pico
 from triptych.nets.text_encoder import TextConfig, Tokenizer
 from triptych.nets.unet import UNET_CONFIGS
 from triptych.training import data
@@ -95,13 +95,22 @@ def train_pico_diffusion(
     ae_path: Path | None = None,
     pairs: int | None = None,
     threads: int | None = None,
+    init: Path | None = None,
+    lr: float | None = None,
     log=print,
 ) -> dict[str, Any]:
+    """``init``: warm-start from a pico checkpoint (weights, vocabulary and size; fresh
+    optimiser and schedule), to continue a shipped model on more data/steps."""
     cfg = TINY if tiny else DiffusionTrainConfig()
     if steps is not None:
         cfg = replace(cfg, steps=steps)
     if pairs is not None:
         cfg = replace(cfg, pairs=pairs)
+    if lr is not None:
+        cfg = replace(cfg, lr=lr)
+    start = load_pico(init) if init else None
+    if start is not None:
+        cfg = replace(cfg, size=_size_of(start.model.cfg))
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -111,6 +120,8 @@ def train_pico_diffusion(
     export = run_dir / f"{NAME}.safetensors"
     if resume and (run_dir / "state.pt").is_file() and export.is_file():
         tokenizer = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+    elif start is not None:
+        tokenizer = start.tokenizer  # the warm start's embeddings index this vocabulary
     else:
         tokenizer = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
     cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
@@ -119,6 +130,9 @@ def train_pico_diffusion(
     null_ids = tokenizer.null_ids(1)  # [1, L]
 
     model = build_model(cfg.size, len(tokenizer), tokenizer.max_len)
+    if start is not None:
+        model.load_state_dict({k: v.float() for k, v in start.model.state_dict().items()})
+        log(f"warm start from {init}")
     ema = EMA(model, cfg.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     flow = FlowMatching("logit_normal")
@@ -160,7 +174,8 @@ def train_pico_diffusion(
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
             save_pico(export, ema.model, model.cfg, tokenizer, sampling,
-                      {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1)}})
+                      {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
+                                 "init_steps": _init_steps(start)}})
         if cfg.preview_every and state.step % cfg.preview_every == 0:
             save_preview(PicoBundle(ema.model, tokenizer, sampling), ae,
                          run_dir / f"preview_{state.step:06d}.png")
@@ -171,7 +186,9 @@ def train_pico_diffusion(
         "steps": state.step, "wall_s": round(state.wall_s, 1),
         "params": count_params(model), "params_text": count_params(model.text),
         "params_unet": count_params(model.unet), "vocab": len(tokenizer),
-        "pairs": len(latents), "threads": threads, "final_loss": round(loss.item(), 5)
+        "pairs": len(latents), "threads": threads,
+        "init": str(init) if init else None, "init_steps": _init_steps(start),
+        "final_loss": round(loss.item(), 5)
         if state.step > 0 and "loss" in locals() else None,
     }
     save_pico(out, ema.model, model.cfg, tokenizer, sampling,
@@ -180,6 +197,21 @@ def train_pico_diffusion(
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary
+
+
+def _size_of(cfg) -> str:
+    for name, known in UNET_CONFIGS.items():
+        if (known.ch, known.blocks, known.mult) == (cfg.ch, cfg.blocks, cfg.mult):
+            return name
+    raise ValueError(f"warm start: U-Net config {cfg} matches no size in UNET_CONFIGS")
+
+
+def _init_steps(start: PicoBundle | None) -> int:
+    """Training steps already in a warm start's weights (its own warm start included)."""
+    if start is None:
+        return 0
+    train = start.meta.get("train", {})
+    return int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
 
 
 def _run_tokenizer(export: Path) -> Tokenizer:
@@ -203,7 +235,9 @@ def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig
                          summary: dict, seed: int, metrics: str | None = None) -> None:
     u = model.cfg
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}" + (
-        " --tiny" if cfg.size == "tiny" else "")
+        " --tiny" if cfg.size == "tiny" else "") + (
+        f" --pairs {cfg.pairs} --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
+        if summary.get("init") else "")
     machine = machine_summary(summary.get("threads"))
     write_card(path, f"{NAME} (latent U-Net, flow matching, CFG)", {
         "Architecture": (

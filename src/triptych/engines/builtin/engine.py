@@ -1,4 +1,4 @@
-"""BuiltinEngine: runs pico-turbo / pico-diffusion on the CPU, fully offline.
+"""BuiltinEngine: runs the built-in models (``MODELS``) on the CPU, fully offline.
 
 * Weights load lazily on the first ``generate`` and are cached per process (one model object
   per checkpoint file, shared by every engine instance); sampling holds that model's lock, so
@@ -13,7 +13,8 @@
   "64x64"``. Smaller than 64 or larger than the card's max is an InvalidRequestError("size").
 * Progress: ``progress(fraction, preview)`` every few sampling steps with the decoded clean-
   image estimate (64x64), then once per finished image.
-* Options: ``guidance`` (float) overrides pico-diffusion's CFG scale; ignored by pico-turbo.
+* Options: ``guidance`` (float) overrides the CFG scale of the guided models; pico-turbo has
+  guidance baked in and ignores it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +47,49 @@ if TYPE_CHECKING:
     from triptych.settings import Settings
 
 NATIVE = 64  # the models' output size
-TARGETS = ("pico-turbo", "pico-diffusion")
 AUTOENCODER = "autoencoder"
+BITS_TOKENIZER = "bits-tokenizer"
 WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
+
+
+def _pico(model: Path, ae: Path) -> Any:
+    from triptych.diffusion.pipeline import PicoPipeline
+    from triptych.nets import autoencoder as ae_mod
+    from triptych.nets.pico import load_pico
+
+    # jit: TorchScript-frozen U-Net, ~20 % faster at batch 1-2 (per-op overhead)
+    return PicoPipeline(load_pico(model), ae_mod.load(ae), jit=True)
+
+
+def _transformer(model: Path, ae: Path) -> Any:
+    from triptych.diffusion.dit_pipeline import load_dit_pipeline
+
+    return load_dit_pipeline(model, ae, jit=True)
+
+
+def _bits(model: Path, tokenizer: Path) -> Any:
+    from triptych.autoregressive.pipeline import fast_dtype, load_bits_pipeline
+
+    return load_bits_pipeline(model, tokenizer, dtype=fast_dtype())
+
+
+@dataclass(frozen=True)
+class BuiltinModel:
+    """How to serve one built-in model: the checkpoint it decodes with and its loader."""
+
+    shared: str  # the second checkpoint: the autoencoder, or pico-bits' tokenizer
+    load: Callable[[Path, Path], Any]  # (model file, shared file) -> pipeline
+    guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
+
+
+MODELS: dict[str, BuiltinModel] = {
+    "pico-turbo": BuiltinModel(AUTOENCODER, _pico, guided=False),
+    "pico-diffusion": BuiltinModel(AUTOENCODER, _pico),
+    "pico-dit": BuiltinModel(AUTOENCODER, _transformer),
+    "pico-lm": BuiltinModel(AUTOENCODER, _transformer),
+    "pico-bits": BuiltinModel(BITS_TOKENIZER, _bits),
+}
+TARGETS = tuple(MODELS)
 
 _cache: dict[tuple[str, str], PicoPipeline] = {}
 _cache_lock = threading.Lock()
@@ -77,25 +120,21 @@ def _fingerprint(path: Path) -> str:
 def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
     """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
     the file when a checkpoint is missing or corrupt."""
-    from triptych.diffusion.pipeline import PicoPipeline
-    from triptych.nets import autoencoder as ae_mod
-    from triptych.nets.pico import load_pico
-
-    model_path, ae_path = checkpoint_path(target), checkpoint_path(AUTOENCODER)
-    key = (str(model_path), str(ae_path))
+    spec = MODELS[target]
+    model_path, shared_path = checkpoint_path(target), checkpoint_path(spec.shared)
+    key = (str(model_path), str(shared_path))
     with _cache_lock:
         if key in _cache:
             return _cache[key]
         if threads:
             torch.set_num_threads(threads)
         try:
-            # jit: TorchScript-frozen U-Net, ~20 % faster at batch 1-2 (per-op overhead)
-            pipe = PicoPipeline(load_pico(model_path), ae_mod.load(ae_path), jit=True)
+            pipe = spec.load(model_path, shared_path)
         except CheckpointError as exc:
             raise ProviderUnavailableError(
                 f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
                 f"{exc.problem.split(' (')[0]} — run `triptych train "
-                f"{target if exc.path == model_path else AUTOENCODER}`.",
+                f"{target if exc.path == model_path else spec.shared}`.",
                 detail=str(exc),
             ) from exc
         pipe.bundle.meta["fingerprint"] = _fingerprint(model_path)
@@ -165,7 +204,7 @@ class BuiltinEngine:
 
     def _guidance(self, request: GenerationRequest) -> float | None | str:
         value = request.options.get("guidance")
-        if value is None or self.target == "pico-turbo":
+        if value is None or not MODELS[self.target].guided:
             return "default"
         try:
             w = float(value)
@@ -210,7 +249,7 @@ class BuiltinEngine:
         unknown = pipe.bundle.tokenizer.unknown_words(request.prompt)
         if unknown:
             notes["unknown_words"] = unknown
-        if self.target == "pico-diffusion":
+        if MODELS[self.target].guided:
             w = pipe.bundle.sampling.guidance if guidance == "default" else guidance
             notes["guidance"] = w
         return EngineResult(
@@ -225,7 +264,7 @@ class BuiltinFactory:
     def availability(self, card: ModelCard, settings: Settings) -> Availability:
         if card.target not in TARGETS:
             return Availability(False, f"no built-in model called '{card.target}'")
-        for name in (card.target, AUTOENCODER):
+        for name in (card.target, MODELS[card.target].shared):
             path = checkpoint_path(name)
             if not path.is_file():
                 return Availability(
