@@ -4,68 +4,15 @@ truth scene for each prompt) must score ~1.0 and a blank one must score low."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from triptych.catalog.card import ModelCard
-from triptych.engines import registry
-from triptych.engines.base import Availability, EngineImage, EngineResult, GenerationRequest
 from triptych.evaluation.runner import EvalOptions, run_eval
 from triptych.evaluation.tasks import generated_prompts, paraphrases_from_file, prompts_from_file
-from triptych.judge.checkpoint import DEFAULT_PATH, save_judge
-from triptych.judge.model import CONFIGS, Judge
-from triptych.world.parse import parse_prompt
-from triptych.world.render import render
-from triptych.world.sampling import scene_from_spec
-
-PARAPHRASES = {"a pooch beside a kitty, pooch on the left": "a dog to the left of a cat"}
-
-
-class PerfectEngine:
-    def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
-        prompt = PARAPHRASES.get(request.prompt, request.prompt)
-        scene = scene_from_spec(parse_prompt(prompt), random.Random(request.seed))
-        return EngineResult(images=[EngineImage(render(scene))])
-
-
-class BlankEngine:
-    def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
-        return EngineResult(images=[EngineImage(Image.new("RGB", (64, 64), (128, 128, 128)))])
-
-
-class Factory:
-    def create(self, card, settings):
-        return PerfectEngine() if card.target == "perfect" else BlankEngine()
-
-    def availability(self, card, settings) -> Availability:
-        return Availability(True)
-
-
-def _card(name: str) -> ModelCard:
-    return ModelCard(id=f"test-{name}", name=name, provider="tests", family="diffusion",
-                     tier="instant", credits=0, quality="draft", description="test engine",
-                     max_width=64, max_height=64, default_width=64, default_height=64,
-                     engine=f"test:{name}")
-
-
-@pytest.fixture(autouse=True)
-def test_engines(monkeypatch: pytest.MonkeyPatch):
-    import triptych.catalog as catalog_pkg
-
-    registry.register("test", Factory())
-    catalog = catalog_pkg.load_catalog().with_card(_card("perfect")).with_card(_card("blank"))
-    monkeypatch.setattr(catalog_pkg, "load_catalog", lambda *a, **k: catalog)
-    yield
-    registry.unregister("test")
-
-
-@pytest.fixture
-def tiny_judge(tmp_path: Path) -> Path:
-    return save_judge(Judge(CONFIGS["tiny"]).eval(), tmp_path / "tiny_judge.safetensors")
+from triptych.judge.checkpoint import DEFAULT_PATH
 
 
 def test_report_shape_and_files(tmp_path: Path, tiny_judge: Path) -> None:

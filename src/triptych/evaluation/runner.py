@@ -133,8 +133,10 @@ def _diversity(feats: np.ndarray, seeds: int) -> float | None:
 
 def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | None = None,
              *, agree_with: str | ModelCard | None = None, out_dir: str | Path | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Evaluate ``model`` on ``items``; write report.json and sheet.png to ``out_dir``."""
+             progress: Callable[[str, int, int], None] | None = None,
+             images_out: list[Image.Image] | None = None) -> dict[str, Any]:
+    """Evaluate ``model`` on ``items``; write report.json and sheet.png to ``out_dir``.
+    ``images_out`` receives the generated images (prompt-major, seed-minor)."""
     opts = opts or EvalOptions()
     card = resolve_card(model)
     judge = load_judge(opts.judge_path)
@@ -143,6 +145,8 @@ def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | 
         return (lambda done, total: progress(label, done, total)) if progress else None
 
     images, times = generate_all(card, items, opts, tick(card.id))
+    if images_out is not None:
+        images_out.extend(images)
     records, _ = judge_images(items, images, opts.seeds, opts.seed_base, judge)
     report: dict[str, Any] = {
         "model": card.id, "steps": opts.steps, "seeds": opts.seeds, "n_prompts": len(items),

@@ -12,7 +12,10 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 
 
 @click.command("eval")
-@click.argument("model")
+@click.argument("model", required=False)
+@click.option("--all", "all_builtin", is_flag=True,
+              help="The architectures report: every built-in model on the same prompts and "
+                   "seeds, side by side (architectures.md, .json and one sheet in --out).")
 @click.option("--prompts", "prompts_file", type=click.Path(path_type=Path), default=None,
               help="Plain-text prompts, one per line, in the world's caption language.")
 @click.option("--paraphrases", "paraphrases_file", type=click.Path(path_type=Path), default=None,
@@ -36,7 +39,8 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
               help="Where report.json and sheet.png go [default: runs/eval/MODEL-...].")
 @json_option
 @handle_errors
-def eval_command(model: str, prompts_file: Path | None, paraphrases_file: Path | None,
+def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None,
+                 paraphrases_file: Path | None,
                  heldout: bool, per_task: int, seeds: int, seed_base: int, steps: int | None,
                  agree_with: str | None, judge_path: Path | None, kid_real: int,
                  out_dir: Path | None, as_json: bool) -> None:
@@ -44,6 +48,7 @@ def eval_command(model: str, prompts_file: Path | None, paraphrases_file: Path |
 
     MODEL is a catalog id, or a reference: ground-truth (renders of the prompt: the judge's
     ceiling) or ground-truth+ae (their autoencoder round trips: the latent generators' ceiling).
+    --all instead evaluates every built-in model, side by side (the architectures report).
 
     Without --prompts, uses fresh in-distribution prompts (--per-task per task) or, with
     --heldout, prompts of the held-out compositions. Each (prompt, seed) is one n=1 request.
@@ -57,6 +62,12 @@ def eval_command(model: str, prompts_file: Path | None, paraphrases_file: Path |
         prompts_from_file,
     )
 
+    if bool(model) == all_builtin:
+        raise InvalidRequest("Name one MODEL, or pass --all for every built-in model.",
+                             field="model")
+    if all_builtin and agree_with:
+        raise InvalidRequest("--agree-with compares two models; leave it out with --all.",
+                             field="agree_with")
     if prompts_file and paraphrases_file:
         raise InvalidRequest("Give --prompts or --paraphrases, not both.", field="prompts")
     if seeds < 1:
@@ -71,7 +82,7 @@ def eval_command(model: str, prompts_file: Path | None, paraphrases_file: Path |
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         tag = "".join([f"-steps{steps}" if steps else "", "-heldout" if heldout else "",
                        "-paraphrases" if paraphrases_file else ""])
-        out_dir = Path("runs") / "eval" / f"{model}{tag}-{stamp}"
+        out_dir = Path("runs") / "eval" / f"{model or 'architectures'}{tag}-{stamp}"
 
     bar = None
     if not as_json and sys.stderr.isatty():
@@ -89,6 +100,18 @@ def eval_command(model: str, prompts_file: Path | None, paraphrases_file: Path |
 
     opts = EvalOptions(seeds=seeds, seed_base=seed_base, steps=steps,
                        judge_path=str(judge_path) if judge_path else None, kid_real=kid_real)
+    if all_builtin:
+        from triptych.evaluation.architectures import run_architectures
+
+        data = run_architectures(items, opts, out_dir, progress=progress)
+        if bar is not None:
+            bar.close()
+        if as_json:
+            emit_json(data)
+        else:
+            console.print((Path(out_dir) / "architectures.md").read_text(), markup=False)
+            console.print(f"written to {out_dir}")
+        return
     report = run_eval(model, items, opts, agree_with=agree_with, out_dir=out_dir,
                       progress=progress)
     if bar is not None:
