@@ -4,7 +4,8 @@
 
 Runs the real engine path (``BuiltinEngine.generate``: tokenise, sample, decode, to PIL) for
 one 64x64 image per call, alternating the models call by call so machine noise hits both
-alike. Each model runs at its catalog default steps; pico-turbo is also timed at 1 and 2 steps.
+alike. Each built-in model whose checkpoints are present runs at its catalog default steps;
+pico-turbo is also timed at 1, 2 and 4 steps.
 Threads default to ``Settings().torch_threads`` (what the engine uses). The load average is
 printed with the result: on a shared machine it explains most of the spread.
 """
@@ -22,6 +23,8 @@ import torch
 from triptych.catalog.loader import load_catalog
 from triptych.engines.base import GenerationRequest
 from triptych.engines.builtin.engine import BuiltinEngine, load_pipeline
+from triptych.engines.builtin.engine import factory as builtin_factory
+from triptych.settings import Settings
 
 PROMPTS = ("a red circle", "two cats on a blue background", "a dog to the left of a cat",
            "the word HELLO in white on black", "three yellow stars")
@@ -34,8 +37,6 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.threads is None:
-        from triptych.settings import Settings
-
         args.threads = Settings().torch_threads
     torch.set_num_threads(args.threads)
 
@@ -46,11 +47,19 @@ def main() -> None:
             (BuiltinEngine(diff_card), diff_card.default_steps),
         f"pico-turbo ({turbo_card.default_steps} steps)":
             (BuiltinEngine(turbo_card), turbo_card.default_steps),
-        "pico-turbo (2 steps)": (BuiltinEngine(turbo_card), 2),
-        "pico-turbo (1 step)": (BuiltinEngine(turbo_card), 1),
     }
-    for target in ("pico-turbo", "pico-diffusion"):
-        load_pipeline(target)  # load outside the timed region
+    for steps in (1, 2, 4):
+        if steps != turbo_card.default_steps:
+            cases[f"pico-turbo ({steps} step{'s' if steps > 1 else ''})"] = (
+                BuiltinEngine(turbo_card), steps)
+    settings = Settings()
+    for card in catalog:
+        if card.builtin and card.id not in ("pico-turbo", "pico-diffusion") and \
+                builtin_factory.availability(card, settings).available:
+            cases[f"{card.id} ({card.default_steps} steps)"] = (BuiltinEngine(card),
+                                                               card.default_steps)
+    for engine, _ in cases.values():
+        load_pipeline(engine.target)  # load outside the timed region
     times: dict[str, list[float]] = {name: [] for name in cases}
     for run in range(args.runs + 2):  # the first 2 rounds are warm-up
         for name, (engine, steps) in cases.items():
