@@ -83,3 +83,20 @@ def test_lr_schedule_and_ema() -> None:
         model.weight.add_(1.0)
     ema.update(model, step=1000)
     assert torch.allclose(ema.model.weight, model.weight - 0.5)
+
+
+def test_warm_start_keeps_vocabulary_and_counts_steps(tiny_runs, tmp_path) -> None:
+    out = tmp_path / "stage2.safetensors"
+    summary = train_pico_diffusion(tiny=True, steps=2, seed=2, out=out, run_dir=tmp_path / "s2",
+                                   ae_path=tiny_runs["ae"], init=tiny_runs["pd"], lr=1e-4,
+                                   **quiet)
+    first, second = load_pico(tiny_runs["pd"]), load_pico(out)
+    assert summary["init_steps"] == 4 and summary["steps"] == 2
+    assert second.tokenizer.vocab == first.tokenizer.vocab
+    assert second.model.cfg == first.model.cfg
+    assert second.meta["train"]["init_steps"] == 4
+    assert "--init" in out.with_suffix(".md").read_text()
+    # two tiny steps at lr 1e-4 move the weights only a little from the warm start
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-2) for k in a)
+    assert any(not torch.equal(a[k], b[k]) for k in a)

@@ -23,7 +23,7 @@ from triptych.nets import autoencoder as ae_mod
 from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults, load_pico, save_pico
 from triptych.nets.text_encoder import TextConfig, Tokenizer
-from triptych.nets.unet import UNET_CONFIGS
+from triptych.nets.unet import UNET_CONFIGS, UNetConfig
 from triptych.training import data
 from triptych.training.common import (
     EMA,
@@ -140,7 +140,8 @@ def train_pico_diffusion(
     state = RunState()
     if resume and state_path.is_file():
         state = load_state(state_path, model=model, ema=ema, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
+        log(f"resumed {state_path} at step {state.step}" +
+            (" (its saved weights win over --init)" if init else ""))
     sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=cfg.guidance)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
@@ -199,7 +200,7 @@ def train_pico_diffusion(
     return summary
 
 
-def _size_of(cfg) -> str:
+def _size_of(cfg: UNetConfig) -> str:
     for name, known in UNET_CONFIGS.items():
         if (known.ch, known.blocks, known.mult) == (cfg.ch, cfg.blocks, cfg.mult):
             return name
