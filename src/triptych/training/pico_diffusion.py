@@ -176,7 +176,7 @@ def train_pico_diffusion(
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
             save_pico(export, ema.model, model.cfg, tokenizer, sampling,
                       {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
-                                 "init_steps": _init_steps(start)}})
+                                 "init_steps": trained_steps(start)}})
         if cfg.preview_every and state.step % cfg.preview_every == 0:
             save_preview(PicoBundle(ema.model, tokenizer, sampling), ae,
                          run_dir / f"preview_{state.step:06d}.png")
@@ -188,7 +188,7 @@ def train_pico_diffusion(
         "params": count_params(model), "params_text": count_params(model.text),
         "params_unet": count_params(model.unet), "vocab": len(tokenizer),
         "pairs": len(latents), "threads": threads,
-        "init": str(init) if init else None, "init_steps": _init_steps(start),
+        "init": str(init) if init else None, "init_steps": trained_steps(start),
         "final_loss": round(loss.item(), 5)
         if state.step > 0 and "loss" in locals() else None,
     }
@@ -207,7 +207,7 @@ def _size_of(cfg: UNetConfig) -> str:
     raise ValueError(f"warm start: U-Net config {cfg} matches no size in UNET_CONFIGS")
 
 
-def _init_steps(start: PicoBundle | None) -> int:
+def trained_steps(start: PicoBundle | None) -> int:
     """Training steps already in a warm start's weights (its own warm start included)."""
     if start is None:
         return 0

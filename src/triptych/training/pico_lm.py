@@ -76,6 +76,7 @@ def warm_start(model: PicoLM, init: Path, log: Callable[[str], None] = print) ->
     """Copy a pico-diffusion checkpoint's U-Net into ``model``'s backbone (the connector and
     null context stay fresh). Returns the steps already in those weights."""
     from triptych.nets.pico import load_pico
+    from triptych.training.pico_diffusion import trained_steps
 
     def shape(cfg: UNetConfig) -> UNetConfig:  # the vocabulary is the text encoder's business
         return replace(cfg, text=TextConfig(dim=cfg.text.dim))
@@ -87,8 +88,7 @@ def warm_start(model: PicoLM, init: Path, log: Callable[[str], None] = print) ->
     model.backbone.load_state_dict({k: v.float() for k, v in
                                     start.model.unet.state_dict().items()})
     log(f"warm start: backbone from {init}")
-    train = start.meta.get("train", {})
-    return int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
+    return trained_steps(start)
 
 
 class LMFeatures:
