@@ -76,3 +76,8 @@ class ModelCard(BaseModel):
 
     def allows_unrestricted(self) -> bool:
         return "unrestricted" in self.capabilities
+
+
+def credits_text(n: int) -> str:
+    """"1 credit", "3 credits": how every surface writes a price."""
+    return f"{n} credit" if n == 1 else f"{n} credits"

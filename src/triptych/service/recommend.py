@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from triptych.catalog.card import TIER_ORDER, ModelCard
+from triptych.catalog.card import TIER_ORDER, ModelCard, credits_text
 
 log = logging.getLogger("triptych.recommend")
 
@@ -281,7 +281,7 @@ def recommend(
                                f"{intent.why}.")
         if not reasons:
             reasons.append(f"Not specialised for {primary.label}; listed as an alternative.")
-        reasons.append(f"Trade-off: {card.credits} credit{'s' if card.credits != 1 else ''} "
+        reasons.append(f"Trade-off: {credits_text(card.credits)} "
                        f"per image, {card.tier} tier, {card.quality} quality.")
         if not ok:
             reasons.append(f"Unavailable here: {why_not}.")

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
+from triptych.catalog.card import credits_text
+
 TILE = 256  # every image is shown at this size, so tiny 64 px drafts are legible beside 1 MP
 LABEL_H = 44
 PAD = 8
@@ -50,7 +52,6 @@ def compose_sheet(prompt: str, entries: list[SheetEntry]) -> Image.Image:
                       font=_font(12))
         seconds = f"{entry.seconds:.2f} s" if entry.seconds is not None else "-"
         draw.text((x, y + TILE + 4), entry.model_name, fill="black", font=_font(14))
-        credits = f"{entry.credits} credit" + ("" if entry.credits == 1 else "s")
-        draw.text((x, y + TILE + 22), f"{credits} · {seconds}", fill="#444444",
+        draw.text((x, y + TILE + 22), f"{credits_text(entry.credits)} · {seconds}", fill="#444444",
                   font=_font(12))
     return sheet

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import click
 
+from triptych.catalog.card import credits_text
 from triptych.cli.app import app
 from triptych.cli.output import console, emit_json, handle_errors, json_option, user_option
 from triptych.cli.progress_bar import job_progress
-
-
-def _credits(n: int) -> str:
-    return f"{n} credit" if n == 1 else f"{n} credits"
 
 
 def _print_generation(out, tp) -> None:
@@ -19,7 +16,7 @@ def _print_generation(out, tp) -> None:
         console.print(f"[bold green]Saved[/] {path}", highlight=False)
     seconds = f"{out.seconds:.2f} s" if out.seconds is not None else "-"
     console.print(f"{out.job['model']} · seed {out.job['seed']} · {out.job['size']} · "
-                  f"{_credits(out.job['charged'])} · {seconds} · job {out.id}", highlight=False)
+                  f"{credits_text(out.job['charged'])} · {seconds} · job {out.id}", highlight=False)
     console.print(f"{credits['available']} credits left (renews {credits['renews_on']})",
                   highlight=False)
 
@@ -91,7 +88,8 @@ def compare(prompt, models_csv, seed, size, user_email, as_json) -> None:
                    "results": [r.job for r in out.results], "failures": out.failures})
         return
     for result in out.results:
-        console.print(f"[bold]{result.job['model']:<22}[/] {_credits(result.job['charged']):>11}  "
+        charged = credits_text(result.job["charged"])
+        console.print(f"[bold]{result.job['model']:<22}[/] {charged:>11}  "
                       f"{result.seconds:6.2f} s  {result.paths[0]}", highlight=False)
     for failed in out.failures:
         console.print(f"[bold red]{failed['model']:<22}[/] refunded: "
