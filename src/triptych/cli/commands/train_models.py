@@ -82,7 +82,7 @@ def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, a
 @click.option("--teacher", type=click.Path(path_type=Path), default=None,
               help="pico-diffusion checkpoint to distil (default: the packaged one).")
 @click.option("--pairs", type=int, default=None,
-              help="Teacher-generated (noise, prompt, latent) triples (default 3072).")
+              help="Teacher-generated (noise, prompt, latent) triples (default 6144).")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
                          pairs) -> None:
     """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in)."""
