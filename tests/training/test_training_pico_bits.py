@@ -100,7 +100,8 @@ def test_judge_ceiling_is_optional(runs, monkeypatch) -> None:
     tok = bt.load(runs["tok"])
 
     def missing(path=None):
-        raise FileNotFoundError("judge.safetensors")
+        raise judge_ckpt.JudgeCheckpointError("Judge checkpoint not found: judge.safetensors",
+                                              path="judge.safetensors")
 
     monkeypatch.setattr(judge_ckpt, "load_judge", missing)
     assert judge_ceiling(tok, 8, 0, log=lambda *_: None) is None

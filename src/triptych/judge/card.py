@@ -130,10 +130,9 @@ def _ae_line(info: dict) -> str:
     line = f"yes, {round(100 * cfg['ae_prob'])} % of each batch from step {cfg['ae_from_step']}"
     ae_path = Path(__file__).resolve().parent.parent / "weights" / "autoencoder.safetensors"
     if ae_path.exists():
-        import hashlib
+        from triptych.nets.checkpoint import file_digest
 
-        digest = hashlib.sha256(ae_path.read_bytes()).hexdigest()[:12]
-        line += f" (`weights/autoencoder.safetensors`, sha256 {digest}…)"
+        line += f" (`weights/autoencoder.safetensors`, sha256 {file_digest(ae_path)}…)"
     return line
 
 

@@ -56,6 +56,17 @@ def save_checkpoint(
     return path
 
 
+def file_digest(path: Path | str, length: int = 12) -> str:
+    """Short sha256 of a checkpoint file: names the exact weights in cards and versions."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:length]
+
+
 def save_conditioned(path: Path | str, model: nn.Module, cfg: Any, tokenizer: Any,
                      sampling: Any, extra: dict[str, Any] | None = None) -> Path:
     """Save a text-conditioned model with what it needs to run: its config (a dataclass),

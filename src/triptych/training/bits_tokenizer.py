@@ -109,12 +109,12 @@ def judge_ceiling(model: BitsTokenizer, n: int, seed: int,
     """The judge's per-attribute accuracy on fresh renders and on their reconstructions: the
     ceiling for anything that draws through this tokenizer. ``None`` (and a log line) when no
     judge checkpoint is available: this is an extra, not part of training."""
-    try:
-        from triptych.judge.checkpoint import load_judge
-        from triptych.judge.metrics import attribute_accuracy, per_attribute
+    from triptych.judge.checkpoint import JudgeCheckpointError, load_judge
+    from triptych.judge.metrics import attribute_accuracy, per_attribute
 
+    try:
         judge = load_judge()
-    except Exception as exc:  # missing/corrupt judge, or its API moved: skip, never fail
+    except JudgeCheckpointError as exc:  # missing or corrupt judge: skip, never fail
         log(f"no judge ceiling: {exc}")
         return None
     images, _, scenes = data.render(n, seed, "train")

@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from triptych.engines.base import (
     ProgressCallback,
 )
 from triptych.engines.errors import InvalidRequestError, ProviderUnavailableError
-from triptych.nets.checkpoint import CheckpointError, weights_path
+from triptych.nets.checkpoint import CheckpointError, file_digest, weights_path
 
 if TYPE_CHECKING:
     from triptych.catalog.card import ModelCard
@@ -109,14 +108,6 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _fingerprint(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
-
-
 def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
     """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
     the file when a checkpoint is missing or corrupt."""
@@ -137,7 +128,7 @@ def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
                 f"{target if exc.path == model_path else spec.shared}`.",
                 detail=str(exc),
             ) from exc
-        pipe.bundle.meta["fingerprint"] = _fingerprint(model_path)
+        pipe.bundle.meta["fingerprint"] = file_digest(model_path)
         _cache[key] = pipe
         _run_locks[id(pipe)] = threading.Lock()
         return pipe
