@@ -53,6 +53,7 @@ def save_checkpoint(
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     tmp.replace(path)  # atomic: a crash never leaves a half-written checkpoint behind
+    path.chmod(0o644)  # safetensors writes 0600; shipped weights must be readable by all
     return path
 
 
