@@ -140,3 +140,23 @@ def test_cli_tiny_runs_write_checkpoints(tmp_path, monkeypatch) -> None:
     finally:
         torch.set_num_threads(threads)
     assert load_bits_pipeline(gpt, tok)(["two cats"], [1]).shape == (1, 3, 64, 64)
+
+
+def test_max_minutes_fits_the_schedule_and_the_card_states_it(runs, tmp_path, monkeypatch) -> None:
+    import triptych.training.pico_bits as pico_bits
+
+    class FakeTimer:  # every reading advances the clock by 10 ms: a deterministic "speed"
+        def __init__(self, start: float = 0.0) -> None:
+            self.now = start
+
+        @property
+        def total(self) -> float:
+            self.now += 0.01
+            return self.now
+
+    monkeypatch.setattr(pico_bits, "Timer", FakeTimer)
+    out = tmp_path / "capped.safetensors"
+    summary = train_pico_bits(tiny=True, steps=5000, max_minutes=0.1, seed=1, out=out,
+                              run_dir=tmp_path / "run", tokenizer_path=runs["tok"], **quiet)
+    assert 70 < summary["steps"] < 5000  # the fitted schedule ran to its end
+    assert f"--steps {summary['steps']}" in out.with_suffix(".md").read_text()

@@ -15,7 +15,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,43 @@ class Timer:
     @property
     def total(self) -> float:
         return self.offset + time.monotonic() - self.t0
+
+
+class ClockFit:
+    """Fits a run's schedule to ``max_minutes`` of wall clock (a leased GPU, a shared CPU).
+
+    Steps 20-70 of this invocation measure the speed; the planned total becomes
+    min(total, what fits) and is kept in ``state.extra["total_steps"]``, so a resumed run keeps
+    the same schedule and the card states the step count that reproduces the run without the
+    cap. A hard stop at the cap remains. ``max_minutes=None`` never changes anything.
+    """
+
+    def __init__(self, max_minutes: float | None, state: RunState, timer: Timer,
+                 log: Callable[[str], None] = print) -> None:
+        self.max_minutes, self.state, self.timer, self.log = max_minutes, state, timer, log
+        self.first, self.start_wall, self.calib_wall = state.step, timer.total, 0.0
+
+    def planned(self, default: int) -> int:
+        return int(self.state.extra.get("total_steps", default))
+
+    def check(self, total: int) -> tuple[int, bool]:
+        """Call before each step: (the planned total, whether to stop now)."""
+        if self.max_minutes is None:
+            return total, False
+        step, now = self.state.step, self.timer.total
+        budget = 60 * self.max_minutes - (now - self.start_wall)
+        if step == self.first + 20:
+            self.calib_wall = now
+        elif step == self.first + 70 and "total_steps" not in self.state.extra:
+            rate = 50 / max(1e-6, now - self.calib_wall)  # steps per second
+            total = min(total, step + max(1, int(0.95 * rate * budget)))
+            self.state.extra["total_steps"] = total
+            self.log(f"{rate:.2f} steps/s: the schedule ends at step {total} "
+                     f"(--max-minutes {self.max_minutes})")
+        if budget <= 0:
+            self.log(f"stopping at step {step}: --max-minutes {self.max_minutes} reached")
+            return total, True
+        return total, False
 
 
 def count_params(model: nn.Module) -> int:

@@ -39,6 +39,7 @@ from triptych.training.bits_tokenizer import resolve_device
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    ClockFit,
     JsonLog,
     RunState,
     Timer,
@@ -167,6 +168,7 @@ def train_pico_bits(
     batch: int | None = None,
     threads: int | None = None,
     device: str | None = None,
+    max_minutes: float | None = None,
     log=print,
 ) -> dict[str, Any]:
     cfg = TINY if tiny else BitsTrainConfig()
@@ -212,18 +214,24 @@ def train_pico_bits(
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
     last_save = timer.total
+    fit = ClockFit(max_minutes, state, timer, log)
+    total = fit.planned(cfg.steps)
     batches = infinite_batches(len(tokens), cfg.batch, gen)
-    bar = progress(cfg.steps, state.step, NAME)
+    bar = progress(total, state.step, NAME)
     parts: dict[str, float] = {}
     loss = None
     model.train()
-    while state.step < cfg.steps:
+    while state.step < total:
+        total, stop = fit.check(total)
+        bar.total = total
+        if stop:
+            break
         idx = next(batches)
         cond = text_ids[idx].clone()  # [B,L]
         drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout
         cond[drop] = null_ids
         for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         with _autocast(dev, cfg.amp):
             loss, parts = model.loss(cond.to(dev), tokens[idx].to(dev), cfg.mtp_weight)
         opt.zero_grad(set_to_none=True)
@@ -238,7 +246,7 @@ def train_pico_bits(
             jlog.write(step=state.step, loss=round(loss.item(), 5), **parts,
                        wall_s=round(timer.total, 1))
         due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps or due:
+        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
             save_bits(export, ema.model, model.cfg, words, sampling,
@@ -249,6 +257,8 @@ def train_pico_bits(
                          run_dir / f"preview_{state.step:06d}.png")
     bar.close()
     state.wall_s = timer.total
+    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+        save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
 
     ema_model = ema.model
     val_ce = validation_loss(ema_model, words(val["captions"]), val["ids"].long(), dev)
@@ -261,7 +271,7 @@ def train_pico_bits(
     }
     save_bits(out, _cpu_copy(ema_model), model.cfg, words, sampling,
               {**meta, "train": summary, "train_config": asdict(cfg), "seed": seed})
-    write_bits_card(out.with_suffix(".md"), model.cfg, cfg, summary, seed)
+    write_bits_card(out.with_suffix(".md"), model.cfg, replace(cfg, steps=total), summary, seed)
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary

@@ -42,6 +42,7 @@ from triptych.training import data
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    ClockFit,
     JsonLog,
     RunState,
     Timer,
@@ -163,10 +164,8 @@ def run_transformer_training(
     """The shared loop; returns (final state, last loss, bf16 used). Exports the EMA weights to
     ``run_dir/<name>.safetensors`` at every checkpoint.
 
-    With ``cfg.max_minutes`` the run fits its schedule to the clock: steps 20-70 of this
-    invocation measure the speed, the planned total becomes min(steps, what fits), and the
-    warm-up + cosine schedule ends there (``state.extra["total_steps"]``; the card then states
-    that step count, which reproduces the run without the cap). A hard stop at the cap remains.
+    With ``cfg.max_minutes`` the warm-up + cosine schedule is fitted to the clock
+    (``ClockFit``); the card then states the fitted step count.
     """
     model = job.model.to(device)
     ema = EMA(model, cfg.ema)
@@ -177,34 +176,25 @@ def run_transformer_training(
     if resume and state_path.is_file():
         state = load_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen)
         log(f"resumed {state_path} at step {state.step}")
-    total = int(state.extra.get("total_steps", cfg.steps))
     bf16 = use_bf16(cfg, device)
     flow = FlowMatching("logit_normal")
     latents = job.latents.to(device)
     order = BatchOrder(len(latents), cfg.batch, seed)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
-    first, start_wall, calib_wall = state.step, state.wall_s, 0.0  # this invocation's start
+    fit = ClockFit(cfg.max_minutes, state, timer, log)
+    first = state.step  # this invocation's start
+    total = fit.planned(cfg.steps)
     last_save = time.monotonic()
     export = run_dir / f"{job.name}.safetensors"
     loss_value: float | None = None
     bar = progress(total, state.step, job.name)
     model.train()
     while state.step < total:
-        if cfg.max_minutes is not None:
-            budget = 60 * cfg.max_minutes - (timer.total - start_wall)
-            if state.step == first + 20:
-                calib_wall = timer.total
-            elif state.step == first + 70 and "total_steps" not in state.extra:
-                rate = 50 / max(1e-6, timer.total - calib_wall)  # steps per second
-                total = min(total, state.step + max(1, int(0.95 * rate * budget)))
-                state.extra["total_steps"] = total
-                bar.total = total
-                log(f"{rate:.1f} steps/s: the schedule ends at step {total} "
-                    f"(--max-minutes {cfg.max_minutes})")
-            if budget <= 0:
-                log(f"stopping at step {state.step}: --max-minutes {cfg.max_minutes} reached")
-                break
+        total, stop = fit.check(total)
+        bar.total = total
+        if stop:
+            break
         gen = torch.Generator().manual_seed(data.stream_seed(seed, state.step))
         idx = order(state.step)
         x0 = latents[idx.to(device)].float()  # [B,4,16,16]

@@ -63,11 +63,15 @@ def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as
               help="bits-tokenizer checkpoint (default: the packaged one).")
 @click.option("--pairs", type=int, default=None, help="Cached training pairs (default 50k).")
 @click.option("--batch", type=int, default=None, help="Batch size (default 64).")
+@click.option("--max-minutes", type=float, default=None,
+              help="Fit the schedule to this many minutes (speed measured at steps 20-70), "
+                   "then export; the card states the fitted --steps.")
 def train_pico_bits_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json,
-                        tokenizer_path, pairs, batch) -> None:
+                        tokenizer_path, pairs, batch, max_minutes) -> None:
     """The autoregressive GPT over binary tokens (text prefix, KV cache, CFG)."""
     from triptych.training.pico_bits import train_pico_bits
 
     _finish(train_pico_bits(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                             run_dir=run_dir, tokenizer_path=tokenizer_path, pairs=pairs,
-                            batch=batch, device=device, log=_log(as_json)), as_json)
+                            batch=batch, device=device, max_minutes=max_minutes,
+                            log=_log(as_json)), as_json)

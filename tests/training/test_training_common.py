@@ -1,0 +1,59 @@
+"""ClockFit: the schedule fitted to a wall-clock budget, shared by the transformer trainers."""
+
+from __future__ import annotations
+
+from triptych.training.common import ClockFit, RunState
+
+
+class ManualTimer:
+    def __init__(self) -> None:
+        self.total = 0.0
+
+
+def _run(fit: ClockFit, state: RunState, timer: ManualTimer, total: int,
+         seconds_per_step: float) -> tuple[int, int]:
+    """Drive ``fit`` like a training loop; returns (planned total, steps run)."""
+    while state.step < total:
+        total, stop = fit.check(total)
+        if stop:
+            break
+        timer.total += seconds_per_step
+        state.step += 1
+    return total, state.step
+
+
+def test_no_budget_changes_nothing() -> None:
+    state, timer = RunState(), ManualTimer()
+    fit = ClockFit(None, state, timer, log=lambda _: None)
+    assert _run(fit, state, timer, 300, 1.0) == (300, 300)
+    assert "total_steps" not in state.extra
+
+
+def test_schedule_is_fitted_to_the_budget_and_kept_for_a_resume() -> None:
+    state, timer = RunState(), ManualTimer()
+    fit = ClockFit(1.0, state, timer, log=lambda _: None)  # 60 s at 0.1 s/step: ~600 steps
+    total, ran = _run(fit, state, timer, 100_000, 0.1)
+    assert 500 < total < 600 and ran == total  # 95 % of what fits, and the run ends there
+    assert state.extra["total_steps"] == total
+    resumed = ClockFit(1.0, state, timer, log=lambda _: None)
+    assert resumed.planned(100_000) == total
+
+
+def test_a_slower_run_stops_at_the_cap() -> None:
+    state, timer = RunState(), ManualTimer()
+    fit = ClockFit(1.0, state, timer, log=lambda _: None)
+    # fast while measuring, then ten times slower: the hard stop ends it near 60 s
+    total = 100_000
+    while state.step < total:
+        total, stop = fit.check(total)
+        if stop:
+            break
+        timer.total += 0.1 if state.step < 80 else 1.0
+        state.step += 1
+    assert state.step < total and 59.0 <= timer.total <= 61.0
+
+
+def test_a_short_run_keeps_its_own_total() -> None:
+    state, timer = RunState(), ManualTimer()
+    fit = ClockFit(10.0, state, timer, log=lambda _: None)
+    assert _run(fit, state, timer, 200, 0.1) == (200, 200)
