@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
+from tests.support.clock import TickingTimer
 
 from triptych.autoregressive.pipeline import load_bits, load_bits_pipeline
 from triptych.nets import bits_tokenizer as bt
@@ -145,16 +146,7 @@ def test_cli_tiny_runs_write_checkpoints(tmp_path, monkeypatch) -> None:
 def test_max_minutes_fits_the_schedule_and_the_card_states_it(runs, tmp_path, monkeypatch) -> None:
     import triptych.training.pico_bits as pico_bits
 
-    class FakeTimer:  # every reading advances the clock by 10 ms: a deterministic "speed"
-        def __init__(self, start: float = 0.0) -> None:
-            self.now = start
-
-        @property
-        def total(self) -> float:
-            self.now += 0.01
-            return self.now
-
-    monkeypatch.setattr(pico_bits, "Timer", FakeTimer)
+    monkeypatch.setattr(pico_bits, "Timer", TickingTimer)
     out = tmp_path / "capped.safetensors"
     summary = train_pico_bits(tiny=True, steps=5000, max_minutes=0.1, seed=1, out=out,
                               run_dir=tmp_path / "run", tokenizer_path=runs["tok"], **quiet)

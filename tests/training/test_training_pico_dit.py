@@ -9,6 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
+from tests.support.clock import TickingTimer
 
 from triptych.diffusion.dit_pipeline import load_dit_pipeline
 from triptych.diffusion.flow import FlowMatching
@@ -151,16 +152,7 @@ def test_bf16_autocast_step_runs_for_both_models() -> None:
 
 
 def test_max_minutes_fits_the_schedule_to_the_clock(tmp_path, ae_path, monkeypatch) -> None:
-    class FakeTimer:  # every reading advances the clock by 10 ms: a deterministic "speed"
-        def __init__(self, start: float = 0.0) -> None:
-            self.now = start
-
-        @property
-        def total(self) -> float:
-            self.now += 0.01
-            return self.now
-
-    monkeypatch.setattr(pico_dit, "Timer", FakeTimer)
+    monkeypatch.setattr(pico_dit, "Timer", TickingTimer)
     out = tmp_path / "capped.safetensors"
     summary = train_pico_dit(tiny=True, steps=5000, max_minutes=0.03, seed=1, out=out,
                              run_dir=tmp_path / "run", ae_path=ae_path, **quiet)
