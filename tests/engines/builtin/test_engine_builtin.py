@@ -173,9 +173,8 @@ def test_every_builtin_model_names_its_files(tmp_path, monkeypatch, settings) ->
     lm = card("pico-lm")
     status = builtin.factory.availability(lm, settings)
     assert not status.available and "triptych train pico-lm" in status.reason
-    bits = lm.model_copy(update={"id": "pico-bits", "engine": "builtin:pico-bits"})
     (tmp_path / "pico-bits.safetensors").write_bytes(b"x")
-    status = builtin.factory.availability(bits, settings)
+    status = builtin.factory.availability(card("pico-bits"), settings)
     assert not status.available and "bits-tokenizer.safetensors not found" in status.reason
 
 
@@ -195,3 +194,22 @@ def test_pico_lm_runs_through_the_engine(weights, settings) -> None:
     assert len(result.images) == 2 and result.images[0].image.size == (64, 64)
     assert result.notes["guidance"] == 4.0 and "unknown_words" not in result.notes
     assert result.model_version.startswith("pico-lm@") and previews[-1] == 1.0
+
+
+@pytest.mark.parametrize("model_id", [c.id for c in load_catalog() if c.builtin])
+def test_every_catalog_builtin_model_runs_on_its_shipped_weights(model_id, settings,
+                                                                  monkeypatch) -> None:
+    """What a fresh install serves: the packaged checkpoints, not the tiny test ones."""
+    monkeypatch.delenv(builtin.WEIGHTS_ENV, raising=False)
+    builtin.clear_cache()
+    model = card(model_id)
+    assert builtin.factory.availability(model, settings).available
+    previews: list[float] = []
+    result = builtin.factory.create(model, settings).generate(
+        req(prompt="a red circle on a blue background", steps=None, n=1),
+        progress=lambda f, _img: previews.append(f))
+    image = result.images[0].image
+    assert image.size == (64, 64) and previews and previews[-1] == 1.0
+    assert len(set(image.getdata())) > 1  # a picture, not a flat fill
+    assert result.model_version.startswith(f"{model_id}@")
+    builtin.clear_cache()
