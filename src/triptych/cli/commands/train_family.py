@@ -28,7 +28,8 @@ def _with_options(func: Callable[..., Any], sizes: list[str], size_help: str,
                   ) -> Callable[..., Any]:
     options = [
         click.option("--steps", type=int, default=None,
-                     help="Training steps (default: the shipped recipe, 5000)."),
+                     help="Training steps (default 5000; each model card states the exact "
+                          "command of its checkpoint)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help="Checkpoint path (default: the packaged weights file)."),
@@ -43,7 +44,8 @@ def _with_options(func: Callable[..., Any], sizes: list[str], size_help: str,
         click.option("--autoencoder", "ae_path", type=click.Path(path_type=Path), default=None,
                      help="Autoencoder checkpoint (default: the packaged one)."),
         click.option("--pairs", type=int, default=None,
-                     help="Cached training pairs (default 30k, shared with pico-diffusion)."),
+                     help="Cached training pairs (default 30k; the shipped models used 60k; "
+                          "the latent file is shared with pico-diffusion)."),
         click.option("--size", type=click.Choice(sizes), default=None, help=size_help),
         click.option("--max-minutes", type=float, default=None,
                      help="Fit the schedule to this many minutes (speed measured at steps "
