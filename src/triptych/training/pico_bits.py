@@ -269,9 +269,10 @@ def train_pico_bits(
         "bits": bits_tok.bits, "pairs": len(tokens), "threads": threads, "device": str(dev),
         "final_train_ce": parts.get("ce0"), "val_ce": round(val_ce, 4),
     }
+    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
     save_bits(out, _cpu_copy(ema_model), model.cfg, words, sampling,
               {**meta, "train": summary, "train_config": asdict(cfg), "seed": seed})
-    write_bits_card(out.with_suffix(".md"), model.cfg, replace(cfg, steps=total), summary, seed)
+    write_bits_card(out.with_suffix(".md"), model.cfg, cfg, summary, seed)
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary
