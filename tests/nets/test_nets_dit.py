@@ -134,7 +134,9 @@ def test_checkpoint_roundtrip(model: PicoDiT, tok, tmp_path) -> None:
     assert bundle.tokenizer.vocab == tok.vocab and bundle.sampling.steps == 3
     assert bundle.model.cfg == model.cfg
     x, t, ids = torch.randn(1, 4, 16, 16), torch.rand(1), tok(["two cats"])
-    assert torch.allclose(bundle.model(x, t, ids), model(x, t, ids), atol=2e-2, rtol=1e-2)
+    # pico-dit stores its matrices as per-row int8: outputs agree to ~1 % of their range
+    got, want = bundle.model(x, t, ids), model(x, t, ids)
+    assert (got - want).abs().max() <= 0.02 * want.abs().max()
 
 
 def test_checkpoint_errors_name_the_file(tmp_path) -> None:

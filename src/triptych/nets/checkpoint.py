@@ -31,14 +31,30 @@ def weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"{name}.safetensors"
 
 
+INT8_SCALE = ".int8_scale"  # suffix of the per-row scale stored next to an int8 matrix
+
+
+def quantize_int8(value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row (output channel) int8: value ~= q * scale."""
+    rows = value.reshape(value.shape[0], -1)
+    scale = (rows.abs().amax(dim=1).clamp_min(1e-8) / 127).to(torch.float16).float()
+    q = torch.round(rows / scale[:, None]).clamp(-127, 127).to(torch.int8)
+    return q.reshape(value.shape), scale
+
+
 def save_checkpoint(
     path: Path | str,
     module: nn.Module,
     meta: dict[str, Any],
     *,
     half: bool = True,
+    int8: bool = False,
 ) -> Path:
-    """Write ``module``'s state dict plus JSON-encoded ``meta`` (config, vocab, stats)."""
+    """Write ``module``'s state dict plus JSON-encoded ``meta`` (config, vocab, stats).
+
+    ``int8``: weight matrices (2-D and up, >= 4096 values) are stored as per-row int8 plus an
+    fp16 scale, half the fp16 size; ``read_checkpoint`` dequantizes them transparently.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -46,6 +62,10 @@ def save_checkpoint(
     tensors = {}
     for key, value in module.state_dict().items():
         value = value.detach().cpu()
+        if int8 and value.is_floating_point() and value.dim() >= 2 and value.numel() >= 4096:
+            tensors[key], scale = quantize_int8(value.float())
+            tensors[key + INT8_SCALE] = scale.to(torch.float16)
+            continue
         if half and value.is_floating_point():
             value = value.to(torch.float16)
         tensors[key] = value.contiguous()
@@ -90,9 +110,15 @@ def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str
         tensors: dict[str, torch.Tensor] = {}
         with safe_open(str(path), framework="pt") as handle:
             raw_meta = handle.metadata() or {}
-            for key in handle.keys():
+            keys = set(handle.keys())
+            for key in keys - {k for k in keys if k.endswith(INT8_SCALE)}:
                 value = handle.get_tensor(key)
-                tensors[key] = value.float() if value.is_floating_point() else value
+                if key + INT8_SCALE in keys:  # an int8 matrix: dequantize per row
+                    scale = handle.get_tensor(key + INT8_SCALE).float()
+                    shape = (-1,) + (1,) * (value.dim() - 1)
+                    tensors[key] = value.float() * scale.reshape(shape)
+                else:
+                    tensors[key] = value.float() if value.is_floating_point() else value
         meta = {key: json.loads(value) for key, value in raw_meta.items()}
     except Exception as exc:  # safetensors raises several types for truncated/garbled files
         raise CheckpointError(path, f"is corrupt or unreadable ({exc})") from exc
