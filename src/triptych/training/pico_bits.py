@@ -169,9 +169,12 @@ def train_pico_bits(
     threads: int | None = None,
     device: str | None = None,
     max_minutes: float | None = None,
+    overrides: dict[str, Any] | None = None,
     log=print,
 ) -> dict[str, Any]:
-    cfg = TINY if tiny else BitsTrainConfig()
+    """``overrides``: any other ``BitsTrainConfig`` field (a GPU run's lr, checkpoint and
+    preview cadence)."""
+    cfg = replace(TINY if tiny else BitsTrainConfig(), **(overrides or {}))
     if steps is not None:
         cfg = replace(cfg, steps=steps)
     if pairs is not None:

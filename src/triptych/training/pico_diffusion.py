@@ -9,6 +9,7 @@ checkpoint, so a usable model exists long before the run ends.
 
 from __future__ import annotations
 
+import copy
 import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -28,6 +29,7 @@ from triptych.training import data
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    ClockFit,
     JsonLog,
     RunState,
     Timer,
@@ -67,6 +69,7 @@ class DiffusionTrainConfig:
     cfg_dropout: float = 0.1  # learned null prompt, as DiT/VAR/BitDance
     pairs: int = 30000  # cached training pairs (60 MB of fp16 latents); ~8 epochs at 3.6k steps
     checkpoint_every: int = 250
+    checkpoint_minutes: float = 5.0  # a crash (or a lease's end) never loses more than this
     log_every: int = 25
     preview_every: int = 1000
     guidance: float = 5.0  # sampling default: w=5 beat w=3 on the judge (background, KID)
@@ -97,17 +100,24 @@ def train_pico_diffusion(
     threads: int | None = None,
     init: Path | None = None,
     lr: float | None = None,
+    batch: int | None = None,
+    device: str | None = "cpu",
+    max_minutes: float | None = None,
+    overrides: dict[str, Any] | None = None,
     log=print,
 ) -> dict[str, Any]:
     """``init``: warm-start from a pico checkpoint (weights, vocabulary and size; fresh
-    optimiser and schedule), to continue a shipped model on more data/steps."""
+    optimiser and schedule), to continue a shipped model on more data/steps. ``device``:
+    "cuda" trains on a GPU (random draws stay on CPU generators). ``max_minutes``: fit the
+    schedule to the clock (``ClockFit``) and stop there, as the transformer trainers do.
+    ``overrides``: any other ``DiffusionTrainConfig`` field (a GPU run's checkpoint and preview
+    cadence)."""
+    from triptych.training.pico_dit import resolve_device
+
     cfg = TINY if tiny else DiffusionTrainConfig()
-    if steps is not None:
-        cfg = replace(cfg, steps=steps)
-    if pairs is not None:
-        cfg = replace(cfg, pairs=pairs)
-    if lr is not None:
-        cfg = replace(cfg, lr=lr)
+    named = {"steps": steps, "pairs": pairs, "lr": lr, "batch": batch}
+    cfg = replace(cfg, **{k: v for k, v in named.items() if v is not None}, **(overrides or {}))
+    dev = resolve_device(device)
     start = load_pico(init) if init else None
     if start is not None:
         cfg = replace(cfg, size=_size_of(start.model.cfg))
@@ -126,13 +136,15 @@ def train_pico_diffusion(
         tokenizer = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
     cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
                               path=(run_dir / "cache.pt") if tiny else None)
-    latents, ids = cache["latents"], cache["ids"]  # [N,4,16,16] fp16, [N,L] int64
-    null_ids = tokenizer.null_ids(1)  # [1, L]
+    latents = cache["latents"].to(dev)  # [N,4,16,16] fp16
+    ids = cache["ids"].to(dev)  # [N,L] int64
+    null_ids = tokenizer.null_ids(1).to(dev)  # [1, L]
 
     model = build_model(cfg.size, len(tokenizer), tokenizer.max_len)
     if start is not None:
         model.load_state_dict({k: v.float() for k, v in start.model.state_dict().items()})
         log(f"warm start from {init}")
+    model.to(dev)
     ema = EMA(model, cfg.ema)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     flow = FlowMatching("logit_normal")
@@ -145,21 +157,28 @@ def train_pico_diffusion(
     sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=cfg.guidance)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
+    fit = ClockFit(max_minutes, state, timer, log)
+    total = fit.planned(cfg.steps)
+    last_save = timer.total
     batches = infinite_batches(len(latents), cfg.batch, gen)
     # a resumed run restores the generator and draws a fresh permutation: deterministic
     # for a given resume point, though not identical to an uninterrupted run
-    bar = progress(cfg.steps, state.step, NAME)
+    bar = progress(total, state.step, NAME)
     model.train()
-    while state.step < cfg.steps:
-        idx = next(batches)
+    while state.step < total:
+        total, stop = fit.check(total)
+        bar.total = total
+        if stop:
+            break
+        idx = next(batches).to(dev)
         x0 = latents[idx].float()  # [B,4,16,16]
         cond = ids[idx].clone()  # [B,L]
-        drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout
+        drop = (torch.rand(len(idx), generator=gen) < cfg.cfg_dropout).to(dev)
         cond[drop] = null_ids
-        noise = torch.randn(x0.shape, generator=gen)
-        t = flow.sample_t(len(idx), gen)
+        noise = torch.randn(x0.shape, generator=gen).to(dev)
+        t = flow.sample_t(len(idx), gen).to(dev)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         loss = flow.loss(lambda xt, tt: model(xt, tt, cond), x0, noise, t)  # noqa: B023
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -171,33 +190,46 @@ def train_pico_diffusion(
         if state.step % cfg.log_every == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
             jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
+        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
-            save_pico(export, ema.model, model.cfg, tokenizer, sampling,
+            save_pico(export, _cpu_copy(ema.model), model.cfg, tokenizer, sampling,
                       {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
                                  "init_steps": trained_steps(start)}})
+            last_save = timer.total
         if cfg.preview_every and state.step % cfg.preview_every == 0:
-            save_preview(PicoBundle(ema.model, tokenizer, sampling), ae,
+            save_preview(PicoBundle(_cpu_copy(ema.model), tokenizer, sampling), ae,
                          run_dir / f"preview_{state.step:06d}.png")
     bar.close()
     state.wall_s = timer.total
+    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+        save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
+    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
+    ema_model = _cpu_copy(ema.model)
 
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1),
         "params": count_params(model), "params_text": count_params(model.text),
         "params_unet": count_params(model.unet), "vocab": len(tokenizer),
-        "pairs": len(latents), "threads": threads,
+        "pairs": len(latents), "threads": threads, "device": str(dev),
         "init": str(init) if init else None, "init_steps": trained_steps(start),
         "final_loss": round(loss.item(), 5)
         if state.step > 0 and "loss" in locals() else None,
     }
-    save_pico(out, ema.model, model.cfg, tokenizer, sampling,
+    save_pico(out, ema_model, model.cfg, tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_diffusion_card(out.with_suffix(".md"), model, cfg, summary, seed)
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary
+
+
+def _cpu_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """The EMA model on the CPU, for export and previews (training may run on a GPU)."""
+    if next(model.parameters()).device.type == "cpu":
+        return model
+    return copy.deepcopy(model).cpu()
 
 
 def _size_of(cfg: UNetConfig) -> str:
@@ -235,11 +267,16 @@ def save_preview(bundle: PicoBundle, ae, path: Path, prompts=PREVIEW_PROMPTS) ->
 def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig,
                          summary: dict, seed: int, metrics: str | None = None) -> None:
     u = model.cfg
+    device = summary.get("device", "cpu")
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}" + (
         " --tiny" if cfg.size == "tiny" else "") + (
-        f" --pairs {cfg.pairs} --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
+        f" --batch {cfg.batch}" if cfg.batch != DiffusionTrainConfig.batch else "") + (
+        f" --device {device}" if device != "cpu" else "") + (
+        f" --pairs {cfg.pairs}" if cfg.pairs != DiffusionTrainConfig.pairs else "") + (
+        f" --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
         if summary.get("init") else "")
-    machine = machine_summary(summary.get("threads"))
+    machine = machine_summary(summary.get("threads")) + (
+        f", {device}" if device != "cpu" else "")
     write_card(path, f"{NAME} (latent U-Net, flow matching, CFG)", {
         "Architecture": (
             f"ADM-style U-Net on normalised 16x16x4 autoencoder latents: ch {u.ch}, mult "

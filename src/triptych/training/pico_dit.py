@@ -273,11 +273,13 @@ def planned(cfg: TransformerTrainConfig, state: RunState) -> TransformerTrainCon
 
 def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None = None,
               max_minutes: float | None = None, lr: float | None = None,
-              ) -> TransformerTrainConfig:
+              overrides: dict[str, Any] | None = None) -> TransformerTrainConfig:
+    """The recipe with the given fields replaced; ``overrides`` reaches any other field
+    (a GPU run's batch, its checkpoint and preview cadence)."""
     cfg = TINY if tiny else TransformerTrainConfig()
-    overrides = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes,
-                 "lr": lr}
-    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    named = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes, "lr": lr}
+    return replace(cfg, **{k: v for k, v in named.items() if v is not None},
+                   **(overrides or {}))
 
 
 def train_pico_dit(
@@ -294,12 +296,13 @@ def train_pico_dit(
     device: str | None = "cpu",
     max_minutes: float | None = None,
     threads: int | None = None,
+    overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     from triptych.diffusion.dit_pipeline import DiTPipeline
     from triptych.nets.pico_dit import TransformerBundle
 
-    cfg = configure(tiny, steps, pairs, size, max_minutes)
+    cfg = configure(tiny, steps, pairs, size, max_minutes, overrides=overrides)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)

