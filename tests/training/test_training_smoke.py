@@ -100,3 +100,23 @@ def test_warm_start_keeps_vocabulary_and_counts_steps(tiny_runs, tmp_path) -> No
     a, b = first.model.state_dict(), second.model.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-2) for k in a)
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_overrides_batch_and_clock_reach_the_run_and_card(tiny_runs, tmp_path) -> None:
+    out = tmp_path / "pd.safetensors"
+    summary = train_pico_diffusion(tiny=True, seed=1, out=out, run_dir=tmp_path / "pd",
+                                   ae_path=tiny_runs["ae"], batch=2, device="cpu",
+                                   max_minutes=5.0, overrides={"checkpoint_minutes": 0.5},
+                                   **quiet)
+    assert summary["device"] == "cpu" and summary["steps"] == 4  # the clock never bit
+    card = out.with_suffix(".md").read_text()
+    assert "| batch | 2 |" in card and "--batch 2" in card
+
+
+def test_asking_for_cuda_without_one_is_a_clear_error(tiny_runs, tmp_path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        train_pico_diffusion(tiny=True, seed=1, out=tmp_path / "pd.safetensors",
+                             run_dir=tmp_path / "pd", ae_path=tiny_runs["ae"],
+                             device="cuda", **quiet)

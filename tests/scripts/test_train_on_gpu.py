@@ -1,0 +1,48 @@
+"""scripts/train_on_gpu.py: the caches it renders in parallel are the ones the trainers
+would have built themselves (same paths, same contents), so they pick them up unchanged."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+
+from triptych.nets import autoencoder as ae_mod
+from triptych.nets import bits_tokenizer as bt
+from triptych.nets.checkpoint import weights_path
+from triptych.nets.text_encoder import SPECIALS, Tokenizer
+from triptych.training import data
+from triptych.training.pico_bits import token_cache
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_on_gpu.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("train_on_gpu", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_on_gpu"] = module  # the render pool pickles its worker by module name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_parallel_caches_equal_the_trainers_own(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path / "data")
+    _script().build_caches(pairs=300, bits_pairs=200, seed=3, device="cpu", workers=2)
+    built = {p.name: torch.load(p, weights_only=False)
+             for p in (tmp_path / "data").glob("*.pt")}
+    assert len(built) == 3  # latents, bits tokens, bits validation tokens
+
+    ae = ae_mod.load(weights_path(ae_mod.CHECKPOINT_NAME))
+    own = data.latent_cache(ae, Tokenizer(list(SPECIALS)), n=300, seed=3,
+                            path=tmp_path / "own-latents.pt", log=lambda _: None)
+    (name,) = [n for n in built if n.startswith("latents_train_s3_n300_")]
+    assert built[name]["captions"] == own["captions"]
+    assert torch.allclose(built[name]["latents"].float(), own["latents"].float(), atol=1e-2)
+
+    tok = bt.load(weights_path(bt.CHECKPOINT_NAME))
+    own = token_cache(tok, n=200, seed=3, path=tmp_path / "own-bits.pt", log=lambda _: None)
+    (name,) = [n for n in built if n.startswith("bits_train_s3_n200_")]
+    assert built[name]["captions"] == own["captions"]
+    assert (built[name]["ids"] == own["ids"]).float().mean() > 0.99
