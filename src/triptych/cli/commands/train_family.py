@@ -70,6 +70,10 @@ def _run(trainer: Callable[..., dict[str, Any]], as_json: bool, **kwargs: Any) -
 
 @train.command("pico-dit")
 @_options(["small", "small-d192"], "DiT size (default small: d256, 6 blocks).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Warm-start from this pico-dit checkpoint (fresh optimiser "
+                                 "and schedule).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 3e-4).")
 def train_pico_dit_cmd(as_json: bool, **kwargs: Any) -> None:
     """Diffusion transformer (adaLN-Zero, cross-attention, flow matching, CFG)."""
     from triptych.training.pico_dit import train_pico_dit
