@@ -159,3 +159,27 @@ def test_max_minutes_fits_the_schedule_to_the_clock(tmp_path, ae_path, monkeypat
     assert 70 < summary["planned_steps"] < 5000
     assert summary["steps"] == summary["planned_steps"]  # the fitted schedule ran to its end
     assert f"--steps {summary['planned_steps']}" in out.with_suffix(".md").read_text()
+
+
+def test_warm_start_keeps_weights_vocabulary_and_counts_steps(tiny_run, ae_path,
+                                                                tmp_path) -> None:
+    out = tmp_path / "again.safetensors"
+    summary = train_pico_dit(tiny=True, seed=2, out=out, run_dir=tmp_path / "run",
+                             ae_path=ae_path, init=tiny_run["out"], steps=0, **quiet)
+    assert summary["init_steps"] == 4 and summary["steps"] == 0
+    first, again = load_transformer(tiny_run["out"]), load_transformer(out)
+    assert again.tokenizer.vocab == first.tokenizer.vocab
+    a, b = first.model.state_dict(), again.model.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-2) for k in a)
+    assert "warm-started from" in out.with_suffix(".md").read_text()
+
+
+def test_warm_start_from_another_kind_is_a_clear_error(tiny_run, ae_path, tmp_path) -> None:
+    from triptych.training.pico_diffusion import train_pico_diffusion
+
+    pd = tmp_path / "pd.safetensors"
+    train_pico_diffusion(tiny=True, seed=1, out=pd, run_dir=tmp_path / "pd", ae_path=ae_path,
+                         **quiet)
+    with pytest.raises(ValueError, match="not a pico-dit checkpoint"):
+        train_pico_dit(tiny=True, seed=1, out=tmp_path / "x.safetensors",
+                       run_dir=tmp_path / "run", ae_path=ae_path, init=pd, **quiet)

@@ -305,6 +305,12 @@ def write_bits_card(path: Path, g: GPTConfig, cfg: BitsTrainConfig, summary: dic
                     seed: int) -> None:
     tiny = " --tiny" if cfg.size == "tiny" else ""
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}"
+    for flag, value, default in (("--batch", cfg.batch, BitsTrainConfig.batch),
+                                 ("--pairs", cfg.pairs, BitsTrainConfig.pairs)):
+        if not tiny and value != default:  # what the defaults do not say
+            command += f" {flag} {value}"
+    if summary.get("device", "cpu") != "cpu":
+        command += f" --device {str(summary['device']).split(':')[0]}"
     write_card(path, f"{NAME} (autoregressive over binary tokens, KV cache, CFG)", {
         "Architecture": (
             f"Decoder-only GPT (pre-LN, causal self-attention, GELU MLP {g.mlp_ratio}x): d "

@@ -32,7 +32,7 @@ import torch
 
 from triptych.diffusion.flow import FlowMatching
 from triptych.nets import autoencoder as ae_mod
-from triptych.nets.checkpoint import weights_path
+from triptych.nets.checkpoint import read_checkpoint, weights_path
 from triptych.nets.dit import DIT_CONFIGS, describe
 from triptych.nets.pico import SamplingDefaults
 from triptych.nets.pico_dit import PicoDiT, TextToVelocity, save_transformer
@@ -273,11 +273,13 @@ def planned(cfg: TransformerTrainConfig, state: RunState) -> TransformerTrainCon
 
 def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None = None,
               max_minutes: float | None = None, lr: float | None = None,
-              overrides: dict[str, Any] | None = None) -> TransformerTrainConfig:
+              overrides: dict[str, Any] | None = None, batch: int | None = None,
+              ) -> TransformerTrainConfig:
     """The recipe with the given fields replaced; ``overrides`` reaches any other field
     (a GPU run's batch, its checkpoint and preview cadence)."""
     cfg = TINY if tiny else TransformerTrainConfig()
-    named = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes, "lr": lr}
+    named = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes, "lr": lr,
+             "batch": batch}
     return replace(cfg, **{k: v for k, v in named.items() if v is not None},
                    **(overrides or {}))
 
@@ -298,6 +300,7 @@ def train_pico_dit(
     threads: int | None = None,
     init: Path | None = None,
     lr: float | None = None,
+    batch: int | None = None,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -306,16 +309,19 @@ def train_pico_dit(
     from triptych.diffusion.dit_pipeline import DiTPipeline
     from triptych.nets.pico_dit import TransformerBundle, load_transformer
 
-    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides)
+    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
     dev = resolve_device(device)
 
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
-    start = load_transformer(init) if init else None
-    if start is not None and not isinstance(start.model, PicoDiT):
-        raise ValueError(f"--init {init}: not a pico-dit checkpoint")
+    start = None
+    if init is not None:
+        kind = read_checkpoint(init)[1].get("kind")
+        if kind != PicoDiT.kind:
+            raise ValueError(f"--init {init}: not a pico-dit checkpoint (its kind is {kind!r})")
+        start = load_transformer(init)
     if start is not None and not (resume and (run_dir / "state.pt").is_file()):
         tokenizer = start.tokenizer  # the warm start's embeddings index this vocabulary
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -380,6 +386,10 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
         command += " --tiny"
     else:  # everything the defaults might not say (they change between sessions)
         command += f" --size {cfg.size} --pairs {cfg.pairs}"
+        if cfg.batch != TransformerTrainConfig.batch:
+            command += f" --batch {cfg.batch}"
+        if summary.get("device", "cpu") != "cpu":
+            command += f" --device {str(summary['device']).split(':')[0]}"
         if summary.get("init"):
             previous = "the pico-diffusion checkpoint" if lm else f"the previous {name}"
             command += f" --lr {cfg.lr} --init <{previous} named under Architecture>"

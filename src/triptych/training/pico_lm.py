@@ -162,6 +162,7 @@ def train_pico_lm(
     lm_path: Path | None = None,
     init: Path | None = None,
     lr: float | None = None,
+    batch: int | None = None,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def train_pico_lm(
     if init is None and size in UNET_SIZES and not tiny:
         shipped = weights_path("pico-diffusion")
         init = shipped if shipped.is_file() else None  # a U-Net from scratch otherwise
-    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides)
+    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch)
     if size in UNET_SIZES:
         cfg = replace(cfg, bf16=False)  # recipe (a): autocast slows the conv U-Net down
     out = Path(out) if out else weights_path(NAME)

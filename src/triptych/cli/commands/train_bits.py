@@ -64,7 +64,7 @@ def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as
 @click.option("--pairs", type=int, default=None, help="Cached training pairs (default 50k).")
 @click.option("--batch", type=int, default=None, help="Batch size (default 64).")
 @click.option("--max-minutes", type=float, default=None,
-              help="Fit the schedule to this many minutes (speed measured at steps 20-70), "
+              help="Fit the schedule to this many minutes (speed measured over 5 % of it), "
                    "then export; the card states the fitted --steps.")
 def train_pico_bits_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json,
                         tokenizer_path, pairs, batch, max_minutes) -> None:

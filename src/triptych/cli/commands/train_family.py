@@ -47,9 +47,11 @@ def _with_options(func: Callable[..., Any], sizes: list[str], size_help: str,
                      help="Cached training pairs (default 30k; the shipped models used 60k; "
                           "the latent file is shared with pico-diffusion)."),
         click.option("--size", type=click.Choice(sizes), default=None, help=size_help),
+        click.option("--batch", type=int, default=None,
+                     help="Batch size (default 64; the GPU-trained checkpoints used 256)."),
         click.option("--max-minutes", type=float, default=None,
-                     help="Fit the schedule to this many minutes (speed measured at steps "
-                          "20-70), then export; the card states the fitted --steps."),
+                     help="Fit the schedule to this many minutes (speed measured over 5 % of "
+                          "it), then export; the card states the fitted --steps."),
     ]
     for option in reversed(options):
         func = option(func)

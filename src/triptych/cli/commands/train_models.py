@@ -71,7 +71,7 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, cuda, cuda:N, or auto (CUDA when present).")
 @click.option("--max-minutes", type=float, default=None,
-              help="Fit the schedule to this many minutes (speed measured at steps 20-70), "
+              help="Fit the schedule to this many minutes (speed measured over 5 % of it), "
                    "then export; the card states the fitted --steps.")
 def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, ae_path,
                              pairs, init, lr, batch, device, max_minutes) -> None:
