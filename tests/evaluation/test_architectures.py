@@ -56,3 +56,15 @@ def test_cli_all_argument_errors(args) -> None:
 
     result = CliRunner().invoke(cli, args)
     assert result.exit_code != 0 and "all" in result.output.lower()
+
+
+def test_markdown_marks_gpu_training_and_warm_starts() -> None:
+    row = {"model": "m", "family": "f", "params": 2e6, "steps": 20, "ms_per_image": 10.0,
+           "kid": 0.1, "overall": 0.5, "tasks": {"single_object": 1.0},
+           "train_steps": 100, "train_minutes": 1.7, "init_steps": 50, "train_device": "cuda"}
+    data = {"created": "now", "n_prompts": 1, "seeds": 1, "models": [row], "skipped": {},
+            "sheet_columns": ["m"]}
+    md = architectures.markdown(data)
+    assert "100 steps, 2 min on a GPU (+50 warm-start steps)" in md
+    cpu = architectures.markdown({**data, "models": [{**row, "train_device": "cpu"}]})
+    assert "100 steps, 2 min (+50 warm-start steps)" in cpu
