@@ -57,3 +57,17 @@ def test_a_short_run_keeps_its_own_total() -> None:
     state, timer = RunState(), ManualTimer()
     fit = ClockFit(10.0, state, timer, log=lambda _: None)
     assert _run(fit, state, timer, 200, 0.1) == (200, 200)
+
+
+def test_cpu_copy_keeps_a_cpu_model_and_never_moves_the_original() -> None:
+    import torch
+
+    from triptych.training.common import cpu_copy
+
+    net = torch.nn.Linear(2, 2)
+    assert cpu_copy(net) is net  # no copy needed on the CPU
+    if torch.cuda.is_available():
+        gpu = torch.nn.Linear(2, 2).cuda()
+        copy = cpu_copy(gpu)
+        assert next(copy.parameters()).device.type == "cpu"
+        assert next(gpu.parameters()).device.type == "cuda"

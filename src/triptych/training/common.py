@@ -187,6 +187,14 @@ class ClockFit:
         return total, False
 
 
+def cpu_copy(model: nn.Module) -> nn.Module:
+    """The model itself when it lives on the CPU, else a CPU copy: exports and previews run
+    there whatever device trains (sampling draws from CPU generators)."""
+    if next(model.parameters()).device.type == "cpu":
+        return model
+    return copy.deepcopy(model).cpu().eval()
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -44,6 +44,7 @@ from triptych.training.common import (
     RunState,
     Timer,
     count_params,
+    cpu_copy,
     infinite_batches,
     load_state,
     lr_at,
@@ -256,7 +257,7 @@ def train_pico_bits(
                       {**meta, "train": {"steps": state.step, "wall_s": round(state.wall_s, 1)}})
             last_save = timer.total
         if cfg.preview_every and state.step % cfg.preview_every == 0:
-            save_preview(BitsBundle(_cpu_copy(ema.model), words, sampling), bits_tok,
+            save_preview(BitsBundle(cpu_copy(ema.model), words, sampling), bits_tok,
                          run_dir / f"preview_{state.step:06d}.png")
     bar.close()
     state.wall_s = timer.total
@@ -273,21 +274,12 @@ def train_pico_bits(
         "final_train_ce": parts.get("ce0"), "val_ce": round(val_ce, 4),
     }
     cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
-    save_bits(out, _cpu_copy(ema_model), model.cfg, words, sampling,
+    save_bits(out, cpu_copy(ema_model), model.cfg, words, sampling,
               {**meta, "train": summary, "train_config": asdict(cfg), "seed": seed})
     write_bits_card(out.with_suffix(".md"), model.cfg, cfg, summary, seed)
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary
-
-
-def _cpu_copy(model: BitsGPT) -> BitsGPT:
-    """The EMA net on the CPU for previews/export (sampling draws from CPU generators)."""
-    if next(model.parameters()).device.type == "cpu":
-        return model
-    clone = BitsGPT(model.cfg)
-    clone.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
-    return clone.eval()
 
 
 @torch.no_grad()

@@ -9,7 +9,6 @@ checkpoint, so a usable model exists long before the run ends.
 
 from __future__ import annotations
 
-import copy
 import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -34,6 +33,7 @@ from triptych.training.common import (
     RunState,
     Timer,
     count_params,
+    cpu_copy,
     infinite_batches,
     load_state,
     lr_at,
@@ -194,19 +194,19 @@ def train_pico_diffusion(
         if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
-            save_pico(export, _cpu_copy(ema.model), model.cfg, tokenizer, sampling,
+            save_pico(export, cpu_copy(ema.model), model.cfg, tokenizer, sampling,
                       {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
                                  "init_steps": trained_steps(start)}})
             last_save = timer.total
         if cfg.preview_every and state.step % cfg.preview_every == 0:
-            save_preview(PicoBundle(_cpu_copy(ema.model), tokenizer, sampling), ae,
+            save_preview(PicoBundle(cpu_copy(ema.model), tokenizer, sampling), ae,
                          run_dir / f"preview_{state.step:06d}.png")
     bar.close()
     state.wall_s = timer.total
     if state.step < total:  # stopped by the clock: keep the state so that it can resume
         save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
     cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
-    ema_model = _cpu_copy(ema.model)
+    ema_model = cpu_copy(ema.model)
 
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1),
@@ -223,13 +223,6 @@ def train_pico_diffusion(
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
     return summary
-
-
-def _cpu_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """The EMA model on the CPU, for export and previews (training may run on a GPU)."""
-    if next(model.parameters()).device.type == "cpu":
-        return model
-    return copy.deepcopy(model).cpu()
 
 
 def _size_of(cfg: UNetConfig) -> str:
