@@ -75,3 +75,22 @@ def test_perfect_generator_scores_high_and_blank_low(tmp_path: Path) -> None:
     assert perfect["kid"]["mean"] < blank["kid"]["mean"]
     held = run_eval("test-perfect", generated_prompts(per_task=6, split="heldout"), opts)
     assert held["overall"] >= 0.95, held["tasks"]
+
+
+def test_guidance_and_prompt_seed_reach_the_requests(tmp_path: Path, tiny_judge: Path) -> None:
+    from tests.support import eval_engines
+
+    from triptych.cli.main import cli
+
+    eval_engines.SEEN_OPTIONS.clear()
+    args = ["eval", "test-blank", "--per-task", "1", "--seeds", "1", "--guidance", "2.5",
+            "--prompt-seed", "777", "--judge", str(tiny_judge), "--kid-real", "20",
+            "--out", str(tmp_path / "o"), "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["guidance"] == 2.5
+    assert eval_engines.SEEN_OPTIONS and all(o == {"guidance": 2.5}
+                                             for o in eval_engines.SEEN_OPTIONS)
+    saved = json.loads((tmp_path / "o" / "report.json").read_text())
+    tuning = {r["prompt"] for r in saved["records"]}
+    assert tuning.isdisjoint({i.prompt for i in generated_prompts(per_task=1)})

@@ -23,8 +23,12 @@ class PerfectEngine:
         return EngineResult(images=[EngineImage(render(scene))])
 
 
+SEEN_OPTIONS: list[dict] = []  # the options of every request the blank engine served
+
+
 class BlankEngine:
     def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
+        SEEN_OPTIONS.append(dict(request.options))
         return EngineResult(images=[EngineImage(Image.new("RGB", (64, 64), (128, 128, 128)))])
 
 

@@ -38,6 +38,7 @@ class EvalOptions:
     seeds: int = 4  # images per prompt, seeds seed_base .. seed_base + seeds - 1
     seed_base: int = 0
     steps: int | None = None  # None: the model's default
+    guidance: float | None = None  # None: the model's default CFG scale
     judge_path: str | None = None  # None: the shipped judge
     kid_real: int = 1000  # real renders for KID
     kid_subset: int = 100
@@ -74,12 +75,13 @@ def generate_all(card: ModelCard, items: list[EvalItem], opts: EvalOptions,
     else:
         engine = create_engine(card, Settings())
     images, times = [], []
+    options = {} if opts.guidance is None else {"guidance": opts.guidance}
     total = len(items) * opts.seeds
     for item in items:
         for k in range(opts.seeds):
             request = GenerationRequest(prompt=item.prompt, width=SIZE, height=SIZE,
                                         seed=opts.seed_base + k, n=1, steps=opts.steps,
-                                        target=card.target)
+                                        target=card.target, options=options)
             t0 = time.perf_counter()
             result = engine.generate(request)
             times.append((time.perf_counter() - t0) * 1000)
@@ -149,7 +151,8 @@ def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | 
         images_out.extend(images)
     records, _ = judge_images(items, images, opts.seeds, opts.seed_base, judge)
     report: dict[str, Any] = {
-        "model": card.id, "steps": opts.steps, "seeds": opts.seeds, "n_prompts": len(items),
+        "model": card.id, "steps": opts.steps, "guidance": opts.guidance, "seeds": opts.seeds,
+        "n_prompts": len(items),
         "n_images": len(images), **summarize(records),
     }
     heldout = [r for r in records if r["heldout"]]
@@ -171,7 +174,7 @@ def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | 
 
     if agree_with is not None:
         other = resolve_card(agree_with)
-        other_opts = EvalOptions(**{**opts.__dict__, "steps": None})
+        other_opts = EvalOptions(**{**opts.__dict__, "steps": None, "guidance": None})
         other_images, _ = generate_all(other, items, other_opts, tick(other.id))
         other_records, _ = judge_images(items, other_images, opts.seeds, opts.seed_base, judge)
         same_checks = [a["checks"] == b["checks"] for a, b in zip(records, other_records,

@@ -28,6 +28,11 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @click.option("--seeds", default=4, show_default=True, type=int, help="Images per prompt.")
 @click.option("--seed-base", default=0, show_default=True, type=int)
 @click.option("--steps", default=None, type=int, help="Sampling steps (default: the model's).")
+@click.option("--guidance", default=None, type=float,
+              help="CFG scale (default: the model's; pico-turbo has it baked in).")
+@click.option("--prompt-seed", default=None, type=int,
+              help="Seed of the generated prompt set (default: the eval's fixed set); another "
+                   "seed gives a disjoint tuning set.")
 @click.option("--agree-with", default=None, metavar="MODEL",
               help="Also generate with MODEL (same prompts and seeds) and report how often the "
                    "judge reads both the same way (e.g. pico-turbo vs pico-diffusion).")
@@ -42,6 +47,7 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None,
                  paraphrases_file: Path | None,
                  heldout: bool, per_task: int, seeds: int, seed_base: int, steps: int | None,
+                 guidance: float | None, prompt_seed: int | None,
                  agree_with: str | None, judge_path: Path | None, kid_real: int,
                  out_dir: Path | None, as_json: bool) -> None:
     """Score MODEL's prompt adherence (per task and overall), KID and ms/image.
@@ -77,10 +83,14 @@ def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None
     elif paraphrases_file:
         items = paraphrases_from_file(paraphrases_file)
     else:
-        items = generated_prompts(per_task, "heldout" if heldout else "train")
+        split = "heldout" if heldout else "train"
+        items = (generated_prompts(per_task, split) if prompt_seed is None
+                 else generated_prompts(per_task, split, seed=prompt_seed))
     if out_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        tag = "".join([f"-steps{steps}" if steps else "", "-heldout" if heldout else "",
+        tag = "".join([f"-steps{steps}" if steps else "",
+                       f"-w{guidance:g}" if guidance is not None else "",
+                       "-heldout" if heldout else "",
                        "-paraphrases" if paraphrases_file else ""])
         out_dir = Path("runs") / "eval" / f"{model or 'architectures'}{tag}-{stamp}"
 
@@ -98,7 +108,7 @@ def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None
             bar.n = done
             bar.refresh()
 
-    opts = EvalOptions(seeds=seeds, seed_base=seed_base, steps=steps,
+    opts = EvalOptions(seeds=seeds, seed_base=seed_base, steps=steps, guidance=guidance,
                        judge_path=str(judge_path) if judge_path else None, kid_real=kid_real)
     if all_builtin:
         from triptych.evaluation.architectures import run_architectures
