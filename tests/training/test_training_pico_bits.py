@@ -44,7 +44,7 @@ def test_checkpoints_cards_and_round_trip(runs) -> None:
     assert "triptych train bits-tokenizer" in card and "PSNR" in card and "codes used" in card
     bundle = load_bits(runs["gpt"])
     assert bundle.meta["tokenizer_fingerprint"] == bt.fingerprint(tok)
-    assert bundle.model.cfg.bits == tok.bits and bundle.sampling.guidance == 3.0
+    assert bundle.model.cfg.bits == tok.bits and bundle.sampling.guidance == 2.5
     stored = load_file(str(runs["gpt"]))
     assert all(torch.equal(stored[k].float(), v) for k, v in bundle.model.state_dict().items())
     card = runs["gpt"].with_suffix(".md").read_text()
