@@ -104,17 +104,16 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
     from triptych.nets import bits_tokenizer as bt
     from triptych.nets.checkpoint import weights_path
     from triptych.training import data
-    from triptych.training.pico_bits import BitsTrainConfig
+    from triptych.training import pico_bits as pb
 
     ae = ae_mod.load(weights_path(ae_mod.CHECKPOINT_NAME))
     tok = bt.load(weights_path(bt.CHECKPOINT_NAME))
-    jobs = {  # kind -> (path, n, seed, chunk)
-        "latents": (data.DATA_DIR / f"latents_train_s{seed}_n{pairs}_"
-                    f"{data._ae_fingerprint(ae)}.pt", pairs, seed, 2048),
-        "bits": (data.DATA_DIR / f"bits_train_s{seed}_n{bits_pairs}_{bt.fingerprint(tok)}.pt",
-                 bits_pairs, seed, 1024),
-        "bits-val": (data.DATA_DIR / f"bits_train_s{seed + 101}_n{BitsTrainConfig.val_pairs}_"
-                     f"{bt.fingerprint(tok)}.pt", BitsTrainConfig.val_pairs, seed + 101, 1024),
+    val_n, val_seed = pb.BitsTrainConfig.val_pairs, seed + pb.VAL_SEED_OFFSET
+    jobs = {  # kind -> (path, n, seed, chunk): the trainers' own cache paths and chunking
+        "latents": (data.latent_cache_path(ae, pairs, seed), pairs, seed, data.LATENT_CHUNK),
+        "bits": (pb.token_cache_path(tok, bits_pairs, seed), bits_pairs, seed, pb.TOKEN_CHUNK),
+        "bits-val": (pb.token_cache_path(tok, val_n, val_seed), val_n, val_seed,
+                     pb.TOKEN_CHUNK),
     }
     jobs = {kind: job for kind, job in jobs.items() if kind in kinds}
     tasks = [(kind, k, min(chunk, n - start), data.stream_seed(s, k), "train")
@@ -132,11 +131,9 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
             parts = sorted((c for c in chunks if c[0] == kind), key=lambda c: c[1])
             codes, captions = [], []
             for _, _, images, caps in parts:
-                x = data.to_tensor(images)
-                for i in range(0, len(x), 1024):
-                    xb = x[i : i + 1024].to(dev)
-                    codes.append(ae.normalize(ae.encode(xb)).half().cpu() if kind == "latents"
-                                 else tok.encode(xb).cpu().to(torch.int16))
+                x = data.to_tensor(images).to(dev)
+                codes.append(data.encode_latents(ae, x, batch=1024).half().cpu()
+                             if kind == "latents" else tok.encode(x).cpu().to(torch.int16))
                 captions += caps
             key = "latents" if kind == "latents" else "ids"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,3 +71,21 @@ def test_cpu_copy_keeps_a_cpu_model_and_never_moves_the_original() -> None:
         copy = cpu_copy(gpu)
         assert next(copy.parameters()).device.type == "cpu"
         assert next(gpu.parameters()).device.type == "cuda"
+
+
+def test_with_overrides_and_command_flags() -> None:
+    from dataclasses import dataclass
+
+    from triptych.training.common import command_flags, with_overrides
+
+    @dataclass(frozen=True)
+    class Recipe:
+        steps: int = 10
+        batch: int = 64
+        pairs: int = 100
+
+    cfg = with_overrides(Recipe(), {"batch": 256}, steps=None, pairs=7)
+    assert cfg == Recipe(steps=10, batch=256, pairs=7)  # None leaves the recipe's value
+    flags = {"batch": "--batch", "pairs": "--pairs"}
+    assert command_flags(cfg, Recipe(), flags, "cuda:0") == " --batch 256 --pairs 7 --device cuda"
+    assert command_flags(Recipe(), Recipe(), flags) == ""

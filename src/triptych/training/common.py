@@ -16,7 +16,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,23 @@ class ClockFit:
             self.log(f"stopping at step {step}: --max-minutes {self.max_minutes} reached")
             return total, True
         return total, False
+
+
+def with_overrides(cfg: Any, overrides: dict[str, Any] | None = None, **named: Any) -> Any:
+    """A trainer's recipe ``cfg`` (a frozen dataclass) with the named CLI values that were
+    given (not None), then ``overrides`` (any field: a GPU run's batch, checkpoint cadence)."""
+    return replace(cfg, **{**{k: v for k, v in named.items() if v is not None},
+                           **(overrides or {})})
+
+
+def command_flags(cfg: Any, default: Any, flags: dict[str, str], device: Any = "cpu") -> str:
+    """The ``--flag value`` pairs a card's command needs beyond the recipe's defaults: each
+    field in ``flags`` (field -> flag) where ``cfg`` differs from ``default``, and the device
+    when it is not the CPU."""
+    out = "".join(f" {flag} {getattr(cfg, name)}" for name, flag in flags.items()
+                  if getattr(cfg, name) != getattr(default, name))
+    device = str(device).split(":")[0]
+    return out + (f" --device {device}" if device != "cpu" else "")
 
 
 def cpu_copy(model: nn.Module) -> nn.Module:

