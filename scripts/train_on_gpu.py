@@ -43,7 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "runs" / "gpu-pack"
 STAGED = ROOT / "runs" / "gpu-out"
 PART = 15 * 2**20  # under the 16 MiB per returned file
-MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits")
+MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits", "pico-turbo")
+# one process per entry of --models; "a+b" runs b after a in the same process (pico-turbo is
+# distilled from the pico-diffusion trained just before it), b getting this share of the time
+CHAIN_SHARE = {"pico-turbo": 0.4}
+DEFAULT_MODELS = "pico-dit,pico-lm,pico-diffusion+pico-turbo,pico-bits"
 # A GPU step costs about the same at batch 64 and 256 (kernel launches dominate such small
 # nets), so the GPU recipe takes 4x the batch; checkpoints go by the clock, not by steps
 # (a step takes milliseconds there), and previews are left to `triptych eval` afterwards.
@@ -51,7 +55,12 @@ GPU_OVERRIDES = {"batch": 256, "checkpoint_every": 10**9, "checkpoint_minutes": 
                  "preview_every": 0, "log_every": 100}
 LR = {"pico-dit": 4e-4}  # the others keep their recipe's peak rate
 # --warm continues the packaged checkpoint (fresh optimiser and schedule) at a lower peak rate
-WARM_LR = {"pico-dit": 2e-4, "pico-diffusion": 4e-4}
+WARM_LR = {"pico-dit": 2.5e-4, "pico-diffusion": 5e-4, "pico-lm": 2e-4}
+# pico-turbo fine-tunes its teacher: many more pairs than the CPU recipe (the GPU makes them
+# in seconds), big teacher chunks, a longer EMA for the longer run
+TURBO_OVERRIDES = {"pairs": 49_152, "pair_chunk": 2048, "batch": 256, "lr": 2e-4,
+                   "ema": 0.999, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
+                   "log_every": 100}
 SETUP_S = 45  # a trainer's own start (CUDA, caches, MiniLM states) before its clock runs
 FINISH_S = 25  # its export, card and validation after the clock stops
 
@@ -107,15 +116,19 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
     from triptych.training import pico_bits as pb
 
     ae = ae_mod.load(weights_path(ae_mod.CHECKPOINT_NAME))
-    tok = bt.load(weights_path(bt.CHECKPOINT_NAME))
-    val_n, val_seed = pb.BitsTrainConfig.val_pairs, seed + pb.VAL_SEED_OFFSET
-    jobs = {  # kind -> (path, n, seed, chunk): the trainers' own cache paths and chunking
-        "latents": (data.latent_cache_path(ae, pairs, seed), pairs, seed, data.LATENT_CHUNK),
-        "bits": (pb.token_cache_path(tok, bits_pairs, seed), bits_pairs, seed, pb.TOKEN_CHUNK),
-        "bits-val": (pb.token_cache_path(tok, val_n, val_seed), val_n, val_seed,
-                     pb.TOKEN_CHUNK),
-    }
-    jobs = {kind: job for kind, job in jobs.items() if kind in kinds}
+    jobs = {}  # kind -> (path, n, seed, chunk): the trainers' own cache paths and chunking
+    if "latents" in kinds:
+        jobs["latents"] = (data.latent_cache_path(ae, pairs, seed), pairs, seed,
+                           data.LATENT_CHUNK)
+    tok = None  # the bits tokenizer is read only when pico-bits trains (a lease may omit it)
+    if {"bits", "bits-val"} & set(kinds):
+        tok = bt.load(weights_path(bt.CHECKPOINT_NAME))
+        val_n, val_seed = pb.BitsTrainConfig.val_pairs, seed + pb.VAL_SEED_OFFSET
+        jobs["bits"] = (pb.token_cache_path(tok, bits_pairs, seed), bits_pairs, seed,
+                        pb.TOKEN_CHUNK)
+        jobs["bits-val"] = (pb.token_cache_path(tok, val_n, val_seed), val_n, val_seed,
+                            pb.TOKEN_CHUNK)
+        jobs = {kind: job for kind, job in jobs.items() if kind in kinds}
     tasks = [(kind, k, min(chunk, n - start), data.stream_seed(s, k), "train")
              for kind, (_, n, s, chunk) in jobs.items()
              for k, start in enumerate(range(0, n, chunk))]
@@ -125,7 +138,8 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
     print(f"rendered {sum(len(c[3]) for c in chunks)} images in "
           f"{time.monotonic() - t0:.0f} s on {workers} processes", flush=True)
     dev = torch.device(device)
-    ae, tok = ae.to(dev), tok.to(dev)
+    ae = ae.to(dev)
+    tok = tok.to(dev) if tok is not None else None
     with torch.no_grad():
         for kind, (path, _, _, _) in jobs.items():
             parts = sorted((c for c in chunks if c[0] == kind), key=lambda c: c[1])
@@ -133,7 +147,8 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
             for _, _, images, caps in parts:
                 x = data.to_tensor(images).to(dev)
                 codes.append(data.encode_latents(ae, x, batch=1024).half().cpu()
-                             if kind == "latents" else tok.encode(x).cpu().to(torch.int16))
+                             if tok is None or kind == "latents"
+                             else tok.encode(x).cpu().to(torch.int16))
                 captions += caps
             key = "latents" if kind == "latents" else "ids"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,44 +158,64 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
 
 
 def train_one(args: argparse.Namespace) -> None:
-    """One model, in its own process (the driver starts one per model)."""
+    """One entry of --models (a model, or a chain "a+b"), in its own process."""
     import torch
 
     torch.set_float32_matmul_precision("high")  # TF32 for the fp32 U-Nets' matmuls on a GPU
-    name = args.name
+    chain = args.name.split("+")
+    deadline = time.monotonic() + 60 * args.minutes
+    for i, name in enumerate(chain):
+        left = (deadline - time.monotonic()) / 60
+        share = CHAIN_SHARE.get(chain[i + 1], 0.5) if i + 1 < len(chain) else 0.0
+        summary = train_model(name, args, left * (1 - share), trained=chain[:i])
+        print(json.dumps({"model": name, **summary}, default=str), flush=True)
+
+
+def train_model(name: str, args: argparse.Namespace, minutes: float,
+                trained: list[str]) -> dict:
+    """``trained``: the models this process trained before (a chain): pico-turbo distils the
+    pico-diffusion trained just before it rather than the packaged one."""
+    from triptych.nets.checkpoint import weights_path
+
+    if name not in MODELS:
+        raise SystemExit(f"unknown model {name!r}; expected one of {MODELS}")
     rates = WARM_LR if args.warm else LR
-    overrides = {**GPU_OVERRIDES, **({"lr": rates[name]} if name in rates else {})}
+    overrides = {**GPU_OVERRIDES, **({"lr": rates[name]} if name in rates else {}),
+                 **({"batch": args.warm_batch} if args.warm and name in WARM_LR else {})}
     # a schedule far longer than fits: ClockFit shortens it to what the clock allows
     common = dict(steps=None if args.tiny else 10**6, seed=args.seed,
                   out=STAGED / f"{name}.safetensors",
                   run_dir=ROOT / "runs" / f"gpu-{name}", device=args.device,
-                  max_minutes=args.minutes, resume=False)
+                  max_minutes=minutes, resume=False)
     pairs = args.bits_pairs if name == "pico-bits" else args.pairs
+    if name == "pico-turbo":
+        overrides, pairs = dict(TURBO_OVERRIDES), TURBO_OVERRIDES["pairs"]
     if args.tiny:
-        overrides = {"preview_every": 0}
+        overrides = {"preview_every": 0} if name != "pico-turbo" else {}
         common["tiny"] = True
         pairs = None
-    if args.warm:
+    if args.warm and name != "pico-turbo":
         if name not in WARM_LR:
             raise SystemExit(f"--warm: {name} has no warm start; expected one of {WARM_LR}")
-        from triptych.nets.checkpoint import weights_path
         common["init"] = weights_path(name)
     if name == "pico-dit":
         from triptych.training.pico_dit import train_pico_dit
-        summary = train_pico_dit(pairs=pairs, overrides=overrides, **common)
-    elif name == "pico-lm":
+        return train_pico_dit(pairs=pairs, overrides=overrides, **common)
+    if name == "pico-lm":
         from triptych.training.pico_lm import train_pico_lm
-        summary = train_pico_lm(pairs=pairs, lm_path=PACK / "minilm", overrides=overrides,
-                                **common)
-    elif name == "pico-diffusion":
+        return train_pico_lm(pairs=pairs, lm_path=PACK / "minilm", overrides=overrides,
+                             **common)
+    if name == "pico-diffusion":
         from triptych.training.pico_diffusion import train_pico_diffusion
-        summary = train_pico_diffusion(pairs=pairs, overrides=overrides, **common)
-    elif name == "pico-bits":
-        from triptych.training.pico_bits import train_pico_bits
-        summary = train_pico_bits(pairs=pairs, overrides=overrides, **common)
-    else:
-        raise SystemExit(f"unknown model {name!r}; expected one of {MODELS}")
-    print(json.dumps({"model": name, **summary}, default=str), flush=True)
+        return train_pico_diffusion(pairs=pairs, overrides=overrides, **common)
+    if name == "pico-turbo":
+        from triptych.training.pico_turbo import train_pico_turbo
+        teacher = (STAGED / "pico-diffusion.safetensors" if "pico-diffusion" in trained
+                   else weights_path("pico-diffusion"))
+        return train_pico_turbo(pairs=pairs, teacher_path=teacher, overrides=overrides,
+                                **common)
+    from triptych.training.pico_bits import train_pico_bits
+    return train_pico_bits(pairs=pairs, overrides=overrides, **common)
 
 
 def train(args: argparse.Namespace) -> None:
@@ -191,18 +226,20 @@ def train(args: argparse.Namespace) -> None:
            "PYTHONPATH": str(ROOT / "src")}
     os.environ.update(env)
     STAGED.mkdir(parents=True, exist_ok=True)
-    models = args.models.split(",")
+    entries = args.models.split(",")
+    models = [name for entry in entries for name in entry.split("+")]
     if not args.tiny:
         kinds = (("latents",) if {"pico-dit", "pico-lm", "pico-diffusion"} & set(models)
                  else ()) + (("bits", "bits-val") if "pico-bits" in models else ())
         build_caches(args.pairs, args.bits_pairs, args.seed, args.device, args.workers, kinds)
     minutes = (deadline - time.monotonic() - args.setup_s - FINISH_S) / 60
-    print(f"training {models} for {minutes:.2f} min each", flush=True)
+    print(f"training {entries} for {minutes:.2f} min each", flush=True)
     procs: dict[str, subprocess.Popen] = {}
-    for name in models:
+    for name in entries:
         cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
                "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
-               "--seed", str(args.seed), "--device", args.device] + (
+               "--seed", str(args.seed), "--device", args.device,
+               "--warm-batch", str(args.warm_batch)] + (
                ["--tiny"] if args.tiny else []) + (["--warm"] if args.warm else [])
         log = (STAGED / f"{name}.log").open("w")
         procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -257,10 +294,11 @@ def main() -> None:
     for cmd in ("train", "one"):
         t = sub.add_parser(cmd)
         if cmd == "one":
-            t.add_argument("name", choices=MODELS)
+            t.add_argument("name", help="a model, or a chain a+b")
             t.add_argument("--minutes", type=float, required=True)
         else:
-            t.add_argument("--models", default=",".join(MODELS))
+            t.add_argument("--models", default=DEFAULT_MODELS,
+                           help="comma-separated; a+b trains b after a in one process")
             t.add_argument("--budget-s", type=float, default=540,
                            help="wall clock for the whole command, caches and packing included")
             t.add_argument("--threads", type=int, default=3, help="torch threads per trainer")
@@ -274,7 +312,10 @@ def main() -> None:
         t.add_argument("--device", default="cuda", help="cpu for a dry run here (with --tiny)")
         t.add_argument("--tiny", action="store_true", help="tiny configs: the plumbing only")
         t.add_argument("--warm", action="store_true",
-                       help=f"continue the packaged checkpoints ({', '.join(WARM_LR)} only)")
+                       help=f"continue the packaged checkpoints ({', '.join(WARM_LR)}; "
+                            "pico-turbo is distilled afresh either way)")
+        t.add_argument("--warm-batch", type=int, default=512,
+                       help="batch of the --warm runs (a step costs about the same)")
     u = sub.add_parser("unpack")
     u.add_argument("folder")
     args = parser.parse_args()

@@ -145,6 +145,25 @@ def test_unet_backbone_round_trips_and_samples(tmp_path, ae_path) -> None:
     assert a.shape == (1, 3, 64, 64) and torch.equal(a, b)
 
 
+def test_a_pico_lm_continues_from_its_own_checkpoint(tmp_path, ae_path) -> None:
+    from triptych.training.pico_lm import build_pico_lm, warm_start
+
+    first = tmp_path / "first.safetensors"
+    train_pico_lm(tiny=True, size="unet-tiny", init=_tiny_pico_diffusion(tmp_path / "pd.st"),
+                  out=first, run_dir=tmp_path / "run1", ae_path=ae_path, **quiet)
+    model = build_pico_lm("unet-tiny")
+    assert warm_start(model, first, log=lambda *_: None) == 7 + 4  # its steps + its init's
+    want = load_transformer(first).model.state_dict()
+    assert all(torch.equal(model.state_dict()[k], want[k].float()) for k in want)  # connector too
+    with pytest.raises(ValueError, match="another size"):
+        warm_start(build_pico_lm("tiny"), first)
+    second = tmp_path / "second.safetensors"
+    summary = train_pico_lm(tiny=True, size="unet-tiny", init=first, out=second,
+                            run_dir=tmp_path / "run2", ae_path=ae_path, **quiet)
+    assert summary["init_kind"] == "pico-lm" and summary["init_steps"] == 11
+    assert "every weight from" in second.with_suffix(".md").read_text()
+
+
 def test_dit_backbone_is_still_available(tmp_path, ae_path) -> None:
     out = tmp_path / "dit-lm.safetensors"
     summary = train_pico_lm(tiny=True, size="tiny", out=out, run_dir=tmp_path / "run",

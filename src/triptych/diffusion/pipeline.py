@@ -78,7 +78,7 @@ class PicoPipeline:
         model, tok = b.model, b.tokenizer
         steps = steps or b.sampling.steps
         w = b.sampling.guidance if guidance == "default" else guidance
-        context = model.encode_text(tok(list(prompts)))
+        context = model.encode_text(tok(list(prompts)).to(noise.device))
         null = self._null_context(len(prompts)) if w not in (None, 1.0) else None
 
         def on_step(i: int, total: int, _t: float, x0: torch.Tensor) -> None:
@@ -92,7 +92,8 @@ class PicoPipeline:
         """The [NULL] prompt's encoding, computed once (it never changes) and expanded."""
         if self._null is None:
             b = self.bundle
-            self._null = b.model.encode_text(b.tokenizer.null_ids(1))  # [1,L,D], [1,L]
+            ids = b.tokenizer.null_ids(1).to(next(b.model.parameters()).device)
+            self._null = b.model.encode_text(ids)  # [1,L,D], [1,L]
         ctx, mask = self._null
         return ctx.expand(batch, -1, -1), mask.expand(batch, -1)
 

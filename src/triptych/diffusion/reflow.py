@@ -31,7 +31,11 @@ def reflow_loss(
     noise: torch.Tensor,
     ids: torch.Tensor,
     generator: torch.Generator | None = None,
+    *,
+    t: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """MSE between the student's velocity and z - x0 on the teacher's (z, x0) coupling."""
-    t = flow.sample_t(x0.shape[0], generator)
+    """MSE between the student's velocity and z - x0 on the teacher's (z, x0) coupling; ``t``
+    [B] drawn from ``flow`` with ``generator`` unless given (already on the batch's device)."""
+    if t is None:
+        t = flow.sample_t(x0.shape[0], generator)
     return flow.loss(lambda xt, tt: student(xt, tt, ids), x0, noise, t)

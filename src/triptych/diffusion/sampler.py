@@ -41,16 +41,17 @@ def sample_euler(
         ctx = torch.cat([context[0], null_context[0]]), torch.cat([context[1], null_context[1]])
     else:
         ctx = context
-    grid = timesteps(steps, shift)
+    grid = timesteps(steps, shift)  # on the CPU: reading t_next below costs no device sync
+    on_device = grid.to(noise.device)
     x = noise
     for i in range(steps):
-        t, t_next = grid[i], grid[i + 1]
+        t, t_next = on_device[i], on_device[i + 1]
         if use_cfg:
             v_c, v_u = model(torch.cat([x, x]), t.expand(2 * b), context=ctx).chunk(2)
             v = v_u + guidance * (v_c - v_u)  # [B, 4, 16, 16]
         else:
             v = model(x, t.expand(b), context=ctx)
         if on_step is not None:
-            on_step(i, steps, float(t_next), FlowMatching.predict_x0(x, t.expand(b), v))
+            on_step(i, steps, float(grid[i + 1]), FlowMatching.predict_x0(x, t.expand(b), v))
         x = x + (t_next - t) * v  # Euler step; t decreases so this moves toward data
     return x

@@ -244,13 +244,14 @@ class BitsGPT(nn.Module):
         return out
 
     def loss(self, text_ids: torch.Tensor, tokens: torch.Tensor,
-             mtp_weight: float = 0.5) -> tuple[torch.Tensor, dict[str, float]]:
-        """Cross-entropy on image tokens; extra heads weighted by ``mtp_weight``."""
+             mtp_weight: float = 0.5) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Cross-entropy on image tokens; extra heads weighted by ``mtp_weight``. The parts
+        are detached 0-d tensors: reading them is left to the logging step (a host sync)."""
         outs = self(text_ids, tokens)
         parts = [F.cross_entropy(o.flatten(0, 1).float(), tokens[:, j:].flatten())
                  for j, o in enumerate(outs)]
         total = parts[0] + mtp_weight * sum(parts[1:], torch.zeros((), device=tokens.device))
-        return total, {f"ce{j}": round(float(p.detach()), 4) for j, p in enumerate(parts)}
+        return total, {f"ce{j}": p.detach() for j, p in enumerate(parts)}
 
     # ------------------------------------------------------------------ KV-cached decoding
     def prefill(self, text_ids: torch.Tensor) -> tuple[KVCache, torch.Tensor]:

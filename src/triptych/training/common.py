@@ -53,10 +53,29 @@ class EMA:
     def update(self, model: nn.Module, step: int) -> None:
         # warm-up the decay so early EMA weights are not dominated by the random init
         d = min(self.decay, (1 + step) / (10 + step))
-        for e, p in zip(self.model.parameters(), model.parameters(), strict=True):
-            e.lerp_(p.detach(), 1 - d)
+        # one multi-tensor kernel instead of one per parameter: on a GPU the per-tensor loop
+        # was a large share of a small net's step (launch-bound); same arithmetic on the CPU
+        torch._foreach_lerp_(list(self.model.parameters()),
+                             [p.detach() for p in model.parameters()], 1 - d)
         for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
             e.copy_(b)
+
+
+def adamw(params: Any, device: torch.device, **kwargs: Any) -> torch.optim.AdamW:
+    """AdamW, fused into one kernel on a GPU (the foreach default on the CPU, unchanged)."""
+    return torch.optim.AdamW(params, fused=device.type == "cuda" or None, **kwargs)
+
+
+def to_device(device: torch.device, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """CPU tensors (per-step draws, batch indices) onto ``device`` without a host sync.
+
+    A copy from pageable memory synchronises the stream, so a step that draws on CPU
+    generators stalled the GPU queue several times per step; pinned buffers copied with
+    ``non_blocking`` let the CPU run ahead (the caching host allocator keeps each buffer alive
+    until its copy is done). On the CPU this returns the tensors as they are."""
+    if device.type == "cpu":
+        return tensors
+    return tuple(t.pin_memory().to(device, non_blocking=True) for t in tensors)
 
 
 def lr_at(step: int, base_lr: float, warmup: int, total: int, final_frac: float = 0.1) -> float:

@@ -43,6 +43,7 @@ from triptych.training.common import (
     JsonLog,
     RunState,
     Timer,
+    adamw,
     command_flags,
     count_params,
     cpu_copy,
@@ -55,6 +56,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    to_device,
     with_overrides,
     write_card,
 )
@@ -214,7 +216,7 @@ def train_pico_bits(
 
     model = build_model(cfg.size, bits_tok.bits, len(words), words.max_len).to(dev)
     ema = EMA(model, cfg.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas,
+    opt = adamw(model.parameters(), dev, lr=cfg.lr, betas=cfg.betas,
                             weight_decay=cfg.weight_decay)
     state_path = run_dir / "state.pt"
     state = RunState()
@@ -239,13 +241,13 @@ def train_pico_bits(
         if stop:
             break
         idx = next(batches)
-        cond = text_ids[idx].clone()  # [B,L]
-        drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout
-        cond[drop] = null_ids
+        drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout  # [B]
+        cond = torch.where(drop[:, None], null_ids, text_ids[idx])  # [B,L]
+        cond, target = to_device(dev, cond, tokens[idx])
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         with _autocast(dev, cfg.amp):
-            loss, parts = model.loss(cond.to(dev), tokens[idx].to(dev), cfg.mtp_weight)
+            loss, ce = model.loss(cond, target, cfg.mtp_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -253,7 +255,8 @@ def train_pico_bits(
         ema.update(model, state.step)
         state.step += 1
         bar.update(1)
-        if state.step % cfg.log_every == 0:
+        if state.step % cfg.log_every == 0 or state.step == total:
+            parts = {k: round(float(v), 4) for k, v in ce.items()}
             bar.set_postfix(ce=f"{parts['ce0']:.3f}")
             jlog.write(step=state.step, loss=round(loss.item(), 5), **parts,
                        wall_s=round(timer.total, 1))

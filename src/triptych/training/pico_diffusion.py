@@ -32,6 +32,7 @@ from triptych.training.common import (
     JsonLog,
     RunState,
     Timer,
+    adamw,
     command_flags,
     count_params,
     cpu_copy,
@@ -44,6 +45,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    to_device,
     with_overrides,
     write_card,
 )
@@ -147,7 +149,7 @@ def train_pico_diffusion(
         log(f"warm start from {init}")
     model.to(dev)
     ema = EMA(model, cfg.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(model.parameters(), dev, lr=cfg.lr, weight_decay=cfg.weight_decay)
     flow = FlowMatching("logit_normal")
     state_path = run_dir / "state.pt"
     state = RunState()
@@ -171,13 +173,13 @@ def train_pico_diffusion(
         bar.total = total
         if stop:
             break
-        idx = next(batches).to(dev)
+        idx = next(batches)
+        drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout  # [B]
+        noise = torch.randn((len(idx), *latents.shape[1:]), generator=gen)  # [B,4,16,16]
+        t = flow.sample_t(len(idx), gen)  # [B]
+        idx, drop, noise, t = to_device(dev, idx, drop, noise, t)
         x0 = latents[idx].float()  # [B,4,16,16]
-        cond = ids[idx].clone()  # [B,L]
-        drop = (torch.rand(len(idx), generator=gen) < cfg.cfg_dropout).to(dev)
-        cond[drop] = null_ids
-        noise = torch.randn(x0.shape, generator=gen).to(dev)
-        t = flow.sample_t(len(idx), gen).to(dev)
+        cond = torch.where(drop[:, None], null_ids, ids[idx])  # [B,L]; no mask-indexing sync
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         loss = flow.loss(lambda xt, tt: model(xt, tt, cond), x0, noise, t)  # noqa: B023

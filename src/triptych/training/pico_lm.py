@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from triptych.nets import autoencoder as ae_mod
-from triptych.nets.checkpoint import weights_path
+from triptych.nets.checkpoint import read_checkpoint, weights_path
 from triptych.nets.dit import DIT_CONFIGS
 from triptych.nets.lm_connector import LM_DIM, ConnectorConfig, FrozenLM
 from triptych.nets.pico import SamplingDefaults
@@ -73,10 +73,24 @@ def build_pico_lm(size: str) -> PicoLM:
 
 
 def warm_start(model: PicoLM, init: Path, log: Callable[[str], None] = print) -> int:
-    """Copy a pico-diffusion checkpoint's U-Net into ``model``'s backbone (the connector and
-    null context stay fresh). Returns the steps already in those weights."""
+    """Start from ``init``: a pico-lm checkpoint of the same size (every weight: continue a
+    shipped pico-lm), or a pico-diffusion checkpoint, whose U-Net becomes the backbone (the
+    connector and null context stay fresh). Returns the steps already in those weights."""
+    from triptych.nets.checkpoint import load_into
     from triptych.nets.pico import load_pico
+    from triptych.nets.pico_dit import build_model
     from triptych.training.pico_diffusion import trained_steps
+
+    tensors, meta = read_checkpoint(init)
+    if meta.get("kind") == PicoLM.kind:
+        same = build_model(meta)
+        if asdict(same.cfg) != asdict(model.cfg) or same.connector_cfg != model.connector_cfg:
+            raise ValueError(f"--init {init}: a pico-lm of another size ({meta.get('config')})")
+        load_into(same, tensors, init)
+        model.load_state_dict({k: v.float() for k, v in same.state_dict().items()})
+        train = meta.get("train", {})
+        log(f"warm start: every weight from {init}")
+        return int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
 
     def shape(cfg: UNetConfig) -> UNetConfig:  # the vocabulary is the text encoder's business
         return replace(cfg, text=TextConfig(dim=cfg.text.dim))
@@ -115,7 +129,9 @@ class LMFeatures:
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u = self.uid[idx.to(self.uid.device)]  # [B]
         lengths = self.lengths[u]  # [B]
-        length = int(lengths.max())
+        # on a GPU, pad to the longest caption of the cache: reading the batch's own maximum
+        # would stall the queue for a host sync every step (masked padding is ignored anyway)
+        length = int(lengths.max()) if u.device.type == "cpu" else self.index.shape[1]
         tokens = self.flat[self.index[u, :length]].float()  # [B, L, 384]
         mask = torch.arange(length, device=u.device)[None] < lengths[:, None]  # [B, L]
         return tokens, mask
@@ -217,6 +233,7 @@ def train_pico_lm(
         "params_text": count_params(net) - count_params(net.backbone),
         "backbone": "unet" if isinstance(net.cfg, UNetConfig) else "dit",
         "init": str(init) if init else None, "init_steps": init_steps,
+        "init_kind": read_checkpoint(init)[1].get("kind") if init else None,
         "lm": lm.name, "pairs": len(cache["latents"]), "device": str(dev), "bf16": bf16,
         "threads": threads, "final_loss": None if loss is None else round(loss, 5),
     }

@@ -28,10 +28,14 @@ from triptych.training import data
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    ClockFit,
     JsonLog,
     RunState,
     Timer,
+    adamw,
+    command_flags,
     count_params,
+    cpu_copy,
     infinite_batches,
     load_state,
     lr_at,
@@ -41,6 +45,8 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    to_device,
+    with_overrides,
     write_card,
 )
 from triptych.training.pico_diffusion import save_preview
@@ -62,6 +68,7 @@ class TurboTrainConfig:
     t_dist: str = "u_shaped"  # Lee et al. 2405.20320
     sample_steps: int = 4
     checkpoint_every: int = 100
+    checkpoint_minutes: float = 5.0  # a crash (or a lease's end) never loses more than this
     log_every: int = 25
 
 
@@ -76,8 +83,9 @@ def _prompts(n: int, seed: int) -> list[str]:
 
 
 def generate_pairs(pipe: PicoPipeline, cfg: TurboTrainConfig, seed: int, path: Path,
-                   log=print) -> dict[str, Any]:
-    """Teacher triples, cached in ``path`` and extended chunk by chunk (resumable)."""
+                   log=print, device: torch.device = torch.device("cpu")) -> dict[str, Any]:
+    """Teacher triples, cached in ``path`` and extended chunk by chunk (resumable). The noise
+    comes from CPU generators whatever ``device`` runs the teacher."""
     store: dict[str, Any] = {"noise": [], "x0": [], "captions": []}
     if path.is_file():
         store = torch.load(path, weights_only=False)
@@ -91,7 +99,8 @@ def generate_pairs(pipe: PicoPipeline, cfg: TurboTrainConfig, seed: int, path: P
         gen = torch.Generator().manual_seed(data.stream_seed(seed + 13, k))
         noise = torch.randn(n, 4, 16, 16, generator=gen)
         prompts = captions[done : done + n]
-        x0 = teacher_pairs(pipe, prompts, noise, steps=cfg.teacher_steps, guidance=guidance)
+        x0 = teacher_pairs(pipe, prompts, noise.to(device), steps=cfg.teacher_steps,
+                           guidance=guidance).cpu()
         store["noise"].append(noise.half())
         store["x0"].append(x0.half())
         store["captions"].append(prompts)
@@ -117,13 +126,22 @@ def train_pico_turbo(
     ae_path: Path | None = None,
     pairs: int | None = None,
     threads: int | None = None,
+    batch: int | None = None,
+    lr: float | None = None,
+    device: str | None = "cpu",
+    max_minutes: float | None = None,
+    overrides: dict[str, Any] | None = None,
     log=print,
 ) -> dict[str, Any]:
-    cfg = TINY if tiny else TurboTrainConfig()
-    if steps is not None:
-        cfg = replace(cfg, steps=steps)
-    if pairs is not None:
-        cfg = replace(cfg, pairs=pairs)
+    """``device``: "cuda" generates the teacher pairs and trains on a GPU (random draws stay
+    on CPU generators). ``max_minutes``: the whole call, teacher pairs included; the
+    fine-tuning schedule is fitted to what is left (``ClockFit``). ``overrides``: any other
+    ``TurboTrainConfig`` field (a GPU run's pair chunk and checkpoint cadence)."""
+    from triptych.training.pico_dit import resolve_device
+
+    cfg = with_overrides(TINY if tiny else TurboTrainConfig(), overrides, steps=steps,
+                         pairs=pairs, batch=batch, lr=lr)
+    dev = resolve_device(device)
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -136,19 +154,20 @@ def train_pico_turbo(
         ae_path = teacher_path.parent / "autoencoder.safetensors"  # the teacher's own AE
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     teacher = load_pico(teacher_path)
+    teacher.model.to(dev)
     pipe = PicoPipeline(teacher, ae)
     timer0 = Timer()
     if not resume:
         (run_dir / "pairs.pt").unlink(missing_ok=True)
-    pairs_data = generate_pairs(pipe, cfg, seed, run_dir / "pairs.pt", log=log)
+    pairs_data = generate_pairs(pipe, cfg, seed, run_dir / "pairs.pt", log=log, device=dev)
     pair_wall = timer0.total
     tokenizer = teacher.tokenizer
-    ids = tokenizer(pairs_data["captions"])  # [N, L]
-    noise_all, x0_all = pairs_data["noise"], pairs_data["x0"]  # [N,4,16,16] each
+    ids = tokenizer(pairs_data["captions"]).to(dev)  # [N, L]
+    noise_all, x0_all = pairs_data["noise"].to(dev), pairs_data["x0"].to(dev)  # [N,4,16,16]
 
     student = copy.deepcopy(teacher.model).train().requires_grad_(True)
     ema = EMA(student, cfg.ema)
-    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0)
+    opt = adamw(student.parameters(), dev, lr=cfg.lr, weight_decay=0.0)
     flow = FlowMatching(cfg.t_dist)
     state_path = run_dir / "state.pt"
     state = RunState(extra={"pair_wall_s": round(pair_wall, 1)})
@@ -158,14 +177,24 @@ def train_pico_turbo(
     sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=None, shift=1.0)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
+    left = None if max_minutes is None else max(0.1, max_minutes - pair_wall / 60)
+    fit = ClockFit(left, state, timer, log)
+    total = fit.planned(cfg.steps)
+    last_save = timer.total
     batches = infinite_batches(len(x0_all), min(cfg.batch, len(x0_all)), gen)
-    bar = progress(cfg.steps, state.step, NAME)
+    bar = progress(total, state.step, NAME)
     loss = None
-    while state.step < cfg.steps:
+    while state.step < total:
+        total, stop = fit.check(total)
+        bar.total = total
+        if stop:
+            break
         idx = next(batches)
+        t = flow.sample_t(len(idx), gen)  # [B]
+        idx, t = to_device(dev, idx, t)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
-        loss = reflow_loss(student, flow, x0_all[idx], noise_all[idx], ids[idx], gen)
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
+        loss = reflow_loss(student, flow, x0_all[idx], noise_all[idx], ids[idx], t=t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -176,13 +205,19 @@ def train_pico_turbo(
         if state.step % cfg.log_every == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
             jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
+        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
             state.wall_s = timer.total
             save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
-            save_pico(run_dir / f"{NAME}.safetensors", ema.model, student.cfg, tokenizer,
-                      sampling, {"train": {"steps": state.step}})
+            save_pico(run_dir / f"{NAME}.safetensors", cpu_copy(ema.model), student.cfg,
+                      tokenizer, sampling, {"train": {"steps": state.step}})
+            last_save = timer.total
     bar.close()
     state.wall_s = timer.total
+    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+        save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
+    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
+    ema_model = cpu_copy(ema.model)
 
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1),
@@ -190,12 +225,12 @@ def train_pico_turbo(
         "pairs": len(x0_all), "teacher_steps": cfg.teacher_steps,
         "teacher_guidance": pairs_data["guidance"], "params": count_params(student),
         "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
-        "teacher": teacher_path.name,
+        "teacher": teacher_path.name, "device": str(dev),
     }
-    save_pico(out, ema.model, student.cfg, tokenizer, sampling,
+    save_pico(out, ema_model, student.cfg, tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed})
     if not tiny:
-        save_preview(PicoBundle(ema.model, tokenizer, sampling), ae, run_dir / "preview.png")
+        save_preview(PicoBundle(ema_model, tokenizer, sampling), ae, run_dir / "preview.png")
     write_turbo_card(out.with_suffix(".md"), cfg, summary, seed)
     jlog.write(final=summary)
     log(f"saved {out} ({summary})")
@@ -204,8 +239,11 @@ def train_pico_turbo(
 
 def write_turbo_card(path: Path, cfg: TurboTrainConfig, summary: dict, seed: int,
                      metrics: str | None = None) -> None:
-    command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps} --pairs {cfg.pairs}"
-    machine = machine_summary(summary.get("threads"))
+    device = summary.get("device", "cpu")
+    command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps} --pairs {cfg.pairs}" + \
+        command_flags(cfg, TurboTrainConfig(), {"batch": "--batch", "lr": "--lr"}, device)
+    machine = machine_summary(summary.get("threads")) + (
+        f", {device}" if device != "cpu" else "")
     write_card(path, f"{NAME} (pico-diffusion distilled to 1-4 steps, no CFG pass)", {
         "Architecture": (
             "Identical to pico-diffusion (same U-Net, text encoder and vocabulary; see "

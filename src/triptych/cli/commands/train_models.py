@@ -90,11 +90,19 @@ def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, a
               help="pico-diffusion checkpoint to distil (default: the packaged one).")
 @click.option("--pairs", type=int, default=None,
               help="Teacher-generated (noise, prompt, latent) triples (default 6144).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 1e-4).")
+@click.option("--batch", type=int, default=None, help="Batch size (default 64).")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda, cuda:N, or auto: runs the teacher and the student there.")
+@click.option("--max-minutes", type=float, default=None,
+              help="The whole run, teacher pairs included: the fine-tuning schedule is fitted "
+                   "to what is left; the card states the fitted --steps.")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
-                         pairs) -> None:
+                         pairs, lr, batch, device, max_minutes) -> None:
     """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in)."""
     from triptych.training.pico_turbo import train_pico_turbo
 
     _finish(train_pico_turbo(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
-                             run_dir=run_dir, teacher_path=teacher, pairs=pairs,
+                             run_dir=run_dir, teacher_path=teacher, pairs=pairs, lr=lr,
+                             batch=batch, device=device, max_minutes=max_minutes,
                              log=_log(as_json)), as_json)
