@@ -180,7 +180,8 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
     if name not in MODELS:
         raise SystemExit(f"unknown model {name!r}; expected one of {MODELS}")
     rates = WARM_LR if args.warm else LR
-    overrides = {**GPU_OVERRIDES, **({"lr": rates[name]} if name in rates else {}),
+    overrides = {**GPU_OVERRIDES,
+                 **({"lr": rates[name] * args.lr_scale} if name in rates else {}),
                  **({"batch": args.warm_batch} if args.warm and name in WARM_LR else {})}
     # a schedule far longer than fits: ClockFit shortens it to what the clock allows
     common = dict(steps=None if args.tiny else 10**6, seed=args.seed,
@@ -190,14 +191,15 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
     pairs = args.bits_pairs if name == "pico-bits" else args.pairs
     if name == "pico-turbo":
         overrides, pairs = dict(TURBO_OVERRIDES), TURBO_OVERRIDES["pairs"]
+        overrides["lr"] *= args.lr_scale
     if args.tiny:
         overrides = {"preview_every": 0} if name != "pico-turbo" else {}
         common["tiny"] = True
         pairs = None
-    if args.warm and name != "pico-turbo":
-        if name not in WARM_LR:
-            raise SystemExit(f"--warm: {name} has no warm start; expected one of {WARM_LR}")
-        common["init"] = weights_path(name)
+    if args.warm and name not in WARM_LR and name != "pico-turbo":
+        raise SystemExit(f"--warm: {name} has no warm start; expected one of {WARM_LR}")
+    if args.warm and not (name == "pico-turbo" and "pico-diffusion" in trained):
+        common["init"] = weights_path(name)  # a new teacher gets a fresh student
     if name == "pico-dit":
         from triptych.training.pico_dit import train_pico_dit
         return train_pico_dit(pairs=pairs, overrides=overrides, **common)
@@ -239,7 +241,7 @@ def train(args: argparse.Namespace) -> None:
         cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
                "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
                "--seed", str(args.seed), "--device", args.device,
-               "--warm-batch", str(args.warm_batch)] + (
+               "--warm-batch", str(args.warm_batch), "--lr-scale", str(args.lr_scale)] + (
                ["--tiny"] if args.tiny else []) + (["--warm"] if args.warm else [])
         log = (STAGED / f"{name}.log").open("w")
         procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -312,10 +314,12 @@ def main() -> None:
         t.add_argument("--device", default="cuda", help="cpu for a dry run here (with --tiny)")
         t.add_argument("--tiny", action="store_true", help="tiny configs: the plumbing only")
         t.add_argument("--warm", action="store_true",
-                       help=f"continue the packaged checkpoints ({', '.join(WARM_LR)}; "
-                            "pico-turbo is distilled afresh either way)")
+                       help=f"continue the packaged checkpoints ({', '.join(WARM_LR)}, "
+                            "pico-turbo unless it follows pico-diffusion in a chain)")
         t.add_argument("--warm-batch", type=int, default=512,
                        help="batch of the --warm runs (a step costs about the same)")
+        t.add_argument("--lr-scale", type=float, default=1.0,
+                       help="times the peak rates above (e.g. 0.4: a short low-rate anneal)")
     u = sub.add_parser("unpack")
     u.add_argument("folder")
     args = parser.parse_args()

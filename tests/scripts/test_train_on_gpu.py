@@ -46,3 +46,22 @@ def test_parallel_caches_equal_the_trainers_own(tmp_path, monkeypatch) -> None:
     (name,) = [n for n in built if n.startswith("bits_train_s3_n200_")]
     assert built[name]["captions"] == own["captions"]
     assert (built[name]["ids"] == own["ids"]).float().mean() > 0.99
+
+
+def test_a_chain_distils_the_pico_diffusion_it_just_trained(tmp_path, monkeypatch) -> None:
+    import argparse
+
+    script = _script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "STAGED", tmp_path / "gpu-out")
+    args = argparse.Namespace(name="pico-diffusion+pico-turbo", minutes=5.0, tiny=True,
+                              warm=False, warm_batch=512, lr_scale=1.0, device="cpu",
+                              seed=0, pairs=64, bits_pairs=64)
+    script.train_one(args)
+    from triptych.nets.pico import load_pico
+
+    teacher = load_pico(tmp_path / "gpu-out" / "pico-diffusion.safetensors")
+    student = load_pico(tmp_path / "gpu-out" / "pico-turbo.safetensors")
+    assert student.meta["train"]["teacher"] == "pico-diffusion.safetensors"
+    assert student.tokenizer.vocab == teacher.tokenizer.vocab  # the tiny teacher's ...
+    assert teacher.tokenizer.vocab != load_pico(weights_path("pico-diffusion")).tokenizer.vocab

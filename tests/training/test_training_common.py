@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from triptych.training.common import ClockFit, RunState
 
 
@@ -89,3 +91,28 @@ def test_with_overrides_and_command_flags() -> None:
     flags = {"batch": "--batch", "pairs": "--pairs"}
     assert command_flags(cfg, Recipe(), flags, "cuda:0") == " --batch 256 --pairs 7 --device cuda"
     assert command_flags(Recipe(), Recipe(), flags) == ""
+
+
+def test_to_device_leaves_cpu_tensors_alone_and_adamw_is_plain_on_the_cpu() -> None:
+    from triptych.training.common import adamw, to_device
+
+    a, b = torch.arange(3), torch.ones(2)
+    assert all(x is y for x, y in zip(to_device(torch.device("cpu"), a, b), (a, b),
+                                      strict=True))
+    opt = adamw(torch.nn.Linear(2, 2).parameters(), torch.device("cpu"), lr=1e-3)
+    assert not opt.defaults.get("fused")
+
+
+def test_ema_update_matches_the_per_tensor_lerp() -> None:
+    from triptych.training.common import EMA
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    ema = EMA(model, decay=0.9)
+    before = [p.clone() for p in ema.model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))
+    ema.update(model, step=10**6)
+    for e, b, p in zip(ema.model.parameters(), before, model.parameters(), strict=True):
+        assert torch.allclose(e, b + 0.1 * (p - b), atol=1e-6)

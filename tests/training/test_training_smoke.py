@@ -120,3 +120,49 @@ def test_asking_for_cuda_without_one_is_a_clear_error(tiny_runs, tmp_path) -> No
         train_pico_diffusion(tiny=True, seed=1, out=tmp_path / "pd.safetensors",
                              run_dir=tmp_path / "pd", ae_path=tiny_runs["ae"],
                              device="cuda", **quiet)
+
+
+def test_turbo_takes_a_batch_lr_and_clock_and_its_card_says_so(tiny_runs, tmp_path) -> None:
+    out = tmp_path / "pt.safetensors"
+    summary = train_pico_turbo(tiny=True, seed=1, out=out, run_dir=tmp_path / "pt",
+                               teacher_path=tiny_runs["pd"], batch=2, lr=3e-4, device="cpu",
+                               max_minutes=5.0, overrides={"pair_chunk": 8}, **quiet)
+    assert summary["device"] == "cpu" and summary["steps"] == 4  # the clock never bit
+    assert summary["pairs"] == 8
+    card = out.with_suffix(".md").read_text()
+    assert "--batch 2" in card and "--lr 0.0003" in card and "| batch | 2 |" in card
+
+
+def test_a_given_t_is_used_as_is(tiny_runs) -> None:
+    from triptych.diffusion.flow import FlowMatching
+    from triptych.diffusion.reflow import reflow_loss
+
+    student = load_pico(tiny_runs["pd"]).model
+    x0, noise = torch.randn(3, 4, 16, 16), torch.randn(3, 4, 16, 16)
+    ids = load_pico(tiny_runs["pd"]).tokenizer(["a dog"] * 3)
+    flow = FlowMatching("u_shaped")
+    drawn = reflow_loss(student, flow, x0, noise, ids, torch.Generator().manual_seed(5))
+    t = flow.sample_t(3, torch.Generator().manual_seed(5))
+    assert torch.equal(reflow_loss(student, flow, x0, noise, ids, t=t), drawn)
+
+
+def test_turbo_continues_an_earlier_student(tiny_runs, tmp_path) -> None:
+    out = tmp_path / "pt2.safetensors"
+    summary = train_pico_turbo(tiny=True, seed=1, out=out, run_dir=tmp_path / "pt2",
+                               teacher_path=tiny_runs["pd"], init=tiny_runs["pt"], **quiet)
+    assert summary["init_steps"] == 4
+    assert "--init <the previous pico-turbo>" in out.with_suffix(".md").read_text()
+    first, second = load_pico(tiny_runs["pt"]).model, load_pico(out).model
+    assert any(not torch.equal(a, b) for a, b in
+               zip(first.state_dict().values(), second.state_dict().values(), strict=True))
+    from triptych.nets.pico import PicoModel, SamplingDefaults, save_pico
+    from triptych.nets.text_encoder import Tokenizer
+    from triptych.nets.unet import UNET_CONFIGS
+
+    model = PicoModel(UNET_CONFIGS["tiny"])  # a teacher with another vocabulary
+    other = save_pico(tmp_path / "other.safetensors", model, model.cfg,
+                      Tokenizer.build(["a dog"]), SamplingDefaults())
+    with pytest.raises(ValueError, match="vocabulary"):
+        train_pico_turbo(tiny=True, seed=1, out=tmp_path / "x.safetensors",
+                         run_dir=tmp_path / "x", teacher_path=other, init=tiny_runs["pt"],
+                         **quiet)

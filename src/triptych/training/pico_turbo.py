@@ -49,7 +49,7 @@ from triptych.training.common import (
     with_overrides,
     write_card,
 )
-from triptych.training.pico_diffusion import save_preview
+from triptych.training.pico_diffusion import save_preview, trained_steps
 
 NAME = "pico-turbo"
 
@@ -131,12 +131,15 @@ def train_pico_turbo(
     device: str | None = "cpu",
     max_minutes: float | None = None,
     overrides: dict[str, Any] | None = None,
+    init: Path | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """``device``: "cuda" generates the teacher pairs and trains on a GPU (random draws stay
-    on CPU generators). ``max_minutes``: the whole call, teacher pairs included; the
-    fine-tuning schedule is fitted to what is left (``ClockFit``). ``overrides``: any other
-    ``TurboTrainConfig`` field (a GPU run's pair chunk and checkpoint cadence)."""
+    """``init``: the student starts from this pico-turbo (continue a shipped one; it must share
+    the teacher's vocabulary) instead of the teacher's weights. ``device``: "cuda" generates
+    the teacher pairs and trains on a GPU (random draws stay on CPU generators).
+    ``max_minutes``: the whole call, teacher pairs included; the fine-tuning schedule is
+    fitted to what is left (``ClockFit``). ``overrides``: any other ``TurboTrainConfig``
+    field (a GPU run's pair chunk and checkpoint cadence)."""
     from triptych.training.pico_dit import resolve_device
 
     cfg = with_overrides(TINY if tiny else TurboTrainConfig(), overrides, steps=steps,
@@ -165,7 +168,10 @@ def train_pico_turbo(
     ids = tokenizer(pairs_data["captions"]).to(dev)  # [N, L]
     noise_all, x0_all = pairs_data["noise"].to(dev), pairs_data["x0"].to(dev)  # [N,4,16,16]
 
-    student = copy.deepcopy(teacher.model).train().requires_grad_(True)
+    start = load_pico(init) if init else None
+    if start is not None and start.tokenizer.vocab != teacher.tokenizer.vocab:
+        raise ValueError(f"--init {init}: its vocabulary is not the teacher's ({teacher_path})")
+    student = copy.deepcopy((start or teacher).model).to(dev).train().requires_grad_(True)
     ema = EMA(student, cfg.ema)
     opt = adamw(student.parameters(), dev, lr=cfg.lr, weight_decay=0.0)
     flow = FlowMatching(cfg.t_dist)
@@ -226,6 +232,7 @@ def train_pico_turbo(
         "teacher_guidance": pairs_data["guidance"], "params": count_params(student),
         "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
         "teacher": teacher_path.name, "device": str(dev),
+        "init": str(init) if init else None, "init_steps": trained_steps(start),
     }
     save_pico(out, ema_model, student.cfg, tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed})
@@ -241,7 +248,8 @@ def write_turbo_card(path: Path, cfg: TurboTrainConfig, summary: dict, seed: int
                      metrics: str | None = None) -> None:
     device = summary.get("device", "cpu")
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps} --pairs {cfg.pairs}" + \
-        command_flags(cfg, TurboTrainConfig(), {"batch": "--batch", "lr": "--lr"}, device)
+        command_flags(cfg, TurboTrainConfig(), {"batch": "--batch", "lr": "--lr"}, device) + (
+            " --init <the previous pico-turbo>" if summary.get("init") else "")
     machine = machine_summary(summary.get("threads")) + (
         f", {device}" if device != "cpu" else "")
     write_card(path, f"{NAME} (pico-diffusion distilled to 1-4 steps, no CFG pass)", {
@@ -255,7 +263,10 @@ def write_turbo_card(path: Path, cfg: TurboTrainConfig, summary: dict, seed: int
             f"steps and CFG w = {summary['teacher_guidance']} from train-split world captions "
             f"(held-out compositions never used). The student regresses v = z - x0 on the "
             f"straight line between each pair, t ~ {cfg.t_dist}. Samples with "
-            f"{cfg.sample_steps} Euler steps (1-8 allowed) and a single conditional pass."),
+            f"{cfg.sample_steps} Euler steps (1-8 allowed) and a single conditional pass."
+            + (f" The student continued an earlier pico-turbo (`{summary['init']}`, "
+               f"{summary.get('init_steps')} earlier steps) rather than starting from the "
+               "teacher's weights." if summary.get("init") else "")),
         "Training": md_table({
             "steps": summary["steps"], "batch": cfg.batch,
             "optimiser": f"AdamW lr {cfg.lr}, {cfg.warmup} warm-up, cosine to 10 %, clip 1.0",

@@ -97,12 +97,15 @@ def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, a
 @click.option("--max-minutes", type=float, default=None,
               help="The whole run, teacher pairs included: the fine-tuning schedule is fitted "
                    "to what is left; the card states the fitted --steps.")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Continue this pico-turbo (same teacher vocabulary) instead "
+                                 "of starting the student from the teacher.")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
-                         pairs, lr, batch, device, max_minutes) -> None:
+                         pairs, lr, batch, device, max_minutes, init) -> None:
     """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in)."""
     from triptych.training.pico_turbo import train_pico_turbo
 
     _finish(train_pico_turbo(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                              run_dir=run_dir, teacher_path=teacher, pairs=pairs, lr=lr,
                              batch=batch, device=device, max_minutes=max_minutes,
-                             log=_log(as_json)), as_json)
+                             init=init, log=_log(as_json)), as_json)
