@@ -217,7 +217,7 @@ def train_pico_bits(
     model = build_model(cfg.size, bits_tok.bits, len(words), words.max_len).to(dev)
     ema = EMA(model, cfg.ema)
     opt = adamw(model.parameters(), dev, lr=cfg.lr, betas=cfg.betas,
-                            weight_decay=cfg.weight_decay)
+                weight_decay=cfg.weight_decay)
     state_path = run_dir / "state.pt"
     state = RunState()
     if resume and state_path.is_file():

@@ -210,6 +210,6 @@ def test_every_catalog_builtin_model_runs_on_its_shipped_weights(model_id, setti
         progress=lambda f, _img: previews.append(f))
     image = result.images[0].image
     assert image.size == (64, 64) and previews and previews[-1] == 1.0
-    assert len(set(image.getdata())) > 1  # a picture, not a flat fill
+    assert image.getcolors(64 * 64) and len(image.getcolors(64 * 64)) > 1  # not a flat fill
     assert result.model_version.startswith(f"{model_id}@")
     builtin.clear_cache()
