@@ -166,3 +166,20 @@ def test_turbo_continues_an_earlier_student(tiny_runs, tmp_path) -> None:
         train_pico_turbo(tiny=True, seed=1, out=tmp_path / "x.safetensors",
                          run_dir=tmp_path / "x", teacher_path=other, init=tiny_runs["pt"],
                          **quiet)
+
+
+def test_turbo_cli_takes_the_schedule_and_init_flags(tiny_runs, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from triptych.cli.commands import train_models  # noqa: F401  (attaches the commands)
+    from triptych.cli.commands.train import train
+
+    monkeypatch.setenv("TRIPTYCH_TORCH_THREADS", "1")
+    out = tmp_path / "cli.safetensors"
+    result = CliRunner().invoke(train, [
+        "pico-turbo", "--tiny", "--teacher", str(tiny_runs["pd"]), "--init", str(tiny_runs["pt"]),
+        "--batch", "2", "--lr", "3e-4", "--device", "cpu", "--max-minutes", "5", "--out",
+        str(out), "--run-dir", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    card = out.with_suffix(".md").read_text()
+    assert "--batch 2" in card and "--lr 0.0003" in card and "--init" in card

@@ -34,6 +34,21 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     return json_option(func)
 
 
+def _schedule(lr: str, batch: int, clock: str) -> Callable[[Callable[..., Any]], Any]:
+    """--lr, --batch, --device and --max-minutes, with this trainer's defaults in the help."""
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("--max-minutes", type=float, default=None, help=clock)(func)
+        func = click.option("--device", default="cpu", show_default=True,
+                            help="cpu, cuda, cuda:N, or auto (CUDA when present).")(func)
+        func = click.option("--batch", type=int, default=None,
+                            help=f"Batch size (default {batch}).")(func)
+        return click.option("--lr", type=float, default=None,
+                            help=f"Peak learning rate (default {lr}).")(func)
+
+    return apply
+
+
 def _finish(summary: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(summary)
@@ -66,13 +81,8 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
 @click.option("--pairs", type=int, default=None, help="Cached training pairs (default 30k).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Warm-start from this pico checkpoint (fresh optimiser).")
-@click.option("--lr", type=float, default=None, help="Peak learning rate (default 8e-4).")
-@click.option("--batch", type=int, default=None, help="Batch size (default 64).")
-@click.option("--device", default="cpu", show_default=True,
-              help="cpu, cuda, cuda:N, or auto (CUDA when present).")
-@click.option("--max-minutes", type=float, default=None,
-              help="Fit the schedule to this many minutes (speed measured over 5 % of it), "
-                   "then export; the card states the fitted --steps.")
+@_schedule("8e-4", 64, "Fit the schedule to this many minutes (speed measured over 5 % of "
+                       "it), then export; the card states the fitted --steps.")
 def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, ae_path,
                              pairs, init, lr, batch, device, max_minutes) -> None:
     """The latent U-Net flow-matching model with cross-attention and CFG."""
@@ -90,13 +100,8 @@ def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, a
               help="pico-diffusion checkpoint to distil (default: the packaged one).")
 @click.option("--pairs", type=int, default=None,
               help="Teacher-generated (noise, prompt, latent) triples (default 6144).")
-@click.option("--lr", type=float, default=None, help="Peak learning rate (default 1e-4).")
-@click.option("--batch", type=int, default=None, help="Batch size (default 64).")
-@click.option("--device", default="cpu", show_default=True,
-              help="cpu, cuda, cuda:N, or auto: runs the teacher and the student there.")
-@click.option("--max-minutes", type=float, default=None,
-              help="The whole run, teacher pairs included: the fine-tuning schedule is fitted "
-                   "to what is left; the card states the fitted --steps.")
+@_schedule("1e-4", 64, "The whole run, teacher pairs included: the fine-tuning schedule is "
+                       "fitted to what is left; the card states the fitted --steps.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Continue this pico-turbo (same teacher vocabulary) instead "
                                  "of starting the student from the teacher.")
