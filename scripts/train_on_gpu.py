@@ -43,10 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "runs" / "gpu-pack"
 STAGED = ROOT / "runs" / "gpu-out"
 PART = 15 * 2**20  # under the 16 MiB per returned file
-MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits", "pico-turbo")
+MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits", "pico-turbo", "bits-tokenizer")
 # one process per entry of --models; "a+b" runs b after a in the same process (pico-turbo is
-# distilled from the pico-diffusion trained just before it), b getting this share of the time
-CHAIN_SHARE = {"pico-turbo": 0.4}
+# distilled from the pico-diffusion trained just before it, pico-bits learns the tokens of the
+# bits-tokenizer trained just before it), b getting this share of the time
+CHAIN_SHARE = {"pico-turbo": 0.4, "pico-bits": 0.65}
 DEFAULT_MODELS = "pico-dit,pico-lm,pico-diffusion+pico-turbo,pico-bits"
 # A GPU step costs about the same at batch 64 and 256 (kernel launches dominate such small
 # nets), so the GPU recipe takes 4x the batch; checkpoints go by the clock, not by steps
@@ -61,6 +62,10 @@ WARM_LR = {"pico-dit": 2.5e-4, "pico-diffusion": 5e-4, "pico-lm": 2e-4}
 TURBO_OVERRIDES = {"pairs": 49_152, "pair_chunk": 2048, "batch": 256, "lr": 2e-4,
                    "ema": 0.999, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
                    "log_every": 100}
+# the tokenizer renders its endless stream on worker processes; a bigger batch than the CPU's 32
+TOKENIZER_OVERRIDES = {"batch": 128, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
+                       "log_every": 100}
+TOKENIZER_WORKERS = 6
 SETUP_S = 45  # a trainer's own start (CUDA, caches, MiniLM states) before its clock runs
 FINISH_S = 25  # its export, card and validation after the clock stops
 
@@ -102,9 +107,11 @@ def _render_chunk(task: tuple[str, int, int, int, str]) -> tuple[str, int, objec
 
 
 def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: int,
-                 kinds: tuple[str, ...] = ("latents", "bits", "bits-val")) -> None:
+                 kinds: tuple[str, ...] = ("latents", "bits", "bits-val"),
+                 tokenizer: Path | None = None) -> None:
     """The trainers' caches (``runs/data/``, the same paths and contents ``latent_cache`` and
-    ``token_cache`` would write), rendered on all cores and encoded on the GPU at once."""
+    ``token_cache`` would write), rendered on all cores and encoded on the GPU at once.
+    ``tokenizer``: the bits tokenizer to encode with (default: the packaged one)."""
     import multiprocessing as mp
 
     import torch
@@ -122,7 +129,7 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
                            data.LATENT_CHUNK)
     tok = None  # the bits tokenizer is read only when pico-bits trains (a lease may omit it)
     if {"bits", "bits-val"} & set(kinds):
-        tok = bt.load(weights_path(bt.CHECKPOINT_NAME))
+        tok = bt.load(tokenizer or weights_path(bt.CHECKPOINT_NAME))
         val_n, val_seed = pb.BitsTrainConfig.val_pairs, seed + pb.VAL_SEED_OFFSET
         jobs["bits"] = (pb.token_cache_path(tok, bits_pairs, seed), bits_pairs, seed,
                         pb.TOKEN_CHUNK)
@@ -189,16 +196,20 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
                   run_dir=ROOT / "runs" / f"gpu-{name}", device=args.device,
                   max_minutes=minutes, resume=False)
     pairs = args.bits_pairs if name == "pico-bits" else args.pairs
+    new_tokenizer = STAGED / "bits-tokenizer.safetensors" if "bits-tokenizer" in trained else None
+    if name == "bits-tokenizer":
+        overrides = dict(TOKENIZER_OVERRIDES)
     if name == "pico-turbo":
         overrides, pairs = dict(TURBO_OVERRIDES), TURBO_OVERRIDES["pairs"]
         overrides["lr"] *= args.lr_scale
     if args.tiny:
-        overrides = {"preview_every": 0} if name != "pico-turbo" else {}
+        overrides = {"preview_every": 0} if name not in ("pico-turbo", "bits-tokenizer") else {}
         common["tiny"] = True
         pairs = None
-    if args.warm and name not in WARM_LR and name != "pico-turbo":
+    if args.warm and name not in WARM_LR and name not in ("pico-turbo", "bits-tokenizer"):
         raise SystemExit(f"--warm: {name} has no warm start; expected one of {WARM_LR}")
-    if args.warm and not (name == "pico-turbo" and "pico-diffusion" in trained):
+    if args.warm and name != "bits-tokenizer" and not (
+            name == "pico-turbo" and "pico-diffusion" in trained):
         common["init"] = weights_path(name)  # a new teacher gets a fresh student
     if name == "pico-dit":
         from triptych.training.pico_dit import train_pico_dit
@@ -216,8 +227,16 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
                    else weights_path("pico-diffusion"))
         return train_pico_turbo(pairs=pairs, teacher_path=teacher, overrides=overrides,
                                 **common)
+    if name == "bits-tokenizer":
+        from triptych.training.bits_tokenizer import train_bits_tokenizer
+        common.pop("init", None)
+        return train_bits_tokenizer(overrides=overrides, workers=TOKENIZER_WORKERS, **common)
     from triptych.training.pico_bits import train_pico_bits
-    return train_pico_bits(pairs=pairs, overrides=overrides, **common)
+    if new_tokenizer is not None and not args.tiny:  # its tokens: encode the caches afresh
+        build_caches(0, pairs, args.seed, args.device, TOKENIZER_WORKERS, ("bits", "bits-val"),
+                     new_tokenizer)
+    return train_pico_bits(pairs=pairs, overrides=overrides, tokenizer_path=new_tokenizer,
+                           **common)
 
 
 def train(args: argparse.Namespace) -> None:
@@ -232,7 +251,8 @@ def train(args: argparse.Namespace) -> None:
     models = [name for entry in entries for name in entry.split("+")]
     if not args.tiny:
         kinds = (("latents",) if {"pico-dit", "pico-lm", "pico-diffusion"} & set(models)
-                 else ()) + (("bits", "bits-val") if "pico-bits" in models else ())
+                 else ()) + (("bits", "bits-val") if "pico-bits" in models and
+                             "bits-tokenizer" not in models else ())  # a chain encodes its own
         build_caches(args.pairs, args.bits_pairs, args.seed, args.device, args.workers, kinds)
     minutes = (deadline - time.monotonic() - args.setup_s - FINISH_S) / 60
     print(f"training {entries} for {minutes:.2f} min each", flush=True)

@@ -65,3 +65,23 @@ def test_a_chain_distils_the_pico_diffusion_it_just_trained(tmp_path, monkeypatc
     assert student.meta["train"]["teacher"] == "pico-diffusion.safetensors"
     assert student.tokenizer.vocab == teacher.tokenizer.vocab  # the tiny teacher's ...
     assert teacher.tokenizer.vocab != load_pico(weights_path("pico-diffusion")).tokenizer.vocab
+
+
+def test_a_chain_trains_pico_bits_on_the_tokenizer_it_just_trained(tmp_path, monkeypatch) -> None:
+    import argparse
+
+    script = _script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "STAGED", tmp_path / "gpu-out")
+    monkeypatch.setattr(script, "TOKENIZER_WORKERS", 1)
+    args = argparse.Namespace(name="bits-tokenizer+pico-bits", minutes=5.0, tiny=True,
+                              warm=False, warm_batch=512, lr_scale=1.0, device="cpu",
+                              seed=0, pairs=64, bits_pairs=64)
+    script.train_one(args)
+    from triptych.autoregressive.pipeline import load_bits
+
+    bits = load_bits(tmp_path / "gpu-out" / "pico-bits.safetensors")
+    fresh = bt.load(tmp_path / "gpu-out" / "bits-tokenizer.safetensors")
+    assert bits.meta["tokenizer_fingerprint"] == bt.fingerprint(fresh)
+    assert bits.meta["tokenizer_fingerprint"] != bt.fingerprint(
+        bt.load(weights_path(bt.CHECKPOINT_NAME)))

@@ -152,3 +152,22 @@ def test_max_minutes_fits_the_schedule_and_the_card_states_it(runs, tmp_path, mo
                               run_dir=tmp_path / "run", tokenizer_path=runs["tok"], **quiet)
     assert 70 < summary["steps"] < 5000  # the fitted schedule ran to its end
     assert f"--steps {summary['steps']}" in out.with_suffix(".md").read_text()
+
+
+def test_tokenizer_workers_render_the_same_stream_and_the_clock_fits_it(runs, tmp_path,
+                                                                        monkeypatch) -> None:
+    import triptych.training.bits_tokenizer as bits_tokenizer
+
+    again = tmp_path / "tok.safetensors"  # two render processes: the same batches, same weights
+    train_bits_tokenizer(tiny=True, seed=1, out=again, run_dir=tmp_path / "tok", workers=2,
+                         **quiet)
+    a, b = load_file(str(runs["tok"])), load_file(str(again))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    monkeypatch.setattr(bits_tokenizer, "Timer", TickingTimer)
+    out = tmp_path / "capped.safetensors"
+    summary = train_bits_tokenizer(tiny=True, steps=5000, max_minutes=0.1, batch=2, seed=1,
+                                   out=out, run_dir=tmp_path / "capped", **quiet)
+    assert 70 < summary["steps"] < 5000  # the fitted schedule ran to its end
+    card = out.with_suffix(".md").read_text()
+    assert f"--steps {summary['steps']}" in card and "--batch 2" in card

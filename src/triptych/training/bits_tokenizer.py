@@ -31,9 +31,11 @@ from triptych.training import data
 from triptych.training.autoencoder import ae_loss
 from triptych.training.common import (
     RUNS_DIR,
+    ClockFit,
     JsonLog,
     RunState,
     Timer,
+    command_flags,
     count_params,
     load_state,
     lr_at,
@@ -43,6 +45,7 @@ from triptych.training.common import (
     save_state,
     seed_everything,
     set_threads,
+    with_overrides,
     write_card,
 )
 
@@ -135,11 +138,16 @@ def train_bits_tokenizer(
     run_dir: Path | None = None,
     threads: int | None = None,
     device: str | None = None,
+    batch: int | None = None,
+    max_minutes: float | None = None,
+    workers: int = 0,
+    overrides: dict[str, Any] | None = None,
     log=print,
 ) -> dict[str, Any]:
-    cfg = TINY if tiny else TokenizerTrainConfig()
-    if steps is not None:
-        cfg = replace(cfg, steps=steps)
+    """``workers``: processes that render the stream ahead (same batches; a GPU needs them).
+    ``max_minutes``: fit the schedule to the clock (``ClockFit``) and stop there."""
+    cfg = with_overrides(TINY if tiny else TokenizerTrainConfig(), overrides, steps=steps,
+                         batch=batch)
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -155,13 +163,19 @@ def train_bits_tokenizer(
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
     last_save = timer.total
-    bar = progress(cfg.steps, state.step, NAME)
+    fit = ClockFit(max_minutes, state, timer, log)
+    total = fit.planned(cfg.steps)
+    stream = data.render_stream(cfg.batch, seed, state.step, workers)
+    bar = progress(total, state.step, NAME)
     model.train()
-    while state.step < cfg.steps:
-        images, _, _ = data.render(cfg.batch, data.stream_seed(seed, state.step))
-        images = images.to(dev)
+    while state.step < total:
+        total, stop = fit.check(total)
+        bar.total = total
+        if stop:
+            break
+        images = next(stream).to(dev, non_blocking=True)
         for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         recon, _, stats = model(images)
         rec = ae_loss(recon, images, cfg.grad_weight)
         loss = rec + stats["loss"]
@@ -171,7 +185,7 @@ def train_bits_tokenizer(
         opt.step()
         state.step += 1
         bar.update(1)
-        if state.step % cfg.log_every == 0:
+        if state.step % cfg.log_every == 0:  # the only host syncs of the step
             bar.set_postfix(rec=f"{rec.item():.4f}", H=f"{stats['batch_entropy'].item():.2f}")
             jlog.write(step=state.step, loss=round(loss.item(), 5), rec=round(rec.item(), 5),
                        commit=round(stats["commit"].item(), 5),
@@ -179,12 +193,15 @@ def train_bits_tokenizer(
                        batch_entropy=round(stats["batch_entropy"].item(), 4),
                        wall_s=round(timer.total, 1))
         due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps or due:
+        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
             state.wall_s = timer.total
             save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
             last_save = timer.total
     bar.close()
     state.wall_s = timer.total
+    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+        save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
+    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
 
     metrics = evaluate_tokenizer(model, cfg.eval_n, seed + 2, dev)
     ceiling = None if tiny else judge_ceiling(model, cfg.eval_n, seed + 3, dev, log)
@@ -203,7 +220,8 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
                          summary: dict, seed: int) -> None:
     c, q = model.cfg, model.cfg.lfq
     tiny = " --tiny" if cfg.size == "tiny" else ""
-    command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}"
+    command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}" + command_flags(
+        cfg, TINY if tiny else TokenizerTrainConfig(), {"batch": "--batch"}, summary["device"])
     write_card(path, f"{NAME} (f=8 binary-token tokenizer, LFQ)", {
         "Architecture": (
             f"Plain conv encoder/decoder (TAESD-style ReLU ResBlocks, no norms), 64x64x3 <-> "

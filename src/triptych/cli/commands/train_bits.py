@@ -49,12 +49,21 @@ def _log(as_json: bool) -> Callable[[str], None]:
 
 @train.command("bits-tokenizer")
 @_common
-def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json) -> None:
+@click.option("--batch", type=int, default=None, help="Batch size (default 32).")
+@click.option("--max-minutes", type=float, default=None,
+              help="Fit the schedule to this many minutes, then export; the card states the "
+                   "fitted --steps.")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Processes rendering the training stream ahead (same images; for a GPU).")
+def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json, batch,
+                             max_minutes, workers) -> None:
     """The f=8 binary-token (LFQ) tokenizer that pico-bits generates in."""
     from triptych.training.bits_tokenizer import train_bits_tokenizer
 
     _finish(train_bits_tokenizer(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
-                                 run_dir=run_dir, device=device, log=_log(as_json)), as_json)
+                                 run_dir=run_dir, device=device, batch=batch,
+                                 max_minutes=max_minutes, workers=workers,
+                                 log=_log(as_json)), as_json)
 
 
 @train.command("pico-bits")
