@@ -198,6 +198,7 @@ def train_bits_tokenizer(
             save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
             last_save = timer.total
     bar.close()
+    stream.close()  # stops the render workers before the evaluation renders its own sets
     state.wall_s = timer.total
     if state.step < total:  # stopped by the clock: keep the state so that it can resume
         save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
