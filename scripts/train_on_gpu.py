@@ -154,9 +154,10 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
             codes, captions = [], []
             for _, _, images, caps in parts:
                 x = data.to_tensor(images).to(dev)
-                codes.append(data.encode_latents(ae, x, batch=1024).half().cpu()
-                             if tok is None or kind == "latents"
-                             else tok.encode(x).cpu().to(torch.int16))
+                if kind == "latents":
+                    codes.append(data.encode_latents(ae, x, batch=1024).half().cpu())
+                else:  # a bits kind: ``tok`` was loaded above
+                    codes.append(tok.encode(x).cpu().to(torch.int16))
                 captions += caps
             key = "latents" if kind == "latents" else "ids"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +231,6 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
                                 **common)
     if name == "bits-tokenizer":
         from triptych.training.bits_tokenizer import train_bits_tokenizer
-        common.pop("init", None)
         return train_bits_tokenizer(overrides=overrides, workers=TOKENIZER_WORKERS, **common)
     from triptych.training.pico_bits import train_pico_bits
     if new_tokenizer is not None and not args.tiny:  # its tokens: encode the caches afresh

@@ -27,3 +27,17 @@ def test_int8_matrices_halve_the_file_and_round_trip_closely(tmp_path) -> None:
     for key, value in net.state_dict().items():
         tolerance = value.abs().amax(dim=-1, keepdim=True) / 127 * 0.51 + 1e-3
         assert ((tensors[key] - value).abs() <= tolerance).all(), key  # within half a step
+
+
+def test_read_meta_reads_the_header_alone_and_names_bad_files(tmp_path) -> None:
+    import pytest
+
+    from triptych.nets.checkpoint import CheckpointError, read_meta
+
+    path = save_checkpoint(tmp_path / "w.safetensors", torch.nn.Linear(3, 2), {"kind": "x"})
+    assert read_meta(path) == {"kind": "x"}
+    with pytest.raises(CheckpointError, match="not found"):
+        read_meta(tmp_path / "missing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="bad.safetensors is corrupt"):
+        read_meta(tmp_path / "bad.safetensors")

@@ -99,6 +99,22 @@ def save_conditioned(path: Path | str, model: nn.Module, cfg: Any, tokenizer: An
     return save_checkpoint(path, model, meta)
 
 
+def read_meta(path: Path | str) -> dict[str, Any]:
+    """A checkpoint's decoded metadata alone (the safetensors header, no tensors): enough to
+    check its kind before loading it. CheckpointError if missing or corrupt."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw_meta = handle.metadata() or {}
+        return {key: json.loads(value) for key, value in raw_meta.items()}
+    except Exception as exc:  # safetensors raises several types for truncated/garbled files
+        raise CheckpointError(path, f"is corrupt or unreadable ({exc})") from exc
+
+
 def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return (fp32 state dict, decoded metadata); CheckpointError if missing or corrupt."""
     from safetensors import safe_open

@@ -48,6 +48,7 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
         self.decay = decay
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self._params = list(self.model.parameters())  # fixed: built once, not every step
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
@@ -55,8 +56,7 @@ class EMA:
         d = min(self.decay, (1 + step) / (10 + step))
         # one multi-tensor kernel instead of one per parameter: on a GPU the per-tensor loop
         # was a large share of a small net's step (launch-bound); same arithmetic on the CPU
-        torch._foreach_lerp_(list(self.model.parameters()),
-                             [p.detach() for p in model.parameters()], 1 - d)
+        torch._foreach_lerp_(self._params, [p.detach() for p in model.parameters()], 1 - d)
         for e, b in zip(self.model.buffers(), model.buffers(), strict=True):
             e.copy_(b)
 

@@ -32,7 +32,7 @@ import torch
 
 from triptych.diffusion.flow import FlowMatching
 from triptych.nets import autoencoder as ae_mod
-from triptych.nets.checkpoint import read_checkpoint, weights_path
+from triptych.nets.checkpoint import read_meta, weights_path
 from triptych.nets.dit import DIT_CONFIGS, describe
 from triptych.nets.pico import SamplingDefaults
 from triptych.nets.pico_dit import PicoDiT, TextToVelocity, save_transformer
@@ -329,7 +329,7 @@ def train_pico_dit(
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     start = None
     if init is not None:
-        kind = read_checkpoint(init)[1].get("kind")
+        kind = read_meta(init).get("kind")
         if kind != PicoDiT.kind:
             raise ValueError(f"--init {init}: not a pico-dit checkpoint (its kind is {kind!r})")
         start = load_transformer(init)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from triptych.nets import autoencoder as ae_mod
-from triptych.nets.checkpoint import read_checkpoint, weights_path
+from triptych.nets.checkpoint import read_meta, weights_path
 from triptych.nets.dit import DIT_CONFIGS
 from triptych.nets.lm_connector import LM_DIM, ConnectorConfig, FrozenLM
 from triptych.nets.pico import SamplingDefaults
@@ -76,13 +76,13 @@ def warm_start(model: PicoLM, init: Path, log: Callable[[str], None] = print) ->
     """Start from ``init``: a pico-lm checkpoint of the same size (every weight: continue a
     shipped pico-lm), or a pico-diffusion checkpoint, whose U-Net becomes the backbone (the
     connector and null context stay fresh). Returns the steps already in those weights."""
-    from triptych.nets.checkpoint import load_into
+    from triptych.nets.checkpoint import load_into, read_checkpoint
     from triptych.nets.pico import load_pico
     from triptych.nets.pico_dit import build_model
     from triptych.training.pico_diffusion import trained_steps
 
-    tensors, meta = read_checkpoint(init)
-    if meta.get("kind") == PicoLM.kind:
+    if read_meta(init).get("kind") == PicoLM.kind:
+        tensors, meta = read_checkpoint(init)
         same = build_model(meta)
         if asdict(same.cfg) != asdict(model.cfg) or same.connector_cfg != model.connector_cfg:
             raise ValueError(f"--init {init}: a pico-lm of another size ({meta.get('config')})")
@@ -233,7 +233,7 @@ def train_pico_lm(
         "params_text": count_params(net) - count_params(net.backbone),
         "backbone": "unet" if isinstance(net.cfg, UNetConfig) else "dit",
         "init": str(init) if init else None, "init_steps": init_steps,
-        "init_kind": read_checkpoint(init)[1].get("kind") if init else None,
+        "init_kind": read_meta(init).get("kind") if init else None,
         "lm": lm.name, "pairs": len(cache["latents"]), "device": str(dev), "bf16": bf16,
         "threads": threads, "final_loss": None if loss is None else round(loss, 5),
     }

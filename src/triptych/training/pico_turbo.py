@@ -157,6 +157,9 @@ def train_pico_turbo(
         ae_path = teacher_path.parent / "autoencoder.safetensors"  # the teacher's own AE
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     teacher = load_pico(teacher_path)
+    start = load_pico(init) if init else None  # checked before minutes of teacher sampling
+    if start is not None and start.tokenizer.vocab != teacher.tokenizer.vocab:
+        raise ValueError(f"--init {init}: its vocabulary is not the teacher's ({teacher_path})")
     teacher.model.to(dev)
     pipe = PicoPipeline(teacher, ae)
     timer0 = Timer()
@@ -168,9 +171,6 @@ def train_pico_turbo(
     ids = tokenizer(pairs_data["captions"]).to(dev)  # [N, L]
     noise_all, x0_all = pairs_data["noise"].to(dev), pairs_data["x0"].to(dev)  # [N,4,16,16]
 
-    start = load_pico(init) if init else None
-    if start is not None and start.tokenizer.vocab != teacher.tokenizer.vocab:
-        raise ValueError(f"--init {init}: its vocabulary is not the teacher's ({teacher_path})")
     student = copy.deepcopy((start or teacher).model).to(dev).train().requires_grad_(True)
     ema = EMA(student, cfg.ema)
     opt = adamw(student.parameters(), dev, lr=cfg.lr, weight_decay=0.0)
