@@ -26,8 +26,7 @@ def oracle(scene: Scene) -> Readout:
         np.put_along_axis(out, np.maximum(np.asarray(idx), 0)[..., None], 1.0, axis=-1)
         return out
 
-    columns = np.zeros(16, dtype=np.int64)  # CTC path: each letter then a blank
-    columns[: 2 * len(t["chars"]): 2] = t["chars"]
+    columns = t["columns"]  # each letter at its centre column, blank elsewhere
     return Readout(onehot(t["slot_class"], 29), onehot(t["slot_colour"], 10),
                    onehot(t["background"], 10), onehot(t["word_colour"], 10),
                    onehot(columns, 27))

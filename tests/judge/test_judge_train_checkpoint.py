@@ -22,7 +22,8 @@ def test_forward_shapes() -> None:
     assert out["slot_class"].shape == (4, 9, 29)
     assert out["slot_colour"].shape == (4, 9, 10)
     assert out["background"].shape == (4, 10) and out["word_colour"].shape == (4, 10)
-    assert out["chars"].shape == (4, 16, 27)  # columns × (blank + 26 letters)
+    assert out["chars"].shape == (4, 32, 27)  # 2 px columns × (blank + 26 letters)
+    assert tgt["columns"].shape == (4, 32)
     assert model.embed(to_input(images)).shape == (4, 16 * 10)
     assert tgt["slot_class"].shape == (4, 9) and tgt["chars"].shape == (4, 6)
 
@@ -84,3 +85,46 @@ def test_train_judge_cli(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["steps"] == 2 and out.exists() and out.with_suffix(".md").exists()
+
+
+def test_text_only_stage_freezes_every_other_reading(tmp_path: Path) -> None:
+    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": False}
+    train_judge(_tiny(3), tmp_path / "s1", tmp_path / "s1.safetensors", **quiet)
+    stage2 = TrainJudgeConfig(size="tiny", steps=3, batch=8, warmup=1, eval_n=16, eval_every=100,
+                              ckpt_every=1, lr=0.05, init=str(tmp_path / "s1.safetensors"),
+                              train_only="text", text_share=0.9)
+    info = train_judge(stage2, tmp_path / "s2", tmp_path / "s2.safetensors", **quiet)
+    before = load_judge_from(tmp_path / "s1.safetensors")
+    after = load_judge_from(tmp_path / "s2.safetensors")
+    x = to_input(sample_batch(6, seed=3)[0])
+    with torch.no_grad():
+        a, b = before(x), after(x)
+    for key in ("slot_class", "slot_colour", "background", "word_colour"):
+        assert torch.equal(a[key], b[key]), key  # weights and BatchNorm statistics untouched
+    assert not torch.equal(a["chars"], b["chars"])  # the text head did train
+    assert info["prior"]["steps"] == 3 and not info["prior"]["text_head_reset"]
+    card = (tmp_path / "s2.md").read_text()
+    assert "# stage 1" in card and "--train-only text" in card and "--text-share 0.9" in card
+    assert "Stage 2, the text line head alone" in card
+
+
+def test_text_only_stage_needs_a_trained_judge(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="init"):
+        train_judge(TrainJudgeConfig(size="tiny", steps=1, train_only="text"), tmp_path / "r",
+                    tmp_path / "j.safetensors", use_ae=False, progress=False,
+                    log=lambda _m: None, eval_ceiling=False)
+    from triptych.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["train", "judge", "--size", "tiny", "--train-only", "text",
+                                      "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "--init" in result.output
+
+
+def test_text_share_reweights_only_the_word_layouts() -> None:
+    from triptych.judge.labels import JUDGE_KINDS, judge_kinds
+
+    assert judge_kinds(JUDGE_KINDS["text"]) is JUDGE_KINDS  # the default stream is unchanged
+    kinds = judge_kinds(0.7)
+    assert kinds["text"] == 0.7 and abs(sum(kinds.values()) - 1.0) < 1e-9
+    ratio = JUDGE_KINDS["pair"] / JUDGE_KINDS["count"]
+    assert kinds["pair"] / kinds["count"] == pytest.approx(ratio)

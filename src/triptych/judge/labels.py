@@ -22,7 +22,7 @@ CLASS_INDEX = {name: i + 1 for i, name in enumerate(OBJECTS)}  # 0 = empty slot
 COLOUR_INDEX = {name: i for i, name in enumerate(COLOUR_NAMES)}
 CHAR_INDEX = {ch: i + 1 for i, ch in enumerate(LETTERS)}  # 0 = blank
 
-TEXT_COLUMNS = 16  # the text head reads 16 columns of 4 px
+TEXT_COLUMNS = 32  # the text head reads 32 columns of 2 px
 COLUMN_PX = CANVAS // TEXT_COLUMNS
 
 JUDGE_KINDS: dict[str, float] = {  # more text than generators see: reading is the slow skill
@@ -48,17 +48,26 @@ def _clutter(rng: random.Random) -> Scene:
     return Scene(kind="single", background=bg, objects=tuple(sorted(objs, key=lambda o: o.slot)))
 
 
-def judge_scene(rng: random.Random) -> Scene:
+def judge_kinds(text_share: float) -> dict[str, float]:
+    """JUDGE_KINDS with text at ``text_share`` of world scenes, the other layouts rescaled."""
+    if text_share == JUDGE_KINDS["text"]:
+        return JUDGE_KINDS
+    rest = sum(v for k, v in JUDGE_KINDS.items() if k != "text")
+    return {k: text_share if k == "text" else v * (1 - text_share) / rest
+            for k, v in JUDGE_KINDS.items()}
+
+
+def judge_scene(rng: random.Random, kinds: dict[str, float] = JUDGE_KINDS) -> Scene:
     u = rng.random()
     if u < BLANK_PROB:
         return Scene(kind="single", background=rng.choice(COLOUR_NAMES))
     if u < BLANK_PROB + CLUTTER_PROB:
         return _clutter(rng)
-    return sample_scene(rng, "any", kinds=JUDGE_KINDS)
+    return sample_scene(rng, "any", kinds=kinds)
 
 
 def column_targets(scene: Scene, shift_x: float = 0.0) -> np.ndarray:
-    """[16] letter id at the column holding each letter's centre, 0 (blank) elsewhere.
+    """[32] letter id at the column holding each letter's centre, 0 (blank) elsewhere.
 
     The renderer knows where every letter is, so the text head gets dense per-column
     supervision (a fixed alignment) instead of CTC's search. ``shift_x``: how far augmentation
@@ -94,7 +103,7 @@ def targets(scene: Scene, shift_x: float = 0.0) -> dict[str, np.ndarray]:
         "slot_colour": slot_colour,  # [9]
         "background": np.int64(COLOUR_INDEX[scene.background]),
         "chars": chars,  # [6] left-aligned letters (metrics)
-        "columns": column_targets(scene, shift_x),  # [16] per-column letters (text head)
+        "columns": column_targets(scene, shift_x),  # [32] per-column letters (text head)
         "word_colour": np.int64(COLOUR_INDEX[scene.word_colour] if scene.word_colour else IGNORE),
     }
 
@@ -113,8 +122,10 @@ def batch(scenes: list[Scene]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return torch.from_numpy(images), stacked
 
 
-def sample_batch(n: int, seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[Scene]]:
+def sample_batch(n: int, seed: int, text_share: float = JUDGE_KINDS["text"]
+                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[Scene]]:
     rng = random.Random(seed)
-    scenes = [judge_scene(rng) for _ in range(n)]
+    kinds = judge_kinds(text_share)
+    scenes = [judge_scene(rng, kinds) for _ in range(n)]
     images, tgt = batch(scenes)
     return images, tgt, scenes

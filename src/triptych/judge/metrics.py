@@ -21,7 +21,7 @@ def attribute_accuracy(judge: Judge, x: torch.Tensor, scenes: list[Scene],
         out = judge(x[i:i + batch])
         for k, v in out.items():
             preds.setdefault(k, []).append(v.argmax(-1).numpy())
-        char_probs.append(out["chars"].float().softmax(-1).numpy())  # [b, 16, 27]
+        char_probs.append(out["chars"].float().softmax(-1).numpy())  # [b, 32, 27]
     p = {k: np.concatenate(v) for k, v in preds.items()}
     t = {k: np.stack([targets(s)[k] for s in scenes]) for k in targets(scenes[0])}
     occupied = t["slot_class"] > 0

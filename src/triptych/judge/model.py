@@ -3,11 +3,12 @@
 Objects sit on a jittered 3×3 slot grid, so instead of a detector the judge pools its 8×8
 feature map into 9 slot vectors (learned soft windows, initialised on the slot centres) and
 classifies each slot: object class (or empty) and colour. Global heads read the background
-colour and the word's colour. The word is read like a text line in OCR: the 16×16 feature map
-is pooled over rows (learned attention per column) into 16 columns of 4 px, and a small 1-D
-conv stack predicts, per column, the letter whose centre lies in it or blank; the non-blank
-columns, left to right, spell the word (centred words of any length need no alignment). The
-network only predicts; labels, losses and scoring live elsewhere.
+colour and the word's colour. The word is read like a text line in OCR, from the stem's
+32×32 map (letters of 12–16 px fonts are 5–10 px wide: the 16×16 map's 4 px columns merged
+neighbours): two convs halve the rows only, a learned attention per column pools the rows into
+32 columns of 2 px, and a 1-D conv stack predicts, per column, the letter whose centre lies in
+it or blank; the non-blank columns, left to right, spell the word (centred words of any length
+need no alignment). The network only predicts; labels, losses and scoring live elsewhere.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ CONFIGS: dict[str, JudgeConfig] = {
 }
 
 
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+def _conv(cin: int, cout: int, stride: int | tuple[int, int] = 1) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
         nn.BatchNorm2d(cout),
@@ -80,10 +81,14 @@ class Judge(nn.Module):
         self.background = nn.Linear(c3, config.n_colours)
         self.word_colour = nn.Linear(c3, config.n_colours)
         tw = config.text_width
-        self.text_proj = nn.Conv2d(c2, tw, 1)
-        self.text_row_attn = nn.Conv2d(c2, 1, 3, padding=1)  # which rows hold the word
-        self.text_cols = nn.Sequential(
-            nn.Conv1d(tw, tw, 3, padding=1), nn.ReLU(inplace=True),
+        self.text_conv = nn.Sequential(  # rows halve, columns keep 2 px: [B, tw, 16, 32]
+            _conv(c1, tw, stride=(2, 1)),
+            _conv(tw, tw),
+        )
+        self.text_row_attn = nn.Conv2d(tw, 1, 3, padding=1)  # which rows hold the word
+        self.text_cols = nn.Sequential(  # ±17 columns of context: a letter and its neighbours
+            nn.Conv1d(tw, tw, 5, padding=2), nn.ReLU(inplace=True),
+            nn.Conv1d(tw, tw, 5, padding=2), nn.ReLU(inplace=True),
             nn.Conv1d(tw, tw, 3, padding=1), nn.ReLU(inplace=True),
         )
         self.chars = nn.Conv1d(tw, config.n_chars, 1)
@@ -102,14 +107,16 @@ class Judge(nn.Module):
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: [B, 3, 64, 64] in [-1, 1] -> intermediate features used by every head."""
-        fmap16 = self.stem(x)  # [B, C2, 16, 16]
+        fmap32 = self.stem[1](self.stem[0](x))  # [B, C1, 32, 32]
+        fmap16 = self.stem[3](self.stem[2](fmap32))  # [B, C2, 16, 16]
         fmap = self.trunk(fmap16)  # [B, C, 8, 8]
         flat = fmap.flatten(2)  # [B, C, 64]
         weights = self.slot_logits.softmax(dim=-1)  # [9, 64]
         slots = torch.einsum("bcn,sn->bsc", flat, weights)  # [B, 9, C]
         pooled = flat.mean(dim=-1)  # [B, C]
-        rows = self.text_row_attn(fmap16).softmax(dim=2)  # [B, 1, 16, 16], sums to 1 per column
-        cols = (self.text_proj(fmap16) * rows).sum(dim=2)  # [B, tw, 16]
+        line = self.text_conv(fmap32)  # [B, tw, 16, 32]
+        rows = self.text_row_attn(line).softmax(dim=2)  # [B, 1, 16, 32], sums to 1 per column
+        cols = (line * rows).sum(dim=2)  # [B, tw, 32]
         return {"slots": slots, "pooled": pooled, "text": self.text_cols(cols)}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -119,7 +126,7 @@ class Judge(nn.Module):
             "slot_colour": self.slot_colour(f["slots"]),  # [B, 9, n_colours]
             "background": self.background(f["pooled"]),  # [B, n_colours]
             "word_colour": self.word_colour(f["pooled"]),  # [B, n_colours]
-            "chars": self.chars(f["text"]).transpose(1, 2),  # [B, 16 columns, 27], 0 = blank
+            "chars": self.chars(f["text"]).transpose(1, 2),  # [B, 32 columns, 27], 0 = blank
         }
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,8 +134,16 @@ class Judge(nn.Module):
         f = self.features(x)
         return torch.cat([f["pooled"], f["slots"].flatten(1)], dim=1)
 
+    def text_parameters(self) -> list[nn.Parameter]:
+        """The text line head's own weights (what a text-only fine-tune trains)."""
+        return [p for name, p in self.named_parameters() if is_text_param(name)]
+
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def is_text_param(name: str) -> bool:
+    return name.startswith(("text_", "chars."))
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:

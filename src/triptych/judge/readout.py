@@ -14,26 +14,36 @@ from triptych.world.vocab import COLOUR_NAMES, LETTERS, OBJECTS
 CLASS_NAMES: tuple[str, ...] = ("empty", *OBJECTS)
 
 
-LETTER_THRESHOLD = 0.4  # P(not blank) above which a column holds a letter
+LETTER_FLOOR = 0.05  # P(not blank) below which a column is blank outright
+LETTER_THRESHOLD = 0.3  # P(not blank) summed over a letter's columns: above it, a letter
 
 
-def decode_columns(probs: np.ndarray) -> str:
-    """Per-column probabilities [16, 27] (0 = blank) -> the word.
+def decode_columns(probs: np.ndarray, floor: float = LETTER_FLOOR,
+                   threshold: float = LETTER_THRESHOLD) -> str:
+    """Per-column probabilities [32, 27] (0 = blank) -> the word.
 
-    The head is trained to fire once, at each letter's centre column; a letter that fires in
-    two neighbouring columns is read once (merging adjacent identical letters measured +8
-    points of exact match on renders; a true double letter is two columns apart at these
-    font sizes).
+    The head is trained to fire at each letter's centre column, but a centre near a column
+    boundary splits its probability between two neighbours (each may be under any threshold,
+    or read as two letters). So columns are taken strongest first; each claims its stronger
+    unclaimed neighbour, and the pair is one letter if their summed P(not blank) passes
+    ``threshold``, reading the letter with the most summed probability. Letter centres are at
+    least two columns apart at these font sizes, so a pair never holds two letters.
     """
-    letter = probs[:, 1:].argmax(-1) + 1  # [16]
-    present = (1.0 - probs[:, 0]) > LETTER_THRESHOLD  # [16]
-    out, prev = [], 0
-    for i, on in zip(letter.tolist(), present.tolist(), strict=True):
-        cur = i if on else 0
-        if cur and cur != prev:
-            out.append(LETTERS[cur - 1])
-        prev = cur
-    return "".join(out)
+    present = 1.0 - probs[:, 0]  # [32]
+    claimed = np.zeros(len(present), dtype=bool)
+    found: list[tuple[int, int]] = []  # (leftmost column, letter index)
+    for c in np.argsort(-present, kind="stable").tolist():
+        if claimed[c] or present[c] < floor:
+            continue
+        group = [c]
+        near = [d for d in (c - 1, c + 1)
+                if 0 <= d < len(present) and not claimed[d] and present[d] >= floor]
+        if near:
+            group.append(max(near, key=lambda d: present[d]))
+        claimed[group] = True
+        if present[group].sum() > threshold:
+            found.append((min(group), int(probs[group, 1:].sum(0).argmax())))
+    return "".join(LETTERS[i] for _, i in sorted(found))
 
 
 @dataclass
@@ -44,7 +54,7 @@ class Readout:
     slot_colour_probs: np.ndarray  # [9, n_colours]
     background_probs: np.ndarray  # [n_colours]
     word_colour_probs: np.ndarray  # [n_colours]
-    char_probs: np.ndarray  # [16 columns, 27], 0 = blank
+    char_probs: np.ndarray  # [32 columns, 27], 0 = blank
 
     @property
     def background(self) -> str:

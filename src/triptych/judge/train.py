@@ -5,6 +5,11 @@ exactly the batches an uninterrupted one would. Once ``ae_from_step`` is reached
 ``ae_prob`` of each batch is replaced by autoencoder reconstructions of the same renders, so
 the judge tolerates generator artefacts (if the autoencoder checkpoint is missing, training
 goes on with renders only and the card says so).
+
+A second stage can start from a trained judge (``init``) and train only its text line head
+(``train_only="text"``, on a batch with more words: ``text_share``): every other head is
+frozen, BatchNorm statistics included, so object, colour and count readings stay bit-identical
+and only text scores move.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ import torch.nn.functional as F
 
 from triptych.errors import ModelUnavailable
 from triptych.judge.augment import AugmentConfig, augment
-from triptych.judge.checkpoint import DEFAULT_PATH, save_judge
-from triptych.judge.labels import IGNORE, sample_batch, stack_targets
+from triptych.judge.checkpoint import DEFAULT_PATH, FORMAT, read_metadata, save_judge
+from triptych.judge.labels import IGNORE, JUDGE_KINDS, sample_batch, stack_targets
 from triptych.judge.metrics import attribute_accuracy, per_attribute
-from triptych.judge.model import CONFIGS, Judge, to_input
+from triptych.judge.model import CONFIGS, Judge, is_text_param, to_input
 
 LOSS_WEIGHTS = {"slot_class": 1.0, "slot_colour": 1.0, "background": 0.5, "chars": 1.0,
                 "word_colour": 0.5}
@@ -46,6 +51,9 @@ class TrainJudgeConfig:
     eval_n: int = 1024
     ckpt_every: int = 50
     threads: int = 1  # the machine is shared: one core by default
+    text_share: float = JUDGE_KINDS["text"]  # share of world scenes that are words
+    init: str | None = None  # start from this judge checkpoint (a later stage)
+    train_only: str | None = None  # "text": train the text line head alone, the rest frozen
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> dict:
@@ -100,7 +108,8 @@ def reconstruct(ae, x: torch.Tensor, batch: int = 128) -> torch.Tensor:
 
 
 def make_batch(cfg: TrainJudgeConfig, step: int, ae) -> tuple[torch.Tensor, dict]:
-    images, _, scenes = sample_batch(cfg.batch, seed=cfg.seed * 1_000_003 + step)
+    images, _, scenes = sample_batch(cfg.batch, seed=cfg.seed * 1_000_003 + step,
+                                     text_share=cfg.text_share)
     x = to_input(images)  # [B, 3, 64, 64]
     g = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
     if ae is not None and step >= cfg.ae_from_step and cfg.ae_prob > 0:
@@ -141,6 +150,42 @@ def eval_ceilings(judge_path: str | Path, with_ae: bool, per_task: int = 10, see
     return out
 
 
+def _load_init(model: Judge, cfg: TrainJudgeConfig) -> dict:
+    """Copy a trained judge's weights into ``model`` (a text head of another shape starts
+    fresh) and return what its card needs to describe the earlier stage."""
+    if cfg.train_only not in (None, "text"):
+        raise ValueError(f"train_only must be 'text' or None, not {cfg.train_only!r}")
+    from safetensors.torch import load_file
+
+    meta = read_metadata(cfg.init)  # raises a clear error for a missing or foreign file
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"--init {cfg.init} is not a judge checkpoint")
+    own = model.state_dict()
+    # raw tensors, not load_judge_from: an older text head has keys this model lacks
+    kept = {k: v.float() for k, v in load_file(str(cfg.init)).items()
+            if k in own and own[k].shape == v.shape}
+    missing = [k for k in own if k not in kept and not k.endswith("num_batches_tracked")]
+    frozen_missing = [k for k in missing if not is_text_param(k)]
+    if frozen_missing:
+        raise ValueError(f"--init {cfg.init} lacks weights outside the text head: "
+                         f"{frozen_missing[:3]}")
+    model.load_state_dict(kept, strict=False)
+    extra = json.loads(meta.get("extra", "{}"))
+    return {"path": str(cfg.init), "steps": extra.get("steps"),
+            "wall_time_s": extra.get("wall_time_s"), "config": extra.get("config"),
+            "history": extra.get("history"), "prior": extra.get("prior"),
+            "text_head_reset": any(is_text_param(k) for k in missing)}
+
+
+def _train_mode(model: Judge, cfg: TrainJudgeConfig) -> None:
+    """Train mode for what trains; frozen parts keep eval mode (their BatchNorm statistics)."""
+    model.train()
+    if cfg.train_only == "text":
+        for name, module in model.named_children():
+            if not is_text_param(name + "."):
+                module.eval()
+
+
 def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DEFAULT_PATH,
                 use_ae: bool = True, progress: bool = True,
                 log: Callable[[str], None] = print, eval_ceiling: bool = True) -> dict:
@@ -150,7 +195,15 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = Judge(CONFIGS[cfg.size])
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.train_only and not cfg.init:
+        raise ValueError("train_only needs init: a text head on an untrained backbone")
+    prior = _load_init(model, cfg) if cfg.init else None
+    trained = model.text_parameters() if cfg.train_only == "text" else list(model.parameters())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in trained:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
     state_path = run_dir / "state.pt"
     step, elapsed = 0, 0.0
     config = json.loads(json.dumps(cfg.to_dict()))
@@ -193,14 +246,14 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
                     f"rerun the same command to resume from {state_path}, or pass --no-ae."
                 )
         t0 = time.perf_counter()
-        model.train()
+        _train_mode(model, cfg)
         x, tgt = make_batch(cfg, step, ae)
         for group in opt.param_groups:
             group["lr"] = _lr(cfg, step)
         losses = loss_fn(model(x), tgt)
         opt.zero_grad(set_to_none=True)
         losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         step += 1
         elapsed += time.perf_counter() - t0
@@ -227,6 +280,8 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
     info = {"steps": step, "wall_time_s": round(elapsed, 1), "params": model.num_params(),
             "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(),
             "history": history, "metrics": metrics}
+    if prior is not None:
+        info["prior"] = prior
     save_judge(model, out, extra={k: v for k, v in info.items() if k != "metrics"})
     if eval_ceiling:
         info["eval_ceiling"] = eval_ceilings(out, with_ae=ae is not None)

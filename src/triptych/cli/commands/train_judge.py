@@ -22,6 +22,12 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
               help="Start mixing in reconstructions at this step.")
 @click.option("--no-ae", is_flag=True, help="Never use the autoencoder.")
 @click.option("--threads", default=1, show_default=True, type=int)
+@click.option("--text-share", default=0.35, show_default=True, type=float,
+              help="Share of world scenes that show a word.")
+@click.option("--init", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Start from this judge checkpoint (a later training stage).")
+@click.option("--train-only", type=click.Choice(["text"]), default=None,
+              help="Train only the text line head; every other weight stays frozen.")
 @click.option("--eval-n", default=1024, show_default=True, type=int)
 @click.option("--run-dir", default="runs/judge", show_default=True, type=click.Path(path_type=Path),
               help="Resumable state and logs; rerun the same command to continue.")
@@ -30,15 +36,20 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @json_option
 @handle_errors
 def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int, ae_prob: float,
-                        ae_from_step: int, no_ae: bool, threads: int, eval_n: int, run_dir: Path,
+                        ae_from_step: int, no_ae: bool, threads: int, text_share: float,
+                        init: Path | None, train_only: str | None, eval_n: int, run_dir: Path,
                         out: Path | None, as_json: bool) -> None:
     """Train the judge network on rendered scenes (seeded, resumable, writes judge.md)."""
     from triptych.judge.checkpoint import DEFAULT_PATH
     from triptych.judge.metrics import per_attribute
     from triptych.judge.train import TrainJudgeConfig, train_judge
 
+    if train_only and not init:
+        raise click.UsageError("--train-only text fine-tunes a trained judge: pass --init PATH.")
     cfg = TrainJudgeConfig(size=size, steps=steps, batch=batch, lr=lr, seed=seed, ae_prob=ae_prob,
                            ae_from_step=ae_from_step, threads=threads, eval_n=eval_n,
+                           text_share=text_share, init=str(init) if init else None,
+                           train_only=train_only,
                            eval_every=max(1, min(250, steps)))
     out = out or DEFAULT_PATH
     info = train_judge(cfg, run_dir, out, use_ae=not no_ae, progress=not as_json,
