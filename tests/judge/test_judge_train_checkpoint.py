@@ -128,3 +128,26 @@ def test_text_share_reweights_only_the_word_layouts() -> None:
     assert kinds["text"] == 0.7 and abs(sum(kinds.values()) - 1.0) < 1e-9
     ratio = JUDGE_KINDS["pair"] / JUDGE_KINDS["count"]
     assert kinds["pair"] / kinds["count"] == pytest.approx(ratio)
+
+
+def test_random_words_are_letters_that_fit_and_leave_the_default_stream_alone() -> None:
+    import random
+
+    from triptych.judge.labels import judge_scene, random_word_scene
+    from triptych.world.render import text_width
+    from triptych.world.sampling import TEXT_MAX_WIDTH
+    from triptych.world.vocab import LETTERS, WORDS
+
+    rng = random.Random(4)
+    scenes = [random_word_scene(rng) for _ in range(200)]
+    assert all(2 <= len(s.word) <= 6 and set(s.word) <= set(LETTERS) for s in scenes)
+    assert all(text_width(s.word, s.text_size) <= TEXT_MAX_WIDTH or s.text_size == 12
+               for s in scenes)
+    assert sum(s.word not in WORDS for s in scenes) > 150  # mostly outside the word list
+    default = [judge_scene(random.Random(9)) for _ in range(1)]
+    assert default == [judge_scene(random.Random(9), random_words=0.0)]
+    a = sample_batch(64, seed=5)[2]
+    b = sample_batch(64, seed=5, random_words=0.0)[2]
+    assert a == b  # stage 1's batches do not change
+    mixed = sample_batch(256, seed=5, text_share=1.0, random_words=1.0)[2]
+    assert any(s.word and s.word not in WORDS for s in mixed)

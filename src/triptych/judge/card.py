@@ -14,6 +14,8 @@ def reproduce_command(cfg: dict, init: str | None = None, run_dir: str | None = 
            f"--threads {cfg['threads']}")
     if cfg.get("text_share", 0.35) != 0.35:
         cmd += f" --text-share {cfg['text_share']}"
+    if cfg.get("random_words"):
+        cmd += f" --random-words {cfg['random_words']}"
     if init:
         cmd += f" --init {init}"
     if cfg.get("train_only"):
@@ -61,7 +63,8 @@ prompt adherence can be scored GenEval-style with exact ground truth (`triptych 
 ## Data
 Rendered on the fly from the world's "any" split (held-out compositions included: the judge
 must read them; they are held out from generators only) with more text ({_text_shares(info)}
-of world scenes), plus judge-only blank (3 %) and clutter scenes (12 %, 2–5 unrelated objects).
+of world scenes{_random_line(info)}), plus judge-only blank (3 %) and clutter scenes (12 %, 2–5
+unrelated objects).
 Augmentation: ±2 px shifts, mild contrast/brightness/per-channel gain, Gaussian noise, blur,
 64→32→64 resampling.
 Autoencoder reconstructions: {_ae_line(info)}.
@@ -72,7 +75,7 @@ Autoencoder reconstructions: {_ae_line(info)}.
 ## Metrics
 Per-attribute accuracy on {cfg['eval_n']} fresh renders per split (seeds never used in training);
 "reconstructions" are the autoencoder round trips of the same renders: the ceiling a latent
-generator can reach under this judge.
+generator can reach under this judge.{_random_metrics_line(info)}
 
 {_table(info['metrics'])}
 
@@ -144,14 +147,27 @@ def _training(info: dict) -> str:
             + own)
 
 
+def _random_metrics_line(info: dict) -> str:
+    if "random-words" not in info["metrics"]:
+        return ""
+    return ("\n`random-words` are text scenes whose word is 2–6 random letters (words outside the "
+            "world's list, as a user's prompt may ask for).")
+
+
 def _text_limit(info: dict) -> str:
     m = info["metrics"]["any"]["renders"]
     char, word = m.get("char", 0.0), m.get("word_exact", 0.0)
     if min(char, word) >= 0.98:
-        return (f"- Words on renders read at {100 * char:.1f} % of characters and "
+        line = (f"- Words on renders read at {100 * char:.1f} % of characters and "
                 f"{100 * word:.1f} % exact.")
-    return (f"- Text is below the 98 % target on renders ({100 * char:.1f} % of characters, "
-            f"{100 * word:.1f} % of words exact); treat text-task scores as lower bounds.")
+    else:
+        line = (f"- Text is below the 98 % target on renders ({100 * char:.1f} % of characters, "
+                f"{100 * word:.1f} % of words exact); treat text-task scores as lower bounds.")
+    rand = info["metrics"].get("random-words", {}).get("renders")
+    if rand:
+        line += (f" Random letter strings: {100 * rand['char']:.1f} % of characters, "
+                 f"{100 * rand['word_exact']:.1f} % exact (no word list to lean on).")
+    return line
 
 
 def _ceiling(info: dict) -> str:
@@ -175,6 +191,15 @@ is its autoencoder round trip (the ceiling for latent generators).
 {chr(10).join([head, rule, *rows])}
 
 """
+
+
+def _random_line(info: dict) -> str:
+    share = info["config"].get("random_words") or 0.0
+    if not share:
+        return ""
+    stage = " in stage 2" if info.get("prior") else ""
+    return (f"; {round(100 * share)} % of the words{stage} are 2–6 random letters, so reading "
+            "cannot lean on the word list")
 
 
 def _text_shares(info: dict) -> str:

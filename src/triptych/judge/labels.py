@@ -8,12 +8,13 @@ blank backgrounds and clutter (several different objects at once).
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from triptych.world.render import _text_font, render
-from triptych.world.sampling import _obj, sample_scene
+from triptych.world.render import _text_font, render, text_width
+from triptych.world.sampling import TEXT_MAX_WIDTH, TEXT_SIZES, _obj, sample_scene
 from triptych.world.scene import CANVAS, GRID, Scene
 from triptych.world.vocab import COLOUR_NAMES, EMOJI, LETTERS, MAX_WORD_LEN, OBJECTS, SHAPES
 
@@ -48,6 +49,18 @@ def _clutter(rng: random.Random) -> Scene:
     return Scene(kind="single", background=bg, objects=tuple(sorted(objs, key=lambda o: o.slot)))
 
 
+def random_word_scene(rng: random.Random) -> Scene:
+    """A text scene whose word is 2-6 random letters: reading must not lean on the word list
+    (a head that has only seen it reads unseen strings by guessing the nearest listed word)."""
+    word = "".join(rng.choice(LETTERS) for _ in range(rng.randint(2, MAX_WORD_LEN)))
+    base = sample_scene(rng, "any", kinds={"text": 1.0})
+    fitting = [s for s in TEXT_SIZES if text_width(word, s) <= TEXT_MAX_WIDTH] or [TEXT_SIZES[0]]
+    size = rng.choice(fitting[-2:])
+    slack = max(0, (TEXT_MAX_WIDTH - text_width(word, size)) // 2)
+    return replace(base, word=word, text_size=size,
+                   text_dx=rng.randint(-min(slack, 4), min(slack, 4)))
+
+
 def judge_kinds(text_share: float) -> dict[str, float]:
     """JUDGE_KINDS with text at ``text_share`` of world scenes, the other layouts rescaled."""
     if text_share == JUDGE_KINDS["text"]:
@@ -57,13 +70,18 @@ def judge_kinds(text_share: float) -> dict[str, float]:
             for k, v in JUDGE_KINDS.items()}
 
 
-def judge_scene(rng: random.Random, kinds: dict[str, float] = JUDGE_KINDS) -> Scene:
+def judge_scene(rng: random.Random, kinds: dict[str, float] = JUDGE_KINDS,
+                random_words: float = 0.0) -> Scene:
+    """One training scene; ``random_words``: share of text scenes given a random string."""
     u = rng.random()
     if u < BLANK_PROB:
         return Scene(kind="single", background=rng.choice(COLOUR_NAMES))
     if u < BLANK_PROB + CLUTTER_PROB:
         return _clutter(rng)
-    return sample_scene(rng, "any", kinds=kinds)
+    scene = sample_scene(rng, "any", kinds=kinds)
+    if random_words and scene.word and rng.random() < random_words:
+        return random_word_scene(rng)
+    return scene
 
 
 def column_targets(scene: Scene, shift_x: float = 0.0) -> np.ndarray:
@@ -122,10 +140,11 @@ def batch(scenes: list[Scene]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return torch.from_numpy(images), stacked
 
 
-def sample_batch(n: int, seed: int, text_share: float = JUDGE_KINDS["text"]
+def sample_batch(n: int, seed: int, text_share: float = JUDGE_KINDS["text"],
+                 random_words: float = 0.0
                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor], list[Scene]]:
     rng = random.Random(seed)
     kinds = judge_kinds(text_share)
-    scenes = [judge_scene(rng, kinds) for _ in range(n)]
+    scenes = [judge_scene(rng, kinds, random_words) for _ in range(n)]
     images, tgt = batch(scenes)
     return images, tgt, scenes

@@ -27,7 +27,14 @@ import torch.nn.functional as F
 from triptych.errors import ModelUnavailable
 from triptych.judge.augment import AugmentConfig, augment
 from triptych.judge.checkpoint import DEFAULT_PATH, FORMAT, read_metadata, save_judge
-from triptych.judge.labels import IGNORE, JUDGE_KINDS, sample_batch, stack_targets
+from triptych.judge.labels import (
+    IGNORE,
+    JUDGE_KINDS,
+    batch,
+    random_word_scene,
+    sample_batch,
+    stack_targets,
+)
 from triptych.judge.metrics import attribute_accuracy, per_attribute
 from triptych.judge.model import CONFIGS, Judge, is_text_param, to_input
 
@@ -52,6 +59,7 @@ class TrainJudgeConfig:
     ckpt_every: int = 50
     threads: int = 1  # the machine is shared: one core by default
     text_share: float = JUDGE_KINDS["text"]  # share of world scenes that are words
+    random_words: float = 0.0  # share of word scenes whose word is random letters
     init: str | None = None  # start from this judge checkpoint (a later stage)
     train_only: str | None = None  # "text": train the text line head alone, the rest frozen
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -109,7 +117,8 @@ def reconstruct(ae, x: torch.Tensor, batch: int = 128) -> torch.Tensor:
 
 def make_batch(cfg: TrainJudgeConfig, step: int, ae) -> tuple[torch.Tensor, dict]:
     images, _, scenes = sample_batch(cfg.batch, seed=cfg.seed * 1_000_003 + step,
-                                     text_share=cfg.text_share)
+                                     text_share=cfg.text_share,
+                                     random_words=cfg.random_words)
     x = to_input(images)  # [B, 3, 64, 64]
     g = torch.Generator().manual_seed(cfg.seed * 7_919 + step)
     if ae is not None and step >= cfg.ae_from_step and cfg.ae_prob > 0:
@@ -126,6 +135,21 @@ def evaluate(model: Judge, n: int, ae=None, split: str = "any", seed: int = EVAL
 
     images, _, scenes = render_batch(n, seed, split)
     x = to_input(torch.from_numpy(images))
+    result = {"renders": attribute_accuracy(model, x, scenes)}
+    if ae is not None:
+        result["reconstructions"] = attribute_accuracy(model, reconstruct(ae, x), scenes)
+    return result
+
+
+def evaluate_random_words(model: Judge, n: int, ae=None, seed: int = EVAL_SEED + 2
+                          ) -> dict[str, dict[str, float]]:
+    """Reading words that are not in the world's list: 2-6 random letters (fresh seeds)."""
+    import random
+
+    rng = random.Random(seed)
+    scenes = [random_word_scene(rng) for _ in range(n)]
+    images, _ = batch(scenes)
+    x = to_input(images)
     result = {"renders": attribute_accuracy(model, x, scenes)}
     if ae is not None:
         result["reconstructions"] = attribute_accuracy(model, reconstruct(ae, x), scenes)
@@ -276,7 +300,8 @@ def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DE
     if ae is None and use_ae:
         ae = load_autoencoder(required=False)  # still report the reconstruction ceiling
     metrics = {"any": evaluate(model, cfg.eval_n, ae, "any"),
-               "heldout": evaluate(model, cfg.eval_n, ae, "heldout", seed=EVAL_SEED + 1)}
+               "heldout": evaluate(model, cfg.eval_n, ae, "heldout", seed=EVAL_SEED + 1),
+               "random-words": evaluate_random_words(model, cfg.eval_n, ae)}
     info = {"steps": step, "wall_time_s": round(elapsed, 1), "params": model.num_params(),
             "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(),
             "history": history, "metrics": metrics}

@@ -24,6 +24,8 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @click.option("--threads", default=1, show_default=True, type=int)
 @click.option("--text-share", default=0.35, show_default=True, type=float,
               help="Share of world scenes that show a word.")
+@click.option("--random-words", default=0.0, show_default=True, type=float,
+              help="Share of word scenes whose word is 2-6 random letters (not the word list).")
 @click.option("--init", default=None, type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Start from this judge checkpoint (a later training stage).")
 @click.option("--train-only", type=click.Choice(["text"]), default=None,
@@ -37,6 +39,7 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @handle_errors
 def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int, ae_prob: float,
                         ae_from_step: int, no_ae: bool, threads: int, text_share: float,
+                        random_words: float,
                         init: Path | None, train_only: str | None, eval_n: int, run_dir: Path,
                         out: Path | None, as_json: bool) -> None:
     """Train the judge network on rendered scenes (seeded, resumable, writes judge.md)."""
@@ -48,7 +51,8 @@ def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int,
         raise click.UsageError("--train-only text fine-tunes a trained judge: pass --init PATH.")
     cfg = TrainJudgeConfig(size=size, steps=steps, batch=batch, lr=lr, seed=seed, ae_prob=ae_prob,
                            ae_from_step=ae_from_step, threads=threads, eval_n=eval_n,
-                           text_share=text_share, init=str(init) if init else None,
+                           text_share=text_share, random_words=random_words,
+                           init=str(init) if init else None,
                            train_only=train_only,
                            eval_every=max(1, min(250, steps)))
     out = out or DEFAULT_PATH
