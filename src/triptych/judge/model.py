@@ -7,8 +7,8 @@ colour and the word's colour. The word is read like a text line in OCR, from the
 32×32 map (letters of 12–16 px fonts are 5–10 px wide: the 16×16 map's 4 px columns merged
 neighbours): two convs halve the rows only, a learned attention per column pools the rows into
 32 columns of 2 px, and a 1-D conv stack predicts, per column, the letter whose centre lies in
-it or blank; the non-blank columns, left to right, spell the word (centred words of any length
-need no alignment). The network only predicts; labels, losses and scoring live elsewhere.
+it or blank; the letters found, left to right, spell the word (centred words of any length
+need no alignment; readout.decode_columns). The network only predicts; labels, losses and scoring live elsewhere.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class Judge(nn.Module):
             _conv(tw, tw),
         )
         self.text_row_attn = nn.Conv2d(tw, 1, 3, padding=1)  # which rows hold the word
-        self.text_cols = nn.Sequential(  # ±17 columns of context: a letter and its neighbours
+        self.text_cols = nn.Sequential(  # ±5 columns (±10 px) more: a letter and its neighbours
             nn.Conv1d(tw, tw, 5, padding=2), nn.ReLU(inplace=True),
             nn.Conv1d(tw, tw, 5, padding=2), nn.ReLU(inplace=True),
             nn.Conv1d(tw, tw, 3, padding=1), nn.ReLU(inplace=True),
