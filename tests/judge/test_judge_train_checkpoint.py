@@ -151,3 +151,23 @@ def test_random_words_are_letters_that_fit_and_leave_the_default_stream_alone() 
     assert a == b  # stage 1's batches do not change
     mixed = sample_batch(256, seed=5, text_share=1.0, random_words=1.0)[2]
     assert any(s.word and s.word not in WORDS for s in mixed)
+
+
+def test_train_judge_cli_runs_a_text_stage(tmp_path: Path) -> None:
+    from triptych.cli.main import cli
+
+    base = ["train", "judge", "--size", "tiny", "--batch", "8", "--eval-n", "16", "--no-ae",
+            "--json"]
+    first = tmp_path / "s1.safetensors"
+    assert CliRunner().invoke(cli, [*base, "--steps", "2", "--run-dir", str(tmp_path / "r1"),
+                                    "--out", str(first)]).exit_code == 0
+    second = tmp_path / "s2.safetensors"
+    result = CliRunner().invoke(cli, [*base, "--steps", "2", "--run-dir", str(tmp_path / "r2"),
+                                      "--out", str(second), "--init", str(first),
+                                      "--train-only", "text", "--text-share", "0.8",
+                                      "--random-words", "0.5"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.output)["config"]
+    assert (config["train_only"], config["text_share"], config["random_words"]) == \
+        ("text", 0.8, 0.5)
+    assert "--random-words 0.5" in second.with_suffix(".md").read_text()

@@ -8,7 +8,8 @@ colour and the word's colour. The word is read like a text line in OCR, from the
 neighbours): two convs halve the rows only, a learned attention per column pools the rows into
 32 columns of 2 px, and a 1-D conv stack predicts, per column, the letter whose centre lies in
 it or blank; the letters found, left to right, spell the word (centred words of any length
-need no alignment; readout.decode_columns). The network only predicts; labels, losses and scoring live elsewhere.
+need no alignment; readout.decode_columns). The network only predicts; labels, losses and
+scoring live elsewhere.
 """
 
 from __future__ import annotations
