@@ -119,13 +119,14 @@ def _reproduce(info: dict) -> str:
     stage1 = _phases(prior)
     stage2 = _phases(info, init="src/triptych/weights/judge.safetensors",
                      run_dir="runs/judge-text")
+    reset = ("\nStage 1 was run with a text head of another shape (the earlier 16-column one), "
+             "so stage 2 started its text head from fresh weights; rerun today, stage 1 trains "
+             "the current head along and stage 2 continues it, so the result differs slightly."
+             if prior.get("text_head_reset") else "")
     return ("Stage 1 (run directory `runs/judge/`, writes the package's judge.safetensors), "
             "then stage 2 from it in its own run directory:\n```\n# stage 1\n"
             + "\n".join(stage1) + "\n# stage 2: the text line head alone\n"
-            + "\n".join(stage2) + "\n```\nStage 1 was run with the earlier 16-column text "
-            "head, which stage 2 replaced (it started from fresh text weights); rerun today, "
-            "stage 1 trains the 32-column head along and stage 2 continues it, so the result "
-            "differs slightly.")
+            + "\n".join(stage2) + "\n```" + reset)
 
 
 def _training(info: dict) -> str:
