@@ -14,6 +14,7 @@ from tests.support.eval_engines import eval_card as _card
 from triptych.evaluation import architectures
 from triptych.evaluation.runner import EvalOptions
 from triptych.evaluation.tasks import generated_prompts
+from triptych.nets.checkpoint import file_digest
 
 
 def test_report_table_sheet_and_skips(tmp_path: Path, tiny_judge: Path) -> None:
@@ -30,7 +31,9 @@ def test_report_table_sheet_and_skips(tmp_path: Path, tiny_judge: Path) -> None:
         assert set(row["tasks"]) >= {"single_object", "text"}
     md = (tmp_path / "architectures.md").read_text()
     assert "| test-perfect |" in md and "| test-blank |" in md and "test-ghost" in md
-    assert json.loads((tmp_path / "architectures.json").read_text())["seeds"] == 2
+    saved = json.loads((tmp_path / "architectures.json").read_text())
+    assert saved["seeds"] == 2 and saved["judge_sha256"] == file_digest(tiny_judge)
+    assert f"sha256 {file_digest(tiny_judge)}" in md  # scores name the judge that gave them
     sheet = Image.open(tmp_path / "sheet.png")
     rows = min(architectures.SHEET_PROMPTS, len(items))
     assert sheet.height == rows * (64 * 2 + 6) + 22  # a header row of model names

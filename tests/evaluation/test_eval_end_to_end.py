@@ -13,6 +13,7 @@ from PIL import Image
 from triptych.evaluation.runner import EvalOptions, run_eval
 from triptych.evaluation.tasks import generated_prompts, paraphrases_from_file, prompts_from_file
 from triptych.judge.checkpoint import DEFAULT_PATH
+from triptych.nets.checkpoint import file_digest
 
 
 def test_report_shape_and_files(tmp_path: Path, tiny_judge: Path) -> None:
@@ -27,6 +28,7 @@ def test_report_shape_and_files(tmp_path: Path, tiny_judge: Path) -> None:
     assert 0 <= report["agreement"]["checks"] <= 1
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["overall"] == report["overall"] and len(saved["records"]) == report["n_images"]
+    assert saved["judge_sha256"] == file_digest(tiny_judge)  # which judge weights scored it
     assert Image.open(tmp_path / "out" / "sheet.png").size[0] > 64
 
 

@@ -25,10 +25,12 @@ from triptych.errors import NotFound
 from triptych.evaluation.report import summarize
 from triptych.evaluation.sheet import sample_sheet
 from triptych.evaluation.tasks import EvalItem
+from triptych.judge.checkpoint import DEFAULT_PATH as JUDGE_DEFAULT_PATH
 from triptych.judge.checkpoint import load_judge
 from triptych.judge.kid import judge_features, kid
 from triptych.judge.readout import read_images
 from triptych.judge.scoring import score_image
+from triptych.nets.checkpoint import file_digest
 
 SIZE = 64
 
@@ -187,6 +189,8 @@ def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | 
         }
 
     report["judge"] = str(opts.judge_path or "builtin")
+    # scores are comparable only under the same judge weights: name them exactly
+    report["judge_sha256"] = file_digest(opts.judge_path or JUDGE_DEFAULT_PATH)
     report["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     report["records"] = records
     if out_dir is not None:
