@@ -106,8 +106,9 @@ class Judge(nn.Module):
                  for cy, cx in centres]
         return torch.stack(prior).reshape(len(centres), side * side).float()  # [9, 64]
 
-    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """x: [B, 3, 64, 64] in [-1, 1] -> intermediate features used by every head."""
+    def features(self, x: torch.Tensor, text: bool = True) -> dict[str, torch.Tensor]:
+        """x: [B, 3, 64, 64] in [-1, 1] -> intermediate features used by every head
+        (``text=False`` skips the text line head, which KID's embedding does not use)."""
         fmap32 = self.stem[1](self.stem[0](x))  # [B, C1, 32, 32]
         fmap16 = self.stem[3](self.stem[2](fmap32))  # [B, C2, 16, 16]
         fmap = self.trunk(fmap16)  # [B, C, 8, 8]
@@ -115,6 +116,8 @@ class Judge(nn.Module):
         weights = self.slot_logits.softmax(dim=-1)  # [9, 64]
         slots = torch.einsum("bcn,sn->bsc", flat, weights)  # [B, 9, C]
         pooled = flat.mean(dim=-1)  # [B, C]
+        if not text:
+            return {"slots": slots, "pooled": pooled}
         line = self.text_conv(fmap32)  # [B, tw, 16, 32]
         rows = self.text_row_attn(line).softmax(dim=2)  # [B, 1, 16, 32], sums to 1 per column
         cols = (line * rows).sum(dim=2)  # [B, tw, 32]
@@ -132,7 +135,7 @@ class Judge(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features for KID: pooled + per-slot vectors, [B, C * 10]."""
-        f = self.features(x)
+        f = self.features(x, text=False)
         return torch.cat([f["pooled"], f["slots"].flatten(1)], dim=1)
 
     def text_parameters(self) -> list[nn.Parameter]:

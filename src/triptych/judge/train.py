@@ -134,7 +134,11 @@ def evaluate(model: Judge, n: int, ae=None, split: str = "any", seed: int = EVAL
     from triptych.world.dataset import render_batch
 
     images, _, scenes = render_batch(n, seed, split)
-    x = to_input(torch.from_numpy(images))
+    return _renders_and_reconstructions(model, to_input(torch.from_numpy(images)), scenes, ae)
+
+
+def _renders_and_reconstructions(model: Judge, x: torch.Tensor, scenes: list, ae
+                                 ) -> dict[str, dict[str, float]]:
     result = {"renders": attribute_accuracy(model, x, scenes)}
     if ae is not None:
         result["reconstructions"] = attribute_accuracy(model, reconstruct(ae, x), scenes)
@@ -148,12 +152,7 @@ def evaluate_random_words(model: Judge, n: int, ae=None, seed: int = EVAL_SEED +
 
     rng = random.Random(seed)
     scenes = [random_word_scene(rng) for _ in range(n)]
-    images, _ = batch(scenes)
-    x = to_input(images)
-    result = {"renders": attribute_accuracy(model, x, scenes)}
-    if ae is not None:
-        result["reconstructions"] = attribute_accuracy(model, reconstruct(ae, x), scenes)
-    return result
+    return _renders_and_reconstructions(model, to_input(batch(scenes)[0]), scenes, ae)
 
 
 def eval_ceilings(judge_path: str | Path, with_ae: bool, per_task: int = 10, seeds: int = 2
