@@ -5,7 +5,9 @@
 Runs the real engine path (``BuiltinEngine.generate``: tokenise, sample, decode, to PIL) for
 one 64x64 image per call, alternating the models call by call so machine noise hits both
 alike. Each built-in model whose checkpoints are present runs at its catalog default steps;
-pico-turbo is also timed at 1, 2 and 4 steps.
+pico-turbo is also timed at 1, 2 and 4 steps. The layout check's cost (one extra batch of
+two model calls, only for prompts that state a spatial relation) is timed on a relation prompt
+with the check on and off, for pico-diffusion and pico-turbo.
 Threads default to ``Settings().torch_threads`` (what the engine uses). The load average is
 printed with the result: on a shared machine it explains most of the spread.
 """
@@ -28,6 +30,7 @@ from triptych.settings import Settings
 
 PROMPTS = ("a red circle", "two cats on a blue background", "a dog to the left of a cat",
            "the word HELLO in white on black", "three yellow stars")
+RELATION = "a dog to the left of a cat"
 
 
 def main() -> None:
@@ -42,29 +45,34 @@ def main() -> None:
 
     catalog = load_catalog()
     turbo_card, diff_card = catalog.get("pico-turbo"), catalog.get("pico-diffusion")
+    # name -> (engine, steps, fixed prompt or None for the rotating PROMPTS, options)
     cases = {
         f"pico-diffusion ({diff_card.default_steps} steps, CFG)":
-            (BuiltinEngine(diff_card), diff_card.default_steps),
+            (BuiltinEngine(diff_card), diff_card.default_steps, None, {}),
         f"pico-turbo ({turbo_card.default_steps} steps)":
-            (BuiltinEngine(turbo_card), turbo_card.default_steps),
+            (BuiltinEngine(turbo_card), turbo_card.default_steps, None, {}),
     }
     for steps in (1, 2, 4):
         if steps != turbo_card.default_steps:
             cases[f"pico-turbo ({steps} step{'s' if steps > 1 else ''})"] = (
-                BuiltinEngine(turbo_card), steps)
+                BuiltinEngine(turbo_card), steps, None, {})
     settings = Settings()
     for card in catalog:
         if card.builtin and card.id not in ("pico-turbo", "pico-diffusion") and \
                 builtin_factory.availability(card, settings).available:
             cases[f"{card.id} ({card.default_steps} steps)"] = (BuiltinEngine(card),
-                                                               card.default_steps)
-    for engine, _ in cases.values():
+                                                               card.default_steps, None, {})
+    for card in (diff_card, turbo_card):
+        for on in (True, False):
+            cases[f"{card.id}, relation prompt, check {'on' if on else 'off'}"] = (
+                BuiltinEngine(card), card.default_steps, RELATION, {"layout_check": on})
+    for engine, *_ in cases.values():
         load_pipeline(engine.target)  # load outside the timed region
     times: dict[str, list[float]] = {name: [] for name in cases}
     for run in range(args.runs + 2):  # the first 2 rounds are warm-up
-        for name, (engine, steps) in cases.items():
-            request = GenerationRequest(prompt=PROMPTS[run % len(PROMPTS)], width=64,
-                                        height=64, seed=run, steps=steps)
+        for name, (engine, steps, prompt, options) in cases.items():
+            request = GenerationRequest(prompt=prompt or PROMPTS[run % len(PROMPTS)], width=64,
+                                        height=64, seed=run, steps=steps, options=options)
             start = time.perf_counter()
             engine.generate(request)
             if run >= 2:
@@ -83,7 +91,7 @@ def main() -> None:
     print(f"batch 1, 64x64, {args.threads} threads, median of {args.runs} runs, "
           f"load average {load}")
     for name, ms in medians.items():
-        print(f"  {name:<34} {ms:8.1f} ms/image")
+        print(f"  {name:<44} {ms:8.1f} ms/image")
     print(f"  speed-up, turbo vs diffusion (default steps): {ratio:.2f}x")
 
 

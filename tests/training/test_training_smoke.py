@@ -183,3 +183,27 @@ def test_turbo_cli_takes_the_schedule_and_init_flags(tiny_runs, tmp_path, monkey
     assert result.exit_code == 0, result.output
     card = out.with_suffix(".md").read_text()
     assert "--batch 2" in card and "--lr 0.0003" in card and "--init" in card
+
+
+def test_layout_weights_reach_the_cache_and_card(tiny_runs, tmp_path) -> None:
+    from triptych.world.parse import parse_prompt
+
+    out = tmp_path / "pd.safetensors"
+    train_pico_diffusion(tiny=True, seed=1, out=out, run_dir=tmp_path / "pd",
+                         ae_path=tiny_runs["ae"], kinds="shapes=1", **quiet)
+    cache = torch.load(tmp_path / "pd" / "cache.pt", weights_only=False)
+    assert {parse_prompt(c).task for c in cache["captions"]} == {"attribute_binding"}
+    assert "--kinds 'shapes=1'" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.parametrize("bad", ["", "pair", "pair=x", "blobs=1", "pair=-1", "pair=0"])
+def test_bad_layout_weights_are_refused_before_any_work(bad, tmp_path) -> None:
+    from triptych.training.data import parse_kinds
+
+    with pytest.raises(ValueError):
+        parse_kinds(bad)
+    if bad:  # an empty string means "the world's own mix"
+        with pytest.raises(ValueError):
+            train_pico_diffusion(tiny=True, out=tmp_path / "x.safetensors",
+                                 run_dir=tmp_path / "x", kinds=bad, **quiet)
+    assert not (tmp_path / "x").exists()

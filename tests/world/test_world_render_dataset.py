@@ -50,3 +50,9 @@ def test_dataset_is_deterministic() -> None:
     assert captions == [t for _, t, _ in a] and scenes == [s for _, _, s in a]
     assert images[0].tobytes() == a[0][0].tobytes()
     assert render_batch(20, seed=43)[1] != captions
+
+
+def test_layout_weights_choose_the_kinds() -> None:
+    _, _, scenes = render_batch(30, seed=5, kinds={"pair": 1.0, "count": 1.0})
+    assert {s.kind for s in scenes} == {"pair", "count"}
+    assert render_batch(4, seed=5)[1] == render_batch(4, seed=5, kinds=None)[1]

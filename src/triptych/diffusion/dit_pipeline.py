@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from triptych.diffusion.layout_check import CHECK_T, LayoutCheck
 from triptych.diffusion.pipeline import PicoPipeline, PreviewCallback, seeded_noise
 from triptych.diffusion.sampler import sample_euler
 from triptych.nets.autoencoder import Autoencoder
@@ -72,13 +73,14 @@ class DiTPipeline(PicoPipeline):
         steps: int | None = None,
         guidance: float | None | str = "default",
         on_x0: Callable[[int, int, torch.Tensor], None] | None = None,
+        layout: LayoutCheck | None = None,
     ) -> torch.Tensor:
         """Sample normalised latents [B,4,16,16] from ``noise`` (same batch size as prompts)."""
         b = self.bundle
         model = b.model
         steps = steps or b.sampling.steps
         w = b.sampling.guidance if guidance == "default" else guidance
-        context = model.encode_text(b.tokenizer(list(prompts)))  # ([B,L,d], [B,L])
+        context = self.encode(prompts)  # ([B,L,d], [B,L])
         null = None
         if w is not None and w != 1.0:
             null = model.null_context(len(prompts), context[0].shape[1])
@@ -88,7 +90,16 @@ class DiTPipeline(PicoPipeline):
                 on_x0(i, total, x0)
 
         return sample_euler(self._net, noise, context, steps=steps, guidance=w,
-                            null_context=null, shift=b.sampling.shift, on_step=on_step)
+                            null_context=null, shift=b.sampling.shift, on_step=on_step,
+                            layout=layout if layout is not None and layout.active else None,
+                            layout_t=CHECK_T)
+
+    def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.bundle.model.encode_text(self.bundle.tokenizer(list(prompts)))
+
+    def layout_check(self, prompts: Sequence[str]) -> LayoutCheck:
+        # eager: the traced DiTs are keyed by context length, which the short prompts change
+        return LayoutCheck(prompts, self.bundle.model, self.encode)
 
 
 def load_dit_pipeline(

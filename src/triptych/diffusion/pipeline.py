@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from triptych.diffusion.layout_check import CHECK_T, LayoutCheck, LayoutDecision
 from triptych.diffusion.sampler import sample_euler
 from triptych.nets.autoencoder import Autoencoder
 from triptych.nets.pico import PicoBundle
@@ -72,13 +73,13 @@ class PicoPipeline:
         steps: int | None = None,
         guidance: float | None | str = "default",
         on_x0: Callable[[int, int, torch.Tensor], None] | None = None,
+        layout: LayoutCheck | None = None,
     ) -> torch.Tensor:
         """Sample normalised latents [B,4,16,16] from ``noise`` (same batch size as prompts)."""
         b = self.bundle
-        model, tok = b.model, b.tokenizer
         steps = steps or b.sampling.steps
         w = b.sampling.guidance if guidance == "default" else guidance
-        context = model.encode_text(tok(list(prompts)).to(noise.device))
+        context = self.encode(prompts)
         null = self._null_context(len(prompts)) if w not in (None, 1.0) else None
 
         def on_step(i: int, total: int, _t: float, x0: torch.Tensor) -> None:
@@ -86,7 +87,18 @@ class PicoPipeline:
                 on_x0(i, total, x0)
 
         return sample_euler(self._net, noise, context, steps=steps, guidance=w, null_context=null,
-                            shift=b.sampling.shift, on_step=on_step)
+                            shift=b.sampling.shift, on_step=on_step,
+                            layout=layout if layout is not None and layout.active else None,
+                            layout_t=CHECK_T)
+
+    def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The text context ([B,L,D], [B,L]) the model attends to."""
+        b = self.bundle
+        return b.model.encode_text(b.tokenizer(list(prompts)).to(next(b.model.parameters()).device))
+
+    def layout_check(self, prompts: Sequence[str]) -> LayoutCheck:
+        """A layout check for one batch, asking this pipeline's own model (``layout_check``)."""
+        return LayoutCheck(prompts, self._net, self.encode)
 
     def _null_context(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The [NULL] prompt's encoding, computed once (it never changes) and expanded."""
@@ -112,14 +124,25 @@ class PicoPipeline:
         guidance: float | None | str = "default",
         on_preview: PreviewCallback | None = None,
         preview_every: int = 4,
+        layout_check: bool = False,
+        layout_log: list[LayoutDecision | None] | None = None,
     ) -> torch.Tensor:
-        """Prompts + per-image seeds -> images [B,3,64,64] in [-1,1]."""
+        """Prompts + per-image seeds -> images [B,3,64,64] in [-1,1].
+
+        ``layout_check``: mirror an image mid-way when its layout contradicts the spatial
+        relation its prompt states (``layout_check.py``); each image's decision (None: no
+        relation) is appended to ``layout_log``.
+        """
         noise = seeded_noise(seeds)
+        check = self.layout_check(prompts) if layout_check else None
 
         def on_x0(i: int, total: int, x0: torch.Tensor) -> None:
             # decoding costs ~4 ms per image: only every few steps, never on the last one
             if on_preview is not None and i < total - 1 and i % preview_every == 0:
                 on_preview((i + 1) / total, self.decode(x0))
 
-        z = self.latents(prompts, noise, steps=steps, guidance=guidance, on_x0=on_x0)
+        z = self.latents(prompts, noise, steps=steps, guidance=guidance, on_x0=on_x0,
+                         layout=check)
+        if layout_log is not None:
+            layout_log.extend(check.decisions if check is not None else [None] * len(prompts))
         return self.decode(z)

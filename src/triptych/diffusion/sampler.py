@@ -2,7 +2,8 @@
 
 One explicit loop (diffusers style). CFG runs the conditional and unconditional inputs in one
 batch of 2B and combines ``v = v_u + w (v_c - v_u)``; ``guidance=None`` (or 1) skips the
-unconditional half entirely, which is how the distilled pico-turbo samples.
+unconditional half entirely, which is how the distilled pico-turbo samples. An optional
+``layout`` hook (``layout_check.LayoutCheck``) runs once, at the first step with t <= ``layout_t``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from triptych.diffusion.flow import FlowMatching, timesteps
 
 # on_step(step_index, total_steps, t_next, x0_estimate [B,4,16,16])
 StepCallback = Callable[[int, int, float, torch.Tensor], None]
+# layout(x, t, v_cond, v) -> (x, v): may rewrite the state before the step is taken
+LayoutHook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+                      tuple[torch.Tensor, torch.Tensor]]
 
 
 @torch.no_grad()
@@ -28,6 +32,8 @@ def sample_euler(
     null_context: tuple[torch.Tensor, torch.Tensor] | None = None,
     shift: float = 1.0,
     on_step: StepCallback | None = None,
+    layout: LayoutHook | None = None,
+    layout_t: float = 0.6,
 ) -> torch.Tensor:
     """Integrate from t=1 (``noise`` [B,4,16,16]) to t=0; returns clean latents [B,4,16,16].
 
@@ -50,7 +56,10 @@ def sample_euler(
             v_c, v_u = model(torch.cat([x, x]), t.expand(2 * b), context=ctx).chunk(2)
             v = v_u + guidance * (v_c - v_u)  # [B, 4, 16, 16]
         else:
-            v = model(x, t.expand(b), context=ctx)
+            v = v_c = model(x, t.expand(b), context=ctx)
+        if layout is not None and float(grid[i]) <= layout_t + 1e-6:
+            x, v = layout(x, t, v_c, v)
+            layout = None  # once per image
         if on_step is not None:
             on_step(i, steps, float(grid[i + 1]), FlowMatching.predict_x0(x, t.expand(b), v))
         x = x + (t_next - t) * v  # Euler step; t decreases so this moves toward data

@@ -41,6 +41,7 @@ class EvalOptions:
     seed_base: int = 0
     steps: int | None = None  # None: the model's default
     guidance: float | None = None  # None: the model's default CFG scale
+    layout_check: bool = True  # the diffusion models' spatial-relation check (engine option)
     judge_path: str | None = None  # None: the shipped judge
     kid_real: int = 1000  # real renders for KID
     kid_subset: int = 100
@@ -77,7 +78,9 @@ def generate_all(card: ModelCard, items: list[EvalItem], opts: EvalOptions,
     else:
         engine = create_engine(card, Settings())
     images, times = [], []
-    options = {} if opts.guidance is None else {"guidance": opts.guidance}
+    options: dict[str, Any] = {} if opts.guidance is None else {"guidance": opts.guidance}
+    if not opts.layout_check and card.scheme != "reference":
+        options["layout_check"] = False
     total = len(items) * opts.seeds
     for item in items:
         for k in range(opts.seeds):
@@ -153,7 +156,8 @@ def run_eval(model: str | ModelCard, items: list[EvalItem], opts: EvalOptions | 
         images_out.extend(images)
     records, _ = judge_images(items, images, opts.seeds, opts.seed_base, judge)
     report: dict[str, Any] = {
-        "model": card.id, "steps": opts.steps, "guidance": opts.guidance, "seeds": opts.seeds,
+        "model": card.id, "steps": opts.steps, "guidance": opts.guidance,
+        "layout_check": opts.layout_check, "seeds": opts.seeds,
         "n_prompts": len(items),
         "n_images": len(images), **summarize(records),
     }

@@ -39,11 +39,13 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def render(n: int, seed: int, split: str = "train") -> tuple[torch.Tensor, list[str], list]:
-    """``n`` world renders as float [n,3,64,64] in [-1,1], their captions and scenes."""
+def render(n: int, seed: int, split: str = "train", kinds: dict[str, float] | None = None
+           ) -> tuple[torch.Tensor, list[str], list]:
+    """``n`` world renders as float [n,3,64,64] in [-1,1], their captions and scenes
+    (``kinds`` overrides the layout weights)."""
     from triptych.world import render_batch
 
-    images, captions, scenes = render_batch(n, seed, split)
+    images, captions, scenes = render_batch(n, seed, split, kinds)
     return to_tensor(images), list(captions), list(scenes)
 
 
@@ -134,9 +136,37 @@ def _ae_fingerprint(ae: Autoencoder) -> str:
 LATENT_CHUNK = 2048  # renders per cache chunk; chunk k is rendered with stream_seed(seed, k)
 
 
-def latent_cache_path(ae: Autoencoder, n: int, seed: int, split: str = "train") -> Path:
-    """Where ``latent_cache`` keeps (seed, n, split) for this autoencoder's latent space."""
-    return DATA_DIR / f"latents_{split}_s{seed}_n{n}_{_ae_fingerprint(ae)}.pt"
+def kinds_tag(kinds: dict[str, float] | None) -> str:
+    """'' for the world's own layout weights, else e.g. '_kpair0.25-shapes0.35'."""
+    if not kinds:
+        return ""
+    return "_k" + "-".join(f"{k}{v:g}" for k, v in sorted(kinds.items()))
+
+
+def parse_kinds(text: str) -> dict[str, float]:
+    """'pair=0.25,shapes=0.35' -> {'pair': 0.25, 'shapes': 0.35} (the CLI's --kinds)."""
+    from triptych.world.scene import KINDS
+
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in KINDS:
+            raise ValueError(f"unknown layout kind {name!r}; known: {', '.join(KINDS)}")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--kinds needs name=weight pairs, got {part!r}") from None
+        if out[name] < 0:
+            raise ValueError(f"layout weight of {name!r} must not be negative")
+    if not out or sum(out.values()) <= 0:
+        raise ValueError("--kinds needs at least one positive weight")
+    return out
+
+
+def latent_cache_path(ae: Autoencoder, n: int, seed: int, split: str = "train",
+                      kinds: dict[str, float] | None = None) -> Path:
+    """Where ``latent_cache`` keeps (seed, n, split, kinds) for this autoencoder's latents."""
+    return DATA_DIR / f"latents_{split}_s{seed}_n{n}{kinds_tag(kinds)}_{_ae_fingerprint(ae)}.pt"
 
 
 def latent_cache(
@@ -148,20 +178,22 @@ def latent_cache(
     split: str = "train",
     chunk: int = LATENT_CHUNK,
     path: Path | None = None,
+    kinds: dict[str, float] | None = None,
     log=print,
 ) -> dict[str, torch.Tensor | list[str]]:
     """Render ``n`` pairs, encode them once, and cache to ``runs/data`` (reused when present).
+    ``kinds`` overrides the world's layout weights (e.g. more coloured shapes, less text).
 
     Returns ``{"latents": fp16 [N,4,16,16], "ids": int64 [N,L], "captions": [str]}``.
     """
-    path = path or latent_cache_path(ae, n, seed, split)
+    path = path or latent_cache_path(ae, n, seed, split, kinds)
     if path.is_file():
         data = torch.load(path, weights_only=False)
         data["ids"] = tokenizer(data["captions"])  # re-tokenise: the vocab may differ
         return data
     latents, captions = [], []
     for k, start in enumerate(range(0, n, chunk)):
-        images, caps, _ = render(min(chunk, n - start), stream_seed(seed, k), split)
+        images, caps, _ = render(min(chunk, n - start), stream_seed(seed, k), split, kinds)
         latents.append(encode_latents(ae, images).half())
         captions += caps
         log(f"cached {start + len(caps)}/{n} latents")

@@ -72,6 +72,7 @@ class DiffusionTrainConfig:
     ema: float = 0.999
     cfg_dropout: float = 0.1  # learned null prompt, as DiT/VAR/BitDance
     pairs: int = 30000  # cached training pairs (60 MB of fp16 latents); ~8 epochs at 3.6k steps
+    kinds: str = ""  # layout weights of the cached pairs, "pair=0.3,shapes=0.4" ('': the world's)
     checkpoint_every: int = 250
     checkpoint_minutes: float = 5.0  # a crash (or a lease's end) never loses more than this
     log_every: int = 25
@@ -101,6 +102,7 @@ def train_pico_diffusion(
     run_dir: Path | None = None,
     ae_path: Path | None = None,
     pairs: int | None = None,
+    kinds: str | None = None,
     threads: int | None = None,
     init: Path | None = None,
     lr: float | None = None,
@@ -119,7 +121,9 @@ def train_pico_diffusion(
     from triptych.training.pico_dit import resolve_device
 
     cfg = TINY if tiny else DiffusionTrainConfig()
-    cfg = with_overrides(cfg, overrides, steps=steps, pairs=pairs, lr=lr, batch=batch)
+    cfg = with_overrides(cfg, overrides, steps=steps, pairs=pairs, lr=lr, batch=batch,
+                         kinds=kinds)
+    layout_weights = data.parse_kinds(cfg.kinds) if cfg.kinds else None  # fail before any work
     dev = resolve_device(device)
     start = load_pico(init) if init else None
     if start is not None:
@@ -138,6 +142,7 @@ def train_pico_diffusion(
     else:
         tokenizer = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
     cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
+                              kinds=layout_weights,
                               path=(run_dir / "cache.pt") if tiny else None)
     latents = cache["latents"].to(dev)  # [N,4,16,16] fp16
     ids = cache["ids"].to(dev)  # [N,L] int64
@@ -268,7 +273,8 @@ def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}" + (
         " --tiny" if tiny else "") + command_flags(  # beyond the recipe the run started from
         cfg, TINY if tiny else DiffusionTrainConfig(), {"batch": "--batch", "pairs": "--pairs"},
-        device) + (f" --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
+        device) + (f" --kinds '{cfg.kinds}'" if cfg.kinds else "") + (
+        f" --lr {cfg.lr} --init <the previous {NAME}.safetensors>"
          if summary.get("init") else "")
     machine = machine_summary(summary.get("threads")) + (
         f", {device}" if device != "cpu" else "")

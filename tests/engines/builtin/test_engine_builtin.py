@@ -168,6 +168,26 @@ def test_guidance_option(weights, settings) -> None:
         engine.generate(req(options={"guidance": "lots"}))
 
 
+def test_layout_check_option(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-diffusion"), settings)
+    result = engine.generate(req(prompt="a dog left of a cat", n=2))
+    for image in result.images:  # one decision per image, stated in its notes
+        note = image.notes["layout_check"]
+        assert (note["subject"], note["relation"], note["reference"]) == (
+            "a dog", "left of", "a cat")
+        assert note["reason"] in ("kept", "flipped", "unclear")
+    assert "layout_check" not in engine.generate(req(prompt="two cats")).images[0].notes
+    off = engine.generate(req(prompt="a dog left of a cat", options={"layout_check": False}))
+    assert "layout_check" not in off.images[0].notes
+    plain = req(prompt="a red circle", seed=3)
+    assert (engine.generate(plain).images[0].image.tobytes()
+            == engine.generate(req(prompt="a red circle", seed=3,
+                                   options={"layout_check": False})).images[0].image.tobytes())
+    with pytest.raises(InvalidRequestError) as err:
+        engine.generate(req(options={"layout_check": "yes"}))
+    assert err.value.field == "layout_check"
+
+
 def test_every_builtin_model_names_its_files(tmp_path, monkeypatch, settings) -> None:
     monkeypatch.setenv(builtin.WEIGHTS_ENV, str(tmp_path))
     lm = card("pico-lm")

@@ -30,6 +30,9 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @click.option("--steps", default=None, type=int, help="Sampling steps (default: the model's).")
 @click.option("--guidance", default=None, type=float,
               help="CFG scale (default: the model's; pico-turbo has it baked in).")
+@click.option("--layout-check/--no-layout-check", default=True, show_default=True,
+              help="The diffusion models' mid-way check that mirrors a layout contradicting "
+                   "the prompt's spatial relation (off: the raw model).")
 @click.option("--prompt-seed", default=None, type=int,
               help="Seed of the generated prompt set (default: the eval's fixed set); another "
                    "seed gives a disjoint tuning set.")
@@ -47,7 +50,7 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None,
                  paraphrases_file: Path | None,
                  heldout: bool, per_task: int, seeds: int, seed_base: int, steps: int | None,
-                 guidance: float | None, prompt_seed: int | None,
+                 guidance: float | None, layout_check: bool, prompt_seed: int | None,
                  agree_with: str | None, judge_path: Path | None, kid_real: int,
                  out_dir: Path | None, as_json: bool) -> None:
     """Score MODEL's prompt adherence (per task and overall), KID and ms/image.
@@ -90,6 +93,7 @@ def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         tag = "".join([f"-steps{steps}" if steps else "",
                        f"-w{guidance:g}" if guidance is not None else "",
+                       "" if layout_check else "-nolayout",
                        "-heldout" if heldout else "",
                        "-paraphrases" if paraphrases_file else ""])
         out_dir = Path("runs") / "eval" / f"{model or 'architectures'}{tag}-{stamp}"
@@ -109,6 +113,7 @@ def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None
             bar.refresh()
 
     opts = EvalOptions(seeds=seeds, seed_base=seed_base, steps=steps, guidance=guidance,
+                       layout_check=layout_check,
                        judge_path=str(judge_path) if judge_path else None, kid_real=kid_real)
     if all_builtin:
         from triptych.evaluation.architectures import run_architectures

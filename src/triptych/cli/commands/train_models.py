@@ -74,22 +74,37 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
                               log=_log(as_json)), as_json)
 
 
+def _check_kinds(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        from triptych.training.data import parse_kinds
+
+        try:
+            parse_kinds(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @train.command("pico-diffusion")
 @_common
 @click.option("--autoencoder", "ae_path", type=click.Path(path_type=Path), default=None,
               help="Autoencoder checkpoint (default: the packaged one).")
 @click.option("--pairs", type=int, default=None, help="Cached training pairs (default 30k).")
+@click.option("--kinds", default=None, metavar="KIND=W,...", callback=_check_kinds,
+              help="Layout weights of the cached pairs, e.g. 'single=0.1,pair=0.25,count=0.25,"
+                   "shapes=0.35,text=0.05' (default: the world's own mix).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Warm-start from this pico checkpoint (fresh optimiser).")
 @_schedule("8e-4", 64, "Fit the schedule to this many minutes (speed measured over 5 % of "
                        "it), then export; the card states the fitted --steps.")
 def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, ae_path,
-                             pairs, init, lr, batch, device, max_minutes) -> None:
+                             pairs, kinds, init, lr, batch, device, max_minutes) -> None:
     """The latent U-Net flow-matching model with cross-attention and CFG."""
     from triptych.training.pico_diffusion import train_pico_diffusion
 
     _finish(train_pico_diffusion(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
-                                 run_dir=run_dir, ae_path=ae_path, pairs=pairs, init=init,
+                                 run_dir=run_dir, ae_path=ae_path, pairs=pairs, kinds=kinds,
+                                 init=init,
                                  lr=lr, batch=batch, device=device, max_minutes=max_minutes,
                                  log=_log(as_json)), as_json)
 

@@ -14,7 +14,10 @@
 * Progress: ``progress(fraction, preview)`` every few sampling steps with the decoded clean-
   image estimate (64x64), then once per finished image.
 * Options: ``guidance`` (float) overrides the CFG scale of the guided models; pico-turbo has
-  guidance baked in and ignores it.
+  guidance baked in and ignores it. ``layout_check`` (bool, default true): the diffusion
+  models mirror an image mid-way when its layout contradicts the spatial relation the prompt
+  states ("a dog left of a cat"; diffusion/layout_check.py); each image's notes say
+  what was decided (``layout_check``). pico-bits draws in raster order and has no such step.
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class BuiltinModel:
     shared: str  # the second checkpoint: the autoencoder, or pico-bits' tokenizer
     load: Callable[[Path, Path], Any]  # (model file, shared file) -> pipeline
     guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
+    layout: bool = True  # a diffusion sampler: can take the layout check
 
 
 MODELS: dict[str, BuiltinModel] = {
@@ -86,7 +90,7 @@ MODELS: dict[str, BuiltinModel] = {
     "pico-diffusion": BuiltinModel(AUTOENCODER, _pico),
     "pico-dit": BuiltinModel(AUTOENCODER, _transformer),
     "pico-lm": BuiltinModel(AUTOENCODER, _transformer),
-    "pico-bits": BuiltinModel(BITS_TOKENIZER, _bits),
+    "pico-bits": BuiltinModel(BITS_TOKENIZER, _bits, layout=False),
 }
 TARGETS = tuple(MODELS)
 
@@ -205,16 +209,26 @@ class BuiltinEngine:
             raise InvalidRequestError("guidance must be between 0 and 20.", field="guidance")
         return w
 
+    def _layout_check(self, request: GenerationRequest) -> bool:
+        value = request.options.get("layout_check", True)
+        if not isinstance(value, bool):
+            raise InvalidRequestError("layout_check must be true or false.",
+                                      field="layout_check")
+        return value and MODELS[self.target].layout
+
     # ------------------------------------------------------------------ generate
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback | None = None
     ) -> EngineResult:
         steps = self._check(request)
         guidance = self._guidance(request)
+        layout = self._layout_check(request)
         pipe = load_pipeline(self.target, self.threads)
         steps = steps or pipe.bundle.sampling.steps
         preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
         images: list[EngineImage] = []
+        decisions: list = []  # one LayoutDecision (or None: no relation) per image
+        extra = {"layout_check": True, "layout_log": decisions} if layout else {}
         with _run_lock(pipe):  # one sampling at a time per model, across engine instances
             for i in range(request.n):
                 def on_preview(frac: float, x0: torch.Tensor, i: int = i) -> None:
@@ -225,10 +239,13 @@ class BuiltinEngine:
                 out = pipe([request.prompt], [request.seed + i], steps=steps,
                            guidance=guidance,
                            on_preview=on_preview if progress is not None else None,
-                           preview_every=preview_every)  # [1,3,64,64]
+                           preview_every=preview_every, **extra)  # [1,3,64,64]
                 native = to_pil(out[0])
                 image = fit_to_size(native, request.width, request.height)
-                images.append(EngineImage(image=image, notes={"seed": request.seed + i}))
+                image_notes: dict[str, Any] = {"seed": request.seed + i}
+                if decisions and decisions[-1] is not None:
+                    image_notes["layout_check"] = decisions[-1].to_dict()
+                images.append(EngineImage(image=image, notes=image_notes))
                 if progress is not None:
                     progress((i + 1) / request.n, native)
 

@@ -1,0 +1,112 @@
+"""Layout check: make a diffusion model's image obey the spatial relation its prompt states.
+
+Our small models place two things on the right axis (a side-by-side pair for "left of", a
+stack for "above") but choose their order by chance: swapping the two nouns in a prompt
+changes their loss by ~0 at every noise level (measured on pico-diffusion), so the order is
+not something more sampling steps or guidance can fix.
+
+The check runs once, mid-way (the first step with t <= ``CHECK_T``, when the layout has
+formed and details have not), and asks the model itself where each thing is, DiffEdit-style
+(Couairon et al. 2022): the conditional velocity is compared with the velocity given "A"
+alone and "B" alone. Where A stands, the prompt "B" alone disagrees with the full prompt more
+than "A" alone does, and vice versa; the centroids of those two disagreement maps locate A
+and B. If they contradict the relation, the noisy latent (and the pending step's velocity)
+is mirrored along the relation's axis; the remaining steps clean the image up. No detector
+or judge is involved, only the generator's own predictions: one extra batch of two model
+calls per image, and only for prompts with a relation (``spatial_prompt.find_relation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from triptych.diffusion.spatial_prompt import SpatialRelation, find_relation
+
+# tuned on a prompt set disjoint from the reported one: checking at t = 0.8 / 0.7 / 0.6-0.4
+# gave pico-diffusion position 0.78 / 0.84 / 0.86 (0.41 without the check)
+CHECK_T = 0.6
+MIN_CONTRAST = 0.05  # |d_B - d_A| mass / (d_A + d_B) mass: below, A and B are not told apart
+MIN_GAP = 0.5  # latent pixels between the centroids along the axis: closer is left alone
+
+# (x [k,C,H,W], t [k], context) -> velocity [k,C,H,W]
+Velocity = Callable[..., torch.Tensor]
+Encode = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class LayoutDecision:
+    relation: SpatialRelation
+    flipped: bool  # the latent was mirrored along the relation's axis
+    reason: str  # "kept", "flipped", "unclear" (A and B not told apart or too close)
+    subject_at: float | None = None  # centroid of A along the axis, latent pixels
+    reference_at: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"subject": self.relation.subject, "relation": self.relation.relation,
+                "reference": self.relation.reference, "flipped": self.flipped,
+                "reason": self.reason}
+
+
+def _centroid(weights: torch.Tensor, axis: str) -> float:
+    """Weighted mean coordinate of a [H,W] map along 'x' (columns) or 'y' (rows)."""
+    h, w = weights.shape
+    coords = torch.arange(w if axis == "x" else h, dtype=weights.dtype)
+    profile = weights.sum(0 if axis == "x" else 1)
+    return float((profile * coords).sum() / profile.sum().clamp_min(1e-12))
+
+
+def decide(relation: SpatialRelation, d_subject: torch.Tensor, d_reference: torch.Tensor
+           ) -> LayoutDecision:
+    """``d_subject`` [H,W]: disagreement with the full prompt when only A is asked for (high
+    where B stands), ``d_reference`` the same for B alone (high where A stands)."""
+    diff = d_reference - d_subject  # > 0 where A is, < 0 where B is
+    contrast = float(diff.abs().sum() / (d_subject + d_reference).sum().clamp_min(1e-12))
+    if contrast < MIN_CONTRAST:
+        return LayoutDecision(relation, False, "unclear")
+    a_at = _centroid(diff.clamp_min(0), relation.axis)
+    b_at = _centroid((-diff).clamp_min(0), relation.axis)
+    gap = b_at - a_at  # > 0: A is left of / above B
+    if abs(gap) < MIN_GAP:
+        return LayoutDecision(relation, False, "unclear", a_at, b_at)
+    wants_a_first = relation.relation in ("left of", "above")
+    wrong = (gap > 0) != wants_a_first
+    return LayoutDecision(relation, wrong, "flipped" if wrong else "kept", a_at, b_at)
+
+
+class LayoutCheck:
+    """The sampler's mid-way hook for one batch of prompts (see the module docstring)."""
+
+    def __init__(self, prompts: Sequence[str], velocity: Velocity, encode: Encode) -> None:
+        self.relations = [find_relation(p) for p in prompts]
+        self.velocity, self.encode = velocity, encode
+        self.decisions: list[LayoutDecision | None] = [None] * len(prompts)
+
+    @property
+    def active(self) -> bool:
+        return any(r is not None for r in self.relations)
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, v_cond: torch.Tensor,
+                 v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x, v_cond (conditional velocity), v (the guided one the step will use): [B,C,H,W];
+        t: scalar tensor. Returns x and v, mirrored where the layout contradicts the prompt."""
+        rows = [i for i, r in enumerate(self.relations) if r is not None]
+        if not rows:
+            return x, v
+        alone = [p for i in rows for p in self.relations[i].alone()]  # A1, B1, A2, B2, ...
+        context = self.encode(alone)
+        xs = x[rows].repeat_interleave(2, dim=0)  # [2k,C,H,W]
+        v_alone = self.velocity(xs, t.expand(len(alone)), context=context)
+        x, v = x.clone(), v.clone()
+        for j, i in enumerate(rows):
+            v_a, v_b = v_alone[2 * j], v_alone[2 * j + 1]
+            d_a = (v_a - v_cond[i]).pow(2).sum(0).float()  # [H,W]
+            d_b = (v_b - v_cond[i]).pow(2).sum(0).float()
+            decision = decide(self.relations[i], d_a, d_b)
+            self.decisions[i] = decision
+            if decision.flipped:
+                dim = 2 if decision.relation.axis == "x" else 1  # of a [C,H,W] image
+                x[i], v[i] = x[i].flip(dim), v[i].flip(dim)
+        return x, v

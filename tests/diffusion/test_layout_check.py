@@ -1,0 +1,130 @@
+"""The layout check: locate A and B from the model's own "alone" predictions, mirror the
+latent when they contradict the relation, leave everything else alone."""
+
+from __future__ import annotations
+
+import torch
+
+from triptych.diffusion.layout_check import LayoutCheck, decide
+from triptych.diffusion.sampler import sample_euler
+from triptych.diffusion.spatial_prompt import find_relation
+
+H = W = 16
+
+
+def blob(y: int, x: int) -> torch.Tensor:
+    m = torch.zeros(H, W)
+    m[y - 1:y + 2, x - 1:x + 2] = 1.0
+    return m
+
+
+def scene(dog_at: tuple[int, int], cat_at: tuple[int, int]) -> torch.Tensor:
+    """A latent whose channel 0 holds the dog and channel 1 the cat: [1,4,H,W]."""
+    x = torch.zeros(1, 4, H, W)
+    x[0, 0], x[0, 1] = blob(*dog_at), blob(*cat_at)
+    return x
+
+
+# a hand-built "model": asked for the dog alone it would erase the cat (so it disagrees with
+# the full prompt where the cat is), and vice versa; for the full prompt it changes nothing
+CODES = {"a dog": 1.0, "a cat": 2.0}
+
+
+def encode(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    codes = torch.tensor([CODES.get(p, 0.0) for p in prompts])
+    return codes[:, None, None], torch.ones(len(prompts), 1, dtype=torch.bool)
+
+
+def velocity(x: torch.Tensor, t: torch.Tensor, context) -> torch.Tensor:
+    code = context[0][:, 0, 0]
+    v = torch.zeros_like(x)
+    v[code == 1.0, 1] = x[code == 1.0, 1]  # "a dog": the cat channel disagrees
+    v[code == 2.0, 0] = x[code == 2.0, 0]  # "a cat": the dog channel disagrees
+    return v
+
+
+def run(prompt: str, x: torch.Tensor) -> tuple[torch.Tensor, LayoutCheck]:
+    check = LayoutCheck([prompt], velocity, encode)
+    v = torch.randn_like(x)
+    x_out, v_out = check(x, torch.tensor(0.6), torch.zeros_like(x), v)
+    if check.decisions[0] is not None and check.decisions[0].flipped:
+        axis = 3 if check.decisions[0].relation.axis == "x" else 2
+        assert torch.equal(v_out, v.flip(axis))  # the pending step is mirrored with the state
+    return x_out, check
+
+
+def test_a_correct_layout_is_kept() -> None:
+    x = scene(dog_at=(8, 3), cat_at=(8, 12))
+    out, check = run("a dog to the left of a cat", x)
+    assert torch.equal(out, x)
+    d = check.decisions[0]
+    assert d.reason == "kept" and not d.flipped and d.subject_at < d.reference_at
+
+
+def test_a_swapped_layout_is_mirrored_along_the_relation_axis() -> None:
+    x = scene(dog_at=(8, 12), cat_at=(8, 3))
+    out, check = run("a dog to the left of a cat", x)
+    assert check.decisions[0].flipped and check.decisions[0].reason == "flipped"
+    assert torch.equal(out, x.flip(3))
+    x = scene(dog_at=(3, 8), cat_at=(12, 8))
+    out, check = run("a dog below a cat", x)
+    assert check.decisions[0].flipped and torch.equal(out, x.flip(2))
+
+
+def test_the_other_axis_does_not_matter() -> None:
+    # the dog is left of the cat but also above it: "below" is contradicted, "left of" is not
+    x = scene(dog_at=(3, 3), cat_at=(12, 12))
+    assert not run("a dog to the left of a cat", x)[1].decisions[0].flipped
+    assert run("a dog below a cat", x)[1].decisions[0].flipped
+
+
+def test_unclear_cases_are_left_alone() -> None:
+    same_place = scene(dog_at=(8, 8), cat_at=(8, 8))
+    out, check = run("a dog right of a cat", same_place)
+    assert check.decisions[0].reason == "unclear" and torch.equal(out, same_place)
+    # words the model does not know: both "alone" prompts predict the same thing
+    x = scene(dog_at=(8, 12), cat_at=(8, 3))
+    out, check = run("a wug left of a blicket", x)
+    assert check.decisions[0].reason == "unclear" and torch.equal(out, x)
+
+
+def test_prompts_without_a_relation_cost_nothing() -> None:
+    calls = []
+    check = LayoutCheck(["a dog", "two cats"], lambda *a, **k: calls.append(1), encode)
+    assert not check.active
+    x = torch.randn(2, 4, H, W)
+    out, _ = check(x, torch.tensor(0.5), x, x)
+    assert out is x and not calls and check.decisions == [None, None]
+
+
+def test_batches_mix_relations_and_plain_prompts() -> None:
+    x = torch.cat([scene((8, 12), (8, 3)), scene((8, 12), (8, 3))])
+    check = LayoutCheck(["a dog left of a cat", "a dog and a cat"], velocity, encode)
+    out, _ = check(x, torch.tensor(0.6), torch.zeros_like(x), torch.zeros_like(x))
+    assert torch.equal(out[0], x[0].flip(2)) and torch.equal(out[1], x[1])
+    assert check.decisions[1] is None
+
+
+def test_decide_needs_contrast() -> None:
+    rel = find_relation("a dog above a cat")
+    flat = torch.ones(H, W)
+    assert decide(rel, flat, flat).reason == "unclear"
+
+
+def test_the_sampler_runs_the_hook_once_at_the_first_step_past_its_time() -> None:
+    seen: list[float] = []
+
+    def hook(x, t, v_c, v):
+        seen.append(round(float(t), 3))
+        return x, v
+
+    model = lambda x, t, context: torch.zeros_like(x)  # noqa: E731
+    ctx = (torch.zeros(1, 1, 1), torch.ones(1, 1, dtype=torch.bool))
+    sample_euler(model, torch.randn(1, 4, H, W), ctx, steps=10, layout=hook, layout_t=0.6)
+    assert seen == [0.6]
+    seen.clear()
+    sample_euler(model, torch.randn(1, 4, H, W), ctx, steps=4, layout=hook, layout_t=0.6)
+    assert seen == [0.5]
+    seen.clear()
+    sample_euler(model, torch.randn(1, 4, H, W), ctx, steps=1, layout=hook, layout_t=0.6)
+    assert seen == []  # one step from pure noise: nothing has formed to check
