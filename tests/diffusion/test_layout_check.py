@@ -88,6 +88,18 @@ def test_unclear_cases_are_left_alone() -> None:
     assert check.decisions[0].reason == "unclear" and torch.equal(out, x)
 
 
+
+def test_one_located_thing_is_judged_against_the_centre() -> None:
+    # "a blicket" is unknown: asked for alone, the model agrees with the full prompt
+    # everywhere. Only "a dog" alone is informative: it disagrees where the other thing
+    # stands (x=3), which locates the blicket left of centre, so the dog is on its right and
+    # "a dog left of a blicket" is contradicted
+    x = scene(dog_at=(8, 12), cat_at=(8, 3))
+    out, check = run("a dog left of a blicket", x)
+    d = check.decisions[0]
+    assert d.flipped and d.subject_at == 7.5 and d.reference_at < 7.5
+
+
 def test_prompts_without_a_relation_cost_nothing() -> None:
     calls = []
     check = LayoutCheck(["a dog", "two cats"], lambda *a, **k: calls.append(1), encode)

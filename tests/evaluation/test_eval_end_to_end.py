@@ -96,3 +96,19 @@ def test_guidance_and_prompt_seed_reach_the_requests(tmp_path: Path, tiny_judge:
     saved = json.loads((tmp_path / "o" / "report.json").read_text())
     tuning = {r["prompt"] for r in saved["records"]}
     assert tuning.isdisjoint({i.prompt for i in generated_prompts(per_task=1)})
+
+
+def test_no_layout_check_reaches_the_requests(tmp_path: Path, tiny_judge: Path) -> None:
+    from tests.support import eval_engines
+
+    from triptych.cli.main import cli
+
+    eval_engines.SEEN_OPTIONS.clear()
+    args = ["eval", "test-blank", "--per-task", "1", "--seeds", "1", "--no-layout-check",
+            "--judge", str(tiny_judge), "--kid-real", "20", "--out", str(tmp_path / "o"),
+            "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["layout_check"] is False
+    assert eval_engines.SEEN_OPTIONS and all(o == {"layout_check": False}
+                                             for o in eval_engines.SEEN_OPTIONS)

@@ -94,7 +94,8 @@ def run_architectures(
         })
         judge_sha = report["judge_sha256"]
     data = {"created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "n_prompts": len(items), "seeds": opts.seeds, "models": rows, "skipped": skipped,
+            "n_prompts": len(items), "seeds": opts.seeds, "layout_check": opts.layout_check,
+            "models": rows, "skipped": skipped,
             "judge_sha256": judge_sha if rows else None}
     (out / "architectures.json").write_text(json.dumps(data, indent=2))
     if rows:
@@ -140,7 +141,11 @@ def markdown(data: dict[str, Any]) -> str:
         f"prompts × {data['seeds']} seeds, the same for every model, scored by the shipped "
         f"judge{_judge_note(data)}. ms/image is the median of one n=1 request at 64×64 on this "
         "machine's CPU; training time is the checkpoint's own run (a warm start adds its "
-        "source's steps; GPU runs are marked).",
+        "source's steps; GPU runs are marked). " + (
+            "The diffusion models sample with the layout check (the product default; "
+            "builtin-models.md#layout-check)."
+            if data.get("layout_check", True) else
+            "The layout check was off (--no-layout-check): raw models."),
         "",
         "| model | family | params | training | steps/image | ms/image | KID | overall |",
         "|---|---|---|---|---|---|---|---|",
