@@ -59,7 +59,7 @@ def sample_euler(
             v = v_c = model(x, t.expand(b), context=ctx)
         if layout is not None and float(grid[i]) <= layout_t + 1e-6:
             x, v = layout(x, t, v_c, v)
-            layout = None  # once per image
+            layout = None  # once per sampling run
         if on_step is not None:
             on_step(i, steps, float(grid[i + 1]), FlowMatching.predict_x0(x, t.expand(b), v))
         x = x + (t_next - t) * v  # Euler step; t decreases so this moves toward data
