@@ -196,7 +196,8 @@ def test_layout_weights_reach_the_cache_and_card(tiny_runs, tmp_path) -> None:
     assert "--kinds 'shapes=1'" in out.with_suffix(".md").read_text()
 
 
-@pytest.mark.parametrize("bad", ["", "pair", "pair=x", "blobs=1", "pair=-1", "pair=0"])
+@pytest.mark.parametrize("bad", ["", "pair", "pair=x", "blobs=1", "pair=-1", "pair=0",
+                                 "pair=nan", "pair=inf"])
 def test_bad_layout_weights_are_refused_before_any_work(bad, tmp_path) -> None:
     from triptych.training.data import parse_kinds
 

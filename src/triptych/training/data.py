@@ -156,8 +156,8 @@ def parse_kinds(text: str) -> dict[str, float]:
             out[name] = float(value)
         except ValueError:
             raise ValueError(f"--kinds needs name=weight pairs, got {part!r}") from None
-        if out[name] < 0:
-            raise ValueError(f"layout weight of {name!r} must not be negative")
+        if not out[name] >= 0 or out[name] == float("inf"):  # also NaN
+            raise ValueError(f"layout weight of {name!r} must be a finite number >= 0")
     if not out or sum(out.values()) <= 0:
         raise ValueError("--kinds needs at least one positive weight")
     return out
