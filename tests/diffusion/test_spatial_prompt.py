@@ -57,3 +57,13 @@ def test_no_relation_or_an_unclear_one_gives_none(prompt) -> None:
 def test_axis() -> None:
     assert find_relation("a dog right of a cat").axis == "x"
     assert find_relation("a dog under a cat").axis == "y"
+
+
+def test_every_phrase_of_the_training_captions_is_read() -> None:
+    """The models were trained on the world's relation phrases: the check must know them all."""
+    from triptych.world.captions import RELATION_PHRASES
+
+    for relation, phrases in RELATION_PHRASES.items():
+        for phrase in phrases:
+            found = find_relation(f"a dog {phrase} a cat")
+            assert found == SpatialRelation("a dog", relation, "a cat"), phrase

@@ -19,14 +19,13 @@ context and the unconditional context are made):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from triptych.diffusion.layout_check import CHECK_T, LayoutCheck
+from triptych.diffusion.layout_check import LayoutCheck
 from triptych.diffusion.pipeline import PicoPipeline, PreviewCallback, seeded_noise
-from triptych.diffusion.sampler import sample_euler
 from triptych.nets.autoencoder import Autoencoder
 from triptych.nets.lm_connector import FrozenLM
 from triptych.nets.pico_dit import TransformerBundle, load_transformer
@@ -64,35 +63,11 @@ class DiTPipeline(PicoPipeline):
         super().__init__(bundle, autoencoder)  # type: ignore[arg-type]  # duck-typed bundle
         self._net = _TracedDiT(bundle.model) if jit else bundle.model
 
-    @torch.inference_mode()
-    def latents(
-        self,
-        prompts: Sequence[str],
-        noise: torch.Tensor,
-        *,
-        steps: int | None = None,
-        guidance: float | None | str = "default",
-        on_x0: Callable[[int, int, torch.Tensor], None] | None = None,
-        layout: LayoutCheck | None = None,
-    ) -> torch.Tensor:
-        """Sample normalised latents [B,4,16,16] from ``noise`` (same batch size as prompts)."""
-        b = self.bundle
-        model = b.model
-        steps = steps or b.sampling.steps
-        w = b.sampling.guidance if guidance == "default" else guidance
-        context = self.encode(prompts)  # ([B,L,d], [B,L])
-        null = None
-        if w is not None and w != 1.0:
-            null = model.null_context(len(prompts), context[0].shape[1])
-
-        def on_step(i: int, total: int, _t: float, x0: torch.Tensor) -> None:
-            if on_x0 is not None:
-                on_x0(i, total, x0)
-
-        return sample_euler(self._net, noise, context, steps=steps, guidance=w,
-                            null_context=null, shift=b.sampling.shift, on_step=on_step,
-                            layout=layout if layout is not None and layout.active else None,
-                            layout_t=CHECK_T)
+    def _null_context(self, context: tuple[torch.Tensor, torch.Tensor]
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's learned null context, padded to the prompt context's length so cond and
+        uncond run as one batch of 2B."""
+        return self.bundle.model.null_context(context[0].shape[0], context[0].shape[1])
 
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.bundle.model.encode_text(self.bundle.tokenizer(list(prompts)))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from triptych.diffusion.layout_check import CHECK_T, LayoutCheck, LayoutDecision
+from triptych.diffusion.layout_check import LayoutCheck, LayoutDecision
 from triptych.diffusion.sampler import sample_euler
 from triptych.nets.autoencoder import Autoencoder
 from triptych.nets.pico import PicoBundle
@@ -80,7 +80,7 @@ class PicoPipeline:
         steps = steps or b.sampling.steps
         w = b.sampling.guidance if guidance == "default" else guidance
         context = self.encode(prompts)
-        null = self._null_context(len(prompts)) if w not in (None, 1.0) else None
+        null = self._null_context(context) if w not in (None, 1.0) else None
 
         def on_step(i: int, total: int, _t: float, x0: torch.Tensor) -> None:
             if on_x0 is not None:
@@ -88,8 +88,7 @@ class PicoPipeline:
 
         return sample_euler(self._net, noise, context, steps=steps, guidance=w, null_context=null,
                             shift=b.sampling.shift, on_step=on_step,
-                            layout=layout if layout is not None and layout.active else None,
-                            layout_t=CHECK_T)
+                            layout=layout if layout is not None and layout.active else None)
 
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """The text context ([B,L,D], [B,L]) the model attends to."""
@@ -100,8 +99,11 @@ class PicoPipeline:
         """A layout check for one batch, asking this pipeline's own model (``layout_check``)."""
         return LayoutCheck(prompts, self._net, self.encode)
 
-    def _null_context(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The [NULL] prompt's encoding, computed once (it never changes) and expanded."""
+    def _null_context(self, context: tuple[torch.Tensor, torch.Tensor]
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The [NULL] prompt's encoding, computed once (it never changes) and expanded to the
+        batch of ``context``."""
+        batch = context[0].shape[0]
         if self._null is None:
             b = self.bundle
             ids = b.tokenizer.null_ids(1).to(next(b.model.parameters()).device)

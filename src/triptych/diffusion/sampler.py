@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from triptych.diffusion.flow import FlowMatching, timesteps
+from triptych.diffusion.layout_check import CHECK_T
 
 # on_step(step_index, total_steps, t_next, x0_estimate [B,4,16,16])
 StepCallback = Callable[[int, int, float, torch.Tensor], None]
@@ -33,7 +34,7 @@ def sample_euler(
     shift: float = 1.0,
     on_step: StepCallback | None = None,
     layout: LayoutHook | None = None,
-    layout_t: float = 0.6,
+    layout_t: float = CHECK_T,
 ) -> torch.Tensor:
     """Integrate from t=1 (``noise`` [B,4,16,16]) to t=0; returns clean latents [B,4,16,16].
 

@@ -79,7 +79,7 @@ def generate_all(card: ModelCard, items: list[EvalItem], opts: EvalOptions,
         engine = create_engine(card, Settings())
     images, times = [], []
     options: dict[str, Any] = {} if opts.guidance is None else {"guidance": opts.guidance}
-    if not opts.layout_check and card.scheme != "reference":
+    if not opts.layout_check:
         options["layout_check"] = False
     total = len(items) * opts.seeds
     for item in items:
