@@ -175,7 +175,8 @@ def test_layout_check_option(weights, settings) -> None:
         note = image.notes["layout_check"]
         assert (note["subject"], note["relation"], note["reference"]) == (
             "a dog", "left of", "a cat")
-        assert note["reason"] in ("kept", "flipped", "unclear")
+        assert note["reason"] in ("kept", "flipped", "transposed", "unclear")
+        assert isinstance(note["transposed"], bool)
     assert "layout_check" not in engine.generate(req(prompt="two cats")).images[0].notes
     off = engine.generate(req(prompt="a dog left of a cat", options={"layout_check": False}))
     assert "layout_check" not in off.images[0].notes
