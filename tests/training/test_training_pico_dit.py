@@ -183,3 +183,28 @@ def test_warm_start_from_another_kind_is_a_clear_error(tiny_run, ae_path, tmp_pa
     with pytest.raises(ValueError, match="not a pico-dit checkpoint"):
         train_pico_dit(tiny=True, seed=1, out=tmp_path / "x.safetensors",
                        run_dir=tmp_path / "run", ae_path=ae_path, init=pd, **quiet)
+
+
+def test_layout_weights_reach_the_cache_and_card(ae_path, tmp_path) -> None:
+    from triptych.world.parse import parse_prompt
+
+    out = tmp_path / "dit.safetensors"
+    train_pico_dit(tiny=True, seed=1, out=out, run_dir=tmp_path / "run", ae_path=ae_path,
+                   kinds="count=1", **quiet)
+    cache = torch.load(tmp_path / "run" / "cache.pt", weights_only=False)
+    assert {parse_prompt(c).task for c in cache["captions"]} == {"counting"}
+    assert "--kinds 'count=1'" in out.with_suffix(".md").read_text()
+
+
+def test_bad_layout_weights_are_refused_before_any_work(ae_path, tmp_path) -> None:
+    with pytest.raises(ValueError, match="layout weight of 'count'"):
+        train_pico_dit(tiny=True, out=tmp_path / "x.safetensors", run_dir=tmp_path / "x",
+                       ae_path=ae_path, kinds="count=-1", **quiet)
+    assert not (tmp_path / "x").exists()
+    from triptych.cli.commands import train_family  # noqa: F401  (attaches the commands)
+    from triptych.cli.commands.train import train as cli
+
+    result = CliRunner().invoke(cli, ["pico-lm", "--tiny", "--kinds", "blobs=1",
+                                      "--run-dir", str(tmp_path / "y")])
+    assert result.exit_code != 0 and "blobs" in result.output
+    assert not (tmp_path / "y").exists()

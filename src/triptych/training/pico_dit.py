@@ -83,6 +83,7 @@ class TransformerTrainConfig:
     ema: float = 0.999  # short runs (DiT's 0.9999 assumes ~400k steps)
     cfg_dropout: float = 0.1  # learned null context, as DiT / VAR / BitDance
     pairs: int = 30000  # the same cached pairs (and latent file) as pico-diffusion
+    kinds: str = ""  # layout weights of the cached pairs, "count=0.4,pair=0.2" ('': the world's)
     checkpoint_every: int = 500
     checkpoint_minutes: float = 5.0  # a crash never loses more than this
     log_every: int = 25
@@ -287,12 +288,19 @@ def planned(cfg: TransformerTrainConfig, state: RunState) -> TransformerTrainCon
 def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None = None,
               max_minutes: float | None = None, lr: float | None = None,
               overrides: dict[str, Any] | None = None, batch: int | None = None,
-              ) -> TransformerTrainConfig:
+              kinds: str | None = None) -> TransformerTrainConfig:
     """The recipe with the given fields replaced; ``overrides`` reaches any other field
     (a GPU run's batch, its checkpoint and preview cadence)."""
     cfg = TINY if tiny else TransformerTrainConfig()
-    return with_overrides(cfg, overrides, steps=steps, pairs=pairs, size=size,
-                          max_minutes=max_minutes, lr=lr, batch=batch)
+    cfg = with_overrides(cfg, overrides, steps=steps, pairs=pairs, size=size,
+                         max_minutes=max_minutes, lr=lr, batch=batch, kinds=kinds)
+    if cfg.kinds:
+        data.parse_kinds(cfg.kinds)  # a bad --kinds fails before any work
+    return cfg
+
+
+def layout_weights(cfg: TransformerTrainConfig) -> dict[str, float] | None:
+    return data.parse_kinds(cfg.kinds) if cfg.kinds else None
 
 
 def train_pico_dit(
@@ -312,15 +320,17 @@ def train_pico_dit(
     init: Path | None = None,
     lr: float | None = None,
     batch: int | None = None,
+    kinds: str | None = None,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """``init``: warm-start from a pico-dit checkpoint (its weights and vocabulary; fresh
-    optimiser and schedule), to continue a shipped model for more steps."""
+    optimiser and schedule), to continue a shipped model for more steps. ``kinds``: layout
+    weights of the cached pairs (``data.parse_kinds``), e.g. more counts for a fine-tune."""
     from triptych.diffusion.dit_pipeline import DiTPipeline
     from triptych.nets.pico_dit import TransformerBundle, load_transformer
 
-    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch)
+    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch, kinds)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -341,6 +351,7 @@ def train_pico_dit(
     else:
         tokenizer = _tokenizer(run_dir, seed, tiny, resume)
     cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
+                              kinds=layout_weights(cfg),
                               path=(run_dir / "cache.pt") if tiny else None)
     ids = cache["ids"].to(dev)  # [N, L] int64
     seed_everything(seed)  # the model's initial weights depend on the seed only
@@ -398,6 +409,8 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
         command += " --tiny"
     else:  # everything the defaults might not say (they change between sessions)
         command += f" --size {cfg.size} --pairs {cfg.pairs}"
+    if cfg.kinds:
+        command += f" --kinds '{cfg.kinds}'"
     command += command_flags(cfg, TINY if tiny else TransformerTrainConfig(),
                              {"batch": "--batch"}, summary.get("device", "cpu"))
     if summary.get("init") and not tiny:

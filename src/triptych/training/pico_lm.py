@@ -41,6 +41,7 @@ from triptych.training.common import (
 from triptych.training.pico_dit import (
     TrainJob,
     configure,
+    layout_weights,
     planned,
     resolve_device,
     run_transformer_training,
@@ -179,6 +180,7 @@ def train_pico_lm(
     init: Path | None = None,
     lr: float | None = None,
     batch: int | None = None,
+    kinds: str | None = None,
     overrides: dict[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
@@ -193,7 +195,7 @@ def train_pico_lm(
     if init is None and size in UNET_SIZES and not tiny:
         shipped = weights_path("pico-diffusion")
         init = shipped if shipped.is_file() else None  # a U-Net from scratch otherwise
-    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch)
+    cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch, kinds)
     if size in UNET_SIZES:
         cfg = replace(cfg, bf16=False)  # recipe (a): autocast slows the conv U-Net down
     out = Path(out) if out else weights_path(NAME)
@@ -206,6 +208,7 @@ def train_pico_lm(
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     # latent_cache wants a tokenizer for its ids; pico-lm never reads them
     cache = data.latent_cache(ae, Tokenizer(list(SPECIALS)), n=cfg.pairs, seed=seed, log=log,
+                              kinds=layout_weights(cfg),
                               path=(run_dir / "cache.pt") if tiny else None)
     features = lm_feature_cache(lm, list(cache["captions"]), log=log,
                                 path=(run_dir / "minilm.pt") if tiny else None).to(dev)

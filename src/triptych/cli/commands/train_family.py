@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from triptych.cli.commands.train import train
+from triptych.cli.commands.train_models import check_kinds
 from triptych.cli.output import console, emit_json, json_option
 
 COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
@@ -46,6 +47,9 @@ def _with_options(func: Callable[..., Any], sizes: list[str], size_help: str,
         click.option("--pairs", type=int, default=None,
                      help="Cached training pairs (default 30k; the shipped models used 60k; "
                           "the latent file is shared with pico-diffusion)."),
+        click.option("--kinds", default=None, metavar="KIND=W,...", callback=check_kinds,
+                     help="Layout weights of the cached pairs, e.g. 'single=0.1,pair=0.2,"
+                          "count=0.45,shapes=0.2,text=0.05' (default: the world's own mix)."),
         click.option("--size", type=click.Choice(sizes), default=None, help=size_help),
         click.option("--batch", type=int, default=None,
                      help="Batch size (default 64; the GPU-trained checkpoints used 256)."),

@@ -74,7 +74,7 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
                               log=_log(as_json)), as_json)
 
 
-def _check_kinds(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+def check_kinds(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         from triptych.training.data import parse_kinds
 
@@ -90,7 +90,7 @@ def _check_kinds(_ctx: click.Context, _param: click.Parameter, value: str | None
 @click.option("--autoencoder", "ae_path", type=click.Path(path_type=Path), default=None,
               help="Autoencoder checkpoint (default: the packaged one).")
 @click.option("--pairs", type=int, default=None, help="Cached training pairs (default 30k).")
-@click.option("--kinds", default=None, metavar="KIND=W,...", callback=_check_kinds,
+@click.option("--kinds", default=None, metavar="KIND=W,...", callback=check_kinds,
               help="Layout weights of the cached pairs, e.g. 'single=0.1,pair=0.25,count=0.25,"
                    "shapes=0.35,text=0.05' (default: the world's own mix).")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
