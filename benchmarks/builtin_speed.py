@@ -7,7 +7,9 @@ one 64x64 image per call, alternating the models call by call so machine noise h
 alike. Each built-in model whose checkpoints are present runs at its catalog default steps;
 pico-turbo is also timed at 1, 2 and 4 steps. The layout check's cost (one extra batch of
 two model calls, only for prompts that state a spatial relation) is timed on a relation prompt
-with the check on and off, for pico-diffusion and pico-turbo.
+with the check on and off, for pico-diffusion and pico-turbo. pico-diffusion and pico-turbo are
+also timed on TorchScript beside the serving runtime (``--runtime``, default the engine's:
+ONNX Runtime when installed), so the runtime's gain is a ratio from one run.
 Threads default to ``Settings().torch_threads`` (what the engine uses). The load average is
 printed with the result: on a shared machine it explains most of the spread.
 """
@@ -23,6 +25,7 @@ import time
 import torch
 
 from triptych.catalog.loader import load_catalog
+from triptych.diffusion.pipeline import serving_runtime
 from triptych.engines.base import GenerationRequest
 from triptych.engines.builtin.engine import BuiltinEngine, load_pipeline
 from triptych.engines.builtin.engine import factory as builtin_factory
@@ -37,37 +40,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--runtime", default=None,
+                        help="auto, onnx, torchscript or eager (default: the engine's setting)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.threads is None:
         args.threads = Settings().torch_threads
     torch.set_num_threads(args.threads)
 
+    settings = Settings(torch_threads=args.threads, **(
+        {"runtime": args.runtime} if args.runtime else {}))
+    runtime = serving_runtime(settings.runtime)
+    torchscript = Settings(torch_threads=args.threads, runtime="torchscript")
     catalog = load_catalog()
     turbo_card, diff_card = catalog.get("pico-turbo"), catalog.get("pico-diffusion")
     # name -> (engine, steps, fixed prompt or None for the rotating PROMPTS, options)
     cases = {
         f"pico-diffusion ({diff_card.default_steps} steps, CFG)":
-            (BuiltinEngine(diff_card), diff_card.default_steps, None, {}),
+            (BuiltinEngine(diff_card, settings), diff_card.default_steps, None, {}),
         f"pico-turbo ({turbo_card.default_steps} steps)":
-            (BuiltinEngine(turbo_card), turbo_card.default_steps, None, {}),
+            (BuiltinEngine(turbo_card, settings), turbo_card.default_steps, None, {}),
     }
     for steps in (1, 2, 4):
         if steps != turbo_card.default_steps:
             cases[f"pico-turbo ({steps} step{'s' if steps > 1 else ''})"] = (
-                BuiltinEngine(turbo_card), steps, None, {})
-    settings = Settings()
+                BuiltinEngine(turbo_card, settings), steps, None, {})
+    if runtime != "torchscript":
+        for card in (diff_card, turbo_card):
+            cases[f"{card.id} ({card.default_steps} steps), torchscript"] = (
+                BuiltinEngine(card, torchscript), card.default_steps, None, {})
     for card in catalog:
         if card.builtin and card.id not in ("pico-turbo", "pico-diffusion") and \
                 builtin_factory.availability(card, settings).available:
-            cases[f"{card.id} ({card.default_steps} steps)"] = (BuiltinEngine(card),
+            cases[f"{card.id} ({card.default_steps} steps)"] = (BuiltinEngine(card, settings),
                                                                card.default_steps, None, {})
     for card in (diff_card, turbo_card):
         for on in (True, False):
             cases[f"{card.id}, relation prompt, check {'on' if on else 'off'}"] = (
-                BuiltinEngine(card), card.default_steps, RELATION, {"layout_check": on})
-    for engine, *_ in cases.values():
-        load_pipeline(engine.target)  # load outside the timed region
+                BuiltinEngine(card, settings), card.default_steps, RELATION,
+                {"layout_check": on})
+    for engine, *_ in cases.values():  # load outside the timed region
+        load_pipeline(engine.target, engine.threads, engine.runtime)
     times: dict[str, list[float]] = {name: [] for name in cases}
     for run in range(args.runs + 2):  # the first 2 rounds are warm-up
         for name, (engine, steps, prompt, options) in cases.items():
@@ -82,16 +95,17 @@ def main() -> None:
     names = list(cases)
     ratio = medians[names[0]] / medians[names[1]]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    result = {"threads": args.threads, "runs": args.runs, "load_average_1min": load,
+    result = {"threads": args.threads, "runtime": runtime, "runs": args.runs,
+              "load_average_1min": load,
               "median_ms": {k: round(v, 1) for k, v in medians.items()},
               "speedup_turbo_vs_diffusion": round(ratio, 2)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"batch 1, 64x64, {args.threads} threads, median of {args.runs} runs, "
+    print(f"batch 1, 64x64, {args.threads} threads, {runtime}, median of {args.runs} runs, "
           f"load average {load}")
     for name, ms in medians.items():
-        print(f"  {name:<44} {ms:8.1f} ms/image")
+        print(f"  {name:<48} {ms:8.1f} ms/image")
     print(f"  speed-up, turbo vs diffusion (default steps): {ratio:.2f}x")
 
 

@@ -1,13 +1,14 @@
-"""Why pico-turbo's speed-up stops near 5x at 4 steps: the cost of one U-Net step, side by side.
+"""Why pico-turbo's speed-up over pico-diffusion is what it is: the cost of one U-Net step,
+per runtime, side by side.
 
     .venv/bin/python benchmarks/unet_step_cost.py [--runs 40] [--threads 1] [--json]
 
-Times, in one interleaved loop, the shipped U-Net (TorchScript-frozen, as the engine runs it)
-at batch 1 (a pico-turbo step) and batch 2 (a pico-diffusion step: cond + uncond in one
-batch), the fixed cost of an image (text encoding + decoding), and smaller student U-Nets with
-random weights (their cost does not depend on the weights). It prints the speed-up each
-student would give at 4 steps against pico-diffusion's 20 CFG steps, and the step cost an
-8x speed-up needs.
+Times, in one interleaved loop and for each serving runtime (TorchScript-frozen, ONNX
+Runtime): the shipped U-Net at batch 1 (a pico-turbo step) and batch 2 (a pico-diffusion step:
+cond + uncond in one batch), the fixed cost of an image (text encoding + decoding), and
+smaller student U-Nets with random weights (their cost does not depend on the weights). It
+prints the speed-up each student would give at 4 steps against pico-diffusion's 20 CFG steps
+on the same runtime, and the step cost an 8x speed-up needs.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import time
 
 import torch
 
-from triptych.diffusion.pipeline import _TracedUNet
+from triptych.diffusion.onnx_runtime import OnnxDenoiser, OnnxGraph
+from triptych.diffusion.pipeline import _Decode, _TracedUNet
 from triptych.nets.autoencoder import load_pretrained
 from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoModel, load_pico
 
 TEACHER_STEPS, TURBO_STEPS, TARGET = 20, 4, 8.0
+RUNTIMES = ("torchscript", "onnx")
 
 
 def _timed(fn, times: list[float]) -> None:
@@ -47,56 +50,72 @@ def main() -> None:
     ae = load_pretrained()
     ids = bundle.tokenizer(["two cats on a blue background"])
     variants = {
-        "shipped U-Net": bundle.model,
-        "no 8x8 attention": PicoModel(dataclasses.replace(cfg, attn_levels=(2,))),
-        "two levels (16, 8)": PicoModel(dataclasses.replace(cfg, mult=(1, 2), attn_levels=(1,))),
-        "ch 24": PicoModel(dataclasses.replace(cfg, ch=24)),
+        "shipped U-Net": bundle.model.eval(),
+        "no 8x8 attention": PicoModel(dataclasses.replace(cfg, attn_levels=(2,))).eval(),
+        "two levels (16, 8)": PicoModel(dataclasses.replace(cfg, mult=(1, 2),
+                                                            attn_levels=(1,))).eval(),
+        "ch 24": PicoModel(dataclasses.replace(cfg, ch=24)).eval(),
     }
-    nets = {name: (_TracedUNet(m.eval()), m) for name, m in variants.items()}
+    serve = {"torchscript": lambda m: _TracedUNet(m),
+             "onnx": lambda m: OnnxDenoiser(m, m.unet, args.threads)}
+    decoders = {"torchscript": lambda z: ae.decode(ae.denormalize(z)),
+                "onnx": OnnxGraph(_Decode(ae), args.threads)}
     x1, x2 = torch.randn(1, 4, 16, 16), torch.randn(2, 4, 16, 16)
     t1, t2 = torch.full((1,), 0.5), torch.full((2,), 0.5)
     z = torch.randn(1, 4, 16, 16)
-    times: dict[str, list[float]] = {name: [] for name in nets}
-    times["shipped U-Net, batch 2 (CFG)"] = []
-    times["fixed: encode text + decode"] = []
+    times: dict[tuple[str, str], list[float]] = {}
     with torch.inference_mode():
-        ctx1 = {name: m.encode_text(ids) for name, (_, m) in nets.items()}
+        ctx1 = {name: m.encode_text(ids) for name, m in variants.items()}
         ctx2 = tuple(torch.cat([c, c]) for c in ctx1["shipped U-Net"])
-        for name, (net, _) in nets.items():  # trace outside the timed loop
+        nets = {(rt, name): serve[rt](m) for rt in RUNTIMES for name, m in variants.items()}
+        for (rt, name), net in nets.items():  # trace / export outside the timed loop
             net(x1, t1, context=ctx1[name])
-        nets["shipped U-Net"][0](x2, t2, context=ctx2)
+            if name == "shipped U-Net":
+                net(x2, t2, context=ctx2)
+            decoders[rt](z)
         for run in range(args.runs + 5):
             keep = run >= 5
-            for name, (net, _) in nets.items():
+            for (rt, name), net in nets.items():
                 _timed(lambda n=net, c=ctx1[name]: n(x1, t1, context=c),
-                       times[name] if keep else [])
-            _timed(lambda: nets["shipped U-Net"][0](x2, t2, context=ctx2),
-                   times["shipped U-Net, batch 2 (CFG)"] if keep else [])
-            _timed(lambda: (bundle.model.encode_text(ids), ae.decode(ae.denormalize(z))),
-                   times["fixed: encode text + decode"] if keep else [])
+                       times.setdefault((rt, name), []) if keep else [])
+                if name == "shipped U-Net":
+                    _timed(lambda n=net: n(x2, t2, context=ctx2),
+                           times.setdefault((rt, "batch 2 (CFG)"), []) if keep else [])
+            for rt in RUNTIMES:
+                _timed(lambda d=decoders[rt]: (bundle.model.encode_text(ids), d(z)),
+                       times.setdefault((rt, "fixed"), []) if keep else [])
 
-    ms = {name: statistics.median(v) for name, v in times.items()}
-    fixed, cfg_step = ms["fixed: encode text + decode"], ms["shipped U-Net, batch 2 (CFG)"]
-    teacher = TEACHER_STEPS * cfg_step + fixed
-    speedups = {name: teacher / (TURBO_STEPS * ms[name] + fixed) for name in nets}
-    needed = (teacher / TARGET - fixed) / TURBO_STEPS
-    params = {name: sum(p.numel() for p in m.parameters()) for name, (_, m) in nets.items()}
-    result = {"threads": args.threads, "runs": args.runs,
-              "median_ms": {k: round(v, 2) for k, v in ms.items()},
-              "pico_diffusion_ms_estimate": round(teacher, 1),
-              "speedup_at_4_steps": {k: round(v, 2) for k, v in speedups.items()},
-              "step_ms_needed_for_8x": round(needed, 2), "params": params}
+    ms = {key: statistics.median(v) for key, v in times.items()}
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in variants.items()}
+    result: dict = {"threads": args.threads, "runs": args.runs, "params": params}
+    for rt in RUNTIMES:
+        fixed, cfg_step = ms[(rt, "fixed")], ms[(rt, "batch 2 (CFG)")]
+        teacher = TEACHER_STEPS * cfg_step + fixed
+        result[rt] = {
+            "median_ms": {name: round(ms[(rt, name)], 2) for name in variants}
+            | {"batch 2 (CFG)": round(cfg_step, 2), "fixed: encode text + decode": round(fixed, 2)},
+            "pico_diffusion_ms_estimate": round(teacher, 1),
+            "speedup_at_4_steps": {name: round(teacher / (TURBO_STEPS * ms[(rt, name)] + fixed), 2)
+                                   for name in variants},
+            "step_ms_needed_for_8x": round((teacher / TARGET - fixed) / TURBO_STEPS, 2),
+        }
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"{args.threads} thread(s), median of {args.runs} interleaved runs")
-    print(f"  {'fixed: encode text + decode':<30} {fixed:6.2f} ms")
-    print(f"  {'shipped U-Net, batch 2 (CFG)':<30} {cfg_step:6.2f} ms  "
-          f"-> pico-diffusion ~{teacher:.1f} ms ({TEACHER_STEPS} steps)")
-    for name in nets:
-        print(f"  {name + ', batch 1':<30} {ms[name]:6.2f} ms  {params[name]:>9,} params  "
-              f"-> {speedups[name]:.2f}x at {TURBO_STEPS} steps")
-    print(f"  an {TARGET:.0f}x speed-up at {TURBO_STEPS} steps needs a step of <= {needed:.2f} ms")
+    for rt in RUNTIMES:
+        r = result[rt]
+        med = r["median_ms"]
+        print(f"{rt}:")
+        print(f"  {'fixed: encode text + decode':<30} {med['fixed: encode text + decode']:6.2f} ms")
+        print(f"  {'shipped U-Net, batch 2 (CFG)':<30} {med['batch 2 (CFG)']:6.2f} ms  -> "
+              f"pico-diffusion ~{r['pico_diffusion_ms_estimate']:.1f} ms ({TEACHER_STEPS} steps)")
+        for name in variants:
+            print(f"  {name + ', batch 1':<30} {r['median_ms'][name]:6.2f} ms  "
+                  f"{params[name]:>9,} params  -> {r['speedup_at_4_steps'][name]:.2f}x at "
+                  f"{TURBO_STEPS} steps")
+        print(f"  an {TARGET:.0f}x speed-up at {TURBO_STEPS} steps needs a step of <= "
+              f"{r['step_ms_needed_for_8x']:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from triptych.diffusion.flow import FlowMatching
@@ -69,10 +70,31 @@ def test_teacher_pairs_and_reflow_loss_backprop() -> None:
     assert loss.item() > 0
 
 
-def test_jit_pipeline_matches_eager() -> None:
+@pytest.mark.parametrize("runtime", ["torchscript", "onnx"])
+def test_serving_runtimes_match_eager(runtime: str) -> None:
     eager = _pipe()
-    jit = PicoPipeline(eager.bundle, eager.ae, jit=True)
+    served = PicoPipeline(eager.bundle, eager.ae, runtime=runtime)
     for guidance in ("default", None):  # batch 2 (CFG) and batch 1
         a = eager(["two cats"], [3], guidance=guidance)
-        b = jit(["two cats"], [3], guidance=guidance)
+        b = served(["two cats"], [3], guidance=guidance)
         assert torch.allclose(a, b, atol=1e-4)
+    # the layout check runs through the served U-Net too
+    log: list = []
+    a = eager(["a red circle left of two cats"], [4], layout_check=True, layout_log=log)
+    b = served(["a red circle left of two cats"], [4], layout_check=True, layout_log=log)
+    assert torch.allclose(a, b, atol=1e-4) and log[0] == log[1]
+
+
+def test_unknown_runtime_is_refused() -> None:
+    eager = _pipe()
+    with pytest.raises(ValueError, match="unknown runtime 'tpu'"):
+        PicoPipeline(eager.bundle, eager.ae, runtime="tpu")
+
+
+def test_auto_runtime_is_onnx_when_installed(monkeypatch) -> None:
+    from triptych.diffusion import onnx_runtime
+    from triptych.diffusion.pipeline import serving_runtime
+
+    assert serving_runtime("auto") == "onnx"  # a dependency: installed by make install
+    monkeypatch.setattr(onnx_runtime, "available", lambda: False)
+    assert serving_runtime("auto") == "torchscript"

@@ -139,7 +139,7 @@ def test_unet_backbone_round_trips_and_samples(tmp_path, ae_path) -> None:
     assert type(bundle.model.backbone).__name__ == "UNet"
     card = out.with_suffix(".md").read_text()
     assert "latent U-Net" in card and "--init" in card
-    pipe = load_dit_pipeline(out, ae_path, jit=True)
+    pipe = load_dit_pipeline(out, ae_path, runtime="onnx")  # its U-Net on ONNX Runtime
     a = pipe(["a puppy to the left of a kitty"], [4])
     b = pipe(["a puppy to the left of a kitty"], [4])
     assert a.shape == (1, 3, 64, 64) and torch.equal(a, b)

@@ -13,13 +13,15 @@ context and the unconditional context are made):
   context's length so cond and uncond run as one batch of 2B in ``sample_euler``.
 * ``on_preview(fraction, x0_image)`` receives the decoded clean-image estimate every
   ``preview_every`` steps (never the last), exactly as ``PicoPipeline`` does.
-* ``jit=True`` (serving): the DiT is TorchScript-traced and frozen on first use per (batch,
-  context length), as ``PicoPipeline`` does for the U-Net; numerics match eager to ~1e-5.
+* ``runtime`` (serving): "torchscript" traces and freezes the backbone on first use per
+  (batch, context length); "onnx" runs a U-Net backbone (pico-lm) and the decoder with ONNX
+  Runtime, while a DiT backbone stays on TorchScript (ONNX Runtime's DiT step was no faster
+  at batch 1 and slower at batch 2). Numerics match eager to ~1e-5.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -59,9 +61,17 @@ class DiTPipeline(PicoPipeline):
     bundle: TransformerBundle
 
     def __init__(self, bundle: TransformerBundle, autoencoder: Autoencoder, *,
-                 jit: bool = False) -> None:
-        super().__init__(bundle, autoencoder)  # type: ignore[arg-type]  # duck-typed bundle
-        self._net = _TracedDiT(bundle.model) if jit else bundle.model
+                 runtime: str = "eager") -> None:
+        super().__init__(bundle, autoencoder, runtime=runtime)  # type: ignore[arg-type]
+
+    def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
+        from triptych.nets.unet import UNet
+
+        if self.runtime == "onnx" and isinstance(model.backbone, UNet):
+            from triptych.diffusion.onnx_runtime import OnnxDenoiser
+
+            return OnnxDenoiser(model, model.backbone)
+        return _TracedDiT(model) if self.runtime != "eager" else model
 
     def _null_context(self, context: tuple[torch.Tensor, torch.Tensor]
                       ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,7 +92,7 @@ def load_dit_pipeline(
     autoencoder_path: Path | str,
     lm: FrozenLM | None = None,
     *,
-    jit: bool = False,
+    runtime: str = "eager",
 ) -> DiTPipeline:
     """Load a pico-dit or pico-lm checkpoint and the shared autoencoder into a pipeline.
 
@@ -91,4 +101,4 @@ def load_dit_pipeline(
     from triptych.nets import autoencoder as ae_mod
 
     return DiTPipeline(load_transformer(model_path, lm=lm), ae_mod.load(autoencoder_path),
-                       jit=jit)
+                       runtime=runtime)

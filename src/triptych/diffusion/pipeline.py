@@ -21,6 +21,22 @@ LATENT_SHAPE = (4, 16, 16)
 # on_preview(fraction_done, decoded x0 estimate [B,3,64,64] in [-1,1])
 PreviewCallback = Callable[[float, torch.Tensor], None]
 
+# how the networks run: eager PyTorch (training, tests), TorchScript-frozen, or ONNX Runtime
+RUNTIMES = ("eager", "torchscript", "onnx")
+
+
+def serving_runtime(requested: str = "auto") -> str:
+    """The runtime the engine serves U-Nets with: ``auto`` is ONNX Runtime when installed
+    (2-3x cheaper U-Net steps at batch 1-2, ``benchmarks/unet_step_cost.py``), else
+    TorchScript."""
+    if requested == "auto":
+        from triptych.diffusion import onnx_runtime
+
+        return "onnx" if onnx_runtime.available() else "torchscript"
+    if requested not in RUNTIMES:
+        raise ValueError(f"unknown runtime {requested!r}; known: auto, {', '.join(RUNTIMES)}")
+    return requested
+
 
 def seeded_noise(seeds: Sequence[int]) -> torch.Tensor:
     """One independent noise tensor per seed: [len(seeds), 4, 16, 16]."""
@@ -55,14 +71,41 @@ class _TracedUNet(torch.nn.Module):
         return self.traced[b](x, t, ctx, mask)
 
 
+class _Decode(torch.nn.Module):
+    """Normalised latents -> images: the graph ONNX Runtime runs for ``decode``."""
+
+    def __init__(self, ae: Autoencoder) -> None:
+        super().__init__()
+        self.ae = ae
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.ae.decode(self.ae.denormalize(latents))
+
+
 class PicoPipeline:
     def __init__(self, bundle: PicoBundle, autoencoder: Autoencoder, *,
-                 jit: bool = False) -> None:
+                 runtime: str = "eager") -> None:
+        """``runtime`` (serving, not training): "torchscript" traces and freezes the U-Net
+        per batch size on first use; "onnx" runs the U-Net and the decoder with ONNX
+        Runtime (``onnx_runtime.py``)."""
         self.bundle = bundle
         self.ae = autoencoder
+        self.runtime = serving_runtime(runtime)
         self._null: tuple[torch.Tensor, torch.Tensor] | None = None
-        # jit: trace + freeze the U-Net per batch size on first use (serving, not training)
-        self._net: torch.nn.Module = _TracedUNet(bundle.model) if jit else bundle.model
+        self._net = self._denoiser(bundle.model)
+        self._decode = None
+        if self.runtime == "onnx":
+            from triptych.diffusion.onnx_runtime import OnnxGraph
+
+            self._decode = OnnxGraph(_Decode(autoencoder))
+
+    def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
+        """What the sampler calls: ``model`` as the runtime runs it."""
+        if self.runtime == "onnx":
+            from triptych.diffusion.onnx_runtime import OnnxDenoiser
+
+            return OnnxDenoiser(model, model.unet)
+        return _TracedUNet(model) if self.runtime == "torchscript" else model
 
     @torch.inference_mode()
     def latents(
@@ -114,6 +157,8 @@ class PicoPipeline:
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> images [B,3,64,64] in [-1,1]."""
+        if self._decode is not None:
+            return self._decode(latents.float())
         return self.ae.decode(self.ae.denormalize(latents))
 
     @torch.inference_mode()

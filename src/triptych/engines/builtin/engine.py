@@ -2,8 +2,9 @@
 
 * Weights load lazily on the first ``generate`` and are cached per process (one model object
   per checkpoint file, shared by every engine instance); sampling holds that model's lock, so
-  engines are safe to share between worker threads. The U-Net is TorchScript-traced and
-  frozen on first use per batch size (batch 1 for pico-turbo, 2 for CFG).
+  engines are safe to share between worker threads. The U-Nets and the decoder run on ONNX
+  Runtime (``settings.runtime``, default auto: when installed), the DiT and a fallback U-Net
+  TorchScript-frozen, either exported or traced on first use per batch shape.
 * Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)`` and
   is sampled on its own (batch 1), so the same prompt and seed give the same pixels whatever
   ``n`` is.
@@ -54,22 +55,21 @@ BITS_TOKENIZER = "bits-tokenizer"
 WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
 
 
-def _pico(model: Path, ae: Path) -> Any:
+def _pico(model: Path, ae: Path, runtime: str) -> Any:
     from triptych.diffusion.pipeline import PicoPipeline
     from triptych.nets import autoencoder as ae_mod
     from triptych.nets.pico import load_pico
 
-    # jit: TorchScript-frozen U-Net, ~20 % faster at batch 1-2 (per-op overhead)
-    return PicoPipeline(load_pico(model), ae_mod.load(ae), jit=True)
+    return PicoPipeline(load_pico(model), ae_mod.load(ae), runtime=runtime)
 
 
-def _transformer(model: Path, ae: Path) -> Any:
+def _transformer(model: Path, ae: Path, runtime: str) -> Any:
     from triptych.diffusion.dit_pipeline import load_dit_pipeline
 
-    return load_dit_pipeline(model, ae, jit=True)
+    return load_dit_pipeline(model, ae, runtime=runtime)
 
 
-def _bits(model: Path, tokenizer: Path) -> Any:
+def _bits(model: Path, tokenizer: Path, _runtime: str) -> Any:
     from triptych.autoregressive.pipeline import fast_dtype, load_bits_pipeline
 
     return load_bits_pipeline(model, tokenizer, dtype=fast_dtype())
@@ -80,7 +80,7 @@ class BuiltinModel:
     """How to serve one built-in model: the checkpoint it decodes with and its loader."""
 
     shared: str  # the second checkpoint: the autoencoder, or pico-bits' tokenizer
-    load: Callable[[Path, Path], Any]  # (model file, shared file) -> pipeline
+    load: Callable[[Path, Path, str], Any]  # (model file, shared file, runtime) -> pipeline
     guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
     layout: bool = True  # a diffusion sampler: can take the layout check
 
@@ -112,19 +112,20 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def load_pipeline(target: str, threads: int | None = None) -> PicoPipeline:
+def load_pipeline(target: str, threads: int | None = None, runtime: str = "auto"
+                  ) -> PicoPipeline:
     """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
     the file when a checkpoint is missing or corrupt."""
     spec = MODELS[target]
     model_path, shared_path = checkpoint_path(target), checkpoint_path(spec.shared)
-    key = (str(model_path), str(shared_path))
+    key = (str(model_path), str(shared_path), runtime)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
         if threads:
             torch.set_num_threads(threads)
         try:
-            pipe = spec.load(model_path, shared_path)
+            pipe = spec.load(model_path, shared_path, runtime)
         except CheckpointError as exc:
             raise ProviderUnavailableError(
                 f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
@@ -179,6 +180,7 @@ class BuiltinEngine:
         self.card = card
         self.target = card.target
         self.threads = settings.torch_threads if settings is not None else None
+        self.runtime = settings.runtime if settings is not None else "auto"
 
     # ------------------------------------------------------------------ validation
     def _check(self, request: GenerationRequest) -> int:
@@ -223,7 +225,7 @@ class BuiltinEngine:
         steps = self._check(request)
         guidance = self._guidance(request)
         layout = self._layout_check(request)
-        pipe = load_pipeline(self.target, self.threads)
+        pipe = load_pipeline(self.target, self.threads, self.runtime)
         steps = steps or pipe.bundle.sampling.steps
         preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
         images: list[EngineImage] = []

@@ -1,0 +1,52 @@
+"""ONNX Runtime serving: the same numbers as PyTorch, one export per input shape, inputs the
+exported graph dropped are not fed."""
+
+from __future__ import annotations
+
+import torch
+
+from triptych.diffusion.onnx_runtime import OnnxDenoiser, OnnxGraph
+from triptych.nets.pico import PicoModel
+from triptych.nets.unet import UNET_CONFIGS
+
+
+class Affine(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor, unused: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.lin(x)) * 2
+
+
+def test_a_graph_matches_pytorch_and_exports_once_per_shape() -> None:
+    torch.manual_seed(0)
+    net = Affine()
+    graph = OnnxGraph(net, threads=1)
+    for rows in (1, 4, 1):
+        x = torch.randn(rows, 3)
+        with torch.no_grad():
+            assert torch.allclose(graph(x, torch.zeros(1)), net(x, torch.zeros(1)), atol=1e-6)
+    assert len(graph._sessions) == 2  # (1,3) and (4,3); the repeat reused its session
+    session, names = graph._sessions[next(iter(graph._sessions))]
+    assert names == ["in0"]  # the unread input was dropped by the exporter, and not fed
+
+
+def test_the_denoiser_keeps_the_models_call_signature() -> None:
+    torch.manual_seed(0)
+    model = PicoModel(UNET_CONFIGS["tiny"]).eval()
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.05)
+    ids = torch.randint(4, 20, (2, model.cfg.text.max_len))
+    x, t = torch.randn(2, 4, 16, 16), torch.full((2,), 0.7)
+    served = OnnxDenoiser(model, model.unet, threads=1)
+    with torch.no_grad():
+        want = model(x, t, ids)
+        assert torch.allclose(served(x, t, ids), want, atol=1e-4)
+        assert torch.allclose(served(x, t, context=model.encode_text(ids)), want, atol=1e-4)
+        assert torch.allclose(served(x, torch.tensor(0.7), ids), want, atol=1e-4)  # scalar t
+        # a context of another length (pico-lm's follows the prompt) reuses the session
+        ctx, mask = model.encode_text(ids)
+        short = (ctx[:, :7], mask[:, :7])
+        assert torch.allclose(served(x, t, context=short), model(x, t, context=short),
+                              atol=1e-4)
+    assert len(served.graph._sessions) == 1
