@@ -168,6 +168,24 @@ def test_turbo_continues_an_earlier_student(tiny_runs, tmp_path) -> None:
                          **quiet)
 
 
+def test_a_student_can_drop_attention_levels(tiny_runs, tmp_path) -> None:
+    out = tmp_path / "lean.safetensors"
+    teacher = load_pico(tiny_runs["pd"]).model
+    assert teacher.cfg.attn_levels == (1,)
+    train_pico_turbo(tiny=True, seed=1, out=out, run_dir=tmp_path / "lean",
+                     teacher_path=tiny_runs["pd"], attention=(), **quiet)
+    student = load_pico(out).model
+    assert student.cfg.attn_levels == ()  # the 8x8 blocks are gone, the middle block stays
+    assert sum(p.numel() for p in student.parameters()) < sum(
+        p.numel() for p in teacher.parameters())
+    assert "--student-attention none" in out.with_suffix(".md").read_text()
+    with pytest.raises(ValueError, match="attention at levels 1 only"):
+        train_pico_turbo(tiny=True, seed=1, out=tmp_path / "x.safetensors",
+                         run_dir=tmp_path / "x", teacher_path=tiny_runs["pd"], attention=(0,),
+                         **quiet)
+    assert not (tmp_path / "x" / "pairs.pt").exists()  # refused before any teacher sampling
+
+
 def test_turbo_cli_takes_the_schedule_and_init_flags(tiny_runs, tmp_path, monkeypatch) -> None:
     from click.testing import CliRunner
 

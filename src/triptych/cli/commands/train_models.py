@@ -109,6 +109,21 @@ def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, a
                                  log=_log(as_json)), as_json)
 
 
+def _levels(_ctx: click.Context, _param: click.Parameter, value: str | None
+            ) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "none":
+        return ()  # attention only in the middle block
+    try:
+        levels = tuple(sorted({int(v) for v in value.split(",") if v.strip()}))
+    except ValueError:
+        raise click.BadParameter(f"comma-separated level numbers, got {value!r}") from None
+    if not levels or min(levels) < 0:
+        raise click.BadParameter(f"comma-separated level numbers (0 = 16x16), got {value!r}")
+    return levels
+
+
 @train.command("pico-turbo")
 @_common
 @click.option("--teacher", type=click.Path(path_type=Path), default=None,
@@ -120,12 +135,16 @@ def train_pico_diffusion_cmd(steps, seed, out, tiny, resume, run_dir, as_json, a
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Continue this pico-turbo (same teacher vocabulary) instead "
                                  "of starting the student from the teacher.")
+@click.option("--student-attention", "attention", default=None, metavar="LEVELS",
+              callback=_levels,
+              help="U-Net levels that keep attention in the student, e.g. '2' (4x4 only: "
+                   "a cheaper step) or 'none'; default: all of its start's.")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
-                         pairs, lr, batch, device, max_minutes, init) -> None:
+                         pairs, lr, batch, device, max_minutes, init, attention) -> None:
     """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in)."""
     from triptych.training.pico_turbo import train_pico_turbo
 
     _finish(train_pico_turbo(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                              run_dir=run_dir, teacher_path=teacher, pairs=pairs, lr=lr,
                              batch=batch, device=device, max_minutes=max_minutes,
-                             init=init, log=_log(as_json)), as_json)
+                             init=init, attention=attention, log=_log(as_json)), as_json)
