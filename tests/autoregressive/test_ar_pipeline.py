@@ -110,3 +110,13 @@ def test_checkpoint_load_and_errors(tmp_path) -> None:
     other = bt.save(BitsTokenizer(TOKENIZER_CONFIGS["tiny"]), tmp_path / "other.safetensors")
     with pytest.raises(CheckpointError, match="different bits tokenizer"):
         load_bits_pipeline(model_path, other)
+
+
+def test_bf16_only_where_the_cpu_multiplies_it_natively() -> None:
+    from triptych.autoregressive.pipeline import fast_dtype
+
+    plain = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw avx512_vnni\n"
+    assert fast_dtype(plain) == torch.float32  # AVX-512 alone: bf16 would be emulated
+    assert fast_dtype(plain.replace("avx512_vnni", "avx512_vnni avx512_bf16")) == torch.bfloat16
+    assert fast_dtype(plain.replace("avx2", "avx2 amx_bf16 amx_tile")) == torch.bfloat16
+    assert fast_dtype("") == torch.float32
