@@ -80,7 +80,7 @@ def main() -> None:
                 BuiltinEngine(card, settings), card.default_steps, RELATION,
                 {"layout_check": on})
     for engine, *_ in cases.values():  # load outside the timed region
-        load_pipeline(engine.target, engine.threads, engine.runtime)
+        load_pipeline(engine.target, engine.threads, engine.runtime, engine.onnx_cache)
     times: dict[str, list[float]] = {name: [] for name in cases}
     for run in range(args.runs + 2):  # the first 2 rounds are warm-up
         for name, (engine, steps, prompt, options) in cases.items():

@@ -50,3 +50,36 @@ def test_the_denoiser_keeps_the_models_call_signature() -> None:
         assert torch.allclose(served(x, t, context=short), model(x, t, context=short),
                               atol=1e-4)
     assert len(served.graph._sessions) == 1
+
+
+def test_exported_graphs_are_kept_for_the_next_process(tmp_path, monkeypatch) -> None:
+    torch.manual_seed(0)
+    net = Affine()
+    x = torch.randn(2, 3)
+    with torch.no_grad():
+        want = net(x, torch.zeros(1))
+    assert torch.allclose(OnnxGraph(net, 1, cache_dir=tmp_path)(x, torch.zeros(1)), want,
+                          atol=1e-6)
+    files = list(tmp_path.glob("*.onnx"))
+    assert len(files) == 1
+    # a new process (a new graph object) reads the file instead of exporting again
+    exports = []
+    real_export = torch.onnx.export
+    monkeypatch.setattr(torch.onnx, "export",
+                        lambda *a, **k: exports.append(1) or real_export(*a, **k))
+    assert torch.allclose(OnnxGraph(net, 1, cache_dir=tmp_path)(x, torch.zeros(1)), want,
+                          atol=1e-6)
+    assert exports == []
+    # changed weights never read the old graph
+    with torch.no_grad():
+        net.lin.bias += 1.0
+        changed = net(x, torch.zeros(1))
+    assert torch.allclose(OnnxGraph(net, 1, cache_dir=tmp_path)(x, torch.zeros(1)), changed,
+                          atol=1e-6)
+    assert exports == [1] and len(list(tmp_path.glob("*.onnx"))) == 2
+    # a damaged file is exported afresh, not an error
+    for f in tmp_path.glob("*.onnx"):
+        f.write_bytes(b"not a graph")
+    assert torch.allclose(OnnxGraph(net, 1, cache_dir=tmp_path)(x, torch.zeros(1)), changed,
+                          atol=1e-6)
+    assert exports == [1, 1]

@@ -61,8 +61,9 @@ class DiTPipeline(PicoPipeline):
     bundle: TransformerBundle
 
     def __init__(self, bundle: TransformerBundle, autoencoder: Autoencoder, *,
-                 runtime: str = "eager") -> None:
-        super().__init__(bundle, autoencoder, runtime=runtime)  # type: ignore[arg-type]
+                 runtime: str = "eager", onnx_cache: Path | str | None = None) -> None:
+        super().__init__(bundle, autoencoder, runtime=runtime,  # type: ignore[arg-type]
+                         onnx_cache=onnx_cache)
 
     def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
         from triptych.nets.unet import UNet
@@ -70,7 +71,7 @@ class DiTPipeline(PicoPipeline):
         if self.runtime == "onnx" and isinstance(model.backbone, UNet):
             from triptych.diffusion.onnx_runtime import OnnxDenoiser
 
-            return OnnxDenoiser(model, model.backbone)
+            return OnnxDenoiser(model, model.backbone, cache_dir=self.onnx_cache)
         return _TracedDiT(model) if self.runtime != "eager" else model
 
     def _null_context(self, context: tuple[torch.Tensor, torch.Tensor]
@@ -93,6 +94,7 @@ def load_dit_pipeline(
     lm: FrozenLM | None = None,
     *,
     runtime: str = "eager",
+    onnx_cache: Path | str | None = None,
 ) -> DiTPipeline:
     """Load a pico-dit or pico-lm checkpoint and the shared autoencoder into a pipeline.
 
@@ -101,4 +103,4 @@ def load_dit_pipeline(
     from triptych.nets import autoencoder as ae_mod
 
     return DiTPipeline(load_transformer(model_path, lm=lm), ae_mod.load(autoencoder_path),
-                       runtime=runtime)
+                       runtime=runtime, onnx_cache=onnx_cache)

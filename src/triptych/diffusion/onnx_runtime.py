@@ -8,18 +8,24 @@ arithmetic (``benchmarks/unet_step_cost.py`` times both runtimes side by side). 
 the exception: its attention-heavy graph gains little and its batch-2 step lost, so it stays
 on TorchScript (``pipeline.serving_runtime``).
 
-A module is exported in memory, once per input-shape signature on first use (static shapes
-let the graph optimiser fold and fuse more), with the TorchScript-based exporter; nothing is
-written to disk or downloaded. The text context's length is the one dynamic axis: pico-lm's
-follows the prompt's word pieces, and an export per length would stall new prompts. Numerics
-match eager PyTorch to ~1e-5.
+A module is exported once per input-shape signature on first use (static shapes let the graph
+optimiser fold and fuse more), with the TorchScript-based exporter. Exporting is the slow part
+(~3 s for a U-Net on a slow 2-core machine, against ~0.2 s to build a session), and a CLI
+process makes one image and exits, so with a ``cache_dir`` the exported graph is kept on disk
+under a digest of everything it depends on (the weights, the input shapes, the torch version);
+later processes build their session from it. Nothing is downloaded. The text context's length
+is the one dynamic axis: pico-lm's follows the prompt's word pieces, and an export per length
+would stall new prompts. Numerics match eager PyTorch to ~1e-5.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import threading
 import warnings
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,18 +41,24 @@ def available() -> bool:
     return True
 
 
+OPSET = 17
+
+
 class OnnxGraph:
     """``module(*tensors) -> tensor`` run by ONNX Runtime sessions with ``threads`` threads.
     ``dynamic``: input index -> the axes of that input whose size may change between calls
-    without a new export."""
+    without a new export. ``cache_dir``: where exported graphs are kept between processes."""
 
     def __init__(self, module: torch.nn.Module, threads: int | None = None,
-                 dynamic: dict[int, tuple[int, ...]] | None = None) -> None:
+                 dynamic: dict[int, tuple[int, ...]] | None = None,
+                 cache_dir: Path | str | None = None) -> None:
         self.module = module.eval()
         self.threads = threads or torch.get_num_threads()
         self.dynamic = dynamic or {}
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._sessions: dict[tuple, tuple[Any, list[str]]] = {}
         self._lock = threading.Lock()
+        self._weights_digest: str | None = None
 
     def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
         tensors = tuple(t.contiguous() for t in tensors)
@@ -55,29 +67,70 @@ class OnnxGraph:
                     for i, t in enumerate(tensors))
         with self._lock:
             if key not in self._sessions:
-                self._sessions[key] = self._export(tensors)
+                self._sessions[key] = self._export(tensors, key)
             session, names = self._sessions[key]
         feeds = {f"in{i}": t.numpy() for i, t in enumerate(tensors)}
         (out,) = session.run(None, {name: feeds[name] for name in names})
         return torch.from_numpy(out)
 
-    def _export(self, tensors: tuple[torch.Tensor, ...]) -> tuple[Any, list[str]]:
-        import onnxruntime as ort
+    def _cache_path(self, key: tuple) -> Path | None:
+        """The file an export for input signature ``key`` is kept in: named by a digest of the
+        weights, module class, signature, dynamic axes and torch version, so a changed model
+        never reads a stale graph."""
+        if self.cache_dir is None:
+            return None
+        if self._weights_digest is None:
+            h = hashlib.sha256()
+            for name, value in self.module.state_dict().items():
+                h.update(name.encode())
+                h.update(value.detach().cpu().contiguous().numpy().tobytes())
+            self._weights_digest = h.hexdigest()
+        tag = repr((self._weights_digest, type(self.module).__qualname__, key,
+                    sorted(self.dynamic.items()), torch.__version__, OPSET))
+        return self.cache_dir / f"{hashlib.sha256(tag.encode()).hexdigest()[:32]}.onnx"
 
+    def _graph(self, tensors: tuple[torch.Tensor, ...], key: tuple) -> bytes:
+        """The ONNX graph for these inputs: from the cache when there, else exported (and
+        cached: written whole, then renamed, so a reader never sees half a file)."""
+        path = self._cache_path(key)
+        if path is not None and path.is_file():
+            return path.read_bytes()
         buf = io.BytesIO()
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notes
             torch.onnx.export(self.module, tensors, buf,
                               input_names=[f"in{i}" for i in range(len(tensors))],
-                              output_names=["out"], opset_version=17, dynamo=False,
+                              output_names=["out"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={f"in{i}": {a: f"d{i}_{a}" for a in axes}
                                             for i, axes in self.dynamic.items()})
+        graph = buf.getvalue()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(graph)
+                tmp.replace(path)
+            except OSError:
+                pass  # a read-only home only costs the next process the export
+        return graph
+
+    def _export(self, tensors: tuple[torch.Tensor, ...], key: tuple) -> tuple[Any, list[str]]:
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(buf.getvalue(), opts,
-                                       providers=["CPUExecutionProvider"])
+        graph = self._graph(tensors, key)
+        try:
+            session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        except Exception:  # noqa: BLE001 - a damaged cache file: export afresh
+            path = self._cache_path(key)
+            if path is None:
+                raise
+            path.unlink(missing_ok=True)
+            session = ort.InferenceSession(self._graph(tensors, key), opts,
+                                           providers=["CPUExecutionProvider"])
         # the exporter drops inputs the graph never reads (say, a mask that cannot matter)
         return session, [i.name for i in session.get_inputs()]
 
@@ -87,9 +140,10 @@ class OnnxDenoiser:
     with ``denoiser(x, t, ctx, mask)`` (its U-Net) run by ONNX Runtime."""
 
     def __init__(self, model: torch.nn.Module, denoiser: torch.nn.Module,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, cache_dir: Path | str | None = None) -> None:
         self.model = model
-        self.graph = OnnxGraph(denoiser, threads, dynamic={2: (1,), 3: (1,)})  # ctx, mask: L
+        self.graph = OnnxGraph(denoiser, threads, dynamic={2: (1,), 3: (1,)},  # ctx, mask: L
+                               cache_dir=cache_dir)
 
     def __call__(self, x, t, ids=None, *, context=None) -> torch.Tensor:  # noqa: ANN001
         ctx, mask = context if context is not None else self.model.encode_text(ids)

@@ -8,6 +8,7 @@ prompt and seed give the same image whatever ``n`` or the batch it runs in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -84,27 +85,28 @@ class _Decode(torch.nn.Module):
 
 class PicoPipeline:
     def __init__(self, bundle: PicoBundle, autoencoder: Autoencoder, *,
-                 runtime: str = "eager") -> None:
+                 runtime: str = "eager", onnx_cache: Path | str | None = None) -> None:
         """``runtime`` (serving, not training): "torchscript" traces and freezes the U-Net
         per batch size on first use; "onnx" runs the U-Net and the decoder with ONNX
-        Runtime (``onnx_runtime.py``)."""
+        Runtime (``onnx_runtime.py``), keeping exported graphs in ``onnx_cache``."""
         self.bundle = bundle
         self.ae = autoencoder
         self.runtime = serving_runtime(runtime)
+        self.onnx_cache = onnx_cache
         self._null: tuple[torch.Tensor, torch.Tensor] | None = None
         self._net = self._denoiser(bundle.model)
         self._decode = None
         if self.runtime == "onnx":
             from triptych.diffusion.onnx_runtime import OnnxGraph
 
-            self._decode = OnnxGraph(_Decode(autoencoder))
+            self._decode = OnnxGraph(_Decode(autoencoder), cache_dir=onnx_cache)
 
     def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
         """What the sampler calls: ``model`` as the runtime runs it."""
         if self.runtime == "onnx":
             from triptych.diffusion.onnx_runtime import OnnxDenoiser
 
-            return OnnxDenoiser(model, model.unet)
+            return OnnxDenoiser(model, model.unet, cache_dir=self.onnx_cache)
         return _TracedUNet(model) if self.runtime == "torchscript" else model
 
     @torch.inference_mode()

@@ -144,6 +144,13 @@ def test_unknown_words_do_not_crash(weights, settings) -> None:
     assert builtin.factory.create(card("pico-turbo"), settings).generate(req(prompt="")).images
 
 
+def test_exported_graphs_are_cached_in_the_home(weights, settings) -> None:
+    engine = builtin.factory.create(card("pico-turbo"), settings)
+    engine.generate(req())
+    cached = list((settings.home / "cache" / "onnx").glob("*.onnx"))
+    assert len(cached) == 2  # the U-Net at batch 1 and the decoder
+
+
 def test_models_load_once_and_engine_is_thread_safe(weights, settings) -> None:
     engine = builtin.factory.create(card("pico-turbo"), settings)
     other = builtin.factory.create(card("pico-turbo"), settings)

@@ -55,21 +55,22 @@ BITS_TOKENIZER = "bits-tokenizer"
 WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
 
 
-def _pico(model: Path, ae: Path, runtime: str) -> Any:
+def _pico(model: Path, ae: Path, runtime: str, onnx_cache: Path | None) -> Any:
     from triptych.diffusion.pipeline import PicoPipeline
     from triptych.nets import autoencoder as ae_mod
     from triptych.nets.pico import load_pico
 
-    return PicoPipeline(load_pico(model), ae_mod.load(ae), runtime=runtime)
+    return PicoPipeline(load_pico(model), ae_mod.load(ae), runtime=runtime,
+                        onnx_cache=onnx_cache)
 
 
-def _transformer(model: Path, ae: Path, runtime: str) -> Any:
+def _transformer(model: Path, ae: Path, runtime: str, onnx_cache: Path | None) -> Any:
     from triptych.diffusion.dit_pipeline import load_dit_pipeline
 
-    return load_dit_pipeline(model, ae, runtime=runtime)
+    return load_dit_pipeline(model, ae, runtime=runtime, onnx_cache=onnx_cache)
 
 
-def _bits(model: Path, tokenizer: Path, _runtime: str) -> Any:
+def _bits(model: Path, tokenizer: Path, _runtime: str, _onnx_cache: Path | None) -> Any:
     from triptych.autoregressive.pipeline import fast_dtype, load_bits_pipeline
 
     return load_bits_pipeline(model, tokenizer, dtype=fast_dtype())
@@ -80,7 +81,8 @@ class BuiltinModel:
     """How to serve one built-in model: the checkpoint it decodes with and its loader."""
 
     shared: str  # the second checkpoint: the autoencoder, or pico-bits' tokenizer
-    load: Callable[[Path, Path, str], Any]  # (model file, shared file, runtime) -> pipeline
+    # (model file, shared file, runtime, ONNX graph cache) -> pipeline
+    load: Callable[[Path, Path, str, Path | None], Any]
     guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
     layout: bool = True  # a diffusion sampler: can take the layout check
 
@@ -112,8 +114,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def load_pipeline(target: str, threads: int | None = None, runtime: str = "auto"
-                  ) -> PicoPipeline:
+def load_pipeline(target: str, threads: int | None = None, runtime: str = "auto",
+                  onnx_cache: Path | None = None) -> PicoPipeline:
     """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
     the file when a checkpoint is missing or corrupt."""
     spec = MODELS[target]
@@ -125,7 +127,7 @@ def load_pipeline(target: str, threads: int | None = None, runtime: str = "auto"
         if threads:
             torch.set_num_threads(threads)
         try:
-            pipe = spec.load(model_path, shared_path, runtime)
+            pipe = spec.load(model_path, shared_path, runtime, onnx_cache)
         except CheckpointError as exc:
             raise ProviderUnavailableError(
                 f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
@@ -181,6 +183,8 @@ class BuiltinEngine:
         self.target = card.target
         self.threads = settings.torch_threads if settings is not None else None
         self.runtime = settings.runtime if settings is not None else "auto"
+        # exported ONNX graphs outlive the process: a CLI call then skips the ~3 s export
+        self.onnx_cache = settings.home / "cache" / "onnx" if settings is not None else None
 
     # ------------------------------------------------------------------ validation
     def _check(self, request: GenerationRequest) -> int:
@@ -225,7 +229,7 @@ class BuiltinEngine:
         steps = self._check(request)
         guidance = self._guidance(request)
         layout = self._layout_check(request)
-        pipe = load_pipeline(self.target, self.threads, self.runtime)
+        pipe = load_pipeline(self.target, self.threads, self.runtime, self.onnx_cache)
         steps = steps or pipe.bundle.sampling.steps
         preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
         images: list[EngineImage] = []
