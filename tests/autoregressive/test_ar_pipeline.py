@@ -120,3 +120,15 @@ def test_bf16_only_where_the_cpu_multiplies_it_natively() -> None:
     assert fast_dtype(plain.replace("avx512_vnni", "avx512_vnni avx512_bf16")) == torch.bfloat16
     assert fast_dtype(plain.replace("avx2", "avx2 amx_bf16 amx_tile")) == torch.bfloat16
     assert fast_dtype("") == torch.float32
+
+
+def test_trainers_autocast_to_bf16_only_on_native_bf16(monkeypatch) -> None:
+    from triptych.training import pico_bits, pico_dit
+
+    cfg = pico_dit.TransformerTrainConfig()
+    for native in (False, True):
+        monkeypatch.setattr(pico_dit, "native_bf16", lambda n=native: n)
+        monkeypatch.setattr(pico_bits, "native_bf16", lambda n=native: n)
+        assert pico_dit.use_bf16(cfg, torch.device("cpu")) is native
+        on = pico_bits._autocast(torch.device("cpu"), True)
+        assert isinstance(on, torch.autocast) is native

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from triptych.autoregressive.sampling import DecodeOptions, generate
+from triptych.cpu_features import native_bf16
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.bits_tokenizer import GRID, BitsTokenizer
 from triptych.nets.checkpoint import (
@@ -107,24 +108,11 @@ def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str,
     return BitsPipeline(bundle, tok, dtype=dtype)
 
 
-def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU multiplies bf16 in hardware (AVX512_BF16 or AMX), read from the
-    kernel's flags (``/proc/cpuinfo``; elsewhere: no). AVX-512 alone is not enough: without
-    these, bf16 matmuls are emulated."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
-
-
 def fast_dtype(cpuinfo: str | None = None) -> torch.dtype:
     """bf16 where the CPU has native bf16 matmuls (~1.45x faster decode on such a CPU,
     measured), else fp32: on an AVX-512 CPU without them bf16 decoding took 498 ms against
     290-372 ms in fp32 (2026-12-03)."""
-    return torch.bfloat16 if cpu_has_native_bf16(cpuinfo) else torch.float32
+    return torch.bfloat16 if native_bf16(cpuinfo) else torch.float32
 
 
 class BitsPipeline:

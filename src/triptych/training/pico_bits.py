@@ -29,6 +29,7 @@ from triptych.autoregressive.pipeline import (
     BitsSampling,
     save_bits,
 )
+from triptych.cpu_features import native_bf16
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.bits_tokenizer import BitsTokenizer
 from triptych.nets.checkpoint import read_checkpoint, weights_path
@@ -104,7 +105,7 @@ def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContext
         return contextlib.nullcontext()
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    if torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+    if native_bf16():  # emulated bf16 (AVX-512 alone) is slower than fp32
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
