@@ -184,6 +184,16 @@ def test_a_student_can_drop_attention_levels(tiny_runs, tmp_path) -> None:
                          run_dir=tmp_path / "x", teacher_path=tiny_runs["pd"], attention=(0,),
                          **quiet)
     assert not (tmp_path / "x" / "pairs.pt").exists()  # refused before any teacher sampling
+    from click.testing import CliRunner
+
+    from triptych.cli.commands import train_models  # noqa: F401  (attaches the commands)
+    from triptych.cli.commands.train import train
+
+    result = CliRunner().invoke(train, [
+        "pico-turbo", "--tiny", "--teacher", str(tiny_runs["pd"]), "--student-attention", "0",
+        "--run-dir", str(tmp_path / "y")])
+    assert result.exit_code == 2 and "attention at levels 1 only" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_turbo_cli_takes_the_schedule_and_init_flags(tiny_runs, tmp_path, monkeypatch) -> None:

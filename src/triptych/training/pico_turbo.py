@@ -69,7 +69,8 @@ class TurboTrainConfig:
     sample_steps: int = 4
     # U-Net levels of the student that keep self+cross attention (None: the start's own). A
     # student without the 8x8 attention ("2") runs a step ~35 % cheaper on ONNX Runtime, what
-    # an 8x speed-up over pico-diffusion needs (benchmarks/unet_step_cost.py)
+    # an 8x speed-up over pico-diffusion needs (benchmarks/unet_step_cost.py); distilled on
+    # the CPU it lost half its quality (pico-turbo.md): a GPU-sized run is the way
     attention: tuple[int, ...] | None = None
     checkpoint_every: int = 100
     checkpoint_minutes: float = 5.0  # a crash (or a lease's end) never loses more than this

@@ -7,6 +7,7 @@ unless ``--out`` says otherwise). ``--tiny`` runs a few steps of a tiny config (
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,22 @@ from triptych.cli.output import console, emit_json, json_option
 COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
 
 
+def _usage_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A trainer's ValueError (a bad --init, --student-attention, --device) is the user's to
+    fix: print it as a usage error, not a traceback."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from exc
+
+    return run
+
+
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = _usage_errors(func)
     func = click.option("--steps", type=int, default=None,
                         help="Training steps (default: the shipped recipe).")(func)
     func = click.option("--seed", type=int, default=0, show_default=True)(func)
