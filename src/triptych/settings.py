@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     # a 2-core machine made a 0.2 s image take 15 s (measured).
     torch_threads: int = 1
     # how the built-in U-Nets and decoder run: auto (ONNX Runtime when installed), onnx,
-    # torchscript or eager; the outputs agree to ~1e-5, ONNX Runtime's steps cost 2-3x less
+    # torchscript or eager; the outputs agree to ~1e-5, and ONNX Runtime halves a U-Net
+    # step's cost (12.9 -> 6.5 ms, benchmarks/unet_step_cost.py)
     runtime: Literal["auto", "onnx", "torchscript", "eager"] = "auto"
 
     # Hosted providers: TRIPTYCH_<PROVIDER>_API_KEY / TRIPTYCH_<PROVIDER>_BASE_URL.

@@ -28,7 +28,7 @@ RUNTIMES = ("eager", "torchscript", "onnx")
 
 def serving_runtime(requested: str = "auto") -> str:
     """The runtime the engine serves U-Nets with: ``auto`` is ONNX Runtime when installed
-    (2-3x cheaper U-Net steps at batch 1-2, ``benchmarks/unet_step_cost.py``), else
+    (about half the cost of a U-Net step at batch 1-2, ``benchmarks/unet_step_cost.py``), else
     TorchScript."""
     if requested == "auto":
         from triptych.diffusion import onnx_runtime
