@@ -110,8 +110,7 @@ def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str,
 
 def fast_dtype(cpuinfo: str | None = None) -> torch.dtype:
     """bf16 where the CPU has native bf16 matmuls (~1.45x faster decode on such a CPU,
-    measured), else fp32: on an AVX-512 CPU without them bf16 decoding took 498 ms against
-    290-372 ms in fp32 (2026-12-03)."""
+    measured), else fp32 (emulated bf16 is slower: ``cpu_features.native_bf16``)."""
     return torch.bfloat16 if native_bf16(cpuinfo) else torch.float32
 
 

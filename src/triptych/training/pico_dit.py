@@ -293,14 +293,13 @@ def configure(tiny: bool, steps: int | None, pairs: int | None, size: str | None
     """The recipe with the given fields replaced; ``overrides`` reaches any other field
     (a GPU run's batch, its checkpoint and preview cadence)."""
     cfg = TINY if tiny else TransformerTrainConfig()
-    cfg = with_overrides(cfg, overrides, steps=steps, pairs=pairs, size=size,
-                         max_minutes=max_minutes, lr=lr, batch=batch, kinds=kinds)
-    if cfg.kinds:
-        data.parse_kinds(cfg.kinds)  # a bad --kinds fails before any work
-    return cfg
+    return with_overrides(cfg, overrides, steps=steps, pairs=pairs, size=size,
+                          max_minutes=max_minutes, lr=lr, batch=batch, kinds=kinds)
 
 
 def layout_weights(cfg: TransformerTrainConfig) -> dict[str, float] | None:
+    """``cfg.kinds`` parsed (None: the world's own mix); a trainer calls it before any work,
+    so a bad --kinds fails fast."""
     return data.parse_kinds(cfg.kinds) if cfg.kinds else None
 
 
@@ -332,6 +331,7 @@ def train_pico_dit(
     from triptych.nets.pico_dit import TransformerBundle, load_transformer
 
     cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch, kinds)
+    weights = layout_weights(cfg)
     out = Path(out) if out else weights_path(NAME)
     run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -351,8 +351,7 @@ def train_pico_dit(
                                                         "max_len": tokenizer.max_len}))
     else:
         tokenizer = _tokenizer(run_dir, seed, tiny, resume)
-    cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log,
-                              kinds=layout_weights(cfg),
+    cache = data.latent_cache(ae, tokenizer, n=cfg.pairs, seed=seed, log=log, kinds=weights,
                               path=(run_dir / "cache.pt") if tiny else None)
     ids = cache["ids"].to(dev)  # [N, L] int64
     seed_everything(seed)  # the model's initial weights depend on the seed only

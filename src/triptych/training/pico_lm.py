@@ -196,6 +196,7 @@ def train_pico_lm(
         shipped = weights_path("pico-diffusion")
         init = shipped if shipped.is_file() else None  # a U-Net from scratch otherwise
     cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch, kinds)
+    weights = layout_weights(cfg)
     if size in UNET_SIZES:
         cfg = replace(cfg, bf16=False)  # recipe (a): autocast slows the conv U-Net down
     out = Path(out) if out else weights_path(NAME)
@@ -208,7 +209,7 @@ def train_pico_lm(
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     # latent_cache wants a tokenizer for its ids; pico-lm never reads them
     cache = data.latent_cache(ae, Tokenizer(list(SPECIALS)), n=cfg.pairs, seed=seed, log=log,
-                              kinds=layout_weights(cfg),
+                              kinds=weights,
                               path=(run_dir / "cache.pt") if tiny else None)
     features = lm_feature_cache(lm, list(cache["captions"]), log=log,
                                 path=(run_dir / "minilm.pt") if tiny else None).to(dev)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from triptych.cli.commands.train import train
-from triptych.cli.commands.train_models import check_kinds
+from triptych.cli.commands.train_models import check_kinds, usage_errors
 from triptych.cli.output import console, emit_json, json_option
 
 COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
@@ -64,10 +64,7 @@ def _with_options(func: Callable[..., Any], sizes: list[str], size_help: str,
 
 def _run(trainer: Callable[..., dict[str, Any]], as_json: bool, **kwargs: Any) -> None:
     log = (lambda msg: click.echo(msg, err=True)) if as_json else console.print
-    try:
-        summary = trainer(log=log, **kwargs)
-    except ValueError as exc:  # e.g. --device cuda without CUDA
-        raise click.UsageError(str(exc)) from exc
+    summary = usage_errors(trainer)(log=log, **kwargs)  # e.g. --device cuda without CUDA
     if as_json:
         emit_json(summary)
     else:

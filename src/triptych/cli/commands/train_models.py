@@ -20,7 +20,7 @@ from triptych.cli.output import console, emit_json, json_option
 COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
 
 
-def _usage_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+def usage_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """A trainer's ValueError (a bad --init, --student-attention, --device) is the user's to
     fix: print it as a usage error, not a traceback."""
 
@@ -35,7 +35,7 @@ def _usage_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = _usage_errors(func)
+    func = usage_errors(func)
     func = click.option("--steps", type=int, default=None,
                         help="Training steps (default: the shipped recipe).")(func)
     func = click.option("--seed", type=int, default=0, show_default=True)(func)
