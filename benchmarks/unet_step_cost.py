@@ -4,9 +4,10 @@ per runtime, side by side.
     .venv/bin/python benchmarks/unet_step_cost.py [--runs 40] [--threads 1] [--json]
 
 Times, in one interleaved loop and for each serving runtime (TorchScript-frozen, ONNX
-Runtime): the shipped U-Net at batch 1 (a pico-turbo step) and batch 2 (a pico-diffusion step:
-cond + uncond in one batch), the fixed cost of an image (text encoding + decoding), and
-smaller student U-Nets with random weights (their cost does not depend on the weights). It
+Runtime): pico-diffusion's U-Net at batch 1 (a full-size few-step student's step) and batch 2
+(a pico-diffusion step: cond + uncond in one batch), the shipped pico-turbo at batch 1, the
+fixed cost of an image (text encoding + decoding), and leaner student U-Nets with random
+weights (their cost does not depend on the weights). It
 prints the speed-up each student would give at 4 steps against pico-diffusion's 20 CFG steps
 on the same runtime, and the step cost an 8x speed-up needs.
 """
@@ -45,16 +46,24 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    teacher = load_pico(weights_path("pico-diffusion"))  # its batch-2 step is the CFG step
     bundle = load_pico(weights_path("pico-turbo"))
-    cfg = bundle.model.cfg
+    cfg = teacher.model.cfg
     ae = load_pretrained()
     ids = bundle.tokenizer(["two cats on a blue background"])
+
+    def student(**changes) -> PicoModel:  # cost does not depend on the weights
+        return PicoModel(dataclasses.replace(cfg, **changes)).eval()
+
     variants = {
-        "shipped U-Net": bundle.model.eval(),
-        "no 8x8 attention": PicoModel(dataclasses.replace(cfg, attn_levels=(2,))).eval(),
-        "two levels (16, 8)": PicoModel(dataclasses.replace(cfg, mult=(1, 2),
-                                                            attn_levels=(1,))).eval(),
-        "ch 24": PicoModel(dataclasses.replace(cfg, ch=24)).eval(),
+        "full U-Net": teacher.model.eval(),
+        "shipped pico-turbo": bundle.model.eval(),
+        "no 8x8 attention": student(attn_levels=(2,)),
+        "no 4x4 attention": student(attn_levels=(1,)),
+        "8x8 cross+MLP, no 4x4": student(attn_levels=(1,), lite_levels=(1,),
+                                         lite_parts=("cross", "mlp")),
+        "8x8 cross only, no 4x4": student(attn_levels=(1,), lite_levels=(1,)),
+        "ch 24": student(ch=24),
     }
     serve = {"torchscript": lambda m: _TracedUNet(m),
              "onnx": lambda m: OnnxDenoiser(m, m.unet, args.threads)}
@@ -66,11 +75,11 @@ def main() -> None:
     times: dict[tuple[str, str], list[float]] = {}
     with torch.inference_mode():
         ctx1 = {name: m.encode_text(ids) for name, m in variants.items()}
-        ctx2 = tuple(torch.cat([c, c]) for c in ctx1["shipped U-Net"])
+        ctx2 = tuple(torch.cat([c, c]) for c in ctx1["full U-Net"])
         nets = {(rt, name): serve[rt](m) for rt in RUNTIMES for name, m in variants.items()}
         for (rt, name), net in nets.items():  # trace / export outside the timed loop
             net(x1, t1, context=ctx1[name])
-            if name == "shipped U-Net":
+            if name == "full U-Net":
                 net(x2, t2, context=ctx2)
             decoders[rt](z)
         for run in range(args.runs + 5):
@@ -78,7 +87,7 @@ def main() -> None:
             for (rt, name), net in nets.items():
                 _timed(lambda n=net, c=ctx1[name]: n(x1, t1, context=c),
                        times.setdefault((rt, name), []) if keep else [])
-                if name == "shipped U-Net":
+                if name == "full U-Net":
                     _timed(lambda n=net: n(x2, t2, context=ctx2),
                            times.setdefault((rt, "batch 2 (CFG)"), []) if keep else [])
             for rt in RUNTIMES:
@@ -107,11 +116,11 @@ def main() -> None:
         r = result[rt]
         med = r["median_ms"]
         print(f"{rt}:")
-        print(f"  {'fixed: encode text + decode':<30} {med['fixed: encode text + decode']:6.2f} ms")
-        print(f"  {'shipped U-Net, batch 2 (CFG)':<30} {med['batch 2 (CFG)']:6.2f} ms  -> "
+        print(f"  {'fixed: encode text + decode':<32} {med['fixed: encode text + decode']:6.2f} ms")
+        print(f"  {'full U-Net, batch 2 (CFG)':<32} {med['batch 2 (CFG)']:6.2f} ms  -> "
               f"pico-diffusion ~{r['pico_diffusion_ms_estimate']:.1f} ms ({TEACHER_STEPS} steps)")
         for name in variants:
-            print(f"  {name + ', batch 1':<30} {r['median_ms'][name]:6.2f} ms  "
+            print(f"  {name + ', batch 1':<32} {r['median_ms'][name]:6.2f} ms  "
                   f"{params[name]:>9,} params  -> {r['speedup_at_4_steps'][name]:.2f}x at "
                   f"{TURBO_STEPS} steps")
         print(f"  an {TARGET:.0f}x speed-up at {TURBO_STEPS} steps needs a step of <= "

@@ -69,3 +69,36 @@ def test_pico_checkpoint_errors(tmp_path) -> None:
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad.safetensors"):
         load_pico(bad)
+
+
+def test_lite_blocks_keep_only_their_parts_and_round_trip(tmp_path) -> None:
+    import dataclasses
+
+    from triptych.nets.unet import ATTN_PARTS, AttnBlock
+
+    cfg = dataclasses.replace(UNET_CONFIGS["tiny"], lite_levels=(1,), lite_parts=("cross",))
+    torch.manual_seed(0)
+    lite = PicoModel(cfg).eval()
+    blocks = [m for m in lite.unet.modules() if isinstance(m, AttnBlock)]
+    assert lite.unet.mid_attn.parts == ATTN_PARTS  # the middle block is never lite
+    assert {b.parts for b in blocks if b is not lite.unet.mid_attn} == {("cross",)}
+    assert not any(hasattr(b, "qkv") or hasattr(b, "mlp") for b in blocks
+                   if b is not lite.unet.mid_attn)
+    full = PicoModel(UNET_CONFIGS["tiny"])
+    missing, dropped = lite.load_state_dict(full.state_dict(), strict=False)
+    assert not missing and any(".qkv." in k for k in dropped)  # a subset of the full blocks
+    tok = Tokenizer.build(["a cat"])
+    path = save_pico(tmp_path / "lite.safetensors", lite, cfg, tok, SamplingDefaults())
+    back = load_pico(path).model
+    assert back.cfg.lite_levels == (1,) and back.cfg.lite_parts == ("cross",)
+    x, t, ids = torch.randn(2, 4, 16, 16), torch.rand(2), torch.randint(3, 6, (2, 24))
+    torch.testing.assert_close(back(x, t, ids), lite(x, t, ids), atol=1e-2, rtol=0)  # fp16
+
+
+def test_a_lite_block_with_no_parts_is_refused() -> None:
+    import dataclasses
+
+    with pytest.raises(ValueError, match="lite_parts"):
+        dataclasses.replace(UNET_CONFIGS["tiny"], lite_parts=())
+    with pytest.raises(ValueError, match="lite_parts"):
+        dataclasses.replace(UNET_CONFIGS["tiny"], lite_parts=("conv",))

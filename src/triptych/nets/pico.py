@@ -64,7 +64,7 @@ class PicoBundle:
 def config_from_dict(data: dict[str, Any]) -> UNetConfig:
     data = dict(data)
     data["text"] = TextConfig(**data.get("text", {}))
-    for key in ("mult", "attn_levels"):
+    for key in ("mult", "attn_levels", "lite_levels", "lite_parts"):
         if key in data:
             data[key] = tuple(data[key])
     return UNetConfig(**data)

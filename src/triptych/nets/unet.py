@@ -23,6 +23,9 @@ from torch import nn
 
 from triptych.nets.text_encoder import TextConfig
 
+# an attention block's three residual branches, in the order they run
+ATTN_PARTS = ("self", "cross", "mlp")
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -34,6 +37,16 @@ class UNetConfig:
     heads: int = 4
     groups: int = 8  # GroupNorm(8), as in the recipe
     text: TextConfig = TextConfig()
+    # levels whose attention blocks keep only ``lite_parts`` (the middle block always keeps
+    # all three): a cheaper step for a distilled student, since at batch 1 a step's cost is
+    # mostly per-operator overhead and an attention block is most of the operators
+    lite_levels: tuple[int, ...] = ()
+    lite_parts: tuple[str, ...] = ("cross",)
+
+    def __post_init__(self) -> None:
+        if not self.lite_parts or not set(self.lite_parts) <= set(ATTN_PARTS):
+            raise ValueError(f"lite_parts: a non-empty subset of {ATTN_PARTS}, "
+                             f"got {self.lite_parts}")
 
 
 UNET_CONFIGS: dict[str, UNetConfig] = {
@@ -75,21 +88,31 @@ class ResBlock(nn.Module):
 
 
 class AttnBlock(nn.Module):
-    """Self-attention over pixels, then cross-attention to text tokens, then an MLP."""
+    """Self-attention over pixels, then cross-attention to text tokens, then an MLP; ``parts``
+    keeps a subset of these three residual branches (a lite block)."""
 
-    def __init__(self, ch: int, ctx_dim: int, heads: int, groups: int) -> None:
+    def __init__(self, ch: int, ctx_dim: int, heads: int, groups: int,
+                 parts: tuple[str, ...] = ATTN_PARTS) -> None:
         super().__init__()
         self.heads = heads
-        self.norm = nn.GroupNorm(groups, ch)
-        self.qkv = nn.Linear(ch, 3 * ch)
-        self.proj_self = nn.Linear(ch, ch)
-        self.ln_cross = nn.LayerNorm(ch)
-        self.q = nn.Linear(ch, ch)
-        self.kv = nn.Linear(ctx_dim, 2 * ch)
-        self.proj_cross = nn.Linear(ch, ch)
-        self.ln_mlp = nn.LayerNorm(ch)
-        self.mlp = nn.Sequential(nn.Linear(ch, 4 * ch), nn.GELU(), nn.Linear(4 * ch, ch))
-        for proj in (self.proj_self, self.proj_cross, self.mlp[2]):
+        self.parts = tuple(p for p in ATTN_PARTS if p in parts)
+        zero = []
+        if "self" in self.parts:
+            self.norm = nn.GroupNorm(groups, ch)
+            self.qkv = nn.Linear(ch, 3 * ch)
+            self.proj_self = nn.Linear(ch, ch)
+            zero.append(self.proj_self)
+        if "cross" in self.parts:
+            self.ln_cross = nn.LayerNorm(ch)
+            self.q = nn.Linear(ch, ch)
+            self.kv = nn.Linear(ctx_dim, 2 * ch)
+            self.proj_cross = nn.Linear(ch, ch)
+            zero.append(self.proj_cross)
+        if "mlp" in self.parts:
+            self.ln_mlp = nn.LayerNorm(ch)
+            self.mlp = nn.Sequential(nn.Linear(ch, 4 * ch), nn.GELU(), nn.Linear(4 * ch, ch))
+            zero.append(self.mlp[2])
+        for proj in zero:
             nn.init.zeros_(proj.weight)  # residual branches start at zero
             nn.init.zeros_(proj.bias)
 
@@ -104,14 +127,17 @@ class AttnBlock(nn.Module):
     def forward(self, x: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, c, hgt, wid = x.shape
         tok = x.flatten(2).transpose(1, 2)  # [B, HW, C]
-        h = self.norm(x).flatten(2).transpose(1, 2)  # [B, HW, C]
-        q, k, v = (self._heads(t) for t in self.qkv(h).chunk(3, dim=-1))  # [B, H, HW, dh]
-        tok = tok + self.proj_self(self._merge(F.scaled_dot_product_attention(q, k, v)))
-        q = self._heads(self.q(self.ln_cross(tok)))  # [B, H, HW, dh]
-        k, v = (self._heads(t) for t in self.kv(ctx).chunk(2, dim=-1))  # [B, H, L, dh]
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
-        tok = tok + self.proj_cross(self._merge(attn))
-        tok = tok + self.mlp(self.ln_mlp(tok))
+        if "self" in self.parts:
+            h = self.norm(x).flatten(2).transpose(1, 2)  # [B, HW, C]
+            q, k, v = (self._heads(t) for t in self.qkv(h).chunk(3, dim=-1))  # [B, H, HW, dh]
+            tok = tok + self.proj_self(self._merge(F.scaled_dot_product_attention(q, k, v)))
+        if "cross" in self.parts:
+            q = self._heads(self.q(self.ln_cross(tok)))  # [B, H, HW, dh]
+            k, v = (self._heads(t) for t in self.kv(ctx).chunk(2, dim=-1))  # [B, H, L, dh]
+            attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+            tok = tok + self.proj_cross(self._merge(attn))
+        if "mlp" in self.parts:
+            tok = tok + self.mlp(self.ln_mlp(tok))
         return tok.transpose(1, 2).reshape(b, c, hgt, wid)
 
 
@@ -136,7 +162,7 @@ class UNet(nn.Module):
         cur = ch
         for level, m in enumerate(cfg.mult):
             for _ in range(cfg.blocks):
-                attn = AttnBlock(ch * m, ctx_dim, cfg.heads, g) if level in levels else None
+                attn = self._attn(level, ch * m) if level in levels else None
                 self.down.append(nn.ModuleList([ResBlock(cur, ch * m, emb_dim, g), attn]))
                 cur = ch * m
                 skips.append(cur)
@@ -151,7 +177,7 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         for level, m in reversed(list(enumerate(cfg.mult))):
             for _ in range(cfg.blocks + 1):
-                attn = AttnBlock(ch * m, ctx_dim, cfg.heads, g) if level in levels else None
+                attn = self._attn(level, ch * m) if level in levels else None
                 self.up.append(
                     nn.ModuleList([ResBlock(cur + skips.pop(), ch * m, emb_dim, g), attn])
                 )
@@ -166,6 +192,11 @@ class UNet(nn.Module):
         self.conv_out = nn.Conv2d(cur, cfg.in_ch, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
+
+    def _attn(self, level: int, ch: int) -> AttnBlock:
+        cfg = self.cfg
+        parts = cfg.lite_parts if level in cfg.lite_levels else ATTN_PARTS
+        return AttnBlock(ch, cfg.text.dim, cfg.heads, cfg.groups, parts)
 
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor

@@ -140,6 +140,18 @@ def _levels(_ctx: click.Context, _param: click.Parameter, value: str | None
     return levels
 
 
+def _parts(_ctx: click.Context, _param: click.Parameter, value: str | None
+           ) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    from triptych.nets.unet import ATTN_PARTS
+
+    parts = tuple(p.strip().lower() for p in value.split(",") if p.strip())
+    if not parts or not set(parts) <= set(ATTN_PARTS):
+        raise click.BadParameter(f"a comma list of {', '.join(ATTN_PARTS)}, got {value!r}")
+    return parts
+
+
 @train.command("pico-turbo")
 @_common
 @click.option("--teacher", type=click.Path(path_type=Path), default=None,
@@ -155,9 +167,40 @@ def _levels(_ctx: click.Context, _param: click.Parameter, value: str | None
               callback=_levels,
               help="U-Net levels that keep attention in the student, e.g. '2' (4x4 only: "
                    "a cheaper step) or 'none'; default: all of its start's.")
+@click.option("--compress-from", "compress_from",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Instead of reflowing pico-diffusion: compress this few-step pico-turbo "
+                   "into a cheaper student (--student-attention, --student-lite) by matching "
+                   "its velocities on its own and the student's trajectories.")
+@click.option("--student-lite", "lite", default=None, metavar="LEVELS", callback=_levels,
+              help="With --compress-from: levels whose attention blocks keep only "
+                   "--student-lite-parts.")
+@click.option("--student-lite-parts", "lite_parts", default=None, metavar="PARTS",
+              callback=_parts,
+              help="With --student-lite: the branches those blocks keep, a comma list of "
+                   "self, cross, mlp (default: cross).")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
-                         pairs, lr, batch, device, max_minutes, init, attention) -> None:
-    """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in)."""
+                         pairs, lr, batch, device, max_minutes, init, attention,
+                         compress_from, lite, lite_parts) -> None:
+    """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in), or
+    compress a pico-turbo into a cheaper student (--compress-from)."""
+    if compress_from is not None:
+        given = [flag for flag, value in (("--teacher", teacher), ("--pairs", pairs),
+                                          ("--init", init)) if value is not None]
+        if device not in ("cpu", "auto"):
+            given.append("--device")
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: not used with --compress-from (its "
+                                   "teacher is that pico-turbo; it trains on the CPU)")
+        from triptych.training.turbo_compress import compress_turbo
+
+        _finish(compress_turbo(teacher_path=compress_from, steps=steps, seed=seed, out=out,
+                               tiny=tiny, resume=resume, run_dir=run_dir, batch=batch, lr=lr,
+                               max_minutes=max_minutes, attention=attention, lite=lite,
+                               lite_parts=lite_parts, log=_log(as_json)), as_json)
+        return
+    if lite is not None or lite_parts is not None:
+        raise click.UsageError("--student-lite and --student-lite-parts need --compress-from")
     from triptych.training.pico_turbo import train_pico_turbo
 
     _finish(train_pico_turbo(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,

@@ -1,0 +1,297 @@
+"""Compress a trained pico-turbo into a cheaper student U-Net with the same 1-4 step sampler.
+
+At batch 1 on a CPU a U-Net step costs mostly per-operator overhead, and the attention blocks
+are most of the operators (``benchmarks/unet_step_cost.py``). A student that drops some
+blocks, or keeps only their cross-attention to the text, runs a step for less. Reflowing such a
+student on pico-diffusion pairs from scratch needs GPU-sized data (a CPU run of it lost half
+the quality, pico-turbo.md); here the shipped few-step student is the teacher instead:
+
+- every batch is fresh: world captions and noise drawn from a seeded stream (no cached pairs,
+  nothing to overfit), the teacher's 4- or 2-step Euler trajectory from that noise;
+- the student regresses the teacher's velocity at the teacher's states *and* at the states of
+  its own trajectory from the same noise (on-policy, DAgger-style: it learns to steer back
+  when its own earlier steps drifted, which is what sampling with it meets);
+- the student starts from the teacher's weights (the blocks it keeps are the teacher's), so it
+  starts close and the loss only has to close the gap the dropped branches left.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from triptych.diffusion.flow import timesteps
+from triptych.nets.checkpoint import weights_path
+from triptych.nets.pico import PicoModel, load_pico, save_pico
+from triptych.nets.unet import ATTN_PARTS
+from triptych.training import data
+from triptych.training.common import (
+    EMA,
+    RUNS_DIR,
+    ClockFit,
+    JsonLog,
+    RunState,
+    Timer,
+    adamw,
+    count_params,
+    cpu_copy,
+    load_state,
+    lr_at,
+    machine_summary,
+    md_table,
+    progress,
+    save_state,
+    seed_everything,
+    set_threads,
+    with_overrides,
+    write_card,
+)
+
+NAME = "pico-turbo"
+
+
+@dataclass(frozen=True)
+class CompressConfig:
+    steps: int = 1100
+    batch: int = 32  # trajectories per step: 4 teacher + 4 student states each
+    lr: float = 2e-4
+    warmup: int = 50
+    ema: float = 0.995
+    four_step_share: float = 0.75  # the rest are 2-step trajectories (the 2-step preview)
+    # the student's U-Net: attention levels kept (None: the teacher's) and the levels whose
+    # blocks keep only ``lite_parts`` of self-attention / cross-attention / MLP
+    attention: tuple[int, ...] | None = None
+    lite: tuple[int, ...] = ()
+    lite_parts: tuple[str, ...] = ("cross",)
+    checkpoint_every: int = 100
+    checkpoint_minutes: float = 5.0
+    log_every: int = 25
+
+
+TINY = CompressConfig(steps=4, batch=2, warmup=2, checkpoint_every=2, log_every=1)
+
+
+def student_from(base: PicoModel, attention: tuple[int, ...] | None, lite: tuple[int, ...],
+                 lite_parts: tuple[str, ...]) -> PicoModel:
+    """A student U-Net with every weight it keeps copied from ``base``; ValueError when it
+    asks for blocks ``base`` does not have (there would be nothing to copy)."""
+    cfg = base.cfg
+    levels = tuple(cfg.attn_levels) if attention is None else tuple(attention)
+    if not set(levels) <= set(cfg.attn_levels):
+        raise ValueError(f"--student-attention {','.join(map(str, levels)) or 'none'}: the "
+                         f"teacher has attention at levels "
+                         f"{','.join(map(str, cfg.attn_levels))} only")
+    if not set(lite) <= set(levels):
+        raise ValueError(f"--student-lite {','.join(map(str, lite))}: lite blocks must be at "
+                         f"levels the student keeps attention at "
+                         f"({','.join(map(str, levels)) or 'none'})")
+    if not lite_parts or not set(lite_parts) <= set(ATTN_PARTS):
+        raise ValueError(f"--student-lite-parts: a subset of {','.join(ATTN_PARTS)}, got "
+                         f"{','.join(lite_parts)}")
+    student = PicoModel(replace(cfg, attn_levels=levels, lite_levels=tuple(lite),
+                                lite_parts=tuple(lite_parts)))
+    missing, _dropped = student.load_state_dict(base.state_dict(), strict=False)
+    if missing:  # a lite block of a lite teacher asked for a branch the teacher lacks
+        raise ValueError(f"the student needs weights the teacher lacks: {missing[:3]}")
+    return student
+
+
+@torch.no_grad()
+def trajectory(model: PicoModel, noise: torch.Tensor, context: tuple[torch.Tensor, ...],
+               grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The states an Euler sampler on ``grid`` visits from ``noise`` (the end excluded), and
+    their times: ([S*B,4,16,16], [S*B]) with S = len(grid) - 1, step-major."""
+    states, times = [], []
+    x = noise
+    for i in range(len(grid) - 1):
+        t = grid[i].expand(len(noise))
+        states.append(x)
+        times.append(t)
+        x = x + (grid[i + 1] - grid[i]) * model(x, t, context=context)
+    return torch.cat(states), torch.cat(times)
+
+
+def compress_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
+                  noise: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """MSE between the student's and the teacher's velocity at the states of both
+    trajectories from ``noise`` (the teacher's and the student's own)."""
+    reps = 2 * (len(grid) - 1)
+    with torch.no_grad():
+        ctx_t = teacher.encode_text(ids)
+        x_t, t_t = trajectory(teacher, noise, ctx_t, grid)
+        x_s, t_s = trajectory(student, noise, student.encode_text(ids), grid)
+        xs, ts = torch.cat([x_t, x_s]), torch.cat([t_t, t_s])
+        target = teacher(xs, ts, context=tuple(c.repeat(reps, *[1] * (c.dim() - 1))
+                                               for c in ctx_t))
+    return (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean()
+
+
+def compress_turbo(
+    *,
+    teacher_path: Path | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    out: Path | None = None,
+    tiny: bool = False,
+    resume: bool = True,
+    run_dir: Path | None = None,
+    threads: int | None = None,
+    batch: int | None = None,
+    lr: float | None = None,
+    max_minutes: float | None = None,
+    attention: tuple[int, ...] | None = None,
+    lite: tuple[int, ...] | None = None,
+    lite_parts: tuple[str, ...] | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Distil the pico-turbo at ``teacher_path`` (default: the packaged one) into a student
+    with ``attention`` levels and ``lite`` blocks; writes the checkpoint and its card."""
+    cfg = with_overrides(TINY if tiny else CompressConfig(), None, steps=steps, batch=batch,
+                         lr=lr, attention=tuple(attention) if attention is not None else None,
+                         lite=tuple(lite) if lite is not None else None,
+                         lite_parts=tuple(lite_parts) if lite_parts is not None else None)
+    teacher_path = Path(teacher_path) if teacher_path else weights_path(NAME)
+    bundle = load_pico(teacher_path)
+    if bundle.sampling.guidance is not None:
+        raise ValueError(f"{teacher_path}: a model sampled with CFG; compress a few-step "
+                         "pico-turbo (pico-diffusion is distilled with reflow)")
+    teacher = bundle.model.eval().requires_grad_(False)
+    student = student_from(teacher, cfg.attention, cfg.lite, cfg.lite_parts).train()
+    out = Path(out) if out else weights_path(NAME)
+    run_dir = run_dir or RUNS_DIR / (f"{NAME}-compress-tiny" if tiny else f"{NAME}-compress")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    threads = set_threads(threads)
+    gen = seed_everything(seed)
+    ema = EMA(student, cfg.ema)
+    opt = adamw(student.parameters(), torch.device("cpu"), lr=cfg.lr, weight_decay=0.0)
+    state_path = run_dir / "state.pt"
+    state = RunState()
+    if resume and state_path.is_file():
+        state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
+        log(f"resumed {state_path} at step {state.step}")
+    grids = {4: timesteps(4, bundle.sampling.shift), 2: timesteps(2, bundle.sampling.shift)}
+    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
+    timer = Timer(state.wall_s)
+    fit = ClockFit(max_minutes, state, timer, log)
+    total = fit.planned(cfg.steps)
+    last_save = timer.total
+    bar = progress(total, state.step, f"{NAME} compress")
+    loss = None
+
+    def export() -> None:
+        save_pico(run_dir / f"{NAME}.safetensors", cpu_copy(ema.model), student.cfg,
+                  bundle.tokenizer, bundle.sampling, {"train": {"steps": state.step}})
+
+    while state.step < total:
+        total, stop = fit.check(total)
+        bar.total = total
+        if stop:
+            break
+        # each step's draws come from its own stream: a resumed run sees the same batches
+        step_gen = torch.Generator().manual_seed(data.stream_seed(seed + 29, state.step))
+        captions = [c for _, c in _scenes(cfg.batch, data.stream_seed(seed + 31, state.step))]
+        noise = torch.randn(cfg.batch, 4, 16, 16, generator=step_gen)
+        four = torch.rand((), generator=step_gen).item() < cfg.four_step_share
+        for group in opt.param_groups:
+            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
+        loss = compress_loss(student, teacher, bundle.tokenizer(captions), noise,
+                             grids[4 if four else 2])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        ema.update(student, state.step)
+        state.step += 1
+        bar.update(1)
+        if state.step % cfg.log_every == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
+        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
+        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
+            state.wall_s = timer.total
+            save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
+            export()
+            last_save = timer.total
+    bar.close()
+    state.wall_s = timer.total
+    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+        save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
+    cfg = replace(cfg, steps=total)
+    summary = {
+        "steps": state.step, "wall_s": round(state.wall_s, 1), "batch": cfg.batch,
+        "params": count_params(student), "teacher_params": count_params(teacher),
+        "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
+        "teacher": teacher_path.name, "compress": True,
+    }
+    save_pico(out, cpu_copy(ema.model), student.cfg, bundle.tokenizer, bundle.sampling,
+              {"train": summary, "train_config": asdict(cfg), "seed": seed,
+               "teacher_meta": bundle.meta.get("train")})
+    write_compress_card(out.with_suffix(".md"), cfg, summary, seed)
+    jlog.write(final=summary)
+    log(f"saved {out} ({summary})")
+    return summary
+
+
+def _scenes(n: int, seed: int) -> list:
+    from triptych.world.dataset import sample_scenes
+
+    return sample_scenes(n, seed, "train")
+
+
+def _levels(levels: tuple[int, ...]) -> str:
+    return ",".join(map(str, levels)) or "none"
+
+
+def compress_command(cfg: CompressConfig, seed: int) -> str:
+    default = CompressConfig()
+    flags = [f"--seed {seed}", f"--steps {cfg.steps}"]
+    if cfg.batch != default.batch:
+        flags.append(f"--batch {cfg.batch}")
+    if cfg.lr != default.lr:
+        flags.append(f"--lr {cfg.lr}")
+    if cfg.attention is not None:
+        flags.append(f"--student-attention {_levels(cfg.attention)}")
+    if cfg.lite:
+        flags.append(f"--student-lite {_levels(cfg.lite)} "
+                     f"--student-lite-parts {','.join(cfg.lite_parts)}")
+    return f"triptych train {NAME} --compress-from <the previous pico-turbo> " + " ".join(flags)
+
+
+def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: int,
+                        metrics: str | None = None) -> None:
+    kept = _levels(cfg.attention) if cfg.attention is not None else "the teacher's"
+    lite = (f"; at level(s) {_levels(cfg.lite)} they keep only {' + '.join(cfg.lite_parts)}"
+            if cfg.lite else "")
+    write_card(path, f"{NAME} (a lean student compressed from a few-step pico-turbo)", {
+        "Architecture": (
+            "pico-diffusion's U-Net, text encoder and vocabulary, with attention blocks at "
+            f"level(s) {kept} (level 0 = 16x16, 1 = 8x8, 2 = 4x4; the middle block keeps "
+            f"self-attention, cross-attention and MLP){lite}. Every weight is carried over "
+            f"from the teacher. Parameters: {summary['params']:,} (teacher "
+            f"{summary['teacher_params']:,}). Stored as fp16 safetensors."),
+        "Distillation": (
+            f"From the few-step pico-turbo `{summary['teacher']}` (itself reflowed from "
+            "pico-diffusion; its card is in this file's history): each step draws fresh "
+            "train-split world captions and noise from a seeded stream, runs the teacher's "
+            f"4-step ({cfg.four_step_share:.0%}) or 2-step Euler trajectory and the student's "
+            "own from the same noise, and regresses the teacher's velocity at the states of "
+            "both (the student's: on-policy, so it learns to steer back from its own drift). "
+            "Samples like its teacher: 4 Euler steps, one conditional pass, no CFG."),
+        "Training": md_table({
+            "steps": summary["steps"], "trajectories per step": cfg.batch,
+            "optimiser": f"AdamW lr {cfg.lr}, {cfg.warmup} warm-up, cosine to 10 %, clip 1.0",
+            "EMA": cfg.ema, "seed": seed,
+            "wall time": f"{summary['wall_s'] / 60:.1f} min "
+                         f"({machine_summary(summary.get('threads'))})",
+            "final training loss": summary.get("final_loss"),
+        }),
+        "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md.",
+        "Reproduce": f"```\n{compress_command(cfg, seed)}\n```\n\nResumable: the run state "
+                     f"lives in `runs/{NAME}-compress/`.",
+        "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
+    })
