@@ -98,3 +98,80 @@ def test_auto_runtime_is_onnx_when_installed(monkeypatch) -> None:
     assert serving_runtime("auto") == "onnx"  # a dependency: installed by make install
     monkeypatch.setattr(onnx_runtime, "available", lambda: False)
     assert serving_runtime("auto") == "torchscript"
+
+
+def _dc_pipe(reuse: int) -> PicoPipeline:
+    torch.manual_seed(0)
+    model = PicoModel(UNET_CONFIGS["tiny"]).eval()
+    for p in model.parameters():  # away from the zero-initialised residual branches
+        p.data.add_(0.05 * torch.randn_like(p))
+    tok = Tokenizer.build(["a red circle left of two cats"], max_len=24)
+    sampling = SamplingDefaults(steps=4, guidance=None, reuse_deep=reuse)
+    return PicoPipeline(PicoBundle(model, tok, sampling), Autoencoder(AE_CONFIGS["tiny"]).eval())
+
+
+class _Counting:
+    """Wraps a denoiser and records which kind of step each call was."""
+
+    def __init__(self, net) -> None:  # noqa: ANN001
+        self.net, self.calls = net, []
+
+    def __call__(self, *a, **k):  # noqa: ANN002, ANN003, ANN204
+        self.calls.append("full")
+        return self.net(*a, **k)
+
+    def keep(self, *a, **k):  # noqa: ANN002, ANN003, ANN201
+        self.calls.append("keep")
+        return self.net.keep(*a, **k)
+
+    def shallow(self, *a, **k):  # noqa: ANN002, ANN003, ANN201
+        self.calls.append("shallow")
+        return self.net.shallow(*a, **k)
+
+
+def test_deep_cache_reuses_every_other_step_and_changes_the_image() -> None:
+    plain, cached = _dc_pipe(0), _dc_pipe(1)
+    cached._net = _Counting(cached._net)
+    a, b = plain(["two cats"], [3]), cached(["two cats"], [3])
+    assert cached._net.calls == ["keep", "shallow", "keep", "shallow"]
+    assert a.shape == b.shape and not torch.allclose(a, b)  # the reused steps are not exact
+    cached._net.calls.clear()
+    cached(["two cats"], [3], steps=2)  # drafts of 1-2 steps always run in full
+    assert cached._net.calls == ["full", "full"]
+
+
+def test_a_shallow_step_on_its_own_state_is_the_full_step() -> None:
+    model = _dc_pipe(1).bundle.model
+    ctx = model.encode_text(torch.randint(4, 9, (2, 24)))
+    x, t = torch.randn(2, 4, 16, 16), torch.full((2,), 0.6)
+    v, deep = model.keep(x, t, context=ctx)
+    assert torch.equal(v, model(x, t, context=ctx)) and deep.shape[-2:] == (16, 16)
+    torch.testing.assert_close(model.shallow(x, t, deep, context=ctx), v)
+    other = model.shallow(x + 0.5, t, deep, context=ctx)  # a later state, yesterday's layout
+    assert not torch.allclose(other, model(x + 0.5, t, context=ctx))
+
+
+def test_a_layout_rewrite_makes_the_next_step_full() -> None:
+    from triptych.diffusion.sampler import sample_euler
+
+    pipe = _dc_pipe(1)
+    context = pipe.encode(["a red circle left of two cats"])
+    for mirror, fourth in ((False, "shallow"), (True, "keep")):
+        net = _Counting(pipe._net)
+
+        def layout(x, t, v_cond, v, mirror=mirror):  # noqa: ANN001, ANN202
+            return (x.flip(-1), v.flip(-1)) if mirror else (x.clone(), v)
+
+        # the hook runs at the first step with t <= 0.6: the third of 4, a full one; after a
+        # mirrored latent the old deep feature no longer fits the image
+        sample_euler(net, torch.randn(1, 4, 16, 16), context, steps=4, reuse_deep=1,
+                     layout=layout)
+        assert net.calls == ["keep", "shallow", "keep", fourth]
+
+
+@pytest.mark.parametrize("runtime", ["torchscript", "onnx"])
+def test_deep_cache_runs_the_same_on_the_serving_runtimes(runtime: str) -> None:
+    eager = _dc_pipe(1)
+    served = PicoPipeline(eager.bundle, eager.ae, runtime=runtime)
+    a, b = eager(["two cats", "a red circle"], [3, 4]), served(["two cats", "a red circle"], [3, 4])
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=0)

@@ -128,3 +128,27 @@ def test_the_cli_compresses_and_refuses_flags_that_do_not_apply(turbo, tmp_path,
         assert bad.exit_code == 2 and said in bad.output, bad.output
     lite_alone = CliRunner().invoke(train, ["pico-turbo", "--tiny", "--student-lite", "1"])
     assert lite_alone.exit_code == 2 and "need --compress-from" in lite_alone.output
+
+
+def test_the_deep_cache_loss_trains_the_student_as_it_samples() -> None:
+    from triptych.training.turbo_compress import cached_loss
+
+    torch.manual_seed(0)
+    teacher = PicoModel(UNET_CONFIGS["tiny"]).eval()
+    for p in teacher.parameters():
+        p.data.add_(0.05 * torch.randn_like(p))
+    ids, noise = torch.randint(3, 20, (2, 24)), torch.randn(2, 4, 16, 16)
+    same = student_from(teacher, None, (), ("cross",))
+    assert cached_loss(same, teacher, ids, noise, timesteps(4), 0).item() < 1e-10
+    loss = cached_loss(same, teacher, ids, noise, timesteps(4), 1)  # reused steps are not exact
+    assert loss.item() > 1e-8
+    loss.backward()
+    assert same.unet.mid_attn.qkv.weight.grad.abs().sum() > 0
+
+
+def test_a_deep_cache_student_keeps_its_sampling_setting(turbo, tmp_path) -> None:
+    out = tmp_path / "dc.safetensors"
+    compress_turbo(teacher_path=turbo["pt"], tiny=True, seed=3, out=out,
+                   run_dir=tmp_path / "dc", reuse_deep=1, **quiet)
+    assert load_pico(out).sampling.reuse_deep == 1
+    assert "--student-reuse-deep 1" in out.with_suffix(".md").read_text()

@@ -45,14 +45,16 @@ OPSET = 17
 
 
 class OnnxGraph:
-    """``module(*tensors) -> tensor`` run by ONNX Runtime sessions with ``threads`` threads.
+    """``module(*tensors) -> tensor`` run by ONNX Runtime sessions with ``threads`` threads
+    (``outputs`` > 1: a module returning that many tensors, and so does the call).
     ``dynamic``: input index -> the axes of that input whose size may change between calls
     without a new export. ``cache_dir``: where exported graphs are kept between processes."""
 
     def __init__(self, module: torch.nn.Module, threads: int | None = None,
                  dynamic: dict[int, tuple[int, ...]] | None = None,
-                 cache_dir: Path | str | None = None) -> None:
+                 cache_dir: Path | str | None = None, outputs: int = 1) -> None:
         self.module = module.eval()
+        self.outputs = outputs
         self.threads = threads or torch.get_num_threads()
         self.dynamic = dynamic or {}
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
@@ -60,7 +62,7 @@ class OnnxGraph:
         self._lock = threading.Lock()
         self._weights_digest: str | None = None
 
-    def __call__(self, *tensors: torch.Tensor) -> torch.Tensor:
+    def __call__(self, *tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         tensors = tuple(t.contiguous() for t in tensors)
         key = tuple((tuple(-1 if a in self.dynamic.get(i, ()) else n
                            for a, n in enumerate(t.shape)), t.dtype)
@@ -70,8 +72,10 @@ class OnnxGraph:
                 self._sessions[key] = self._export(tensors, key)
             session, names = self._sessions[key]
         feeds = {f"in{i}": t.numpy() for i, t in enumerate(tensors)}
-        (out,) = session.run(None, {name: feeds[name] for name in names})
-        return torch.from_numpy(out)
+        outs = session.run(None, {name: feeds[name] for name in names})
+        if self.outputs == 1:
+            return torch.from_numpy(outs[0])
+        return tuple(torch.from_numpy(o) for o in outs)
 
     def _cache_path(self, key: tuple) -> Path | None:
         """The file an export for input signature ``key`` is kept in: named by a digest of the
@@ -86,7 +90,7 @@ class OnnxGraph:
                 h.update(value.detach().cpu().contiguous().numpy().tobytes())
             self._weights_digest = h.hexdigest()
         tag = repr((self._weights_digest, type(self.module).__qualname__, key,
-                    sorted(self.dynamic.items()), torch.__version__, OPSET))
+                    sorted(self.dynamic.items()), torch.__version__, OPSET, self.outputs))
         return self.cache_dir / f"{hashlib.sha256(tag.encode()).hexdigest()[:32]}.onnx"
 
     def _graph(self, tensors: tuple[torch.Tensor, ...], key: tuple) -> bytes:
@@ -100,7 +104,9 @@ class OnnxGraph:
             warnings.simplefilter("ignore")  # the exporter's deprecation notes
             torch.onnx.export(self.module, tensors, buf,
                               input_names=[f"in{i}" for i in range(len(tensors))],
-                              output_names=["out"], opset_version=OPSET, dynamo=False,
+                              output_names=["out"] if self.outputs == 1 else
+                              [f"out{i}" for i in range(self.outputs)],
+                              opset_version=OPSET, dynamo=False,
                               dynamic_axes={f"in{i}": {a: f"d{i}_{a}" for a in axes}
                                             for i, axes in self.dynamic.items()})
         graph = buf.getvalue()
@@ -142,9 +148,45 @@ class OnnxDenoiser:
     def __init__(self, model: torch.nn.Module, denoiser: torch.nn.Module,
                  threads: int | None = None, cache_dir: Path | str | None = None) -> None:
         self.model = model
-        self.graph = OnnxGraph(denoiser, threads, dynamic={2: (1,), 3: (1,)},  # ctx, mask: L
-                               cache_dir=cache_dir)
+        dynamic = {2: (1,), 3: (1,)}  # ctx, mask: L
+        self.graph = OnnxGraph(denoiser, threads, dynamic=dynamic, cache_dir=cache_dir)
+        # DeepCache's two graphs (``PicoModel.keep`` / ``shallow``), exported on first use
+        self._keep = OnnxGraph(_Keep(denoiser), threads, dynamic=dynamic, cache_dir=cache_dir,
+                               outputs=2)
+        self._shallow = OnnxGraph(_Shallow(denoiser), threads, dynamic=dynamic,
+                                  cache_dir=cache_dir)
 
     def __call__(self, x, t, ids=None, *, context=None) -> torch.Tensor:  # noqa: ANN001
         ctx, mask = context if context is not None else self.model.encode_text(ids)
         return self.graph(x.float(), t.float().expand(x.shape[0]), ctx.float(), mask)
+
+    def keep(self, x, t, *, context) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
+        ctx, mask = context
+        return self._keep(x.float(), t.float().expand(x.shape[0]), ctx.float(), mask)
+
+    def shallow(self, x, t, deep, *, context) -> torch.Tensor:  # noqa: ANN001
+        ctx, mask = context
+        return self._shallow(x.float(), t.float().expand(x.shape[0]), ctx.float(), mask,
+                             deep.float())
+
+
+class _Keep(torch.nn.Module):
+    """A U-Net's full step that also returns its deep feature: the graph ``keep`` runs."""
+
+    def __init__(self, unet: torch.nn.Module) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, x, t, ctx, mask):  # noqa: ANN001, ANN201
+        return self.unet.forward_keep(x, t, ctx, mask)
+
+
+class _Shallow(torch.nn.Module):
+    """A U-Net's 16x16-only step around a reused deep feature: the graph ``shallow`` runs."""
+
+    def __init__(self, unet: torch.nn.Module) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, x, t, ctx, mask, deep):  # noqa: ANN001, ANN201
+        return self.unet.forward_shallow(x, t, ctx, mask, deep)

@@ -58,6 +58,7 @@ class _TracedUNet(torch.nn.Module):
         super().__init__()
         self.model = model
         self.traced: dict[int, torch.jit.ScriptModule] = {}
+        self.methods: dict[tuple, torch.jit.ScriptModule] = {}
 
     def forward(self, x, t, ids=None, *, context=None):  # noqa: ANN001 - mirrors PicoModel
         ctx, mask = context if context is not None else self.model.encode_text(ids)
@@ -70,6 +71,36 @@ class _TracedUNet(torch.nn.Module):
                 traced = torch.jit.trace(self.model.unet, (x, t, ctx, mask), check_trace=False)
                 self.traced[b] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
         return self.traced[b](x, t, ctx, mask)
+
+    def keep(self, x, t, *, context):  # noqa: ANN001, ANN201 - DeepCache's full step
+        return self._frozen(("keep", x.shape[0]), self.model.unet.forward_keep,
+                            (x, t, *context))
+
+    def shallow(self, x, t, deep, *, context):  # noqa: ANN001, ANN201
+        return self._frozen(("shallow", x.shape[0]), self.model.unet.forward_shallow,
+                            (x, t, *context, deep))
+
+    def _frozen(self, key: tuple, method, inputs: tuple):  # noqa: ANN001, ANN202
+        if key not in self.methods:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                traced = torch.jit.trace(_Method(self.model.unet, method).eval(), inputs,
+                                         check_trace=False)
+                self.methods[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        return self.methods[key](*inputs)
+
+
+class _Method(torch.nn.Module):
+    """One of a U-Net's methods as a module's forward, for tracing."""
+
+    def __init__(self, unet: torch.nn.Module, method) -> None:  # noqa: ANN001
+        super().__init__()
+        self.unet, self.method = unet, method
+
+    def forward(self, *inputs):  # noqa: ANN002, ANN201
+        return self.method(*inputs)
 
 
 class _Decode(torch.nn.Module):
@@ -128,11 +159,12 @@ class PicoPipeline:
         null = self._null_context(context) if w not in (None, 1.0) else None
 
         def on_step(i: int, total: int, _t: float, x0: torch.Tensor) -> None:
-            if on_x0 is not None:
-                on_x0(i, total, x0)
+            on_x0(i, total, x0)
 
+        # no listener: the sampler skips the per-step clean-image estimate altogether
         return sample_euler(self._net, noise, context, steps=steps, guidance=w, null_context=null,
-                            shift=b.sampling.shift, on_step=on_step,
+                            shift=b.sampling.shift, reuse_deep=b.sampling.reuse_deep,
+                            on_step=on_step if on_x0 is not None else None,
                             layout=layout if layout is not None and layout.active else None)
 
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,7 +222,8 @@ class PicoPipeline:
             if on_preview is not None and i < total - 1 and i % preview_every == 0:
                 on_preview((i + 1) / total, self.decode(x0))
 
-        z = self.latents(prompts, noise, steps=steps, guidance=guidance, on_x0=on_x0,
+        z = self.latents(prompts, noise, steps=steps, guidance=guidance,
+                         on_x0=on_x0 if on_preview is not None else None,
                          layout=check)
         if layout_log is not None:
             layout_log.extend(check.decisions if check is not None else [None] * len(prompts))

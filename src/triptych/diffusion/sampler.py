@@ -22,6 +22,15 @@ LayoutHook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
                       tuple[torch.Tensor, torch.Tensor]]
 
 
+def reuse_plan(steps: int, reuse_deep: int) -> list[bool]:
+    """Which steps reuse the last full step's deep feature: after each full step, the next
+    ``reuse_deep`` do. Runs of 1-2 steps are always full: their steps are too far apart in t
+    for yesterday's layout to stand for today's."""
+    if reuse_deep <= 0 or steps < 3:
+        return [False] * steps
+    return [i % (reuse_deep + 1) != 0 for i in range(steps)]
+
+
 @torch.no_grad()
 def sample_euler(
     model: torch.nn.Module,
@@ -35,10 +44,14 @@ def sample_euler(
     on_step: StepCallback | None = None,
     layout: LayoutHook | None = None,
     layout_t: float = CHECK_T,
+    reuse_deep: int = 0,
 ) -> torch.Tensor:
     """Integrate from t=1 (``noise`` [B,4,16,16]) to t=0; returns clean latents [B,4,16,16].
 
     ``context`` and ``null_context`` come from ``model.encode_text`` ([B,L,D], [B,L]).
+    ``reuse_deep`` > 0 (no CFG only): the steps ``reuse_plan`` marks call
+    ``model.shallow(x, t, deep, context=...)`` with the deep feature of the last full step,
+    which calls ``model.keep`` instead of ``model``.
     """
     use_cfg = guidance is not None and guidance != 1.0
     if use_cfg and null_context is None:
@@ -50,17 +63,27 @@ def sample_euler(
         ctx = context
     grid = timesteps(steps, shift)  # on the CPU: reading t_next below costs no device sync
     on_device = grid.to(noise.device)
+    plan = reuse_plan(steps, 0 if use_cfg else reuse_deep)
+    deep = None
     x = noise
     for i in range(steps):
         t, t_next = on_device[i], on_device[i + 1]
         if use_cfg:
             v_c, v_u = model(torch.cat([x, x]), t.expand(2 * b), context=ctx).chunk(2)
             v = v_u + guidance * (v_c - v_u)  # [B, 4, 16, 16]
+        elif plan[i] and deep is not None:
+            v = v_c = model.shallow(x, t.expand(b), deep, context=ctx)
+        elif any(plan):
+            v, deep = model.keep(x, t.expand(b), context=ctx)
+            v_c = v
         else:
             v = v_c = model(x, t.expand(b), context=ctx)
         if layout is not None and float(grid[i]) <= layout_t + 1e-6:
+            before = x
             x, v = layout(x, t, v_c, v)
             layout = None  # once per sampling run
+            if deep is not None and not torch.equal(x, before):
+                deep = None  # a mirrored or transposed latent: the next step runs in full
         if on_step is not None:
             on_step(i, steps, float(grid[i + 1]), FlowMatching.predict_x0(x, t.expand(b), v))
         x = x + (t_next - t) * v  # Euler step; t decreases so this moves toward data

@@ -43,12 +43,25 @@ class PicoModel(nn.Module):
         ctx, mask = context if context is not None else self.encode_text(ids)
         return self.unet(x, t, ctx, mask)
 
+    def keep(self, x: torch.Tensor, t: torch.Tensor, *,
+             context: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A full step that also returns the deep feature ``shallow`` reuses (DeepCache)."""
+        return self.unet.forward_keep(x, t, *context)
+
+    def shallow(self, x: torch.Tensor, t: torch.Tensor, deep: torch.Tensor, *,
+                context: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """A step that recomputes only the 16x16 level around ``deep`` from an earlier step."""
+        return self.unet.forward_shallow(x, t, *context, deep)
+
 
 @dataclass
 class SamplingDefaults:
     steps: int = 20
     guidance: float | None = 3.0  # None: no CFG pass (pico-turbo, guidance is baked in)
     shift: float = 1.0  # time-grid shift, see diffusion.flow.timesteps
+    # DeepCache: after each full step, this many steps reuse its deep U-Net feature and
+    # recompute only the 16x16 level (0: every step is full; see sampler.reuse_plan)
+    reuse_deep: int = 0
 
 
 @dataclass

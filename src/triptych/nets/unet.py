@@ -201,30 +201,76 @@ class UNet(nn.Module):
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
+        return self._run(x, t, ctx, mask)[0]
+
+    def forward_keep(
+        self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The velocity and the deep feature: what enters the 16x16 level of the up path
+        [B, C, 16, 16], for ``forward_shallow`` to reuse at the next step (DeepCache)."""
+        v, deep = self._run(x, t, ctx, mask, keep=True)
+        return v, deep
+
+    def forward_shallow(
+        self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor,
+        deep: torch.Tensor,
+    ) -> torch.Tensor:
+        """A step that recomputes only the 16x16 level around a reused deep feature (Ma et
+        al. 2023, DeepCache): the coarse layout changes little from one step to the next,
+        the full-resolution detail does. A fraction of a full step's operators."""
+        emb = self._embed(t, ctx, mask)
+        h = self.conv_in(x)
+        hs = [h]
+        for layer in self.down[:self._level0_down]:
+            h = self._block(layer, h, emb, ctx, mask)
+            hs.append(h)
+        h = deep
+        for layer in self.up[len(self.up) - self._level0_up:]:
+            h = self._block(layer, torch.cat([h, hs.pop()], dim=1), emb, ctx, mask)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+    @property
+    def _level0_down(self) -> int:
+        return self.cfg.blocks  # the down path's first entries: the 16x16 blocks
+
+    @property
+    def _level0_up(self) -> int:
+        return self.cfg.blocks + 1  # the up path's last entries: the 16x16 blocks
+
+    def _embed(self, t: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         m = mask.unsqueeze(-1).to(ctx.dtype)
         pooled = (ctx * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, D] mean over real tokens
-        emb = self.time_mlp(timestep_embedding(t, self.cfg.ch)) + self.text_pool(pooled)
+        return self.time_mlp(timestep_embedding(t, self.cfg.ch)) + self.text_pool(pooled)
 
+    @staticmethod
+    def _block(layer: nn.ModuleList, h: torch.Tensor, emb: torch.Tensor, ctx: torch.Tensor,
+               mask: torch.Tensor) -> torch.Tensor:
+        res, attn = layer
+        h = res(h, emb)
+        return attn(h, ctx, mask) if attn is not None else h
+
+    def _run(
+        self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor,
+        keep: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        emb = self._embed(t, ctx, mask)
         h = self.conv_in(x)  # [B, ch, 16, 16]
         hs = [h]
         for layer in self.down:
             if isinstance(layer, nn.ModuleList):
-                res, attn = layer
-                h = res(h, emb)
-                if attn is not None:
-                    h = attn(h, ctx, mask)
+                h = self._block(layer, h, emb, ctx, mask)
             else:
                 h = layer(h)  # stride-2 downsample
             hs.append(h)
 
         h = self.mid2(self.mid_attn(self.mid1(h, emb), ctx, mask), emb)  # [B, 2ch, 4, 4]
 
-        for layer in self.up:
+        deep = None
+        for i, layer in enumerate(self.up):
+            if keep and i == len(self.up) - self._level0_up:
+                deep = h  # [B, C, 16, 16]: the deep path's output at full resolution
             if isinstance(layer, nn.ModuleList):
-                res, attn = layer
-                h = res(torch.cat([h, hs.pop()], dim=1), emb)
-                if attn is not None:
-                    h = attn(h, ctx, mask)
+                h = self._block(layer, torch.cat([h, hs.pop()], dim=1), emb, ctx, mask)
             else:
                 h = layer(h)  # nearest upsample + conv
-        return self.conv_out(F.silu(self.norm_out(h)))  # [B, 4, 16, 16]
+        return self.conv_out(F.silu(self.norm_out(h))), deep  # [B, 4, 16, 16]

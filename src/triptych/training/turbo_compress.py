@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from triptych.diffusion.flow import timesteps
+from triptych.diffusion.sampler import reuse_plan
 from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoModel, load_pico, save_pico
 from triptych.nets.unet import ATTN_PARTS
@@ -68,6 +69,12 @@ class CompressConfig:
     attention: tuple[int, ...] | None = None
     lite: tuple[int, ...] = ()
     lite_parts: tuple[str, ...] = ("cross",)
+    # weight of the end-of-trajectory match (0: velocities only; it costs a backward pass
+    # through the student's whole unrolled trajectory)
+    endpoint: float = 0.0
+    # the student samples with DeepCache (``SamplingDefaults.reuse_deep``) and is trained the
+    # way it samples: its reusing steps see the deep feature of its own previous full step
+    reuse_deep: int = 0
     checkpoint_every: int = 100
     checkpoint_minutes: float = 5.0
     log_every: int = 25
@@ -101,11 +108,11 @@ def student_from(base: PicoModel, attention: tuple[int, ...] | None, lite: tuple
     return student
 
 
-@torch.no_grad()
 def trajectory(model: PicoModel, noise: torch.Tensor, context: tuple[torch.Tensor, ...],
-               grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The states an Euler sampler on ``grid`` visits from ``noise`` (the end excluded), and
-    their times: ([S*B,4,16,16], [S*B]) with S = len(grid) - 1, step-major."""
+               grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The states an Euler sampler on ``grid`` visits from ``noise`` (the end excluded), their
+    times, and where it ends: ([S*B,4,16,16], [S*B], [B,4,16,16]) with S = len(grid) - 1,
+    step-major. Differentiable when called with grad enabled."""
     states, times = [], []
     x = noise
     for i in range(len(grid) - 1):
@@ -113,22 +120,57 @@ def trajectory(model: PicoModel, noise: torch.Tensor, context: tuple[torch.Tenso
         states.append(x)
         times.append(t)
         x = x + (grid[i + 1] - grid[i]) * model(x, t, context=context)
-    return torch.cat(states), torch.cat(times)
+    return torch.cat(states), torch.cat(times), x
 
 
 def compress_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
-                  noise: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+                  noise: torch.Tensor, grid: torch.Tensor, endpoint: float = 0.0
+                  ) -> torch.Tensor:
     """MSE between the student's and the teacher's velocity at the states of both
-    trajectories from ``noise`` (the teacher's and the student's own)."""
+    trajectories from ``noise`` (the teacher's and the student's own); with ``endpoint`` > 0,
+    plus that weight times the MSE between where the two trajectories end, backpropagated
+    through the student's whole unrolled trajectory (what sampling with it returns)."""
     reps = 2 * (len(grid) - 1)
     with torch.no_grad():
         ctx_t = teacher.encode_text(ids)
-        x_t, t_t = trajectory(teacher, noise, ctx_t, grid)
-        x_s, t_s = trajectory(student, noise, student.encode_text(ids), grid)
+        x_t, t_t, end_t = trajectory(teacher, noise, ctx_t, grid)
+    if endpoint > 0:
+        x_s, t_s, end_s = trajectory(student, noise, student.encode_text(ids), grid)
+        x_s = x_s.detach()
+        end_loss = endpoint * (end_s - end_t).pow(2).mean()
+    else:
+        with torch.no_grad():
+            x_s, t_s, _ = trajectory(student, noise, student.encode_text(ids), grid)
+        end_loss = 0.0
+    with torch.no_grad():
         xs, ts = torch.cat([x_t, x_s]), torch.cat([t_t, t_s])
         target = teacher(xs, ts, context=tuple(c.repeat(reps, *[1] * (c.dim() - 1))
                                                for c in ctx_t))
-    return (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean()
+    return (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean() + end_loss
+
+
+def cached_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
+                noise: torch.Tensor, grid: torch.Tensor, reuse_deep: int) -> torch.Tensor:
+    """MSE between the student's and the teacher's velocity along the student's own
+    trajectory, sampled as the student samples: the steps ``reuse_plan`` marks run
+    ``shallow`` on the deep feature of the student's previous full step (the gradient reaches
+    that step through the feature: the deep path learns to serve the next step too)."""
+    plan = reuse_plan(len(grid) - 1, reuse_deep)
+    ctx_s = student.encode_text(ids)
+    with torch.no_grad():
+        ctx_t = teacher.encode_text(ids)
+    x, deep, losses = noise, None, []
+    for i in range(len(grid) - 1):
+        t = grid[i].expand(len(noise))
+        if plan[i] and deep is not None:
+            v = student.shallow(x, t, deep, context=ctx_s)
+        else:
+            v, deep = student.keep(x, t, context=ctx_s)
+        with torch.no_grad():
+            target = teacher(x, t, context=ctx_t)
+        losses.append((v - target).pow(2).mean())
+        x = (x + (grid[i + 1] - grid[i]) * v).detach()  # on-policy states
+    return torch.stack(losses).mean()
 
 
 def compress_turbo(
@@ -147,21 +189,39 @@ def compress_turbo(
     attention: tuple[int, ...] | None = None,
     lite: tuple[int, ...] | None = None,
     lite_parts: tuple[str, ...] | None = None,
+    endpoint: float | None = None,
+    reuse_deep: int | None = None,
+    init: Path | None = None,
     log=print,
 ) -> dict[str, Any]:
     """Distil the pico-turbo at ``teacher_path`` (default: the packaged one) into a student
-    with ``attention`` levels and ``lite`` blocks; writes the checkpoint and its card."""
+    with ``attention`` levels and ``lite`` blocks; writes the checkpoint and its card.
+    ``init``: continue this earlier student (its architecture; fresh optimiser and schedule)
+    instead of starting from the teacher's weights."""
     cfg = with_overrides(TINY if tiny else CompressConfig(), None, steps=steps, batch=batch,
                          lr=lr, attention=tuple(attention) if attention is not None else None,
                          lite=tuple(lite) if lite is not None else None,
-                         lite_parts=tuple(lite_parts) if lite_parts is not None else None)
+                         lite_parts=tuple(lite_parts) if lite_parts is not None else None,
+                         endpoint=endpoint, reuse_deep=reuse_deep)
     teacher_path = Path(teacher_path) if teacher_path else weights_path(NAME)
     bundle = load_pico(teacher_path)
     if bundle.sampling.guidance is not None:
         raise ValueError(f"{teacher_path}: a model sampled with CFG; compress a few-step "
                          "pico-turbo (pico-diffusion is distilled with reflow)")
     teacher = bundle.model.eval().requires_grad_(False)
-    student = student_from(teacher, cfg.attention, cfg.lite, cfg.lite_parts).train()
+    student = student_from(teacher, cfg.attention, cfg.lite, cfg.lite_parts)
+    if init is not None:
+        start = load_pico(init)
+        if start.tokenizer.vocab != bundle.tokenizer.vocab:
+            raise ValueError(f"--init {init}: its vocabulary is not the teacher's")
+        asked = (attention, lite, lite_parts) != (None, None, None)
+        if asked and start.model.cfg != student.cfg:
+            raise ValueError(f"--init {init}: its U-Net is not the student asked for (give the "
+                             "same --student-attention / --student-lite flags it was made with)")
+        student = start.model
+        cfg = replace(cfg, attention=student.cfg.attn_levels, lite=student.cfg.lite_levels,
+                      lite_parts=student.cfg.lite_parts)
+    student.train().requires_grad_(True)
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-compress-tiny" if tiny else f"{NAME}-compress")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -175,6 +235,7 @@ def compress_turbo(
         state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
         log(f"resumed {state_path} at step {state.step}")
     grids = {4: timesteps(4, bundle.sampling.shift), 2: timesteps(2, bundle.sampling.shift)}
+    sampling = replace(bundle.sampling, reuse_deep=cfg.reuse_deep)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
     fit = ClockFit(max_minutes, state, timer, log)
@@ -185,7 +246,7 @@ def compress_turbo(
 
     def export() -> None:
         save_pico(run_dir / f"{NAME}.safetensors", cpu_copy(ema.model), student.cfg,
-                  bundle.tokenizer, bundle.sampling, {"train": {"steps": state.step}})
+                  bundle.tokenizer, sampling, {"train": {"steps": state.step}})
 
     while state.step < total:
         total, stop = fit.check(total)
@@ -199,8 +260,10 @@ def compress_turbo(
         four = torch.rand((), generator=step_gen).item() < cfg.four_step_share
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        loss = compress_loss(student, teacher, bundle.tokenizer(captions), noise,
-                             grids[4 if four else 2])
+        ids, grid = bundle.tokenizer(captions), grids[4 if four else 2]
+        loss = (cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
+                if cfg.reuse_deep else
+                compress_loss(student, teacher, ids, noise, grid, cfg.endpoint))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -227,8 +290,10 @@ def compress_turbo(
         "params": count_params(student), "teacher_params": count_params(teacher),
         "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
         "teacher": teacher_path.name, "compress": True,
+        "init": str(init) if init else None,
+        "init_steps": (load_pico(init).meta.get("train") or {}).get("steps") if init else None,
     }
-    save_pico(out, cpu_copy(ema.model), student.cfg, bundle.tokenizer, bundle.sampling,
+    save_pico(out, cpu_copy(ema.model), student.cfg, bundle.tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed,
                "teacher_meta": bundle.meta.get("train")})
     write_compress_card(out.with_suffix(".md"), cfg, summary, seed)
@@ -247,7 +312,7 @@ def _levels(levels: tuple[int, ...]) -> str:
     return ",".join(map(str, levels)) or "none"
 
 
-def compress_command(cfg: CompressConfig, seed: int) -> str:
+def compress_command(cfg: CompressConfig, seed: int, init: bool = False) -> str:
     default = CompressConfig()
     flags = [f"--seed {seed}", f"--steps {cfg.steps}"]
     if cfg.batch != default.batch:
@@ -259,6 +324,12 @@ def compress_command(cfg: CompressConfig, seed: int) -> str:
     if cfg.lite:
         flags.append(f"--student-lite {_levels(cfg.lite)} "
                      f"--student-lite-parts {','.join(cfg.lite_parts)}")
+    if cfg.endpoint:
+        flags.append(f"--endpoint-weight {cfg.endpoint}")
+    if cfg.reuse_deep:
+        flags.append(f"--student-reuse-deep {cfg.reuse_deep}")
+    if init:
+        flags.append("--init <the earlier student>")
     return f"triptych train {NAME} --compress-from <the previous pico-turbo> " + " ".join(flags)
 
 
@@ -280,8 +351,13 @@ def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: in
             "train-split world captions and noise from a seeded stream, runs the teacher's "
             f"4-step ({cfg.four_step_share:.0%}) or 2-step Euler trajectory and the student's "
             "own from the same noise, and regresses the teacher's velocity at the states of "
-            "both (the student's: on-policy, so it learns to steer back from its own drift). "
-            "Samples like its teacher: 4 Euler steps, one conditional pass, no CFG."),
+            "both (the student's: on-policy, so it learns to steer back from its own drift)"
+            + (f", plus {cfg.endpoint} x the MSE between where the two trajectories end, "
+               "backpropagated through the student's unrolled steps" if cfg.endpoint else "")
+            + ". Samples like its teacher: 4 Euler steps, one conditional pass, no CFG."
+            + (f" It continued an earlier student (`{summary['init']}`, "
+               f"{summary.get('init_steps')} steps) with a fresh optimiser and schedule."
+               if summary.get("init") else "")),
         "Training": md_table({
             "steps": summary["steps"], "trajectories per step": cfg.batch,
             "optimiser": f"AdamW lr {cfg.lr}, {cfg.warmup} warm-up, cosine to 10 %, clip 1.0",
@@ -291,7 +367,7 @@ def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: in
             "final training loss": summary.get("final_loss"),
         }),
         "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md.",
-        "Reproduce": f"```\n{compress_command(cfg, seed)}\n```\n\nResumable: the run state "
-                     f"lives in `runs/{NAME}-compress/`.",
+        "Reproduce": f"```\n{compress_command(cfg, seed, bool(summary.get('init')))}\n```"
+                     f"\n\nResumable: the run state lives in `runs/{NAME}-compress/`.",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })

@@ -162,7 +162,8 @@ def _parts(_ctx: click.Context, _param: click.Parameter, value: str | None
                        "fitted to what is left; the card states the fitted --steps.")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Continue this pico-turbo (same teacher vocabulary) instead "
-                                 "of starting the student from the teacher.")
+                                 "of starting the student from the teacher (with "
+                                 "--compress-from: continue this earlier student).")
 @click.option("--student-attention", "attention", default=None, metavar="LEVELS",
               callback=_levels,
               help="U-Net levels that keep attention in the student, e.g. '2' (4x4 only: "
@@ -179,14 +180,20 @@ def _parts(_ctx: click.Context, _param: click.Parameter, value: str | None
               callback=_parts,
               help="With --student-lite: the branches those blocks keep, a comma list of "
                    "self, cross, mlp (default: cross).")
+@click.option("--student-reuse-deep", "reuse_deep", type=click.IntRange(0, 3), default=None,
+              help="With --compress-from: the student samples with DeepCache (after each "
+                   "full step this many steps reuse its deep feature) and is trained so.")
+@click.option("--endpoint-weight", "endpoint", type=float, default=None,
+              help="With --compress-from: also match where the teacher's trajectory ends, "
+                   "through the student's unrolled steps (weight; default 0).")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
                          pairs, lr, batch, device, max_minutes, init, attention,
-                         compress_from, lite, lite_parts) -> None:
+                         compress_from, lite, lite_parts, reuse_deep, endpoint) -> None:
     """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in), or
     compress a pico-turbo into a cheaper student (--compress-from)."""
     if compress_from is not None:
-        given = [flag for flag, value in (("--teacher", teacher), ("--pairs", pairs),
-                                          ("--init", init)) if value is not None]
+        given = [flag for flag, value in (("--teacher", teacher), ("--pairs", pairs))
+                 if value is not None]
         if device not in ("cpu", "auto"):
             given.append("--device")
         if given:
@@ -197,10 +204,13 @@ def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teach
         _finish(compress_turbo(teacher_path=compress_from, steps=steps, seed=seed, out=out,
                                tiny=tiny, resume=resume, run_dir=run_dir, batch=batch, lr=lr,
                                max_minutes=max_minutes, attention=attention, lite=lite,
-                               lite_parts=lite_parts, log=_log(as_json)), as_json)
+                               lite_parts=lite_parts, endpoint=endpoint,
+                               reuse_deep=reuse_deep, init=init,
+                               log=_log(as_json)), as_json)
         return
-    if lite is not None or lite_parts is not None:
-        raise click.UsageError("--student-lite and --student-lite-parts need --compress-from")
+    if (lite, lite_parts, endpoint, reuse_deep) != (None, None, None, None):
+        raise click.UsageError("--student-lite, --student-lite-parts, --student-reuse-deep "
+                               "and --endpoint-weight need --compress-from")
     from triptych.training.pico_turbo import train_pico_turbo
 
     _finish(train_pico_turbo(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
