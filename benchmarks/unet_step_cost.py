@@ -9,7 +9,9 @@ Runtime): pico-diffusion's U-Net at batch 1 (a full-size few-step student's step
 fixed cost of an image (text encoding + decoding), and leaner student U-Nets with random
 weights (their cost does not depend on the weights). It
 prints the speed-up each student would give at 4 steps against pico-diffusion's 20 CFG steps
-on the same runtime, and the step cost an 8x speed-up needs.
+on the same runtime, the same for DeepCache sampling (a full step that keeps its deep feature,
+then a shallow step that recomputes only the 16x16 level around it, twice), and the step cost
+an 8x speed-up needs.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def main() -> None:
             net(x1, t1, context=ctx1[name])
             if name == "full U-Net":
                 net(x2, t2, context=ctx2)
+                _v, deep = net.keep(x1, t1, context=ctx1[name])
+                net.shallow(x1, t1, deep, context=ctx1[name])
             decoders[rt](z)
         for run in range(args.runs + 5):
             keep = run >= 5
@@ -90,6 +94,10 @@ def main() -> None:
                 if name == "full U-Net":
                     _timed(lambda n=net: n(x2, t2, context=ctx2),
                            times.setdefault((rt, "batch 2 (CFG)"), []) if keep else [])
+                    _timed(lambda n=net, c=ctx1[name]: n.keep(x1, t1, context=c),
+                           times.setdefault((rt, "keep"), []) if keep else [])
+                    _timed(lambda n=net, c=ctx1[name]: n.shallow(x1, t1, deep, context=c),
+                           times.setdefault((rt, "shallow"), []) if keep else [])
             for rt in RUNTIMES:
                 _timed(lambda d=decoders[rt]: (bundle.model.encode_text(ids), d(z)),
                        times.setdefault((rt, "fixed"), []) if keep else [])
@@ -107,6 +115,11 @@ def main() -> None:
             "speedup_at_4_steps": {name: round(teacher / (TURBO_STEPS * ms[(rt, name)] + fixed), 2)
                                    for name in variants},
             "step_ms_needed_for_8x": round((teacher / TARGET - fixed) / TURBO_STEPS, 2),
+            # DeepCache at 4 steps: full (keeping the deep feature), shallow, full, shallow
+            "deep_cache": {
+                "keep_ms": round(ms[(rt, "keep")], 2), "shallow_ms": round(ms[(rt, "shallow")], 2),
+                "speedup_at_4_steps": round(teacher / (2 * ms[(rt, "keep")]
+                                                       + 2 * ms[(rt, "shallow")] + fixed), 2)},
         }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -123,6 +136,10 @@ def main() -> None:
             print(f"  {name + ', batch 1':<32} {r['median_ms'][name]:6.2f} ms  "
                   f"{params[name]:>9,} params  -> {r['speedup_at_4_steps'][name]:.2f}x at "
                   f"{TURBO_STEPS} steps")
+        dc = r["deep_cache"]
+        print(f"  {'DeepCache: full step keeping':<32} {dc['keep_ms']:6.2f} ms, shallow step "
+              f"{dc['shallow_ms']:.2f} ms  -> {dc['speedup_at_4_steps']:.2f}x at 4 steps "
+              f"(full, shallow, full, shallow)")
         print(f"  an {TARGET:.0f}x speed-up at {TURBO_STEPS} steps needs a step of <= "
               f"{r['step_ms_needed_for_8x']:.2f} ms")
 

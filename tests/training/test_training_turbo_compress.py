@@ -120,7 +120,8 @@ def test_the_cli_compresses_and_refuses_flags_that_do_not_apply(turbo, tmp_path,
         str(tmp_path / "run"), "--json"])
     assert ok.exit_code == 0, ok.output
     assert load_pico(out).model.cfg.lite_parts == ("cross", "mlp")
-    for extra, said in ((["--pairs", "8"], "--pairs"), (["--device", "cuda"], "--device"),
+    no_gpu = [] if torch.cuda.is_available() else [(["--device", "cuda"], "not available")]
+    for extra, said in (*no_gpu, (["--pairs", "8"], "--pairs"),
                         (["--student-lite-parts", "conv"], "self, cross, mlp")):
         bad = CliRunner().invoke(train, ["pico-turbo", "--tiny", "--compress-from",
                                          str(turbo["pt"]), "--run-dir",

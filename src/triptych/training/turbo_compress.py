@@ -192,12 +192,16 @@ def compress_turbo(
     endpoint: float | None = None,
     reuse_deep: int | None = None,
     init: Path | None = None,
+    device: str | None = "cpu",
     log=print,
 ) -> dict[str, Any]:
     """Distil the pico-turbo at ``teacher_path`` (default: the packaged one) into a student
     with ``attention`` levels and ``lite`` blocks; writes the checkpoint and its card.
     ``init``: continue this earlier student (its architecture; fresh optimiser and schedule)
-    instead of starting from the teacher's weights."""
+    instead of starting from the teacher's weights. ``device``: "cuda" trains on a GPU (the
+    per-step draws stay on CPU generators, so a run is the same data on either)."""
+    from triptych.training.pico_dit import resolve_device
+
     cfg = with_overrides(TINY if tiny else CompressConfig(), None, steps=steps, batch=batch,
                          lr=lr, attention=tuple(attention) if attention is not None else None,
                          lite=tuple(lite) if lite is not None else None,
@@ -221,20 +225,22 @@ def compress_turbo(
         student = start.model
         cfg = replace(cfg, attention=student.cfg.attn_levels, lite=student.cfg.lite_levels,
                       lite_parts=student.cfg.lite_parts)
-    student.train().requires_grad_(True)
+    dev = resolve_device(device)
+    teacher.to(dev)
+    student.to(dev).train().requires_grad_(True)
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-compress-tiny" if tiny else f"{NAME}-compress")
     run_dir.mkdir(parents=True, exist_ok=True)
     threads = set_threads(threads)
     gen = seed_everything(seed)
     ema = EMA(student, cfg.ema)
-    opt = adamw(student.parameters(), torch.device("cpu"), lr=cfg.lr, weight_decay=0.0)
+    opt = adamw(student.parameters(), dev, lr=cfg.lr, weight_decay=0.0)
     state_path = run_dir / "state.pt"
     state = RunState()
     if resume and state_path.is_file():
         state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
         log(f"resumed {state_path} at step {state.step}")
-    grids = {4: timesteps(4, bundle.sampling.shift), 2: timesteps(2, bundle.sampling.shift)}
+    grids = {n: timesteps(n, bundle.sampling.shift).to(dev) for n in (4, 2)}
     sampling = replace(bundle.sampling, reuse_deep=cfg.reuse_deep)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
@@ -260,7 +266,8 @@ def compress_turbo(
         four = torch.rand((), generator=step_gen).item() < cfg.four_step_share
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        ids, grid = bundle.tokenizer(captions), grids[4 if four else 2]
+        ids, grid = bundle.tokenizer(captions).to(dev), grids[4 if four else 2]
+        noise = noise.to(dev)
         loss = (cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
                 if cfg.reuse_deep else
                 compress_loss(student, teacher, ids, noise, grid, cfg.endpoint))
@@ -290,7 +297,7 @@ def compress_turbo(
         "params": count_params(student), "teacher_params": count_params(teacher),
         "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
         "teacher": teacher_path.name, "compress": True,
-        "init": str(init) if init else None,
+        "init": str(init) if init else None, "device": str(dev),
         "init_steps": (load_pico(init).meta.get("train") or {}).get("steps") if init else None,
     }
     save_pico(out, cpu_copy(ema.model), student.cfg, bundle.tokenizer, sampling,
@@ -312,7 +319,8 @@ def _levels(levels: tuple[int, ...]) -> str:
     return ",".join(map(str, levels)) or "none"
 
 
-def compress_command(cfg: CompressConfig, seed: int, init: bool = False) -> str:
+def compress_command(cfg: CompressConfig, seed: int, init: bool = False,
+                     device: str = "cpu") -> str:
     default = CompressConfig()
     flags = [f"--seed {seed}", f"--steps {cfg.steps}"]
     if cfg.batch != default.batch:
@@ -330,12 +338,15 @@ def compress_command(cfg: CompressConfig, seed: int, init: bool = False) -> str:
         flags.append(f"--student-reuse-deep {cfg.reuse_deep}")
     if init:
         flags.append("--init <the earlier student>")
+    if device != "cpu":
+        flags.append(f"--device {device.split(':')[0]}")
     return f"triptych train {NAME} --compress-from <the previous pico-turbo> " + " ".join(flags)
 
 
 def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: int,
                         metrics: str | None = None) -> None:
     kept = _levels(cfg.attention) if cfg.attention is not None else "the teacher's"
+    command = compress_command(cfg, seed, bool(summary.get("init")), summary["device"])
     lite = (f"; at level(s) {_levels(cfg.lite)} they keep only {' + '.join(cfg.lite_parts)}"
             if cfg.lite else "")
     write_card(path, f"{NAME} (a lean student compressed from a few-step pico-turbo)", {
@@ -363,11 +374,11 @@ def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: in
             "optimiser": f"AdamW lr {cfg.lr}, {cfg.warmup} warm-up, cosine to 10 %, clip 1.0",
             "EMA": cfg.ema, "seed": seed,
             "wall time": f"{summary['wall_s'] / 60:.1f} min "
-                         f"({machine_summary(summary.get('threads'))})",
+                         f"({machine_summary(summary.get('threads'))}, {summary['device']})",
             "final training loss": summary.get("final_loss"),
         }),
         "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md.",
-        "Reproduce": f"```\n{compress_command(cfg, seed, bool(summary.get('init')))}\n```"
-                     f"\n\nResumable: the run state lives in `runs/{NAME}-compress/`.",
+        "Reproduce": f"```\n{command}\n```\n\nResumable: the run state lives in "
+                     f"`runs/{NAME}-compress/`.",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })

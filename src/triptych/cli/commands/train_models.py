@@ -194,18 +194,16 @@ def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teach
     if compress_from is not None:
         given = [flag for flag, value in (("--teacher", teacher), ("--pairs", pairs))
                  if value is not None]
-        if device not in ("cpu", "auto"):
-            given.append("--device")
         if given:
             raise click.UsageError(f"{', '.join(given)}: not used with --compress-from (its "
-                                   "teacher is that pico-turbo; it trains on the CPU)")
+                                   "teacher is that pico-turbo, its data drawn fresh)")
         from triptych.training.turbo_compress import compress_turbo
 
         _finish(compress_turbo(teacher_path=compress_from, steps=steps, seed=seed, out=out,
                                tiny=tiny, resume=resume, run_dir=run_dir, batch=batch, lr=lr,
                                max_minutes=max_minutes, attention=attention, lite=lite,
                                lite_parts=lite_parts, endpoint=endpoint,
-                               reuse_deep=reuse_deep, init=init,
+                               reuse_deep=reuse_deep, init=init, device=device,
                                log=_log(as_json)), as_json)
         return
     if (lite, lite_parts, endpoint, reuse_deep) != (None, None, None, None):
