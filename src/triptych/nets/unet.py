@@ -10,6 +10,10 @@ in ``triptych.diffusion``. Layout on 16x16x4 latents with mult (1, 2, 2):
 
 The timestep and the pooled text embedding are added together and modulate every ResBlock
 through a GroupNorm scale/shift. ``triptych.nets.pico.PicoModel`` pairs it with the text encoder.
+
+Two ways to make a step cheaper for a distilled student: lite attention blocks
+(``UNetConfig.lite_levels``) and DeepCache (``forward_keep`` / ``forward_shallow``: a step that
+reuses the previous step's deep feature and recomputes only the 16x16 level).
 """
 
 from __future__ import annotations
