@@ -3,8 +3,6 @@ save/load round trip, resume, and determinism for a fixed seed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -17,18 +15,6 @@ from triptych.training.pico_diffusion import train_pico_diffusion
 from triptych.training.pico_turbo import train_pico_turbo
 
 quiet = {"log": lambda *_: None, "threads": 1}
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("runs")
-    ae = root / "w" / "autoencoder.safetensors"
-    train_autoencoder(tiny=True, seed=1, out=ae, run_dir=root / "ae", **quiet)
-    pd = root / "w" / "pico-diffusion.safetensors"
-    train_pico_diffusion(tiny=True, seed=1, out=pd, run_dir=root / "pd", ae_path=ae, **quiet)
-    pt = root / "w" / "pico-turbo.safetensors"
-    train_pico_turbo(tiny=True, seed=1, out=pt, run_dir=root / "pt", teacher_path=pd, **quiet)
-    return {"root": root, "ae": ae, "pd": pd, "pt": pt}
 
 
 def test_autoencoder_checkpoint_and_card(tiny_runs) -> None:

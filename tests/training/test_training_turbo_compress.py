@@ -3,8 +3,6 @@ inherited weights, the loss, determinism and resume, the CLI's flags and refusal
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from click.testing import CliRunner
@@ -12,24 +10,9 @@ from click.testing import CliRunner
 from triptych.diffusion.flow import timesteps
 from triptych.nets.pico import PicoModel, load_pico
 from triptych.nets.unet import UNET_CONFIGS, AttnBlock
-from triptych.training.autoencoder import train_autoencoder
-from triptych.training.pico_diffusion import train_pico_diffusion
-from triptych.training.pico_turbo import train_pico_turbo
 from triptych.training.turbo_compress import compress_loss, compress_turbo, student_from
 
 quiet = {"log": lambda *_: None, "threads": 1}
-
-
-@pytest.fixture(scope="module")
-def turbo(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("compress")
-    ae = root / "w" / "autoencoder.safetensors"
-    train_autoencoder(tiny=True, seed=1, out=ae, run_dir=root / "ae", **quiet)
-    pd = root / "w" / "pico-diffusion.safetensors"
-    train_pico_diffusion(tiny=True, seed=1, out=pd, run_dir=root / "pd", ae_path=ae, **quiet)
-    pt = root / "w" / "pico-turbo.safetensors"
-    train_pico_turbo(tiny=True, seed=1, out=pt, run_dir=root / "pt", teacher_path=pd, **quiet)
-    return {"pd": pd, "pt": pt}
 
 
 def test_the_student_inherits_every_weight_it_keeps() -> None:
@@ -71,11 +54,11 @@ def test_the_loss_is_zero_for_an_identical_student_and_not_for_a_lean_one() -> N
     assert loss.item() > 1e-6 and loss.requires_grad
 
 
-def test_compress_writes_a_lean_checkpoint_and_card_deterministically(turbo, tmp_path) -> None:
+def test_compress_writes_a_lean_checkpoint_and_card_deterministically(tiny_runs, tmp_path) -> None:
     outs = []
     for run in ("a", "b"):
         out = tmp_path / f"{run}.safetensors"
-        summary = compress_turbo(teacher_path=turbo["pt"], tiny=True, seed=3, out=out,
+        summary = compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, seed=3, out=out,
                                  run_dir=tmp_path / run, lite=(1,), **quiet)
         outs.append(load_pico(out))
     assert summary["steps"] == 4 and summary["params"] < summary["teacher_params"]
@@ -88,26 +71,26 @@ def test_compress_writes_a_lean_checkpoint_and_card_deterministically(turbo, tmp
     assert "--compress-from" in card and "--student-lite 1 --student-lite-parts cross" in card
 
 
-def test_a_resumed_run_ends_where_an_uninterrupted_one_does(turbo, tmp_path) -> None:
+def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tiny_runs, tmp_path) -> None:
     whole = tmp_path / "whole.safetensors"
-    compress_turbo(teacher_path=turbo["pt"], tiny=True, seed=3, out=whole,
+    compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, seed=3, out=whole,
                    run_dir=tmp_path / "whole", **quiet)
     part = tmp_path / "part.safetensors"
-    compress_turbo(teacher_path=turbo["pt"], tiny=True, seed=3, steps=2, out=part,
+    compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, seed=3, steps=2, out=part,
                    run_dir=tmp_path / "part", **quiet)
-    compress_turbo(teacher_path=turbo["pt"], tiny=True, seed=3, steps=4, out=part,
+    compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, seed=3, steps=4, out=part,
                    run_dir=tmp_path / "part", **quiet)
     x, y = load_pico(whole).model.state_dict(), load_pico(part).model.state_dict()
     assert all(torch.equal(x[k], y[k]) for k in x)
 
 
-def test_a_cfg_model_is_not_a_compress_teacher(turbo, tmp_path) -> None:
+def test_a_cfg_model_is_not_a_compress_teacher(tiny_runs, tmp_path) -> None:
     with pytest.raises(ValueError, match="CFG"):
-        compress_turbo(teacher_path=turbo["pd"], tiny=True, out=tmp_path / "x.safetensors",
+        compress_turbo(teacher_path=tiny_runs["pd"], tiny=True, out=tmp_path / "x.safetensors",
                        run_dir=tmp_path / "x", **quiet)
 
 
-def test_the_cli_compresses_and_refuses_flags_that_do_not_apply(turbo, tmp_path,
+def test_the_cli_compresses_and_refuses_flags_that_do_not_apply(tiny_runs, tmp_path,
                                                                  monkeypatch) -> None:
     from triptych.cli.commands import train_models  # noqa: F401  (attaches the commands)
     from triptych.cli.commands.train import train
@@ -115,7 +98,7 @@ def test_the_cli_compresses_and_refuses_flags_that_do_not_apply(turbo, tmp_path,
     monkeypatch.setenv("TRIPTYCH_TORCH_THREADS", "1")
     out = tmp_path / "cli.safetensors"
     ok = CliRunner().invoke(train, [
-        "pico-turbo", "--tiny", "--compress-from", str(turbo["pt"]), "--student-lite", "1",
+        "pico-turbo", "--tiny", "--compress-from", str(tiny_runs["pt"]), "--student-lite", "1",
         "--student-lite-parts", "cross,mlp", "--out", str(out), "--run-dir",
         str(tmp_path / "run"), "--json"])
     assert ok.exit_code == 0, ok.output
@@ -124,7 +107,7 @@ def test_the_cli_compresses_and_refuses_flags_that_do_not_apply(turbo, tmp_path,
     for extra, said in (*no_gpu, (["--pairs", "8"], "--pairs"),
                         (["--student-lite-parts", "conv"], "self, cross, mlp")):
         bad = CliRunner().invoke(train, ["pico-turbo", "--tiny", "--compress-from",
-                                         str(turbo["pt"]), "--run-dir",
+                                         str(tiny_runs["pt"]), "--run-dir",
                                          str(tmp_path / "bad"), *extra])
         assert bad.exit_code == 2 and said in bad.output, bad.output
     lite_alone = CliRunner().invoke(train, ["pico-turbo", "--tiny", "--student-lite", "1"])
@@ -147,9 +130,9 @@ def test_the_deep_cache_loss_trains_the_student_as_it_samples() -> None:
     assert same.unet.mid_attn.qkv.weight.grad.abs().sum() > 0
 
 
-def test_a_deep_cache_student_keeps_its_sampling_setting(turbo, tmp_path) -> None:
+def test_a_deep_cache_student_keeps_its_sampling_setting(tiny_runs, tmp_path) -> None:
     out = tmp_path / "dc.safetensors"
-    compress_turbo(teacher_path=turbo["pt"], tiny=True, seed=3, out=out,
+    compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, seed=3, out=out,
                    run_dir=tmp_path / "dc", reuse_deep=1, **quiet)
     assert load_pico(out).sampling.reuse_deep == 1
     assert "--student-reuse-deep 1" in out.with_suffix(".md").read_text()

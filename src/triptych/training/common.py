@@ -161,6 +161,47 @@ class Timer:
         return self.offset + time.monotonic() - self.t0
 
 
+def optimizer_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer,
+                   ema: EMA, state: RunState, bar: Any) -> None:
+    """Backward, clip the gradient norm to 1.0, step the optimiser and the EMA, count it."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    ema.update(model, state.step)
+    state.step += 1
+    bar.update(1)
+
+
+class Cadence:
+    """When a training loop logs and checkpoints: a log line every ``log_every`` steps; the
+    run state and an export every ``every`` steps, after ``minutes`` without one (a crash or
+    a lease's end never loses more), and at the last step."""
+
+    def __init__(self, jlog: JsonLog, timer: Timer, *, log_every: int, every: int,
+                 minutes: float) -> None:
+        self.jlog, self.timer = jlog, timer
+        self.log_every, self.every, self.minutes = log_every, every, minutes
+        self.last_save = timer.total
+
+    def log(self, state: RunState, loss: torch.Tensor, bar: Any) -> None:
+        if state.step % self.log_every == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            self.jlog.write(step=state.step, loss=round(loss.item(), 5),
+                            wall_s=round(self.timer.total, 1))
+
+    def due(self, state: RunState, total: int) -> bool:
+        """Whether to checkpoint now; if so, ``state.wall_s`` is brought up to date."""
+        late = self.timer.total - self.last_save > 60 * self.minutes
+        if state.step % self.every == 0 or state.step == total or late:
+            state.wall_s = self.timer.total
+            return True
+        return False
+
+    def saved(self) -> None:
+        self.last_save = self.timer.total
+
+
 class ClockFit:
     """Fits a run's schedule to ``max_minutes`` of wall clock (a leased GPU, a shared CPU).
 

@@ -53,6 +53,7 @@ from triptych.training.common import (
     lr_at,
     machine_summary,
     md_table,
+    optimizer_step,
     progress,
     save_state,
     seed_everything,
@@ -249,13 +250,7 @@ def train_pico_bits(
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         with _autocast(dev, cfg.amp):
             loss, ce = model.loss(cond, target, cfg.mtp_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(model, state.step)
-        state.step += 1
-        bar.update(1)
+        optimizer_step(loss, model, opt, ema, state, bar)
         if state.step % cfg.log_every == 0 or state.step == total:
             parts = {k: round(float(v), 4) for k, v in ce.items()}
             bar.set_postfix(ce=f"{parts['ce0']:.3f}")

@@ -28,6 +28,7 @@ from triptych.training import data
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    Cadence,
     ClockFit,
     JsonLog,
     RunState,
@@ -41,6 +42,7 @@ from triptych.training.common import (
     lr_at,
     machine_summary,
     md_table,
+    optimizer_step,
     progress,
     save_state,
     seed_everything,
@@ -167,7 +169,8 @@ def train_pico_diffusion(
     timer = Timer(state.wall_s)
     fit = ClockFit(max_minutes, state, timer, log)
     total = fit.planned(cfg.steps)
-    last_save = timer.total
+    cadence = Cadence(jlog, timer, log_every=cfg.log_every, every=cfg.checkpoint_every,
+                      minutes=cfg.checkpoint_minutes)
     batches = infinite_batches(len(latents), cfg.batch, gen)
     # a resumed run restores the generator and draws a fresh permutation: deterministic
     # for a given resume point, though not identical to an uninterrupted run
@@ -188,24 +191,14 @@ def train_pico_diffusion(
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         loss = flow.loss(lambda xt, tt: model(xt, tt, cond), x0, noise, t)  # noqa: B023
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(model, state.step)
-        state.step += 1
-        bar.update(1)
-        if state.step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
-            state.wall_s = timer.total
+        optimizer_step(loss, model, opt, ema, state, bar)
+        cadence.log(state, loss, bar)
+        if cadence.due(state, total):
             save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
             save_pico(export, cpu_copy(ema.model), model.cfg, tokenizer, sampling,
                       {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
                                  "init_steps": trained_steps(start)}})
-            last_save = timer.total
+            cadence.saved()
         if cfg.preview_every and state.step % cfg.preview_every == 0:
             save_preview(PicoBundle(cpu_copy(ema.model), tokenizer, sampling), ae,
                          run_dir / f"preview_{state.step:06d}.png")

@@ -54,6 +54,7 @@ from triptych.training.common import (
     lr_at,
     machine_summary,
     md_table,
+    optimizer_step,
     progress,
     save_state,
     seed_everything,
@@ -216,13 +217,7 @@ def run_transformer_training(
         with autocast:
             loss = flow.loss(lambda xt, tt: model(xt, tt, inputs, drop=drop),  # noqa: B023
                              x0, noise, t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema.update(model, state.step)
-        state.step += 1
-        bar.update(1)
+        optimizer_step(loss, model, opt, ema, state, bar)
         if state.step % cfg.log_every == 0 or state.step == total:
             loss_value = loss.item()
             bar.set_postfix(loss=f"{loss_value:.4f}")

@@ -28,6 +28,7 @@ from triptych.training import data
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    Cadence,
     ClockFit,
     JsonLog,
     RunState,
@@ -41,6 +42,7 @@ from triptych.training.common import (
     lr_at,
     machine_summary,
     md_table,
+    optimizer_step,
     progress,
     save_state,
     seed_everything,
@@ -212,7 +214,8 @@ def train_pico_turbo(
     left = None if max_minutes is None else max(0.1, max_minutes - pair_wall / 60)
     fit = ClockFit(left, state, timer, log)
     total = fit.planned(cfg.steps)
-    last_save = timer.total
+    cadence = Cadence(jlog, timer, log_every=cfg.log_every, every=cfg.checkpoint_every,
+                      minutes=cfg.checkpoint_minutes)
     batches = infinite_batches(len(x0_all), min(cfg.batch, len(x0_all)), gen)
     bar = progress(total, state.step, NAME)
     loss = None
@@ -227,23 +230,13 @@ def train_pico_turbo(
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         loss = reflow_loss(student, flow, x0_all[idx], noise_all[idx], ids[idx], t=t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        ema.update(student, state.step)
-        state.step += 1
-        bar.update(1)
-        if state.step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
-            state.wall_s = timer.total
+        optimizer_step(loss, student, opt, ema, state, bar)
+        cadence.log(state, loss, bar)
+        if cadence.due(state, total):
             save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
             save_pico(run_dir / f"{NAME}.safetensors", cpu_copy(ema.model), student.cfg,
                       tokenizer, sampling, {"train": {"steps": state.step}})
-            last_save = timer.total
+            cadence.saved()
     bar.close()
     state.wall_s = timer.total
     if state.step < total:  # stopped by the clock: keep the state so that it can resume

@@ -34,6 +34,7 @@ from triptych.training import data
 from triptych.training.common import (
     EMA,
     RUNS_DIR,
+    Cadence,
     ClockFit,
     JsonLog,
     RunState,
@@ -45,6 +46,7 @@ from triptych.training.common import (
     lr_at,
     machine_summary,
     md_table,
+    optimizer_step,
     progress,
     save_state,
     seed_everything,
@@ -246,7 +248,8 @@ def compress_turbo(
     timer = Timer(state.wall_s)
     fit = ClockFit(max_minutes, state, timer, log)
     total = fit.planned(cfg.steps)
-    last_save = timer.total
+    cadence = Cadence(jlog, timer, log_every=cfg.log_every, every=cfg.checkpoint_every,
+                      minutes=cfg.checkpoint_minutes)
     bar = progress(total, state.step, f"{NAME} compress")
     loss = None
 
@@ -271,22 +274,12 @@ def compress_turbo(
         loss = (cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
                 if cfg.reuse_deep else
                 compress_loss(student, teacher, ids, noise, grid, cfg.endpoint))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        ema.update(student, state.step)
-        state.step += 1
-        bar.update(1)
-        if state.step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
-            state.wall_s = timer.total
+        optimizer_step(loss, student, opt, ema, state, bar)
+        cadence.log(state, loss, bar)
+        if cadence.due(state, total):
             save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
             export()
-            last_save = timer.total
+            cadence.saved()
     bar.close()
     state.wall_s = timer.total
     if state.step < total:  # stopped by the clock: keep the state so that it can resume
