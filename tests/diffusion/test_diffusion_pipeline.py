@@ -147,7 +147,7 @@ def test_a_shallow_step_on_its_own_state_is_the_full_step() -> None:
     v, deep = model.keep(x, t, context=ctx)
     assert torch.equal(v, model(x, t, context=ctx)) and deep.shape[-2:] == (16, 16)
     torch.testing.assert_close(model.shallow(x, t, deep, context=ctx), v)
-    other = model.shallow(x + 0.5, t, deep, context=ctx)  # a later state, yesterday's layout
+    other = model.shallow(x + 0.5, t, deep, context=ctx)  # a later state, an older feature
     assert not torch.allclose(other, model(x + 0.5, t, context=ctx))
 
 

@@ -163,7 +163,9 @@ class PicoPipeline:
 
         # no listener: the sampler skips the per-step clean-image estimate altogether
         return sample_euler(self._net, noise, context, steps=steps, guidance=w, null_context=null,
-                            shift=b.sampling.shift, reuse_deep=b.sampling.reuse_deep,
+                            shift=b.sampling.shift,
+                            # a sampling hint: models without DeepCache's two calls ignore it
+                            reuse_deep=b.sampling.reuse_deep if hasattr(self._net, "keep") else 0,
                             on_step=on_step if on_x0 is not None else None,
                             layout=layout if layout is not None and layout.active else None)
 

@@ -25,7 +25,7 @@ LayoutHook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
 def reuse_plan(steps: int, reuse_deep: int) -> list[bool]:
     """Which steps reuse the last full step's deep feature: after each full step, the next
     ``reuse_deep`` do. Runs of 1-2 steps are always full: their steps are too far apart in t
-    for yesterday's layout to stand for today's."""
+    for one step's deep feature to stand for the next's."""
     if reuse_deep <= 0 or steps < 3:
         return [False] * steps
     return [i % (reuse_deep + 1) != 0 for i in range(steps)]
@@ -50,8 +50,8 @@ def sample_euler(
 
     ``context`` and ``null_context`` come from ``model.encode_text`` ([B,L,D], [B,L]).
     ``reuse_deep`` > 0 (no CFG only): the steps ``reuse_plan`` marks call
-    ``model.shallow(x, t, deep, context=...)`` with the deep feature of the last full step,
-    which calls ``model.keep`` instead of ``model``.
+    ``model.shallow(x, t, deep, context=...)`` with the deep feature of the last full step;
+    the full steps call ``model.keep``, which also returns that feature.
     """
     use_cfg = guidance is not None and guidance != 1.0
     if use_cfg and null_context is None:
