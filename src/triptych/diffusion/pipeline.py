@@ -57,20 +57,12 @@ class _TracedUNet(torch.nn.Module):
     def __init__(self, model: torch.nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.traced: dict[int, torch.jit.ScriptModule] = {}
-        self.methods: dict[tuple, torch.jit.ScriptModule] = {}
+        # one frozen graph per (method, batch size): the plain step is keyed by the batch alone
+        self.traced: dict[int | tuple, torch.jit.ScriptModule] = {}
 
     def forward(self, x, t, ids=None, *, context=None):  # noqa: ANN001 - mirrors PicoModel
         ctx, mask = context if context is not None else self.model.encode_text(ids)
-        b = x.shape[0]
-        if b not in self.traced:
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                traced = torch.jit.trace(self.model.unet, (x, t, ctx, mask), check_trace=False)
-                self.traced[b] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-        return self.traced[b](x, t, ctx, mask)
+        return self._frozen(x.shape[0], self.model.unet.forward, (x, t, ctx, mask))
 
     def keep(self, x, t, *, context):  # noqa: ANN001, ANN201 - DeepCache's full step
         return self._frozen(("keep", x.shape[0]), self.model.unet.forward_keep,
@@ -80,16 +72,16 @@ class _TracedUNet(torch.nn.Module):
         return self._frozen(("shallow", x.shape[0]), self.model.unet.forward_shallow,
                             (x, t, *context, deep))
 
-    def _frozen(self, key: tuple, method, inputs: tuple):  # noqa: ANN001, ANN202
-        if key not in self.methods:
+    def _frozen(self, key: int | tuple, method, inputs: tuple):  # noqa: ANN001, ANN202
+        if key not in self.traced:
             import warnings
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 traced = torch.jit.trace(_Method(self.model.unet, method).eval(), inputs,
                                          check_trace=False)
-                self.methods[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-        return self.methods[key](*inputs)
+                self.traced[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        return self.traced[key](*inputs)
 
 
 class _Method(torch.nn.Module):

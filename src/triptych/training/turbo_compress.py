@@ -40,6 +40,7 @@ from triptych.training.common import (
     RunState,
     Timer,
     adamw,
+    command_flags,
     count_params,
     cpu_copy,
     load_state,
@@ -215,16 +216,18 @@ def compress_turbo(
         raise ValueError(f"{teacher_path}: a model sampled with CFG; compress a few-step "
                          "pico-turbo (pico-diffusion is distilled with reflow)")
     teacher = bundle.model.eval().requires_grad_(False)
-    student = student_from(teacher, cfg.attention, cfg.lite, cfg.lite_parts)
-    if init is not None:
-        start = load_pico(init)
+    start = load_pico(init) if init is not None else None
+    if start is None:
+        student = student_from(teacher, cfg.attention, cfg.lite, cfg.lite_parts)
+    else:
         if start.tokenizer.vocab != bundle.tokenizer.vocab:
             raise ValueError(f"--init {init}: its vocabulary is not the teacher's")
+        student = start.model
         asked = (attention, lite, lite_parts) != (None, None, None)
-        if asked and start.model.cfg != student.cfg:
+        if asked and student.cfg != student_from(teacher, cfg.attention, cfg.lite,
+                                                 cfg.lite_parts).cfg:
             raise ValueError(f"--init {init}: its U-Net is not the student asked for (give the "
                              "same --student-attention / --student-lite flags it was made with)")
-        student = start.model
         cfg = replace(cfg, attention=student.cfg.attn_levels, lite=student.cfg.lite_levels,
                       lite_parts=student.cfg.lite_parts)
     dev = resolve_device(device)
@@ -291,7 +294,7 @@ def compress_turbo(
         "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
         "teacher": teacher_path.name, "compress": True,
         "init": str(init) if init else None, "device": str(dev),
-        "init_steps": (load_pico(init).meta.get("train") or {}).get("steps") if init else None,
+        "init_steps": (start.meta.get("train") or {}).get("steps") if start else None,
     }
     save_pico(out, cpu_copy(ema.model), student.cfg, bundle.tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed,
@@ -314,26 +317,17 @@ def _levels(levels: tuple[int, ...]) -> str:
 
 def compress_command(cfg: CompressConfig, seed: int, init: bool = False,
                      device: str = "cpu") -> str:
-    default = CompressConfig()
-    flags = [f"--seed {seed}", f"--steps {cfg.steps}"]
-    if cfg.batch != default.batch:
-        flags.append(f"--batch {cfg.batch}")
-    if cfg.lr != default.lr:
-        flags.append(f"--lr {cfg.lr}")
+    flags = f"--seed {seed} --steps {cfg.steps}" + command_flags(
+        cfg, CompressConfig(), {"batch": "--batch", "lr": "--lr", "endpoint": "--endpoint-weight",
+                                "reuse_deep": "--student-reuse-deep"}, device)
     if cfg.attention is not None:
-        flags.append(f"--student-attention {_levels(cfg.attention)}")
+        flags += f" --student-attention {_levels(cfg.attention)}"
     if cfg.lite:
-        flags.append(f"--student-lite {_levels(cfg.lite)} "
-                     f"--student-lite-parts {','.join(cfg.lite_parts)}")
-    if cfg.endpoint:
-        flags.append(f"--endpoint-weight {cfg.endpoint}")
-    if cfg.reuse_deep:
-        flags.append(f"--student-reuse-deep {cfg.reuse_deep}")
+        flags += (f" --student-lite {_levels(cfg.lite)} "
+                  f"--student-lite-parts {','.join(cfg.lite_parts)}")
     if init:
-        flags.append("--init <the earlier student>")
-    if device != "cpu":
-        flags.append(f"--device {device.split(':')[0]}")
-    return f"triptych train {NAME} --compress-from <the previous pico-turbo> " + " ".join(flags)
+        flags += " --init <the earlier student>"
+    return f"triptych train {NAME} --compress-from <the previous pico-turbo> {flags}"
 
 
 def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: int,
