@@ -85,6 +85,23 @@ def test_resume_continues_from_saved_state(runs, tmp_path) -> None:
     assert [r["step"] for r in rows if "step" in r] == [1, 2, 3, 4]
 
 
+def test_a_decoder_refinement_keeps_the_token_space(runs, tmp_path) -> None:
+    out = tmp_path / "refined.safetensors"
+    summary = train_bits_tokenizer(tiny=True, steps=3, seed=2, out=out, run_dir=tmp_path / "r",
+                                   decoder_from=runs["tok"], **quiet)
+    before, after = load_file(str(runs["tok"])), load_file(str(out))
+    assert before.keys() == after.keys()
+    kept = [k for k in before if not k.startswith("decoder.")]
+    assert kept and all(torch.equal(before[k], after[k]) for k in kept)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert summary["fingerprint"] == bt.fingerprint(bt.load(runs["tok"]))
+    # pico-bits trained on the old tokenizer decodes through the refined one
+    pipe = load_bits_pipeline(runs["gpt"], out)
+    assert pipe([" a red circle"], [0]).shape == (1, 3, 64, 64)
+    card = out.with_suffix(".md").read_text()
+    assert "--decoder-from" in card and "Decoder refinement" in card
+
+
 def test_missing_checkpoints_name_the_file(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="no-tokenizer.safetensors not found"):
         train_pico_bits(tiny=True, out=tmp_path / "g.safetensors", run_dir=tmp_path / "g",

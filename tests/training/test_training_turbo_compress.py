@@ -136,3 +136,48 @@ def test_a_deep_cache_student_keeps_its_sampling_setting(tiny_runs, tmp_path) ->
                    run_dir=tmp_path / "dc", reuse_deep=1, **quiet)
     assert load_pico(out).sampling.reuse_deep == 1
     assert "--student-reuse-deep 1" in out.with_suffix(".md").read_text()
+
+
+def _jittered_tiny_teacher() -> PicoModel:
+    torch.manual_seed(0)
+    teacher = PicoModel(UNET_CONFIGS["tiny"]).eval()
+    for p in teacher.parameters():  # away from the zero-initialised output layers
+        p.data.add_(0.05 * torch.randn_like(p))
+    return teacher
+
+
+def test_the_halving_loss_targets_the_teachers_average_velocity() -> None:
+    from triptych.training.turbo_compress import halving_loss, trajectory
+
+    teacher = _jittered_tiny_teacher()
+    ids, noise, grid = torch.randint(3, 20, (2, 24)), torch.randn(2, 4, 16, 16), timesteps(4)
+    same = student_from(teacher, None, (), ("cross",))
+    # one student step per teacher step: plain velocity matching, exact for the teacher itself
+    assert halving_loss(same, teacher, ids, noise, grid, 4).item() < 1e-10
+    # one step for four: the target is the straight line from the noise to where the
+    # teacher's 4 steps land
+    with torch.no_grad():
+        _, _, end = trajectory(teacher, noise, teacher.encode_text(ids), grid)
+        expected = (same(noise, torch.ones(2), ids) - (end - noise) / -1.0).pow(2).mean()
+    loss = halving_loss(same, teacher, ids, noise, grid, 1)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5) and loss.item() > 1e-8
+    loss = halving_loss(same, teacher, ids, noise, grid, 2)
+    loss.backward()
+    assert loss.item() > 1e-8 and same.unet.mid_attn.qkv.weight.grad.abs().sum() > 0
+
+
+def test_a_halved_student_samples_with_its_own_step_count(tiny_runs, tmp_path) -> None:
+    from triptych.cli.commands import train_models  # noqa: F401  (attaches the commands)
+    from triptych.cli.commands.train import train
+
+    out = tmp_path / "two.safetensors"
+    compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, seed=3, out=out,
+                   run_dir=tmp_path / "two", student_steps=2, **quiet)
+    assert load_pico(out).sampling.steps == 2
+    card = out.with_suffix(".md").read_text()
+    assert "--student-steps 2" in card and "progressive distillation" in card
+    with pytest.raises(ValueError, match="--student-steps"):
+        compress_turbo(teacher_path=tiny_runs["pt"], tiny=True, out=tmp_path / "x.safetensors",
+                       run_dir=tmp_path / "x", student_steps=2, reuse_deep=1, **quiet)
+    result = CliRunner().invoke(train, ["pico-turbo", "--tiny", "--student-steps", "2"])
+    assert result.exit_code != 0 and "need --compress-from" in result.output

@@ -142,19 +142,31 @@ def train_bits_tokenizer(
     max_minutes: float | None = None,
     workers: int = 0,
     overrides: dict[str, Any] | None = None,
+    decoder_from: Path | None = None,
+    lr: float | None = None,
     log=print,
 ) -> dict[str, Any]:
     """``workers``: processes that render the stream ahead (same batches; a GPU needs them).
-    ``max_minutes``: fit the schedule to the clock (``ClockFit``) and stop there."""
+    ``max_minutes``: fit the schedule to the clock (``ClockFit``) and stop there.
+    ``decoder_from``: start from this trained tokenizer and train only its decoder: the
+    encoder (so the token space, ``fingerprint``, and every pico-bits trained on it) stays
+    as it is, and only what the tokens are drawn as improves."""
     cfg = with_overrides(TINY if tiny else TokenizerTrainConfig(), overrides, steps=steps,
-                         batch=batch)
+                         batch=batch, lr=lr)
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
     dev = resolve_device(device)
     gen = seed_everything(seed)
-    model = BitsTokenizer(TOKENIZER_CONFIGS[cfg.size]).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if decoder_from is not None:
+        model = bt.load(decoder_from)  # frozen; only the decoder learns below
+        model.decoder.requires_grad_(True)
+        model.to(dev)
+        start_fp = bt.fingerprint(model)
+        opt = torch.optim.Adam(model.decoder.parameters(), lr=cfg.lr)
+    else:
+        model = BitsTokenizer(TOKENIZER_CONFIGS[cfg.size]).to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state_path = run_dir / "state.pt"
     state = RunState()
     if resume and state_path.is_file():
@@ -168,6 +180,8 @@ def train_bits_tokenizer(
     stream = data.render_stream(cfg.batch, seed, state.step, workers)
     bar = progress(total, state.step, NAME)
     model.train()
+    if decoder_from is not None:
+        model.encoder.eval()
     while state.step < total:
         total, stop = fit.check(total)
         bar.total = total
@@ -176,9 +190,15 @@ def train_bits_tokenizer(
         images = next(stream).to(dev, non_blocking=True)
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        recon, _, stats = model(images)
-        rec = ae_loss(recon, images, cfg.grad_weight)
-        loss = rec + stats["loss"]
+        if decoder_from is not None:
+            with torch.no_grad():
+                q, _, stats = model.quantizer(model.encoder(images))
+            rec = ae_loss(model.decoder(q), images, cfg.grad_weight)
+            loss = rec
+        else:
+            recon, _, stats = model(images)
+            rec = ae_loss(recon, images, cfg.grad_weight)
+            loss = rec + stats["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -204,11 +224,15 @@ def train_bits_tokenizer(
         save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
     cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
 
+    if decoder_from is not None and bt.fingerprint(model) != start_fp:
+        raise RuntimeError("the encoder changed while only the decoder was trained")
     metrics = evaluate_tokenizer(model, cfg.eval_n, seed + 2, dev)
     ceiling = None if tiny else judge_ceiling(model, cfg.eval_n, seed + 3, dev, log)
     summary = {"steps": state.step, "wall_s": round(state.wall_s, 1),
                "params": count_params(model), "bits": model.bits, "vocab": model.vocab_size,
-               "threads": threads, "device": str(dev), **metrics, "judge_ceiling": ceiling}
+               "threads": threads, "device": str(dev), **metrics, "judge_ceiling": ceiling,
+               "decoder_from": str(decoder_from) if decoder_from else None,
+               "fingerprint": bt.fingerprint(model)}
     model.cpu()
     bt.save(model, out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_tokenizer_card(out.with_suffix(".md"), model, cfg, summary, seed)
@@ -222,7 +246,12 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
     c, q = model.cfg, model.cfg.lfq
     tiny = " --tiny" if cfg.size == "tiny" else ""
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}" + command_flags(
-        cfg, TINY if tiny else TokenizerTrainConfig(), {"batch": "--batch"}, summary["device"])
+        cfg, TINY if tiny else TokenizerTrainConfig(), {"batch": "--batch", "lr": "--lr"},
+        summary["device"])
+    refined = summary.get("decoder_from")
+    if refined:
+        command = (f"# the tokenizer it started from: its own card's command (in this file's "
+                   f"history)\n{command} --decoder-from <that tokenizer>")
     write_card(path, f"{NAME} (f=8 binary-token tokenizer, LFQ)", {
         "Architecture": (
             f"Plain conv encoder/decoder (TAESD-style ReLU ResBlocks, no norms), 64x64x3 <-> "
@@ -248,7 +277,10 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
                     f"inverse temperature {q.inv_temperature})",
             "seed": seed, "device": summary["device"],
             "wall time": f"{summary['wall_s'] / 60:.1f} min ({machine_summary()})",
-        }),
+        }) + (f"\n\nDecoder refinement: started from `{Path(refined).name}` and trained only "
+              "its decoder (the loss above without the LFQ terms); the encoder, so the token "
+              f"space (fingerprint `{summary.get('fingerprint')}`) and every pico-bits "
+              "trained on it, is unchanged." if refined else ""),
         "Metrics": md_table({
             "PSNR, fresh train-split renders": f"{summary.get('psnr_train')} dB",
             "PSNR, held-out compositions split": f"{summary.get('psnr_heldout')} dB",

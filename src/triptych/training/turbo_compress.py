@@ -78,6 +78,10 @@ class CompressConfig:
     # the student samples with DeepCache (``SamplingDefaults.reuse_deep``) and is trained the
     # way it samples: its reusing steps see the deep feature of its own previous full step
     reuse_deep: int = 0
+    # > 0: the student samples with this many steps (a divisor of 4) and each of its steps is
+    # trained to land where the teacher's 4-step trajectory lands after 4 / student_steps
+    # steps (progressive distillation, Salimans & Ho 2022)
+    student_steps: int = 0
     checkpoint_every: int = 100
     checkpoint_minutes: float = 5.0
     log_every: int = 25
@@ -152,6 +156,40 @@ def compress_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
     return (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean() + end_loss
 
 
+def halving_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
+                 noise: torch.Tensor, grid: torch.Tensor, student_steps: int) -> torch.Tensor:
+    """Progressive distillation: the student's Euler steps on every ``k``-th point of the
+    teacher's ``grid`` (k = teacher steps / ``student_steps``) regress the average velocity of
+    the teacher's ``k`` steps over the same interval, from the teacher's own states and
+    (on-policy) from the states the student's coarse trajectory reaches itself."""
+    k = (len(grid) - 1) // student_steps
+    coarse = grid[::k]
+    with torch.no_grad():
+        ctx_t = teacher.encode_text(ids)
+        ctx_s = student.encode_text(ids)
+        fine, _, end = trajectory(teacher, noise, ctx_t, grid)
+        fine = torch.cat([fine, end]).unflatten(0, (len(grid), len(noise)))
+        starts, times, targets = [], [], []
+        x = noise
+        for j in range(student_steps):
+            t0, t1 = coarse[j], coarse[j + 1]
+            tt = t0.expand(len(noise))
+            # the teacher's own state at t0 (for j = 0 that is the noise, the student's too)
+            own = fine[j * k]
+            starts.append(own)
+            times.append(tt)
+            targets.append((fine[(j + 1) * k] - own) / (t1 - t0))
+            if j > 0:  # on-policy: where the student's coarse steps took it
+                _, _, land = trajectory(teacher, x, ctx_t, grid[j * k:(j + 1) * k + 1])
+                starts.append(x)
+                times.append(tt)
+                targets.append((land - x) / (t1 - t0))
+            x = x + (t1 - t0) * student(x, tt, context=ctx_s)
+        xs, ts, target = torch.cat(starts), torch.cat(times), torch.cat(targets)
+    reps = len(xs) // len(noise)
+    return (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean()
+
+
 def cached_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
                 noise: torch.Tensor, grid: torch.Tensor, reuse_deep: int) -> torch.Tensor:
     """MSE between the student's and the teacher's velocity along the student's own
@@ -194,6 +232,7 @@ def compress_turbo(
     lite_parts: tuple[str, ...] | None = None,
     endpoint: float | None = None,
     reuse_deep: int | None = None,
+    student_steps: int | None = None,
     init: Path | None = None,
     device: str | None = "cpu",
     log=print,
@@ -209,7 +248,12 @@ def compress_turbo(
                          lr=lr, attention=tuple(attention) if attention is not None else None,
                          lite=tuple(lite) if lite is not None else None,
                          lite_parts=tuple(lite_parts) if lite_parts is not None else None,
-                         endpoint=endpoint, reuse_deep=reuse_deep)
+                         endpoint=endpoint, reuse_deep=reuse_deep,
+                         student_steps=student_steps)
+    if cfg.student_steps and (cfg.student_steps not in (1, 2) or cfg.reuse_deep
+                              or cfg.endpoint):
+        raise ValueError("--student-steps: 1 or 2 (the teacher runs 4), and not with "
+                         "--student-reuse-deep or --endpoint-weight")
     teacher_path = Path(teacher_path) if teacher_path else weights_path(NAME)
     bundle = load_pico(teacher_path)
     if bundle.sampling.guidance is not None:
@@ -246,7 +290,8 @@ def compress_turbo(
         state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
         log(f"resumed {state_path} at step {state.step}")
     grids = {n: timesteps(n, bundle.sampling.shift).to(dev) for n in (4, 2)}
-    sampling = replace(bundle.sampling, reuse_deep=cfg.reuse_deep)
+    sampling = replace(bundle.sampling, reuse_deep=cfg.reuse_deep,
+                       steps=cfg.student_steps or bundle.sampling.steps)
     jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
     fit = ClockFit(max_minutes, state, timer, log)
@@ -269,14 +314,18 @@ def compress_turbo(
         step_gen = torch.Generator().manual_seed(data.stream_seed(seed + 29, state.step))
         captions = [c for _, c in _scenes(cfg.batch, data.stream_seed(seed + 31, state.step))]
         noise = torch.randn(cfg.batch, 4, 16, 16, generator=step_gen)
-        four = torch.rand((), generator=step_gen).item() < cfg.four_step_share
+        four = (torch.rand((), generator=step_gen).item() < cfg.four_step_share
+                or cfg.student_steps > 0)
         for group in opt.param_groups:
             group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         ids, grid = bundle.tokenizer(captions).to(dev), grids[4 if four else 2]
         noise = noise.to(dev)
-        loss = (cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
-                if cfg.reuse_deep else
-                compress_loss(student, teacher, ids, noise, grid, cfg.endpoint))
+        if cfg.student_steps:
+            loss = halving_loss(student, teacher, ids, noise, grid, cfg.student_steps)
+        elif cfg.reuse_deep:
+            loss = cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
+        else:
+            loss = compress_loss(student, teacher, ids, noise, grid, cfg.endpoint)
         optimizer_step(loss, student, opt, ema, state, bar)
         cadence.log(state, loss, bar)
         if cadence.due(state, total):
@@ -315,11 +364,23 @@ def _levels(levels: tuple[int, ...]) -> str:
     return ",".join(map(str, levels)) or "none"
 
 
+def _halving_text(student_steps: int) -> str:
+    k = 4 // student_steps
+    return (f", runs the teacher's 4-step Euler trajectory, and trains each of the student's "
+            f"{student_steps} steps to cover {k} of the teacher's: its velocity regresses "
+            f"the average velocity of the teacher's {k} steps over the same interval, from the "
+            "teacher's states and (on-policy) from where the student's own coarse steps "
+            "landed, the teacher re-run from there (progressive distillation). Samples with "
+            f"{student_steps} Euler step(s) by default, one conditional pass, no CFG; 4 steps "
+            "stay available.")
+
+
 def compress_command(cfg: CompressConfig, seed: int, init: bool = False,
                      device: str = "cpu") -> str:
     flags = f"--seed {seed} --steps {cfg.steps}" + command_flags(
         cfg, CompressConfig(), {"batch": "--batch", "lr": "--lr", "endpoint": "--endpoint-weight",
-                                "reuse_deep": "--student-reuse-deep"}, device)
+                                "reuse_deep": "--student-reuse-deep",
+                                "student_steps": "--student-steps"}, device)
     if cfg.attention is not None:
         flags += f" --student-attention {_levels(cfg.attention)}"
     if cfg.lite:
@@ -346,13 +407,16 @@ def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: in
         "Distillation": (
             f"From the few-step pico-turbo `{summary['teacher']}` (itself reflowed from "
             "pico-diffusion; its card is in this file's history): each step draws fresh "
-            "train-split world captions and noise from a seeded stream, runs the teacher's "
-            f"4-step ({cfg.four_step_share:.0%}) or 2-step Euler trajectory and the student's "
-            "own from the same noise, and regresses the teacher's velocity at the states of "
-            "both (the student's: on-policy, so it learns to steer back from its own drift)"
-            + (f", plus {cfg.endpoint} x the MSE between where the two trajectories end, "
-               "backpropagated through the student's unrolled steps" if cfg.endpoint else "")
-            + ". Samples like its teacher: 4 Euler steps, one conditional pass, no CFG."
+            "train-split world captions and noise from a seeded stream"
+            + (_halving_text(cfg.student_steps) if cfg.student_steps else
+               f", runs the teacher's 4-step ({cfg.four_step_share:.0%}) or 2-step Euler "
+               "trajectory and the student's own from the same noise, and regresses the "
+               "teacher's velocity at the states of both (the student's: on-policy, so it "
+               "learns to steer back from its own drift)"
+               + (f", plus {cfg.endpoint} x the MSE between where the two trajectories end, "
+                  "backpropagated through the student's unrolled steps" if cfg.endpoint
+                  else "")
+               + ". Samples like its teacher: 4 Euler steps, one conditional pass, no CFG.")
             + (f" It continued an earlier student (`{summary['init']}`, "
                f"{summary.get('init_steps')} steps) with a fresh optimiser and schedule."
                if summary.get("init") else "")),

@@ -55,15 +55,20 @@ def _log(as_json: bool) -> Callable[[str], None]:
                    "fitted --steps.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Processes rendering the training stream ahead (same images; for a GPU).")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 1e-3).")
+@click.option("--decoder-from", "decoder_from",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Start from this tokenizer and train only its decoder: the token space "
+                   "(and every pico-bits trained on it) stays valid.")
 def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json, batch,
-                             max_minutes, workers) -> None:
+                             max_minutes, workers, lr, decoder_from) -> None:
     """The f=8 binary-token (LFQ) tokenizer that pico-bits generates in."""
     from triptych.training.bits_tokenizer import train_bits_tokenizer
 
     _finish(train_bits_tokenizer(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                                  run_dir=run_dir, device=device, batch=batch,
-                                 max_minutes=max_minutes, workers=workers,
-                                 log=_log(as_json)), as_json)
+                                 max_minutes=max_minutes, workers=workers, lr=lr,
+                                 decoder_from=decoder_from, log=_log(as_json)), as_json)
 
 
 @train.command("pico-bits")

@@ -183,12 +183,16 @@ def _parts(_ctx: click.Context, _param: click.Parameter, value: str | None
 @click.option("--student-reuse-deep", "reuse_deep", type=click.IntRange(0, 3), default=None,
               help="With --compress-from: the student samples with DeepCache (after each "
                    "full step this many steps reuse its deep feature) and is trained so.")
+@click.option("--student-steps", "student_steps", type=click.Choice(["1", "2"]), default=None,
+              help="With --compress-from: the student samples with this many steps, each "
+                   "trained to cover the teacher's 4 / N steps (progressive distillation).")
 @click.option("--endpoint-weight", "endpoint", type=float, default=None,
               help="With --compress-from: also match where the teacher's trajectory ends, "
                    "through the student's unrolled steps (weight; default 0).")
 def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teacher,
                          pairs, lr, batch, device, max_minutes, init, attention,
-                         compress_from, lite, lite_parts, reuse_deep, endpoint) -> None:
+                         compress_from, lite, lite_parts, reuse_deep, student_steps,
+                         endpoint) -> None:
     """Distil pico-diffusion into a 1-4 step sampler (reflow, guidance baked in), or
     compress a pico-turbo into a cheaper student (--compress-from)."""
     if compress_from is not None:
@@ -204,11 +208,12 @@ def train_pico_turbo_cmd(steps, seed, out, tiny, resume, run_dir, as_json, teach
                                max_minutes=max_minutes, attention=attention, lite=lite,
                                lite_parts=lite_parts, endpoint=endpoint,
                                reuse_deep=reuse_deep, init=init, device=device,
+                               student_steps=int(student_steps) if student_steps else None,
                                log=_log(as_json)), as_json)
         return
-    if (lite, lite_parts, endpoint, reuse_deep) != (None, None, None, None):
-        raise click.UsageError("--student-lite, --student-lite-parts, --student-reuse-deep "
-                               "and --endpoint-weight need --compress-from")
+    if (lite, lite_parts, endpoint, reuse_deep, student_steps) != (None,) * 5:
+        raise click.UsageError("--student-lite, --student-lite-parts, --student-reuse-deep, "
+                               "--student-steps and --endpoint-weight need --compress-from")
     from triptych.training.pico_turbo import train_pico_turbo
 
     _finish(train_pico_turbo(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
