@@ -164,6 +164,12 @@ def test_the_halving_loss_targets_the_teachers_average_velocity() -> None:
     loss = halving_loss(same, teacher, ids, noise, grid, 2)
     loss.backward()
     assert loss.item() > 1e-8 and same.unet.mid_attn.qkv.weight.grad.abs().sum() > 0
+    # the end-of-trajectory term: the student's 2 steps against where the teacher's 4 land
+    with torch.no_grad():
+        _, _, two = trajectory(same, noise, same.encode_text(ids), timesteps(2))
+        gap = (two - end).pow(2).mean().item()
+    with_end = halving_loss(same, teacher, ids, noise, grid, 2, endpoint=3.0)
+    assert with_end.item() == pytest.approx(loss.item() + 3.0 * gap, rel=1e-4)
 
 
 def test_a_halved_student_samples_with_its_own_step_count(tiny_runs, tmp_path) -> None:

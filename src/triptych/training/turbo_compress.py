@@ -157,11 +157,14 @@ def compress_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
 
 
 def halving_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
-                 noise: torch.Tensor, grid: torch.Tensor, student_steps: int) -> torch.Tensor:
+                 noise: torch.Tensor, grid: torch.Tensor, student_steps: int,
+                 endpoint: float = 0.0) -> torch.Tensor:
     """Progressive distillation: the student's Euler steps on every ``k``-th point of the
     teacher's ``grid`` (k = teacher steps / ``student_steps``) regress the average velocity of
     the teacher's ``k`` steps over the same interval, from the teacher's own states and
-    (on-policy) from the states the student's coarse trajectory reaches itself."""
+    (on-policy) from the states the student's coarse trajectory reaches itself. With
+    ``endpoint`` > 0, plus that weight times the MSE between where the student's coarse
+    trajectory and the teacher's end, backpropagated through the student's steps."""
     k = (len(grid) - 1) // student_steps
     coarse = grid[::k]
     with torch.no_grad():
@@ -187,7 +190,11 @@ def halving_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
             x = x + (t1 - t0) * student(x, tt, context=ctx_s)
         xs, ts, target = torch.cat(starts), torch.cat(times), torch.cat(targets)
     reps = len(xs) // len(noise)
-    return (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean()
+    loss = (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean()
+    if endpoint > 0:
+        _, _, land = trajectory(student, noise, student.encode_text(ids), coarse)
+        loss = loss + endpoint * (land - fine[-1]).pow(2).mean()
+    return loss
 
 
 def cached_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
@@ -250,10 +257,9 @@ def compress_turbo(
                          lite_parts=tuple(lite_parts) if lite_parts is not None else None,
                          endpoint=endpoint, reuse_deep=reuse_deep,
                          student_steps=student_steps)
-    if cfg.student_steps and (cfg.student_steps not in (1, 2) or cfg.reuse_deep
-                              or cfg.endpoint):
+    if cfg.student_steps and (cfg.student_steps not in (1, 2) or cfg.reuse_deep):
         raise ValueError("--student-steps: 1 or 2 (the teacher runs 4), and not with "
-                         "--student-reuse-deep or --endpoint-weight")
+                         "--student-reuse-deep")
     teacher_path = Path(teacher_path) if teacher_path else weights_path(NAME)
     bundle = load_pico(teacher_path)
     if bundle.sampling.guidance is not None:
@@ -321,7 +327,8 @@ def compress_turbo(
         ids, grid = bundle.tokenizer(captions).to(dev), grids[4 if four else 2]
         noise = noise.to(dev)
         if cfg.student_steps:
-            loss = halving_loss(student, teacher, ids, noise, grid, cfg.student_steps)
+            loss = halving_loss(student, teacher, ids, noise, grid, cfg.student_steps,
+                                cfg.endpoint)
         elif cfg.reuse_deep:
             loss = cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
         else:
@@ -364,13 +371,17 @@ def _levels(levels: tuple[int, ...]) -> str:
     return ",".join(map(str, levels)) or "none"
 
 
-def _halving_text(student_steps: int) -> str:
+def _halving_text(student_steps: int, endpoint: float) -> str:
     k = 4 // student_steps
     return (f", runs the teacher's 4-step Euler trajectory, and trains each of the student's "
             f"{student_steps} steps to cover {k} of the teacher's: its velocity regresses "
             f"the average velocity of the teacher's {k} steps over the same interval, from the "
             "teacher's states and (on-policy) from where the student's own coarse steps "
-            "landed, the teacher re-run from there (progressive distillation). Samples with "
+            "landed, the teacher re-run from there (progressive distillation)"
+            + (f", plus {endpoint} x the MSE between where the student's {student_steps} "
+               "step(s) and the teacher's 4 end, backpropagated through the student's steps"
+               if endpoint else "")
+            + ". Samples with "
             f"{student_steps} Euler step(s) by default, one conditional pass, no CFG; 4 steps "
             "stay available.")
 
@@ -408,7 +419,7 @@ def write_compress_card(path: Path, cfg: CompressConfig, summary: dict, seed: in
             f"From the few-step pico-turbo `{summary['teacher']}` (itself reflowed from "
             "pico-diffusion; its card is in this file's history): each step draws fresh "
             "train-split world captions and noise from a seeded stream"
-            + (_halving_text(cfg.student_steps) if cfg.student_steps else
+            + (_halving_text(cfg.student_steps, cfg.endpoint) if cfg.student_steps else
                f", runs the teacher's 4-step ({cfg.four_step_share:.0%}) or 2-step Euler "
                "trajectory and the student's own from the same noise, and regresses the "
                "teacher's velocity at the states of both (the student's: on-policy, so it "
