@@ -84,3 +84,30 @@ def test_cfg_runs_one_batch_and_combines() -> None:
     assert oracle.calls == 1 and len(previews) == 1
     with pytest.raises(ValueError):
         sample_euler(oracle, noise, _ctx(1, 1.0), steps=1, guidance=3.0)
+
+
+class _BatchLog(_Oracle):
+    def __init__(self, x0: torch.Tensor) -> None:
+        super().__init__(x0)
+        self.batches: list[int] = []
+
+    def forward(self, x, t, ids=None, *, context=None):
+        self.batches.append(x.shape[0])
+        return super().forward(x, t, ids, context=context)
+
+
+def test_guidance_runs_only_inside_its_interval() -> None:
+    x0, noise = torch.randn(1, 4, 16, 16), torch.randn(1, 4, 16, 16)
+    oracle = _BatchLog(x0)
+    # grid 1, .75, .5, .25: CFG (a batch of 2) only at t = .75 and .5
+    out = sample_euler(oracle, noise, _ctx(1, 1.0), steps=4, guidance=2.0,
+                       null_context=_ctx(1, 0.0), guidance_interval=(0.5, 0.8))
+    assert oracle.batches == [1, 2, 2, 1]
+    # by hand: unguided steps follow the oracle exactly, guided ones overshoot by w
+    x = noise
+    for t, t_next, w in ((1.0, 0.75, 1.0), (0.75, 0.5, 2.0), (0.5, 0.25, 2.0), (0.25, 0.0, 1.0)):
+        x = x + (t_next - t) * w * (x - x0) / t
+    assert torch.allclose(out, x, atol=1e-5)
+    full = _BatchLog(x0)
+    sample_euler(full, noise, _ctx(1, 1.0), steps=4, guidance=2.0, null_context=_ctx(1, 0.0))
+    assert full.batches == [2, 2, 2, 2]

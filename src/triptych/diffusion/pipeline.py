@@ -158,6 +158,8 @@ class PicoPipeline:
                             shift=b.sampling.shift,
                             # a sampling hint: models without DeepCache's two calls ignore it
                             reuse_deep=b.sampling.reuse_deep if hasattr(self._net, "keep") else 0,
+                            guidance_interval=(b.sampling.guidance_t_min,
+                                               b.sampling.guidance_t_max),
                             on_step=on_step if on_x0 is not None else None,
                             layout=layout if layout is not None and layout.active else None)
 

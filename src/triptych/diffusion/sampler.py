@@ -45,6 +45,7 @@ def sample_euler(
     layout: LayoutHook | None = None,
     layout_t: float = CHECK_T,
     reuse_deep: int = 0,
+    guidance_interval: tuple[float, float] = (0.0, 1.0),
 ) -> torch.Tensor:
     """Integrate from t=1 (``noise`` [B,4,16,16]) to t=0; returns clean latents [B,4,16,16].
 
@@ -52,6 +53,8 @@ def sample_euler(
     ``reuse_deep`` > 0 (no CFG only): the steps ``reuse_plan`` marks call
     ``model.shallow(x, t, deep, context=...)`` with the deep feature of the last full step;
     the full steps call ``model.keep``, which also returns that feature.
+    ``guidance_interval`` (lo, hi): CFG runs only at the steps with lo <= t <= hi; the others
+    take the conditional velocity alone (one pass of B instead of 2B).
     """
     use_cfg = guidance is not None and guidance != 1.0
     if use_cfg and null_context is None:
@@ -66,11 +69,14 @@ def sample_euler(
     plan = reuse_plan(steps, 0 if use_cfg else reuse_deep)
     deep = None
     x = noise
+    lo, hi = guidance_interval
     for i in range(steps):
         t, t_next = on_device[i], on_device[i + 1]
-        if use_cfg:
+        if use_cfg and lo - 1e-6 <= float(grid[i]) <= hi + 1e-6:
             v_c, v_u = model(torch.cat([x, x]), t.expand(2 * b), context=ctx).chunk(2)
             v = v_u + guidance * (v_c - v_u)  # [B, 4, 16, 16]
+        elif use_cfg:  # a step outside the guidance interval
+            v = v_c = model(x, t.expand(b), context=context)
         elif plan[i] and deep is not None:
             v = v_c = model.shallow(x, t.expand(b), deep, context=ctx)
         elif any(plan):

@@ -62,6 +62,11 @@ class SamplingDefaults:
     # DeepCache: after each full step, this many steps reuse its deep U-Net feature and
     # recompute only the 16x16 level (0: every step is full; see sampler.reuse_plan)
     reuse_deep: int = 0
+    # CFG only at the steps whose t lies in [guidance_t_min, guidance_t_max] (Kynkaanniemi et
+    # al. 2024, "Applying guidance in a limited interval"); the others run the conditional
+    # pass alone, which also halves their batch
+    guidance_t_min: float = 0.0
+    guidance_t_max: float = 1.0
 
 
 @dataclass
