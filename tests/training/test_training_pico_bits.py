@@ -155,9 +155,16 @@ def test_cli_tiny_runs_write_checkpoints(tmp_path, monkeypatch) -> None:
                                      "--run-dir", str(tmp_path / "g"), "--tokenizer", str(tok),
                                      "--json"])
         assert result.exit_code == 0, result.output
+        refined = tmp_path / "refined.safetensors"
+        result = runner.invoke(cli, ["train", "bits-tokenizer", "--tiny", "--steps", "2",
+                                     "--decoder-from", str(tok), "--lr", "3e-4", "--out",
+                                     str(refined), "--run-dir", str(tmp_path / "r"), "--json"])
+        assert result.exit_code == 0, result.output
     finally:
         torch.set_num_threads(threads)
     assert load_bits_pipeline(gpt, tok)(["two cats"], [1]).shape == (1, 3, 64, 64)
+    assert load_bits_pipeline(gpt, refined)(["two cats"], [1]).shape == (1, 3, 64, 64)
+    assert "--lr 0.0003 --decoder-from" in refined.with_suffix(".md").read_text()
 
 
 def test_max_minutes_fits_the_schedule_and_the_card_states_it(runs, tmp_path, monkeypatch) -> None:
