@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.support.training import quiet
 
 from triptych.training.autoencoder import train_autoencoder
 from triptych.training.pico_diffusion import train_pico_diffusion
 from triptych.training.pico_turbo import train_pico_turbo
-
-quiet = {"log": lambda *_: None, "threads": 1}
 
 
 @pytest.fixture(scope="session")

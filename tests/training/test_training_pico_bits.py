@@ -11,14 +11,13 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 from tests.support.clock import TickingTimer
+from tests.support.training import quiet
 
 from triptych.autoregressive.pipeline import load_bits, load_bits_pipeline
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.checkpoint import CheckpointError
 from triptych.training.bits_tokenizer import train_bits_tokenizer
 from triptych.training.pico_bits import train_pico_bits
-
-quiet = {"log": lambda *_: None, "threads": 1}
 
 
 @pytest.fixture(scope="module")

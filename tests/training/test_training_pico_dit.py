@@ -10,6 +10,7 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 from tests.support.clock import TickingTimer
+from tests.support.training import quiet
 
 from triptych.diffusion.dit_pipeline import load_dit_pipeline
 from triptych.diffusion.flow import FlowMatching
@@ -18,8 +19,6 @@ from triptych.nets.checkpoint import CheckpointError
 from triptych.nets.pico_dit import PicoDiT, load_transformer
 from triptych.training import pico_dit
 from triptych.training.pico_dit import BatchOrder, build_pico_dit, train_pico_dit
-
-quiet = {"log": lambda *_: None, "threads": 1}
 
 
 @pytest.fixture(scope="module")

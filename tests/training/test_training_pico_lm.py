@@ -9,14 +9,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
+from tests.support.training import quiet
 
 from triptych.diffusion.dit_pipeline import load_dit_pipeline
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.lm_connector import LM_DIM, FrozenLM
 from triptych.nets.pico_dit import PicoLM, load_transformer
 from triptych.training.pico_lm import lm_feature_cache, train_pico_lm
-
-quiet = {"log": lambda *_: None, "threads": 1}
 
 
 class FakeSentenceModel:

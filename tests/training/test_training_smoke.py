@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from safetensors.torch import load_file
+from tests.support.training import quiet
 
 from triptych.nets.autoencoder import load as load_ae
 from triptych.nets.pico import load_pico
@@ -13,8 +14,6 @@ from triptych.training.autoencoder import train_autoencoder
 from triptych.training.common import EMA, lr_at
 from triptych.training.pico_diffusion import train_pico_diffusion
 from triptych.training.pico_turbo import train_pico_turbo
-
-quiet = {"log": lambda *_: None, "threads": 1}
 
 
 def test_autoencoder_checkpoint_and_card(tiny_runs) -> None:

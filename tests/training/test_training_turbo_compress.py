@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 from click.testing import CliRunner
+from tests.support.training import quiet
 
 from triptych.diffusion.flow import timesteps
 from triptych.nets.pico import PicoModel, load_pico
 from triptych.nets.unet import UNET_CONFIGS, AttnBlock
 from triptych.training.turbo_compress import compress_loss, compress_turbo, student_from
-
-quiet = {"log": lambda *_: None, "threads": 1}
 
 
 def test_the_student_inherits_every_weight_it_keeps() -> None:

@@ -167,9 +167,9 @@ def halving_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
     trajectory and the teacher's end, backpropagated through the student's steps."""
     k = (len(grid) - 1) // student_steps
     coarse = grid[::k]
+    ctx_s = student.encode_text(ids)  # once, with grad: every student call below reuses it
     with torch.no_grad():
         ctx_t = teacher.encode_text(ids)
-        ctx_s = student.encode_text(ids)
         fine, _, end = trajectory(teacher, noise, ctx_t, grid)
         fine = torch.cat([fine, end]).unflatten(0, (len(grid), len(noise)))
         starts, times, targets = [], [], []
@@ -190,9 +190,10 @@ def halving_loss(student: PicoModel, teacher: PicoModel, ids: torch.Tensor,
             x = x + (t1 - t0) * student(x, tt, context=ctx_s)
         xs, ts, target = torch.cat(starts), torch.cat(times), torch.cat(targets)
     reps = len(xs) // len(noise)
-    loss = (student(xs, ts, ids.repeat(reps, 1)) - target).pow(2).mean()
+    ctx = tuple(c.repeat(reps, *[1] * (c.dim() - 1)) for c in ctx_s)
+    loss = (student(xs, ts, context=ctx) - target).pow(2).mean()
     if endpoint > 0:
-        _, _, land = trajectory(student, noise, student.encode_text(ids), coarse)
+        _, _, land = trajectory(student, noise, ctx_s, coarse)
         loss = loss + endpoint * (land - fine[-1]).pow(2).mean()
     return loss
 
