@@ -73,7 +73,8 @@ def test_teacher_pairs_and_reflow_loss_backprop() -> None:
 @pytest.mark.parametrize("runtime", ["torchscript", "onnx"])
 def test_serving_runtimes_match_eager(runtime: str) -> None:
     eager = _pipe()
-    served = PicoPipeline(eager.bundle, eager.ae, runtime=runtime)
+    # the float decoder: the same numbers (the int8 one is tested in test_decoder_int8.py)
+    served = PicoPipeline(eager.bundle, eager.ae, runtime=runtime, decoder_int8=False)
     for guidance in ("default", None):  # batch 2 (CFG) and batch 1
         a = eager(["two cats"], [3], guidance=guidance)
         b = served(["two cats"], [3], guidance=guidance)
@@ -100,13 +101,13 @@ def test_auto_runtime_is_onnx_when_installed(monkeypatch) -> None:
     assert serving_runtime("auto") == "torchscript"
 
 
-def _dc_pipe(reuse: int) -> PicoPipeline:
+def _dc_pipe(reuse: int, tail: int = 0) -> PicoPipeline:
     torch.manual_seed(0)
     model = PicoModel(UNET_CONFIGS["tiny"]).eval()
     for p in model.parameters():  # away from the zero-initialised residual branches
         p.data.add_(0.05 * torch.randn_like(p))
     tok = Tokenizer.build(["a red circle left of two cats"], max_len=24)
-    sampling = SamplingDefaults(steps=4, guidance=None, reuse_deep=reuse)
+    sampling = SamplingDefaults(steps=4, guidance=None, reuse_deep=reuse, reuse_tail=tail)
     return PicoPipeline(PicoBundle(model, tok, sampling), Autoencoder(AE_CONFIGS["tiny"]).eval())
 
 
@@ -138,6 +139,17 @@ def test_deep_cache_reuses_every_other_step_and_changes_the_image() -> None:
     cached._net.calls.clear()
     cached(["two cats"], [3], steps=2)  # drafts of 1-2 steps always run in full
     assert cached._net.calls == ["full", "full"]
+
+
+def test_deep_cache_on_the_last_step_only() -> None:
+    plain, cached = _dc_pipe(0), _dc_pipe(0, tail=1)
+    cached._net = _Counting(cached._net)
+    a, b = plain(["two cats"], [3]), cached(["two cats"], [3])
+    assert cached._net.calls == ["keep", "keep", "keep", "shallow"]
+    assert a.shape == b.shape and not torch.allclose(a, b)
+    cached._net.calls.clear()
+    cached(["two cats"], [3], guidance=3.0)  # with a CFG pass every step is full
+    assert cached._net.calls == ["full"] * 4
 
 
 def test_a_shallow_step_on_its_own_state_is_the_full_step() -> None:
@@ -172,6 +184,6 @@ def test_a_layout_rewrite_makes_the_next_step_full() -> None:
 @pytest.mark.parametrize("runtime", ["torchscript", "onnx"])
 def test_deep_cache_runs_the_same_on_the_serving_runtimes(runtime: str) -> None:
     eager = _dc_pipe(1)
-    served = PicoPipeline(eager.bundle, eager.ae, runtime=runtime)
+    served = PicoPipeline(eager.bundle, eager.ae, runtime=runtime, decoder_int8=False)
     a, b = eager(["two cats", "a red circle"], [3, 4]), served(["two cats", "a red circle"], [3, 4])
     torch.testing.assert_close(a, b, atol=1e-4, rtol=0)

@@ -61,9 +61,10 @@ class DiTPipeline(PicoPipeline):
     bundle: TransformerBundle
 
     def __init__(self, bundle: TransformerBundle, autoencoder: Autoencoder, *,
-                 runtime: str = "eager", onnx_cache: Path | str | None = None) -> None:
+                 runtime: str = "eager", onnx_cache: Path | str | None = None,
+                 decoder_int8: bool = True) -> None:
         super().__init__(bundle, autoencoder, runtime=runtime,  # type: ignore[arg-type]
-                         onnx_cache=onnx_cache)
+                         onnx_cache=onnx_cache, decoder_int8=decoder_int8)
 
     def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
         from triptych.nets.unet import UNet
@@ -95,6 +96,7 @@ def load_dit_pipeline(
     *,
     runtime: str = "eager",
     onnx_cache: Path | str | None = None,
+    decoder_int8: bool = True,
 ) -> DiTPipeline:
     """Load a pico-dit or pico-lm checkpoint and the shared autoencoder into a pipeline.
 
@@ -103,4 +105,4 @@ def load_dit_pipeline(
     from triptych.nets import autoencoder as ae_mod
 
     return DiTPipeline(load_transformer(model_path, lm=lm), ae_mod.load(autoencoder_path),
-                       runtime=runtime, onnx_cache=onnx_cache)
+                       runtime=runtime, onnx_cache=onnx_cache, decoder_int8=decoder_int8)

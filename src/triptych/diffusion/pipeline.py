@@ -108,10 +108,12 @@ class _Decode(torch.nn.Module):
 
 class PicoPipeline:
     def __init__(self, bundle: PicoBundle, autoencoder: Autoencoder, *,
-                 runtime: str = "eager", onnx_cache: Path | str | None = None) -> None:
+                 runtime: str = "eager", onnx_cache: Path | str | None = None,
+                 decoder_int8: bool = True) -> None:
         """``runtime`` (serving, not training): "torchscript" traces and freezes the U-Net
         per batch size on first use; "onnx" runs the U-Net and the decoder with ONNX
-        Runtime (``onnx_runtime.py``), keeping exported graphs in ``onnx_cache``."""
+        Runtime (``onnx_runtime.py``), keeping exported graphs in ``onnx_cache``, and with
+        ``decoder_int8`` the decoder quantised to int8 (``decoder_int8.py``)."""
         self.bundle = bundle
         self.ae = autoencoder
         self.runtime = serving_runtime(runtime)
@@ -120,9 +122,12 @@ class PicoPipeline:
         self._net = self._denoiser(bundle.model)
         self._decode = None
         if self.runtime == "onnx":
+            from triptych.diffusion.decoder_int8 import decoder_calibration
             from triptych.diffusion.onnx_runtime import OnnxGraph
 
-            self._decode = OnnxGraph(_Decode(autoencoder), cache_dir=onnx_cache)
+            self._decode = OnnxGraph(_Decode(autoencoder), cache_dir=onnx_cache,
+                                     int8=decoder_calibration(autoencoder) if decoder_int8
+                                     else None)
 
     def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
         """What the sampler calls: ``model`` as the runtime runs it."""
@@ -158,6 +163,7 @@ class PicoPipeline:
                             shift=b.sampling.shift,
                             # a sampling hint: models without DeepCache's two calls ignore it
                             reuse_deep=b.sampling.reuse_deep if hasattr(self._net, "keep") else 0,
+                            reuse_tail=b.sampling.reuse_tail if hasattr(self._net, "keep") else 0,
                             guidance_interval=(b.sampling.guidance_t_min,
                                                b.sampling.guidance_t_max),
                             on_step=on_step if on_x0 is not None else None,

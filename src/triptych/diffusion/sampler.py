@@ -22,13 +22,17 @@ LayoutHook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
                       tuple[torch.Tensor, torch.Tensor]]
 
 
-def reuse_plan(steps: int, reuse_deep: int) -> list[bool]:
+def reuse_plan(steps: int, reuse_deep: int, tail: int = 0) -> list[bool]:
     """Which steps reuse the last full step's deep feature: after each full step, the next
-    ``reuse_deep`` do. Runs of 1-2 steps are always full: their steps are too far apart in t
-    for one step's deep feature to stand for the next's."""
-    if reuse_deep <= 0 or steps < 3:
+    ``reuse_deep`` do, and so do the last ``tail`` steps (the first step is always full).
+    Runs of 1-2 steps are always full: their steps are too far apart in t for one step's deep
+    feature to stand for the next's."""
+    if steps < 3:
         return [False] * steps
-    return [i % (reuse_deep + 1) != 0 for i in range(steps)]
+    plan = [reuse_deep > 0 and i % (reuse_deep + 1) != 0 for i in range(steps)]
+    for i in range(max(1, steps - tail), steps):
+        plan[i] = True
+    return plan
 
 
 @torch.no_grad()
@@ -45,6 +49,7 @@ def sample_euler(
     layout: LayoutHook | None = None,
     layout_t: float = CHECK_T,
     reuse_deep: int = 0,
+    reuse_tail: int = 0,
     guidance_interval: tuple[float, float] = (0.0, 1.0),
 ) -> torch.Tensor:
     """Integrate from t=1 (``noise`` [B,4,16,16]) to t=0; returns clean latents [B,4,16,16].
@@ -52,7 +57,8 @@ def sample_euler(
     ``context`` and ``null_context`` come from ``model.encode_text`` ([B,L,D], [B,L]).
     ``reuse_deep`` > 0 (no CFG only): the steps ``reuse_plan`` marks call
     ``model.shallow(x, t, deep, context=...)`` with the deep feature of the last full step;
-    the full steps call ``model.keep``, which also returns that feature.
+    the full steps call ``model.keep``, which also returns that feature. ``reuse_tail`` > 0
+    (no CFG only): the last steps do the same (``reuse_plan``'s ``tail``).
     ``guidance_interval`` (lo, hi): CFG runs only at the steps with lo <= t <= hi; the others
     take the conditional velocity alone (one pass of B instead of 2B).
     """
@@ -66,7 +72,7 @@ def sample_euler(
         ctx = context
     grid = timesteps(steps, shift)  # on the CPU: reading t_next below costs no device sync
     on_device = grid.to(noise.device)
-    plan = reuse_plan(steps, 0 if use_cfg else reuse_deep)
+    plan = reuse_plan(steps, *((0, 0) if use_cfg else (reuse_deep, reuse_tail)))
     deep = None
     x = noise
     lo, hi = guidance_interval

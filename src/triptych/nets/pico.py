@@ -62,6 +62,9 @@ class SamplingDefaults:
     # DeepCache: after each full step, this many steps reuse its deep U-Net feature and
     # recompute only the 16x16 level (0: every step is full; see sampler.reuse_plan)
     reuse_deep: int = 0
+    # DeepCache at the end of sampling: the last this-many steps reuse the deep feature of
+    # the last full step (late steps refine detail; the coarse layout has settled)
+    reuse_tail: int = 0
     # CFG only at the steps whose t lies in [guidance_t_min, guidance_t_max] (Kynkaanniemi et
     # al. 2024, "Applying guidance in a limited interval"); the others run the conditional
     # pass alone, which also halves their batch

@@ -55,22 +55,26 @@ BITS_TOKENIZER = "bits-tokenizer"
 WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
 
 
-def _pico(model: Path, ae: Path, runtime: str, onnx_cache: Path | None) -> Any:
+def _pico(model: Path, ae: Path, runtime: str, onnx_cache: Path | None,
+          decoder_int8: bool) -> Any:
     from triptych.diffusion.pipeline import PicoPipeline
     from triptych.nets import autoencoder as ae_mod
     from triptych.nets.pico import load_pico
 
     return PicoPipeline(load_pico(model), ae_mod.load(ae), runtime=runtime,
-                        onnx_cache=onnx_cache)
+                        onnx_cache=onnx_cache, decoder_int8=decoder_int8)
 
 
-def _transformer(model: Path, ae: Path, runtime: str, onnx_cache: Path | None) -> Any:
+def _transformer(model: Path, ae: Path, runtime: str, onnx_cache: Path | None,
+                 decoder_int8: bool) -> Any:
     from triptych.diffusion.dit_pipeline import load_dit_pipeline
 
-    return load_dit_pipeline(model, ae, runtime=runtime, onnx_cache=onnx_cache)
+    return load_dit_pipeline(model, ae, runtime=runtime, onnx_cache=onnx_cache,
+                             decoder_int8=decoder_int8)
 
 
-def _bits(model: Path, tokenizer: Path, _runtime: str, _onnx_cache: Path | None) -> Any:
+def _bits(model: Path, tokenizer: Path, _runtime: str, _onnx_cache: Path | None,
+          _decoder_int8: bool) -> Any:
     from triptych.autoregressive.pipeline import fast_dtype, load_bits_pipeline
 
     return load_bits_pipeline(model, tokenizer, dtype=fast_dtype())
@@ -81,8 +85,8 @@ class BuiltinModel:
     """How to serve one built-in model: the checkpoint it decodes with and its loader."""
 
     shared: str  # the second checkpoint: the autoencoder, or pico-bits' tokenizer
-    # (model file, shared file, runtime, ONNX graph cache) -> pipeline
-    load: Callable[[Path, Path, str, Path | None], Any]
+    # (model file, shared file, runtime, ONNX graph cache, int8 decoder) -> pipeline
+    load: Callable[[Path, Path, str, Path | None, bool], Any]
     guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
     layout: bool = True  # a diffusion sampler: can take the layout check
 
@@ -115,19 +119,19 @@ def _shown(path: Path) -> str:
 
 
 def load_pipeline(target: str, threads: int | None = None, runtime: str = "auto",
-                  onnx_cache: Path | None = None) -> PicoPipeline:
+                  onnx_cache: Path | None = None, decoder_int8: bool = True) -> PicoPipeline:
     """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
     the file when a checkpoint is missing or corrupt."""
     spec = MODELS[target]
     model_path, shared_path = checkpoint_path(target), checkpoint_path(spec.shared)
-    key = (str(model_path), str(shared_path), runtime)
+    key = (str(model_path), str(shared_path), runtime, decoder_int8)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
         if threads:
             torch.set_num_threads(threads)
         try:
-            pipe = spec.load(model_path, shared_path, runtime, onnx_cache)
+            pipe = spec.load(model_path, shared_path, runtime, onnx_cache, decoder_int8)
         except CheckpointError as exc:
             raise ProviderUnavailableError(
                 f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
@@ -183,6 +187,7 @@ class BuiltinEngine:
         self.target = card.target
         self.threads = settings.torch_threads if settings is not None else None
         self.runtime = settings.runtime if settings is not None else "auto"
+        self.decoder_int8 = settings.decoder_int8 if settings is not None else True
         # exported ONNX graphs outlive the process: a CLI call then skips the ~3 s export
         self.onnx_cache = settings.home / "cache" / "onnx" if settings is not None else None
 
@@ -229,7 +234,8 @@ class BuiltinEngine:
         steps = self._check(request)
         guidance = self._guidance(request)
         layout = self._layout_check(request)
-        pipe = load_pipeline(self.target, self.threads, self.runtime, self.onnx_cache)
+        pipe = load_pipeline(self.target, self.threads, self.runtime, self.onnx_cache,
+                             self.decoder_int8)
         steps = steps or pipe.bundle.sampling.steps
         preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
         images: list[EngineImage] = []
