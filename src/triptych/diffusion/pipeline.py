@@ -96,9 +96,10 @@ class _Method(torch.nn.Module):
 
 
 class _Decode(torch.nn.Module):
-    """Normalised latents -> images: the graph ONNX Runtime runs for ``decode``."""
+    """Normalised latents -> images: the graph ONNX Runtime runs for ``decode``. ``ae``: the
+    autoencoder or another decoder of its latents (``decode`` and ``denormalize``)."""
 
-    def __init__(self, ae: Autoencoder) -> None:
+    def __init__(self, ae: torch.nn.Module) -> None:
         super().__init__()
         self.ae = ae
 
@@ -109,13 +110,16 @@ class _Decode(torch.nn.Module):
 class PicoPipeline:
     def __init__(self, bundle: PicoBundle, autoencoder: Autoencoder, *,
                  runtime: str = "eager", onnx_cache: Path | str | None = None,
-                 decoder_int8: bool = True) -> None:
-        """``runtime`` (serving, not training): "torchscript" traces and freezes the U-Net
+                 decoder_int8: bool = True, decoder: torch.nn.Module | None = None) -> None:
+        """``decoder``: what turns latents into images when not the autoencoder's own decoder
+        (pico-turbo's ``nets/fast_decoder.FastDecoder``: ``decode`` and ``denormalize``).
+        ``runtime`` (serving, not training): "torchscript" traces and freezes the U-Net
         per batch size on first use; "onnx" runs the text encoder, the U-Net and the decoder
         with ONNX Runtime (``onnx_runtime.py``), keeping exported graphs in ``onnx_cache``,
         and with ``decoder_int8`` the decoder quantised to int8 (``decoder_int8.py``)."""
         self.bundle = bundle
         self.ae = autoencoder
+        self.decoder = decoder if decoder is not None else autoencoder
         self.runtime = serving_runtime(runtime)
         self.onnx_cache = onnx_cache
         self._null: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -126,7 +130,8 @@ class PicoPipeline:
             from triptych.diffusion.decoder_int8 import decoder_calibration
             from triptych.diffusion.onnx_runtime import OnnxGraph
 
-            self._decode = OnnxGraph(_Decode(autoencoder), cache_dir=onnx_cache,
+            # calibrated on the autoencoder's latents, whichever decoder reads them
+            self._decode = OnnxGraph(_Decode(self.decoder), cache_dir=onnx_cache,
                                      int8=decoder_calibration(autoencoder) if decoder_int8
                                      else None)
 
@@ -205,7 +210,7 @@ class PicoPipeline:
         """Normalised latents -> images [B,3,64,64] in [-1,1]."""
         if self._decode is not None:
             return self._decode(latents.float())
-        return self.ae.decode(self.ae.denormalize(latents))
+        return self.decoder.decode(self.decoder.denormalize(latents))
 
     @torch.inference_mode()
     def __call__(

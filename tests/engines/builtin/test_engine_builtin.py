@@ -15,6 +15,8 @@ from triptych.engines.base import GenerationRequest
 from triptych.engines.builtin import engine as builtin
 from triptych.engines.errors import InvalidRequestError, ProviderUnavailableError
 from triptych.nets import autoencoder as ae_mod
+from triptych.nets import fast_decoder as fd_mod
+from triptych.nets.fast_decoder import FAST_DECODER_CONFIGS, FastDecoder
 from triptych.nets.pico import PicoModel, SamplingDefaults, save_pico
 from triptych.nets.text_encoder import Tokenizer
 from triptych.nets.unet import UNET_CONFIGS
@@ -25,6 +27,8 @@ def _write_weights(directory: Path) -> None:
     torch.manual_seed(0)
     ae = ae_mod.Autoencoder(ae_mod.AE_CONFIGS["tiny"])
     ae_mod.save(ae, directory / "autoencoder.safetensors")
+    fd = FastDecoder.for_autoencoder(ae, FAST_DECODER_CONFIGS["tiny"])
+    fd_mod.save(fd, directory / "fast-decoder.safetensors")  # pico-turbo's decoder
     tok = Tokenizer.build(["a red circle", "two cats", "a dog left of a cat"])
     model = PicoModel(UNET_CONFIGS["tiny"])
     torch.nn.init.normal_(model.unet.conv_out.weight, std=0.05)
@@ -79,6 +83,25 @@ def test_corrupt_checkpoint_is_provider_unavailable_naming_the_file(weights, set
     engine = builtin.factory.create(card("pico-turbo"), settings)
     with pytest.raises(ProviderUnavailableError, match="pico-turbo.safetensors"):
         engine.generate(req())
+
+
+def test_pico_turbo_needs_its_fast_decoder(weights, settings) -> None:
+    (weights / "fast-decoder.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ProviderUnavailableError,
+                       match=r"fast-decoder.safetensors.*triptych train fast-decoder"):
+        builtin.factory.create(card("pico-turbo"), settings).generate(req())
+    (weights / "fast-decoder.safetensors").unlink()
+    status = builtin.factory.availability(card("pico-turbo"), settings)
+    assert not status.available and "fast-decoder.safetensors not found" in status.reason
+    # pico-diffusion decodes with the autoencoder alone
+    assert builtin.factory.availability(card("pico-diffusion"), settings).available
+
+
+def test_pico_turbo_decodes_with_the_fast_decoder(weights, settings) -> None:
+    pipe = builtin.load_pipeline("pico-turbo")
+    assert isinstance(pipe.decoder, FastDecoder) and pipe.decoder is not pipe.ae
+    assert builtin.load_pipeline("pico-diffusion").decoder is builtin.load_pipeline(
+        "pico-diffusion").ae
 
 
 def test_generate_native_size(weights, settings) -> None:

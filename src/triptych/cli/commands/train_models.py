@@ -1,4 +1,5 @@
-"""``triptych train autoencoder | pico-diffusion | pico-turbo``: reproduce a shipped checkpoint.
+"""``triptych train autoencoder | fast-decoder | pico-diffusion | pico-turbo | ...``: reproduce
+a shipped checkpoint.
 
 Each trainer is seeded and resumable (run state in ``runs/<name>/``), shows a progress bar and
 writes the checkpoint plus its model card (``src/triptych/weights/<name>.{safetensors,md}``
@@ -88,6 +89,19 @@ def train_autoencoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json,
     _finish(train_autoencoder(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                               run_dir=run_dir, decoder_steps=decoder_steps,
                               log=_log(as_json)), as_json)
+
+
+@train.command("fast-decoder")
+@_common
+@click.option("--autoencoder", "ae_path", type=click.Path(path_type=Path), default=None,
+              help="The autoencoder whose decoder it distils (default: the packaged one).")
+def train_fast_decoder_cmd(steps, seed, out, tiny, resume, run_dir, as_json, ae_path) -> None:
+    """pico-turbo's cheaper decoder, distilled from the shared autoencoder's (reports PSNR
+    against it)."""
+    from triptych.training.fast_decoder import train_fast_decoder
+
+    _finish(train_fast_decoder(steps=steps, seed=seed, out=out, ae_path=ae_path, tiny=tiny,
+                               resume=resume, run_dir=run_dir, log=_log(as_json)), as_json)
 
 
 def check_kinds(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -51,52 +51,59 @@ if TYPE_CHECKING:
 
 NATIVE = 64  # the models' output size
 AUTOENCODER = "autoencoder"
+FAST_DECODER = "fast-decoder"
 BITS_TOKENIZER = "bits-tokenizer"
 WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
 
 
-def _pico(model: Path, ae: Path, runtime: str, onnx_cache: Path | None,
+def _pico(model: Path, shared: tuple[Path, ...], runtime: str, onnx_cache: Path | None,
           decoder_int8: bool) -> Any:
+    """shared: the autoencoder, then optionally a fast decoder for its latents."""
     from triptych.diffusion.pipeline import PicoPipeline
     from triptych.nets import autoencoder as ae_mod
+    from triptych.nets import fast_decoder as fd_mod
     from triptych.nets.pico import load_pico
 
-    return PicoPipeline(load_pico(model), ae_mod.load(ae), runtime=runtime,
-                        onnx_cache=onnx_cache, decoder_int8=decoder_int8)
+    ae = ae_mod.load(shared[0])
+    decoder = fd_mod.load(shared[1], ae) if len(shared) > 1 else None
+    return PicoPipeline(load_pico(model), ae, runtime=runtime, onnx_cache=onnx_cache,
+                        decoder_int8=decoder_int8, decoder=decoder)
 
 
-def _transformer(model: Path, ae: Path, runtime: str, onnx_cache: Path | None,
-                 decoder_int8: bool) -> Any:
+def _transformer(model: Path, shared: tuple[Path, ...], runtime: str,
+                 onnx_cache: Path | None, decoder_int8: bool) -> Any:
     from triptych.diffusion.dit_pipeline import load_dit_pipeline
 
-    return load_dit_pipeline(model, ae, runtime=runtime, onnx_cache=onnx_cache,
+    return load_dit_pipeline(model, shared[0], runtime=runtime, onnx_cache=onnx_cache,
                              decoder_int8=decoder_int8)
 
 
-def _bits(model: Path, tokenizer: Path, _runtime: str, _onnx_cache: Path | None,
+def _bits(model: Path, shared: tuple[Path, ...], _runtime: str, _onnx_cache: Path | None,
           _decoder_int8: bool) -> Any:
     from triptych.autoregressive.pipeline import fast_dtype, load_bits_pipeline
 
-    return load_bits_pipeline(model, tokenizer, dtype=fast_dtype())
+    return load_bits_pipeline(model, shared[0], dtype=fast_dtype())
 
 
 @dataclass(frozen=True)
 class BuiltinModel:
-    """How to serve one built-in model: the checkpoint it decodes with and its loader."""
+    """How to serve one built-in model: the checkpoints it decodes with and its loader."""
 
-    shared: str  # the second checkpoint: the autoencoder, or pico-bits' tokenizer
-    # (model file, shared file, runtime, ONNX graph cache, int8 decoder) -> pipeline
-    load: Callable[[Path, Path, str, Path | None, bool], Any]
+    # the other checkpoints it runs with: the autoencoder (and pico-turbo's cheaper decoder
+    # of its latents), or pico-bits' tokenizer
+    shared: tuple[str, ...]
+    # (model file, shared files, runtime, ONNX graph cache, int8 decoder) -> pipeline
+    load: Callable[[Path, tuple[Path, ...], str, Path | None, bool], Any]
     guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
     layout: bool = True  # a diffusion sampler: can take the layout check
 
 
 MODELS: dict[str, BuiltinModel] = {
-    "pico-turbo": BuiltinModel(AUTOENCODER, _pico, guided=False),
-    "pico-diffusion": BuiltinModel(AUTOENCODER, _pico),
-    "pico-dit": BuiltinModel(AUTOENCODER, _transformer),
-    "pico-lm": BuiltinModel(AUTOENCODER, _transformer),
-    "pico-bits": BuiltinModel(BITS_TOKENIZER, _bits, layout=False),
+    "pico-turbo": BuiltinModel((AUTOENCODER, FAST_DECODER), _pico, guided=False),
+    "pico-diffusion": BuiltinModel((AUTOENCODER,), _pico),
+    "pico-dit": BuiltinModel((AUTOENCODER,), _transformer),
+    "pico-lm": BuiltinModel((AUTOENCODER,), _transformer),
+    "pico-bits": BuiltinModel((BITS_TOKENIZER,), _bits, layout=False),
 }
 TARGETS = tuple(MODELS)
 
@@ -123,20 +130,22 @@ def load_pipeline(target: str, threads: int | None = None, runtime: str = "auto"
     """The cached pipeline for ``target`` (loads on first use); ProviderUnavailableError names
     the file when a checkpoint is missing or corrupt."""
     spec = MODELS[target]
-    model_path, shared_path = checkpoint_path(target), checkpoint_path(spec.shared)
-    key = (str(model_path), str(shared_path), runtime, decoder_int8)
+    model_path = checkpoint_path(target)
+    shared = tuple(checkpoint_path(name) for name in spec.shared)
+    key = (str(model_path), *map(str, shared), runtime, decoder_int8)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
         if threads:
             torch.set_num_threads(threads)
         try:
-            pipe = spec.load(model_path, shared_path, runtime, onnx_cache, decoder_int8)
+            pipe = spec.load(model_path, shared, runtime, onnx_cache, decoder_int8)
         except CheckpointError as exc:
+            names = dict(zip(shared, spec.shared, strict=True))
             raise ProviderUnavailableError(
                 f"Built-in model '{target}' cannot load: checkpoint {_shown(exc.path)} "
                 f"{exc.problem.split(' (')[0]} — run `triptych train "
-                f"{target if exc.path == model_path else spec.shared}`.",
+                f"{names.get(exc.path, target)}`.",
                 detail=str(exc),
             ) from exc
         pipe.bundle.meta["fingerprint"] = file_digest(model_path)
@@ -284,7 +293,7 @@ class BuiltinFactory:
     def availability(self, card: ModelCard, settings: Settings) -> Availability:
         if card.target not in TARGETS:
             return Availability(False, f"no built-in model called '{card.target}'")
-        for name in (card.target, MODELS[card.target].shared):
+        for name in (card.target, *MODELS[card.target].shared):
             path = checkpoint_path(name)
             if not path.is_file():
                 return Availability(
