@@ -76,3 +76,40 @@ def test_small_config_size_and_grid() -> None:
     assert 1_500_000 < n < 2_500_000  # docs/pico-bits.md quotes the measured count
     with torch.no_grad():
         assert small.encoder(torch.zeros(1, 3, 64, 64)).shape == (1, 12, 8, 8)
+
+
+def test_a_context_stage_starts_as_a_no_op_and_keeps_the_token_space(tmp_path) -> None:
+    tok, x = tiny(), images()
+    wider = bt.with_context(tok, 2)
+    assert wider.cfg.context_layers == 2 and wider.decoder.context is not None
+    assert bt.fingerprint(wider) == bt.fingerprint(tok)  # same encoder: same token ids
+    ids = tok.encode(x)
+    assert torch.equal(wider.encode(x), ids)
+    assert torch.allclose(wider.decode(ids), tok.decode(ids), atol=1e-6)  # zero-initialised
+    assert bt.with_context(wider, 2) is wider
+    with pytest.raises(ValueError, match="already has 2 context layers"):
+        bt.with_context(wider, 3)
+    # once trained it draws differently, and the checkpoint keeps the stage
+    with torch.no_grad():
+        wider.decoder.context.out.weight.normal_(0, 0.1)
+    assert not torch.allclose(wider.decode(ids), tok.decode(ids), atol=1e-3)
+    back = bt.load(bt.save(wider, tmp_path / "ctx.safetensors"))
+    assert back.cfg.context_layers == 2
+    assert torch.allclose(back.decode(ids), wider.decode(ids), atol=2e-2)  # fp16
+
+
+def test_the_context_stage_sees_the_whole_grid() -> None:
+    """A change in one corner cell reaches the opposite corner's pixels only through the
+    context stage (the convs' reach at 8x8 ends before it)."""
+    plain = tiny()
+    tok = bt.with_context(plain, 1)
+    with torch.no_grad():
+        tok.decoder.context.out.weight.normal_(0, 0.5)
+    codes = tok.codes(tok.encode(images(1)))
+    moved = codes.clone()
+    moved[:, :, 0, 0] *= -1
+
+    def far_change(t: BitsTokenizer) -> float:
+        return float((t.decode_codes(codes) - t.decode_codes(moved))[..., 56:, 56:].abs().max())
+
+    assert far_change(plain) == 0.0 and far_change(tok) > 0

@@ -101,6 +101,17 @@ def test_a_decoder_refinement_keeps_the_token_space(runs, tmp_path) -> None:
     assert "--decoder-from" in card and "Decoder refinement" in card
 
 
+def test_a_refinement_can_add_a_context_stage(runs, tmp_path) -> None:
+    out = tmp_path / "ctx.safetensors"
+    summary = train_bits_tokenizer(tiny=True, steps=3, seed=2, out=out, run_dir=tmp_path / "c",
+                                   decoder_from=runs["tok"], context_layers=1, **quiet)
+    tok = bt.load(out)
+    assert tok.cfg.context_layers == 1 and summary["fingerprint"] == bt.fingerprint(tok)
+    assert any(k.startswith("decoder.context.") for k in load_file(str(out)))
+    assert load_bits_pipeline(runs["gpt"], out)([" a red circle"], [0]).shape == (1, 3, 64, 64)
+    assert "--context-layers 1" in out.with_suffix(".md").read_text()
+
+
 def test_missing_checkpoints_name_the_file(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="no-tokenizer.safetensors not found"):
         train_pico_bits(tiny=True, out=tmp_path / "g.safetensors", run_dir=tmp_path / "g",

@@ -12,7 +12,7 @@ raster order (row by row, top-left first), each in [0, 2^K).
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -27,6 +27,7 @@ from triptych.nets.checkpoint import (
     weights_path,
 )
 from triptych.nets.lfq import LFQ, LFQConfig, codes_from_ids, ids_from_codes
+from triptych.nets.text_encoder import EncoderBlock
 
 CHECKPOINT_NAME = "bits-tokenizer"
 GRID = 8  # 64 / f, f = 8
@@ -43,6 +44,11 @@ class BitsTokenizerConfig:
     blocks_low: int = 2  # most capacity where each position has to explain an 8x8 patch
     out_refine_ch: int = 16
     lfq: LFQConfig = field(default_factory=LFQConfig)
+    # Decoder-only context stage at 8x8 (0 = none, the first decoders): a bidirectional
+    # transformer over the 64 code cells, so each cell is drawn knowing the whole scene.
+    context_layers: int = 0
+    context_dim: int = 192
+    context_heads: int = 4
 
 
 TOKENIZER_CONFIGS: dict[str, BitsTokenizerConfig] = {
@@ -79,9 +85,37 @@ class BitsEncoder(nn.Module):
         return self.net(x)
 
 
+class CodeContext(nn.Module):
+    """Residual transformer over the 8x8 grid of decoder features [B,C,8,8] -> same shape.
+
+    Its output projection starts at zero, so a decoder widened with it draws exactly what it
+    drew before and training only adds: the refinement of a trained decoder starts from it."""
+
+    def __init__(self, channels: int, dim: int, layers: int, heads: int) -> None:
+        super().__init__()
+        self.inp = nn.Linear(channels, dim)
+        self.pos = nn.Parameter(torch.randn(1, N_TOKENS, dim) * 0.02)
+        self.blocks = nn.ModuleList(EncoderBlock(dim, heads) for _ in range(layers))
+        self.ln = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, c, gh, gw = h.shape
+        x = self.inp(h.flatten(2).transpose(1, 2)) + self.pos  # [B,64,dim]
+        every = torch.ones(b, gh * gw, dtype=torch.bool, device=h.device)  # no padding
+        for block in self.blocks:
+            x = block(x, every)
+        delta = self.out(self.ln(x)).transpose(1, 2).reshape(b, c, gh, gw)
+        return h + delta
+
+
 class BitsDecoder(nn.Module):
     def __init__(self, cfg: BitsTokenizerConfig) -> None:
         super().__init__()
+        self.context = (CodeContext(cfg.ch_low, cfg.context_dim, cfg.context_layers,
+                                    cfg.context_heads) if cfg.context_layers else None)
         self.net = nn.Sequential(
             nn.Conv2d(cfg.lfq.bits, cfg.ch_low, 3, padding=1),  # [B,K,8,8] -> [B,ch_low,8,8]
             *[ResBlock(cfg.ch_low) for _ in range(cfg.blocks_low)],
@@ -99,7 +133,12 @@ class BitsDecoder(nn.Module):
         )
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
-        return self.net(q)
+        if self.context is None:
+            return self.net(q)
+        h = self.context(self.net[0](q))  # net[0]: codes -> ch_low features at 8x8
+        for layer in self.net[1:]:
+            h = layer(h)
+        return h
 
 
 class BitsTokenizer(nn.Module):
@@ -141,6 +180,20 @@ class BitsTokenizer(nn.Module):
     def decode(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [B,64] -> images [B,3,64,64] in [-1,1]."""
         return self.decode_codes(self.codes(ids))
+
+
+def with_context(model: BitsTokenizer, layers: int) -> BitsTokenizer:
+    """``model`` with a decoder context stage of ``layers`` blocks added (``CodeContext``):
+    same encoder, same drawing until the new stage trains. A no-op when it has that many."""
+    if layers == model.cfg.context_layers:
+        return model
+    if model.cfg.context_layers:
+        raise ValueError(f"this tokenizer's decoder already has {model.cfg.context_layers} "
+                         f"context layers; start from one without, or keep that number")
+    wider = BitsTokenizer(replace(model.cfg, context_layers=layers))
+    missing, unexpected = wider.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("decoder.context.") for k in missing)
+    return wider.to(next(model.parameters()).dtype)
 
 
 def save(model: BitsTokenizer, path: Path | str, extra: dict | None = None) -> Path:

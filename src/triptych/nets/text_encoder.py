@@ -112,7 +112,7 @@ class TextConfig:
     heads: int = 4
 
 
-class _Block(nn.Module):
+class EncoderBlock(nn.Module):
     """Pre-LN transformer block with a key-padding mask."""
 
     def __init__(self, dim: int, heads: int) -> None:
@@ -142,7 +142,7 @@ class TextEncoder(nn.Module):
         self.tok = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.pos = nn.Parameter(torch.zeros(1, cfg.max_len, cfg.dim))
         nn.init.normal_(self.pos, std=0.02)
-        self.blocks = nn.ModuleList(_Block(cfg.dim, cfg.heads) for _ in range(cfg.layers))
+        self.blocks = nn.ModuleList(EncoderBlock(cfg.dim, cfg.heads) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.dim)
 
     def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -144,13 +144,16 @@ def train_bits_tokenizer(
     overrides: dict[str, Any] | None = None,
     decoder_from: Path | None = None,
     lr: float | None = None,
+    context_layers: int | None = None,
     log=print,
 ) -> dict[str, Any]:
     """``workers``: processes that render the stream ahead (same batches; a GPU needs them).
     ``max_minutes``: fit the schedule to the clock (``ClockFit``) and stop there.
     ``decoder_from``: start from this trained tokenizer and train only its decoder: the
     encoder (so the token space, ``fingerprint``, and every pico-bits trained on it) stays
-    as it is, and only what the tokens are drawn as improves."""
+    as it is, and only what the tokens are drawn as improves. ``context_layers``: with
+    ``decoder_from``, first give its decoder a transformer context stage of that many blocks
+    (``bt.with_context``; it starts as a no-op, so training begins from the given drawing)."""
     cfg = with_overrides(TINY if tiny else TokenizerTrainConfig(), overrides, steps=steps,
                          batch=batch, lr=lr)
     out = Path(out) if out else weights_path(NAME)
@@ -160,11 +163,14 @@ def train_bits_tokenizer(
     gen = seed_everything(seed)
     if decoder_from is not None:
         model = bt.load(decoder_from)  # frozen; only the decoder learns below
+        if context_layers is not None:
+            model = bt.with_context(model, context_layers)
         model.decoder.requires_grad_(True)
         model.to(dev)
         opt = torch.optim.Adam(model.decoder.parameters(), lr=cfg.lr)
     else:
-        model = BitsTokenizer(TOKENIZER_CONFIGS[cfg.size]).to(dev)
+        base = TOKENIZER_CONFIGS[cfg.size]
+        model = BitsTokenizer(replace(base, context_layers=context_layers or 0)).to(dev)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     state_path = run_dir / "state.pt"
     state = RunState()
@@ -245,6 +251,8 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}" + command_flags(
         cfg, TINY if tiny else TokenizerTrainConfig(), {"batch": "--batch", "lr": "--lr"},
         summary["device"])
+    if c.context_layers:
+        command += f" --context-layers {c.context_layers}"
     refined = summary.get("decoder_from")
     if refined:
         command = (f"# the tokenizer it started from: its own card's command (in this file's "
@@ -257,8 +265,8 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
             f"16x16 -> stride-2 {c.ch_low} -> {c.blocks_low} at 8x8 -> 1x1 conv to {q.bits} "
             f"channels -> sign (lookup-free quantisation, straight-through). Decoder mirrors "
             f"it, ending in PixelShuffle(2) and a thin {c.out_refine_ch}-channel full-resolution "
-            f"conv. A token id is the {q.bits} bits read as an integer (bit 0 most "
-            f"significant): {2 ** q.bits} ids, raster order.\n\nParameters: "
+            f"conv{_context_note(c)}. A token id is the {q.bits} bits read as an integer "
+            f"(bit 0 most significant): {2 ** q.bits} ids, raster order.\n\nParameters: "
             f"{summary['params']:,}. Stored as fp16 safetensors with the config in metadata."),
         "Data": (
             "An endless seeded stream of procedural world renders (`triptych.world`, train "
@@ -292,6 +300,15 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
                      "continues it (`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })
+
+
+def _context_note(c: bt.BitsTokenizerConfig) -> str:
+    if not c.context_layers:
+        return ""
+    return (f"; after its first 8x8 conv, a residual context stage: {c.context_layers} "
+            f"bidirectional transformer block(s) of width {c.context_dim} ({c.context_heads} "
+            "heads, learned positions) over the 64 cells, output projection initialised at "
+            "zero, so every cell is drawn knowing the whole scene")
 
 
 def _ceiling_table(ceiling: dict | None, n: int, seed: int) -> str:

@@ -60,15 +60,19 @@ def _log(as_json: bool) -> Callable[[str], None]:
               type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Start from this tokenizer and train only its decoder: the token space "
                    "(and every pico-bits trained on it) stays valid.")
+@click.option("--context-layers", "context_layers", type=click.IntRange(min=0), default=None,
+              help="Transformer blocks over the 8x8 code grid at the decoder's start (with "
+                   "--decoder-from they are added to the given decoder, starting as a no-op).")
 def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json, batch,
-                             max_minutes, workers, lr, decoder_from) -> None:
+                             max_minutes, workers, lr, decoder_from, context_layers) -> None:
     """The f=8 binary-token (LFQ) tokenizer that pico-bits generates in."""
     from triptych.training.bits_tokenizer import train_bits_tokenizer
 
     _finish(train_bits_tokenizer(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                                  run_dir=run_dir, device=device, batch=batch,
                                  max_minutes=max_minutes, workers=workers, lr=lr,
-                                 decoder_from=decoder_from, log=_log(as_json)), as_json)
+                                 decoder_from=decoder_from, context_layers=context_layers,
+                                 log=_log(as_json)), as_json)
 
 
 @train.command("pico-bits")
