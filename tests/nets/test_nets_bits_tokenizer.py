@@ -87,6 +87,8 @@ def test_a_context_stage_starts_as_a_no_op_and_keeps_the_token_space(tmp_path) -
     assert torch.equal(wider.encode(x), ids)
     assert torch.allclose(wider.decode(ids), tok.decode(ids), atol=1e-6)  # zero-initialised
     assert bt.with_context(wider, 2) is wider
+    loaded = bt.with_context(tok.requires_grad_(False), 1)  # a loaded tokenizer stays frozen
+    assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
     with pytest.raises(ValueError, match="already has 2 context layers"):
         bt.with_context(wider, 3)
     # once trained it draws differently, and the checkpoint keeps the stage

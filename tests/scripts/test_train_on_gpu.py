@@ -82,6 +82,7 @@ def test_a_chain_trains_pico_bits_on_the_tokenizer_it_just_trained(tmp_path, mon
 
     bits = load_bits(tmp_path / "gpu-out" / "pico-bits.safetensors")
     fresh = bt.load(tmp_path / "gpu-out" / "bits-tokenizer.safetensors")
+    assert fresh.cfg.context_layers == script.TOKENIZER_CONTEXT_LAYERS  # the decoder's stage
     assert bits.meta["tokenizer_fingerprint"] == bt.fingerprint(fresh)
     assert bits.meta["tokenizer_fingerprint"] != bt.fingerprint(
         bt.load(weights_path(bt.CHECKPOINT_NAME)))

@@ -193,7 +193,9 @@ def with_context(model: BitsTokenizer, layers: int) -> BitsTokenizer:
     wider = BitsTokenizer(replace(model.cfg, context_layers=layers))
     missing, unexpected = wider.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("decoder.context.") for k in missing)
-    return wider.to(next(model.parameters()).dtype)
+    frozen = not any(p.requires_grad for p in model.parameters())  # as ``load`` gives it
+    return wider.to(next(model.parameters()).dtype).train(model.training).requires_grad_(
+        not frozen)
 
 
 def save(model: BitsTokenizer, path: Path | str, extra: dict | None = None) -> Path:
