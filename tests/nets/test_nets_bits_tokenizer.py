@@ -102,7 +102,7 @@ def test_a_context_stage_starts_as_a_no_op_and_keeps_the_token_space(tmp_path) -
 
 def test_the_context_stage_sees_the_whole_grid() -> None:
     """A change in one corner cell reaches the opposite corner's pixels only through the
-    context stage (the convs' reach at 8x8 ends before it)."""
+    context stage (in the tiny config the convs' reach ends before it: checked below)."""
     plain = tiny()
     tok = bt.with_context(plain, 1)
     with torch.no_grad():

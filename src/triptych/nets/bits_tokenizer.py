@@ -104,9 +104,8 @@ class CodeContext(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         b, c, gh, gw = h.shape
         x = self.inp(h.flatten(2).transpose(1, 2)) + self.pos  # [B,64,dim]
-        every = torch.ones(b, gh * gw, dtype=torch.bool, device=h.device)  # no padding
         for block in self.blocks:
-            x = block(x, every)
+            x = block(x)  # every cell attends to every cell: no padding
         delta = self.out(self.ln(x)).transpose(1, 2).reshape(b, c, gh, gw)
         return h + delta
 

@@ -113,7 +113,7 @@ class TextConfig:
 
 
 class EncoderBlock(nn.Module):
-    """Pre-LN transformer block with a key-padding mask."""
+    """Pre-LN transformer block with an optional key-padding mask (None: every key counts)."""
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
@@ -124,11 +124,12 @@ class EncoderBlock(nn.Module):
         self.ln2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(b, n, 3, self.heads, d // self.heads).unbind(2)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, H, L, dh]
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
+        keys = None if mask is None else mask[:, None, None, :]
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=keys)
         x = x + self.proj(attn.transpose(1, 2).reshape(b, n, d))
         return x + self.mlp(self.ln2(x))
 
