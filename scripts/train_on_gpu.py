@@ -69,6 +69,12 @@ TOKENIZER_WORKERS = 6
 # a new tokenizer's decoder gets the context stage the CPU-refined one gained +0.05 judge
 # ceiling on objects from (bits-tokenizer.md, stage 4)
 TOKENIZER_CONTEXT_LAYERS = 3
+# --models bits-search: new tokenizers of these sizes side by side, the best by the judge's
+# ceiling on their reconstructions (objects and counts, where the shipped one loses most) gets
+# a new pico-bits; a larger token space must earn its harder prediction by this much
+SEARCH_SIZES = "small,medium,medium-14"
+SEARCH_SHARE = 0.5  # of the budget for the tokenizers; the GPT trains in the rest
+WIDER_TOKENS_MARGIN = 0.03
 SETUP_S = 45  # a trainer's own start (CUDA, caches, MiniLM states) before its clock runs
 FINISH_S = 25  # its export, card and validation after the clock stops
 
@@ -189,21 +195,28 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
     pico-diffusion trained just before it rather than the packaged one."""
     from triptych.nets.checkpoint import weights_path
 
+    name, _, size = name.partition("@")  # bits-tokenizer@medium: that architecture
     if name not in MODELS:
         raise SystemExit(f"unknown model {name!r}; expected one of {MODELS}")
+    stem = f"{name}-{size}" if size else name
     rates = WARM_LR if args.warm else LR
     overrides = {**GPU_OVERRIDES,
                  **({"lr": rates[name] * args.lr_scale} if name in rates else {}),
                  **({"batch": args.warm_batch} if args.warm and name in WARM_LR else {})}
     # a schedule far longer than fits: ClockFit shortens it to what the clock allows
     common = dict(steps=None if args.tiny else 10**6, seed=args.seed,
-                  out=STAGED / f"{name}.safetensors",
-                  run_dir=ROOT / "runs" / f"gpu-{name}", device=args.device,
+                  out=STAGED / f"{stem}.safetensors",
+                  run_dir=ROOT / "runs" / f"gpu-{stem}", device=args.device,
                   max_minutes=minutes, resume=False)
     pairs = args.bits_pairs if name == "pico-bits" else args.pairs
     new_tokenizer = STAGED / "bits-tokenizer.safetensors" if "bits-tokenizer" in trained else None
+    if args.tokenizer:  # a tokenizer trained earlier in this command (bits-search)
+        new_tokenizer = Path(args.tokenizer)
+    if name == "pico-bits" and args.bits_batch:
+        overrides["batch"] = args.bits_batch
     if name == "bits-tokenizer":
-        overrides = dict(TOKENIZER_OVERRIDES)
+        overrides = {**TOKENIZER_OVERRIDES, **({"size": size} if size else {}),
+                     **({"batch": args.tokenizer_batch} if args.tokenizer_batch else {})}
     if name == "pico-turbo":
         overrides, pairs = dict(TURBO_OVERRIDES), TURBO_OVERRIDES["pairs"]
         overrides["lr"] *= args.lr_scale
@@ -234,12 +247,13 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
                                 **common)
     if name == "bits-tokenizer":
         from triptych.training.bits_tokenizer import train_bits_tokenizer
-        return train_bits_tokenizer(overrides=overrides, workers=TOKENIZER_WORKERS,
+        return train_bits_tokenizer(overrides=overrides,
+                                    workers=args.workers or TOKENIZER_WORKERS,
                                     context_layers=TOKENIZER_CONTEXT_LAYERS, **common)
     from triptych.training.pico_bits import train_pico_bits
     if new_tokenizer is not None and not args.tiny:  # its tokens: encode the caches afresh
-        build_caches(0, pairs, args.seed, args.device, TOKENIZER_WORKERS, ("bits", "bits-val"),
-                     new_tokenizer)
+        build_caches(0, pairs, args.seed, args.device, args.workers or TOKENIZER_WORKERS,
+                     ("bits", "bits-val"), new_tokenizer)
     return train_pico_bits(pairs=pairs, overrides=overrides, tokenizer_path=new_tokenizer,
                            **common)
 
@@ -252,6 +266,10 @@ def train(args: argparse.Namespace) -> None:
            "PYTHONPATH": str(ROOT / "src")}
     os.environ.update(env)
     STAGED.mkdir(parents=True, exist_ok=True)
+    if args.models == "bits-search":
+        collect(train_bits_search(args, env, deadline), Path(args.out))
+        print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
+        return
     entries = args.models.split(",")
     models = [name for entry in entries for name in entry.split("+")]
     if not args.tiny:
@@ -285,6 +303,97 @@ def train(args: argparse.Namespace) -> None:
         print(f"{name}: exit {p.returncode}", flush=True)
     collect(models, Path(args.out))
     print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
+
+
+def _run(name: str, minutes: float, args: argparse.Namespace, env: dict, workers: int,
+         extra: list[str] = ()) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
+           "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
+           "--seed", str(args.seed), "--device", args.device, "--workers", str(workers),
+           "--bits-batch", str(args.bits_batch), "--tokenizer-batch",
+           str(args.tokenizer_batch)] + list(extra) + (["--tiny"] if args.tiny else [])
+    log = (STAGED / f"{name.replace('@', '-')}.log").open("w")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+
+
+def _wait(procs: dict[str, subprocess.Popen], until: float) -> None:
+    while any(p.poll() is None for p in procs.values()) and time.monotonic() < until:
+        time.sleep(2)
+    for name, p in procs.items():
+        if p.poll() is None:
+            print(f"{name}: still running at the deadline; stopped", flush=True)
+            p.send_signal(signal.SIGINT)
+    for name, p in procs.items():
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        print(f"{name}: exit {p.returncode}", flush=True)
+
+
+def ceiling_score(path: Path) -> float | None:
+    """Mean judge accuracy on objects and counts of a trained tokenizer's reconstructions
+    (its card's ceiling, in the checkpoint's metadata); None when it was not measured."""
+    from triptych.nets.checkpoint import read_checkpoint
+
+    ceiling = (read_checkpoint(path)[1].get("train") or {}).get("judge_ceiling")
+    if not ceiling:
+        return None
+    rec = ceiling["reconstructions"]
+    return (rec["object_class"] + rec["count_exact"]) / 2
+
+
+def pick_tokenizer(candidates: dict[str, Path]) -> str | None:
+    """The size whose tokenizer has the best ceiling score; one with more bits per token than
+    the best of fewer bits must beat it by WIDER_TOKENS_MARGIN (its GPT predicts among more
+    ids). None when no candidate finished with a ceiling."""
+    from triptych.nets import bits_tokenizer as bt
+
+    scored = {size: (score, bt.load(path).bits) for size, path in candidates.items()
+              if path.is_file() and (score := ceiling_score(path)) is not None}
+    for size, (score, bits) in scored.items():
+        print(f"bits-tokenizer@{size}: {bits} bits, ceiling score {score:.4f}", flush=True)
+    if not scored:
+        return None
+    fewest = min(bits for _, bits in scored.values())
+
+    def rank(size: str) -> float:
+        score, bits = scored[size]
+        return score - (WIDER_TOKENS_MARGIN if bits > fewest else 0.0)
+
+    return max(scored, key=rank)
+
+
+def train_bits_search(args: argparse.Namespace, env: dict, deadline: float) -> list[str]:
+    """New tokenizers side by side (one per size), then a new pico-bits on the best of them.
+    Returns the names to collect."""
+    sizes = args.tokenizer_sizes.split(",")
+    t0 = time.monotonic()
+    phase_end = t0 + SEARCH_SHARE * (deadline - t0)
+    minutes = (phase_end - t0 - args.setup_s - FINISH_S) / 60
+    workers = max(2, (args.workers - len(sizes)) // len(sizes))
+    print(f"tokenizers {sizes} for {minutes:.2f} min each, {workers} render workers each",
+          flush=True)
+    procs = {size: _run(f"bits-tokenizer@{size}", minutes, args, env, workers)
+             for size in sizes}
+    _wait(procs, phase_end + FINISH_S)
+    candidates = {size: STAGED / f"bits-tokenizer-{size}.safetensors" for size in sizes}
+    best = pick_tokenizer(candidates)
+    names = [f"bits-tokenizer-{size}" for size in sizes]
+    if best is None:
+        print("no tokenizer finished with a judge ceiling: no pico-bits trained", flush=True)
+        return names
+    print(f"best: bits-tokenizer@{best}", flush=True)
+    for suffix in (".safetensors", ".md"):  # the winner under the packaged name
+        candidates[best].with_suffix(suffix).rename(STAGED / f"bits-tokenizer{suffix}")
+    for path in candidates.values():  # only the winner's weights fit in what comes back;
+        path.unlink(missing_ok=True)  # the others' cards and logs say how they did
+    minutes = (deadline - time.monotonic() - args.setup_s - FINISH_S) / 60
+    print(f"pico-bits for {minutes:.2f} min", flush=True)
+    gpt = {"pico-bits": _run("pico-bits", minutes, args, env, args.workers,
+                             ["--tokenizer", str(STAGED / "bits-tokenizer.safetensors")])}
+    _wait(gpt, deadline)
+    return names + ["pico-bits"]
 
 
 def collect(models: list[str], out: Path) -> None:
@@ -325,14 +434,25 @@ def main() -> None:
             t.add_argument("--minutes", type=float, required=True)
         else:
             t.add_argument("--models", default=DEFAULT_MODELS,
-                           help="comma-separated; a+b trains b after a in one process")
+                           help="comma-separated; a+b trains b after a in one process; "
+                                "bits-search: new tokenizers, then pico-bits on the best")
             t.add_argument("--budget-s", type=float, default=540,
                            help="wall clock for the whole command, caches and packing included")
             t.add_argument("--threads", type=int, default=3, help="torch threads per trainer")
             t.add_argument("--setup-s", type=float, default=SETUP_S,
                            help="a trainer's start before its clock runs")
-            t.add_argument("--workers", type=int, default=min(15, os.cpu_count() or 1))
             t.add_argument("--out", default=os.environ.get("OUT", "runs/gpu-out-parts"))
+            t.add_argument("--tokenizer-sizes", default=SEARCH_SIZES,
+                           help="bits-search: the tokenizer architectures to compare")
+        t.add_argument("--workers", type=int,
+                       default=min(15, os.cpu_count() or 1) if cmd == "train" else 0,
+                       help=f"render processes (one: 0 = {TOKENIZER_WORKERS})")
+        t.add_argument("--tokenizer", default=None,
+                       help="pico-bits learns this tokenizer's tokens (default: the packaged "
+                            "one, or the one trained just before it in a chain)")
+        t.add_argument("--bits-batch", type=int, default=0, help="pico-bits batch (0: 256)")
+        t.add_argument("--tokenizer-batch", type=int, default=0,
+                       help="bits-tokenizer batch (0: 128)")
         t.add_argument("--pairs", type=int, default=200_000, help="latent pairs (3 models)")
         t.add_argument("--bits-pairs", type=int, default=150_000, help="pico-bits token pairs")
         t.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from triptych.nets import autoencoder as ae_mod
@@ -56,7 +57,8 @@ def test_a_chain_distils_the_pico_diffusion_it_just_trained(tmp_path, monkeypatc
     monkeypatch.setattr(script, "STAGED", tmp_path / "gpu-out")
     args = argparse.Namespace(name="pico-diffusion+pico-turbo", minutes=5.0, tiny=True,
                               warm=False, warm_batch=512, lr_scale=1.0, device="cpu",
-                              seed=0, pairs=64, bits_pairs=64)
+                              seed=0, pairs=64, bits_pairs=64, tokenizer=None, bits_batch=0,
+                              tokenizer_batch=0, workers=0)
     script.train_one(args)
     from triptych.nets.pico import load_pico
 
@@ -76,7 +78,8 @@ def test_a_chain_trains_pico_bits_on_the_tokenizer_it_just_trained(tmp_path, mon
     monkeypatch.setattr(script, "TOKENIZER_WORKERS", 1)
     args = argparse.Namespace(name="bits-tokenizer+pico-bits", minutes=5.0, tiny=True,
                               warm=False, warm_batch=512, lr_scale=1.0, device="cpu",
-                              seed=0, pairs=64, bits_pairs=64)
+                              seed=0, pairs=64, bits_pairs=64, tokenizer=None, bits_batch=0,
+                              tokenizer_batch=0, workers=0)
     script.train_one(args)
     from triptych.autoregressive.pipeline import load_bits
 
@@ -86,3 +89,32 @@ def test_a_chain_trains_pico_bits_on_the_tokenizer_it_just_trained(tmp_path, mon
     assert bits.meta["tokenizer_fingerprint"] == bt.fingerprint(fresh)
     assert bits.meta["tokenizer_fingerprint"] != bt.fingerprint(
         bt.load(weights_path(bt.CHECKPOINT_NAME)))
+
+
+def _scored_tokenizer(path: Path, bits: int, objects: float, counts: float) -> Path:
+    from dataclasses import replace
+
+    from triptych.nets.lfq import LFQConfig
+
+    cfg = replace(bt.TOKENIZER_CONFIGS["tiny"], lfq=LFQConfig(bits=bits, entropy_group=bits))
+    rec = {"object_class": objects, "count_exact": counts, "background": 1.0}
+    bt.save(bt.BitsTokenizer(cfg), path,
+            {"train": {"judge_ceiling": {"renders": {}, "reconstructions": rec}}})
+    return path
+
+
+def test_the_search_picks_the_best_ceiling_and_makes_more_bits_earn_their_place(
+        tmp_path) -> None:
+    script = _script()
+    small = _scored_tokenizer(tmp_path / "a.safetensors", 6, 0.80, 0.60)  # score 0.70
+    wide = _scored_tokenizer(tmp_path / "b.safetensors", 6, 0.84, 0.62)  # 0.73
+    finer = _scored_tokenizer(tmp_path / "c.safetensors", 8, 0.86, 0.62)  # 0.74 - margin
+    assert script.ceiling_score(wide) == pytest.approx(0.73)
+    assert script.pick_tokenizer({"small": small, "medium": wide, "fine": finer}) == "medium"
+    best = _scored_tokenizer(tmp_path / "d.safetensors", 8, 0.90, 0.66)  # 0.78: clearly ahead
+    assert script.pick_tokenizer({"small": small, "medium": wide, "fine": best}) == "fine"
+    # a run stopped before its export, or trained without a judge, is not a candidate
+    bt.save(bt.BitsTokenizer(bt.TOKENIZER_CONFIGS["tiny"]), tmp_path / "e.safetensors")
+    assert script.pick_tokenizer({"gone": tmp_path / "none.safetensors",
+                                  "unjudged": tmp_path / "e.safetensors"}) is None
+    assert script.pick_tokenizer({"small": small, "gone": tmp_path / "x.safetensors"}) == "small"

@@ -205,3 +205,43 @@ def test_tokenizer_workers_render_the_same_stream_and_the_clock_fits_it(runs, tm
     assert 70 < summary["steps"] < 5000  # the fitted schedule ran to its end
     card = out.with_suffix(".md").read_text()
     assert f"--steps {summary['steps']}" in card and "--batch 2" in card
+
+
+def test_a_new_tokenizer_can_take_a_larger_architecture(runs, tmp_path) -> None:
+    out = tmp_path / "wide.safetensors"
+    summary = train_bits_tokenizer(tiny=True, size="medium-14", steps=2, out=out,
+                                   run_dir=tmp_path / "wide", **quiet)
+    tok = bt.load(out)
+    assert summary["bits"] == tok.bits == 14 and tok.vocab_size == 2**14
+    assert tok.cfg.ch_low == bt.TOKENIZER_CONFIGS["medium-14"].ch_low
+    assert "--size medium-14" in out.with_suffix(".md").read_text()  # the card reproduces it
+    with pytest.raises(ValueError, match="unknown tokenizer size"):
+        train_bits_tokenizer(tiny=True, size="huge", out=out, run_dir=tmp_path / "x", **quiet)
+
+
+def test_the_cli_offers_every_tokenizer_size() -> None:
+    from triptych.cli.commands.train_bits import TOKENIZER_SIZES
+
+    assert set(TOKENIZER_SIZES) == set(bt.TOKENIZER_CONFIGS) - {"tiny"}
+
+
+def test_init_continues_a_trained_pico_bits(runs, tmp_path) -> None:
+    start = load_bits(runs["gpt"])
+    out = tmp_path / "more.safetensors"
+    train_pico_bits(tiny=True, seed=2, steps=1, out=out, run_dir=tmp_path / "more",
+                    tokenizer_path=runs["tok"], init=runs["gpt"], **quiet)
+    more = load_bits(out)
+    assert more.tokenizer.vocab == start.tokenizer.vocab  # its text encoder's word ids
+    before, after = start.model.state_dict(), more.model.state_dict()
+    assert before.keys() == after.keys()
+    # one small step from the given weights, not a fresh initialisation
+    drift = max((after[k].float() - before[k].float()).abs().max().item() for k in before)
+    assert 0 < drift < 0.05
+
+
+def test_init_refuses_a_pico_bits_of_another_token_space(runs, tmp_path) -> None:
+    other = tmp_path / "other-tok.safetensors"
+    train_bits_tokenizer(tiny=True, seed=5, out=other, run_dir=tmp_path / "other", **quiet)
+    with pytest.raises(ValueError, match="another bits tokenizer"):
+        train_pico_bits(tiny=True, steps=1, out=tmp_path / "x.safetensors",
+                        run_dir=tmp_path / "x", tokenizer_path=other, init=runs["gpt"], **quiet)

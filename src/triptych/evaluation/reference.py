@@ -4,6 +4,8 @@
   own ceiling on eval (≈ 1.0 if the judge is right).
 - ``ground-truth+ae``: the same renders after an autoencoder round trip: the ceiling for latent
   generators decoding through that autoencoder.
+- ``ground-truth+bits``: the same renders after a bits-tokenizer round trip: the ceiling for
+  pico-bits, whose GPT can at best predict the tokens of a right scene.
 
 Use them like models: ``triptych eval ground-truth+ae``.
 """
@@ -22,7 +24,7 @@ from triptych.world.parse import parse_prompt
 from triptych.world.render import render
 from triptych.world.sampling import scene_from_spec
 
-REFERENCE_MODELS = ("ground-truth", "ground-truth+ae")
+REFERENCE_MODELS = ("ground-truth", "ground-truth+ae", "ground-truth+bits")
 
 
 def reference_card(model_id: str) -> ModelCard:
@@ -35,12 +37,22 @@ def reference_card(model_id: str) -> ModelCard:
 
 
 class ReferenceEngine:
-    def __init__(self, autoencoder: bool) -> None:
+    """``codec``: ``None`` (renders as they are), ``"ae"`` or ``"bits"`` (a round trip through
+    the packaged autoencoder or bits tokenizer)."""
+
+    def __init__(self, codec: str | None) -> None:
         self.ae = None
-        if autoencoder:
+        if codec == "ae":
             from triptych.nets.autoencoder import load_pretrained
 
             self.ae = load_pretrained()
+        elif codec == "bits":
+            from triptych.nets.bits_tokenizer import load_pretrained as load_tokenizer
+
+            tok = load_tokenizer()
+            self.ae = _TokenRoundTrip(tok)
+        elif codec is not None:
+            raise ValueError(f"unknown reference codec {codec!r}")
 
     def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
         scene = scene_from_spec(parse_prompt(request.prompt), random.Random(request.seed))
@@ -52,3 +64,16 @@ class ReferenceEngine:
             arr = ((y[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
             image = Image.fromarray(arr)
         return EngineResult(images=[EngineImage(image)])
+
+
+class _TokenRoundTrip:
+    """The bits tokenizer behind the autoencoder's encode/decode names."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer.eval()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tokenizer.encode(x)
+
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.tokenizer.decode(ids)

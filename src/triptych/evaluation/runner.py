@@ -74,7 +74,8 @@ def generate_all(card: ModelCard, items: list[EvalItem], opts: EvalOptions,
     if card.scheme == "reference":
         from triptych.evaluation.reference import ReferenceEngine
 
-        engine = ReferenceEngine(autoencoder=card.target.endswith("+ae"))
+        codec = card.target.partition("+")[2] or None
+        engine = ReferenceEngine(codec)
     else:
         engine = create_engine(card, Settings())
     images, times = [], []

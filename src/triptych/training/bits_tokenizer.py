@@ -145,9 +145,11 @@ def train_bits_tokenizer(
     decoder_from: Path | None = None,
     lr: float | None = None,
     context_layers: int | None = None,
+    size: str | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """``workers``: processes that render the stream ahead (same batches; a GPU needs them).
+    """``size``: a key of ``TOKENIZER_CONFIGS`` for a new tokenizer (default "small").
+    ``workers``: processes that render the stream ahead (same batches; a GPU needs them).
     ``max_minutes``: fit the schedule to the clock (``ClockFit``) and stop there.
     ``decoder_from``: start from this trained tokenizer and train only its decoder: the
     encoder (so the token space, ``fingerprint``, and every pico-bits trained on it) stays
@@ -155,7 +157,10 @@ def train_bits_tokenizer(
     ``decoder_from``, first give its decoder a transformer context stage of that many blocks
     (``bt.with_context``; it starts as a no-op, so training begins from the given drawing)."""
     cfg = with_overrides(TINY if tiny else TokenizerTrainConfig(), overrides, steps=steps,
-                         batch=batch, lr=lr)
+                         batch=batch, lr=lr, size=size)
+    if cfg.size not in TOKENIZER_CONFIGS:
+        raise ValueError(f"unknown tokenizer size {cfg.size!r}; expected one of "
+                         f"{', '.join(TOKENIZER_CONFIGS)}")
     out = Path(out) if out else weights_path(NAME)
     run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
     threads = set_threads(threads)
@@ -249,7 +254,8 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
     c, q = model.cfg, model.cfg.lfq
     tiny = " --tiny" if cfg.size == "tiny" else ""
     command = f"triptych train {NAME} --seed {seed} --steps {cfg.steps}{tiny}" + command_flags(
-        cfg, TINY if tiny else TokenizerTrainConfig(), {"batch": "--batch", "lr": "--lr"},
+        cfg, TINY if tiny else TokenizerTrainConfig(),
+        {"batch": "--batch", "lr": "--lr", "size": "--size"},
         summary["device"])
     if c.context_layers:
         command += f" --context-layers {c.context_layers}"

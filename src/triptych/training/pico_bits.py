@@ -27,6 +27,7 @@ from triptych.autoregressive.pipeline import (
     BitsBundle,
     BitsPipeline,
     BitsSampling,
+    load_bits,
     save_bits,
 )
 from triptych.cpu_features import native_bf16
@@ -153,6 +154,16 @@ def token_cache(tok: BitsTokenizer, *, n: int, seed: int, split: str = "train",
     return out
 
 
+def _init_bundle(init: Path, fingerprint: str, bits: int) -> BitsBundle:
+    """The pico-bits to continue; ValueError unless it predicts this tokenizer's ids."""
+    bundle = load_bits(init)
+    want = bundle.meta.get("tokenizer_fingerprint")
+    if bundle.model.cfg.bits != bits or (want and want != fingerprint):
+        raise ValueError(f"--init {init}: it was trained on another bits tokenizer "
+                         f"({want}, not {fingerprint}); start afresh for this one")
+    return bundle
+
+
 def _run_tokenizer(export: Path) -> Tokenizer:
     _, meta = read_checkpoint(export)
     return Tokenizer(meta["vocab"], meta["max_len"])
@@ -188,10 +199,12 @@ def train_pico_bits(
     device: str | None = None,
     max_minutes: float | None = None,
     overrides: dict[str, Any] | None = None,
+    init: Path | None = None,
     log=print,
 ) -> dict[str, Any]:
     """``overrides``: any other ``BitsTrainConfig`` field (a GPU run's lr, checkpoint and
-    preview cadence)."""
+    preview cadence). ``init``: continue this trained pico-bits (its weights, architecture and
+    vocabulary; a fresh optimiser and schedule); it must have learnt this tokenizer's ids."""
     cfg = with_overrides(TINY if tiny else BitsTrainConfig(), overrides, steps=steps,
                          pairs=pairs, batch=batch)
     out = Path(out) if out else weights_path(NAME)
@@ -204,8 +217,11 @@ def train_pico_bits(
     bits_tok = bt.load(tok_path)  # CheckpointError names the file if it is missing
     tok_fp = bt.fingerprint(bits_tok)
     export = run_dir / f"{NAME}.safetensors"
+    start = _init_bundle(init, tok_fp, bits_tok.bits) if init is not None else None
     if resume and (run_dir / "state.pt").is_file() and export.is_file():
         words = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+    elif start is not None:
+        words = start.tokenizer  # its text encoder learnt these word ids
     else:
         words = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
     cache = token_cache(bits_tok, n=cfg.pairs, seed=seed, device=dev, log=log,
@@ -216,7 +232,10 @@ def train_pico_bits(
     text_ids = words(cache["captions"])  # [N,L]; re-tokenised: the vocab may differ
     null_ids = words.null_ids(1)  # [1,L]
 
-    model = build_model(cfg.size, bits_tok.bits, len(words), words.max_len).to(dev)
+    if start is not None:
+        model = start.model.float().train().requires_grad_(True).to(dev)
+    else:
+        model = build_model(cfg.size, bits_tok.bits, len(words), words.max_len).to(dev)
     ema = EMA(model, cfg.ema)
     opt = adamw(model.parameters(), dev, lr=cfg.lr, betas=cfg.betas,
                 weight_decay=cfg.weight_decay)

@@ -56,7 +56,8 @@ def eval_command(model: str | None, all_builtin: bool, prompts_file: Path | None
     """Score MODEL's prompt adherence (per task and overall), KID and ms/image.
 
     MODEL is a catalog id, or a reference: ground-truth (renders of the prompt: the judge's
-    ceiling) or ground-truth+ae (their autoencoder round trips: the latent generators' ceiling).
+    ceiling), ground-truth+ae (their autoencoder round trips: the latent generators' ceiling)
+    or ground-truth+bits (their bits-tokenizer round trips: pico-bits' ceiling).
     --all instead evaluates every built-in model, side by side (the architectures report).
 
     Without --prompts, uses fresh in-distribution prompts (--per-task per task) or, with

@@ -16,6 +16,9 @@ import click
 from triptych.cli.commands.train import train
 from triptych.cli.output import console, emit_json, json_option
 
+# the tokenizer architectures (``nets.bits_tokenizer.TOKENIZER_CONFIGS``; "tiny" is --tiny's)
+TOKENIZER_SIZES = ("small", "medium", "medium-14")
+
 COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` group
 
 
@@ -63,8 +66,12 @@ def _log(as_json: bool) -> Callable[[str], None]:
 @click.option("--context-layers", "context_layers", type=click.IntRange(min=0), default=None,
               help="Transformer blocks over the 8x8 code grid at the decoder's start (with "
                    "--decoder-from they are added to the given decoder, starting as a no-op).")
+@click.option("--size", type=click.Choice(sorted(TOKENIZER_SIZES)), default=None,
+              help="Architecture of a new tokenizer (default small; medium and medium-14 "
+                   "are wider, for a GPU's batch; medium-14 has 14-bit tokens).")
 def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json, batch,
-                             max_minutes, workers, lr, decoder_from, context_layers) -> None:
+                             max_minutes, workers, lr, decoder_from, context_layers,
+                             size) -> None:
     """The f=8 binary-token (LFQ) tokenizer that pico-bits generates in."""
     from triptych.training.bits_tokenizer import train_bits_tokenizer
 
@@ -72,7 +79,7 @@ def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as
                                  run_dir=run_dir, device=device, batch=batch,
                                  max_minutes=max_minutes, workers=workers, lr=lr,
                                  decoder_from=decoder_from, context_layers=context_layers,
-                                 log=_log(as_json)), as_json)
+                                 size=size, log=_log(as_json)), as_json)
 
 
 @train.command("pico-bits")
@@ -84,12 +91,15 @@ def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as
 @click.option("--max-minutes", type=float, default=None,
               help="Fit the schedule to this many minutes (speed measured over 5 % of it), "
                    "then export; the card states the fitted --steps.")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Continue this trained pico-bits (same tokenizer) with a "
+                                 "fresh optimiser and schedule.")
 def train_pico_bits_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json,
-                        tokenizer_path, pairs, batch, max_minutes) -> None:
+                        tokenizer_path, pairs, batch, max_minutes, init) -> None:
     """The autoregressive GPT over binary tokens (text prefix, KV cache, CFG)."""
     from triptych.training.pico_bits import train_pico_bits
 
     _finish(train_pico_bits(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                             run_dir=run_dir, tokenizer_path=tokenizer_path, pairs=pairs,
                             batch=batch, device=device, max_minutes=max_minutes,
-                            log=_log(as_json)), as_json)
+                            init=init, log=_log(as_json)), as_json)
