@@ -214,9 +214,12 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
         new_tokenizer = Path(args.tokenizer)
     if name == "pico-bits" and args.bits_batch:
         overrides["batch"] = args.bits_batch
+    if name == "pico-bits" and args.bits_lr:
+        overrides["lr"] = args.bits_lr
     if name == "bits-tokenizer":
         overrides = {**TOKENIZER_OVERRIDES, **({"size": size} if size else {}),
-                     **({"batch": args.tokenizer_batch} if args.tokenizer_batch else {})}
+                     **({"batch": args.tokenizer_batch} if args.tokenizer_batch else {}),
+                     **({"lr": args.tokenizer_lr} if args.tokenizer_lr else {})}
     if name == "pico-turbo":
         overrides, pairs = dict(TURBO_OVERRIDES), TURBO_OVERRIDES["pairs"]
         overrides["lr"] *= args.lr_scale
@@ -247,15 +250,17 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
                                 **common)
     if name == "bits-tokenizer":
         from triptych.training.bits_tokenizer import train_bits_tokenizer
-        return train_bits_tokenizer(overrides=overrides,
+        decoder_from = Path(args.decoder_from) if args.decoder_from else None
+        return train_bits_tokenizer(overrides=overrides, decoder_from=decoder_from,
                                     workers=args.workers or TOKENIZER_WORKERS,
                                     context_layers=TOKENIZER_CONTEXT_LAYERS, **common)
     from triptych.training.pico_bits import train_pico_bits
     if new_tokenizer is not None and not args.tiny:  # its tokens: encode the caches afresh
         build_caches(0, pairs, args.seed, args.device, args.workers or TOKENIZER_WORKERS,
                      ("bits", "bits-val"), new_tokenizer)
+    init = Path(args.bits_init) if args.bits_init else None
     return train_pico_bits(pairs=pairs, overrides=overrides, tokenizer_path=new_tokenizer,
-                           **common)
+                           init=init, **common)
 
 
 def train(args: argparse.Namespace) -> None:
@@ -275,43 +280,34 @@ def train(args: argparse.Namespace) -> None:
     if not args.tiny:
         kinds = (("latents",) if {"pico-dit", "pico-lm", "pico-diffusion"} & set(models)
                  else ()) + (("bits", "bits-val") if "pico-bits" in models and
-                             "bits-tokenizer" not in models else ())  # a chain encodes its own
+                             "bits-tokenizer" not in models and not args.tokenizer
+                             else ())  # a chain, or --tokenizer, encodes its own
         build_caches(args.pairs, args.bits_pairs, args.seed, args.device, args.workers, kinds)
     minutes = (deadline - time.monotonic() - args.setup_s - FINISH_S) / 60
     print(f"training {entries} for {minutes:.2f} min each", flush=True)
     procs: dict[str, subprocess.Popen] = {}
     for name in entries:
-        cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
-               "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
-               "--seed", str(args.seed), "--device", args.device,
-               "--warm-batch", str(args.warm_batch), "--lr-scale", str(args.lr_scale)] + (
-               ["--tiny"] if args.tiny else []) + (["--warm"] if args.warm else [])
-        log = (STAGED / f"{name}.log").open("w")
-        procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                       cwd=ROOT)
-    while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
-        time.sleep(2)
-    for name, p in procs.items():
-        if p.poll() is None:
-            print(f"{name}: still running at the deadline; stopped", flush=True)
-            p.send_signal(signal.SIGINT)
-    for name, p in procs.items():
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        print(f"{name}: exit {p.returncode}", flush=True)
+        # the render processes shared out (a trainer that renders nothing ignores them)
+        procs[name] = _run(name, minutes, args, env, workers=max(2, args.workers // len(entries)))
+    _wait(procs, deadline)
     collect(models, Path(args.out))
     print(f"done in {time.monotonic() - t0:.0f} s", flush=True)
 
 
 def _run(name: str, minutes: float, args: argparse.Namespace, env: dict, workers: int,
          extra: list[str] = ()) -> subprocess.Popen:
+    """``one NAME`` in its own process, with this command's settings."""
     cmd = [sys.executable, __file__, "one", name, "--minutes", f"{minutes:.3f}",
            "--pairs", str(args.pairs), "--bits-pairs", str(args.bits_pairs),
            "--seed", str(args.seed), "--device", args.device, "--workers", str(workers),
-           "--bits-batch", str(args.bits_batch), "--tokenizer-batch",
-           str(args.tokenizer_batch)] + list(extra) + (["--tiny"] if args.tiny else [])
+           "--warm-batch", str(args.warm_batch), "--lr-scale", str(args.lr_scale),
+           "--bits-batch", str(args.bits_batch), "--bits-lr", str(args.bits_lr),
+           "--tokenizer-batch", str(args.tokenizer_batch),
+           "--tokenizer-lr", str(args.tokenizer_lr)]
+    for flag in ("tokenizer", "decoder_from", "bits_init"):
+        if getattr(args, flag):
+            cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    cmd += list(extra) + (["--tiny"] if args.tiny else []) + (["--warm"] if args.warm else [])
     log = (STAGED / f"{name.replace('@', '-')}.log").open("w")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
 
@@ -453,6 +449,15 @@ def main() -> None:
         t.add_argument("--bits-batch", type=int, default=0, help="pico-bits batch (0: 256)")
         t.add_argument("--tokenizer-batch", type=int, default=0,
                        help="bits-tokenizer batch (0: 128)")
+        t.add_argument("--tokenizer-lr", type=float, default=0.0,
+                       help="bits-tokenizer peak rate (0: the recipe's)")
+        t.add_argument("--decoder-from", default=None,
+                       help="bits-tokenizer: refine this tokenizer's decoder only (its token "
+                            "space, and every pico-bits trained on it, stays valid)")
+        t.add_argument("--bits-init", default=None,
+                       help="pico-bits: continue this checkpoint (give its --tokenizer)")
+        t.add_argument("--bits-lr", type=float, default=0.0,
+                       help="pico-bits peak rate (0: the recipe's)")
         t.add_argument("--pairs", type=int, default=200_000, help="latent pairs (3 models)")
         t.add_argument("--bits-pairs", type=int, default=150_000, help="pico-bits token pairs")
         t.add_argument("--seed", type=int, default=0)

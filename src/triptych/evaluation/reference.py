@@ -41,16 +41,18 @@ class ReferenceEngine:
     the packaged autoencoder or bits tokenizer)."""
 
     def __init__(self, codec: str | None) -> None:
+        # the files the built-in engine would draw through (TRIPTYCH_BUILTIN_WEIGHTS too)
+        from triptych.engines.builtin.engine import AUTOENCODER, BITS_TOKENIZER, checkpoint_path
+
         self.ae = None
         if codec == "ae":
             from triptych.nets.autoencoder import load_pretrained
 
-            self.ae = load_pretrained()
+            self.ae = load_pretrained(str(checkpoint_path(AUTOENCODER)))
         elif codec == "bits":
             from triptych.nets.bits_tokenizer import load_pretrained as load_tokenizer
 
-            tok = load_tokenizer()
-            self.ae = _TokenRoundTrip(tok)
+            self.ae = _TokenRoundTrip(load_tokenizer(str(checkpoint_path(BITS_TOKENIZER))))
         elif codec is not None:
             raise ValueError(f"unknown reference codec {codec!r}")
 
