@@ -214,12 +214,9 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
         new_tokenizer = Path(args.tokenizer)
     if name == "pico-bits" and args.bits_batch:
         overrides["batch"] = args.bits_batch
-    if name == "pico-bits" and args.bits_lr:
-        overrides["lr"] = args.bits_lr
     if name == "bits-tokenizer":
         overrides = {**TOKENIZER_OVERRIDES, **({"size": size} if size else {}),
-                     **({"batch": args.tokenizer_batch} if args.tokenizer_batch else {}),
-                     **({"lr": args.tokenizer_lr} if args.tokenizer_lr else {})}
+                     **({"batch": args.tokenizer_batch} if args.tokenizer_batch else {})}
     if name == "pico-turbo":
         overrides, pairs = dict(TURBO_OVERRIDES), TURBO_OVERRIDES["pairs"]
         overrides["lr"] *= args.lr_scale
@@ -227,6 +224,9 @@ def train_model(name: str, args: argparse.Namespace, minutes: float,
         overrides = {"preview_every": 0} if name not in ("pico-turbo", "bits-tokenizer") else {}
         common["tiny"] = True
         pairs = None
+    rate = {"pico-bits": args.bits_lr, "bits-tokenizer": args.tokenizer_lr}.get(name)
+    if rate:  # an explicit peak rate, tiny runs included
+        overrides["lr"] = rate
     if args.warm and name not in WARM_LR and name not in ("pico-turbo", "bits-tokenizer"):
         raise SystemExit(f"--warm: {name} has no warm start; expected one of {WARM_LR}")
     if args.warm and name != "bits-tokenizer" and not (
@@ -419,7 +419,7 @@ def unpack(folder: str) -> None:
         print(path)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("pack")
@@ -472,7 +472,11 @@ def main() -> None:
                        help="times the peak rates above (e.g. 0.4: a short low-rate anneal)")
     u = sub.add_parser("unpack")
     u.add_argument("folder")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     if args.cmd == "pack":
         pack()

@@ -28,6 +28,13 @@ def _script():
     return module
 
 
+def _one_args(name: str):
+    """``one NAME`` as the script's own parser reads it: a tiny CPU run."""
+    return _script().build_parser().parse_args(
+        ["one", name, "--minutes", "5", "--tiny", "--device", "cpu", "--pairs", "64",
+         "--bits-pairs", "64"])
+
+
 def test_parallel_caches_equal_the_trainers_own(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(data, "DATA_DIR", tmp_path / "data")
     _script().build_caches(pairs=300, bits_pairs=200, seed=3, device="cpu", workers=2)
@@ -50,15 +57,10 @@ def test_parallel_caches_equal_the_trainers_own(tmp_path, monkeypatch) -> None:
 
 
 def test_a_chain_distils_the_pico_diffusion_it_just_trained(tmp_path, monkeypatch) -> None:
-    import argparse
-
     script = _script()
     monkeypatch.setattr(script, "ROOT", tmp_path)
     monkeypatch.setattr(script, "STAGED", tmp_path / "gpu-out")
-    args = argparse.Namespace(name="pico-diffusion+pico-turbo", minutes=5.0, tiny=True,
-                              warm=False, warm_batch=512, lr_scale=1.0, device="cpu",
-                              seed=0, pairs=64, bits_pairs=64, tokenizer=None, bits_batch=0,
-                              tokenizer_batch=0, workers=0)
+    args = _one_args("pico-diffusion+pico-turbo")
     script.train_one(args)
     from triptych.nets.pico import load_pico
 
@@ -70,16 +72,11 @@ def test_a_chain_distils_the_pico_diffusion_it_just_trained(tmp_path, monkeypatc
 
 
 def test_a_chain_trains_pico_bits_on_the_tokenizer_it_just_trained(tmp_path, monkeypatch) -> None:
-    import argparse
-
     script = _script()
     monkeypatch.setattr(script, "ROOT", tmp_path)
     monkeypatch.setattr(script, "STAGED", tmp_path / "gpu-out")
     monkeypatch.setattr(script, "TOKENIZER_WORKERS", 1)
-    args = argparse.Namespace(name="bits-tokenizer+pico-bits", minutes=5.0, tiny=True,
-                              warm=False, warm_batch=512, lr_scale=1.0, device="cpu",
-                              seed=0, pairs=64, bits_pairs=64, tokenizer=None, bits_batch=0,
-                              tokenizer_batch=0, workers=0)
+    args = _one_args("bits-tokenizer+pico-bits")
     script.train_one(args)
     from triptych.autoregressive.pipeline import load_bits
 
@@ -118,3 +115,28 @@ def test_the_search_picks_the_best_ceiling_and_makes_more_bits_earn_their_place(
     assert script.pick_tokenizer({"gone": tmp_path / "none.safetensors",
                                   "unjudged": tmp_path / "e.safetensors"}) is None
     assert script.pick_tokenizer({"small": small, "gone": tmp_path / "x.safetensors"}) == "small"
+
+
+def test_one_refines_a_decoder_and_continues_a_pico_bits(tmp_path, monkeypatch) -> None:
+    from tests.support.training import quiet
+
+    from triptych.autoregressive.pipeline import load_bits
+    from triptych.training.bits_tokenizer import train_bits_tokenizer
+    from triptych.training.pico_bits import train_pico_bits
+
+    script = _script()
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    monkeypatch.setattr(script, "STAGED", tmp_path / "gpu-out")
+    tok, gpt = tmp_path / "tok.safetensors", tmp_path / "gpt.safetensors"
+    train_bits_tokenizer(tiny=True, out=tok, run_dir=tmp_path / "t", **quiet)
+    train_pico_bits(tiny=True, out=gpt, run_dir=tmp_path / "g", tokenizer_path=tok, **quiet)
+    parse = script.build_parser().parse_args
+    common = ["--minutes", "5", "--tiny", "--device", "cpu"]
+    script.train_one(parse(["one", "bits-tokenizer", "--decoder-from", str(tok), *common]))
+    refined = bt.load(tmp_path / "gpu-out" / "bits-tokenizer.safetensors")
+    assert bt.fingerprint(refined) == bt.fingerprint(bt.load(tok))  # same token space
+    script.train_one(parse(["one", "pico-bits", "--tokenizer", str(tok), "--bits-init", str(gpt),
+                            "--bits-lr", "1e-4", *common]))
+    more = load_bits(tmp_path / "gpu-out" / "pico-bits.safetensors")
+    assert more.tokenizer.vocab == load_bits(gpt).tokenizer.vocab  # continued, not afresh
+    assert more.meta["train_config"]["lr"] == 1e-4
