@@ -59,6 +59,26 @@ def test_checkpoint_round_trip_and_fingerprint(tmp_path) -> None:
     assert bt.fingerprint(other) != bt.fingerprint(tok)
 
 
+def test_a_large_tokenizer_stores_its_decoder_int8_and_its_encoder_exactly(tmp_path,
+                                                                           monkeypatch) -> None:
+    from safetensors import safe_open
+
+    tok = BitsTokenizer(TOKENIZER_CONFIGS["small"]).eval()  # tiny's matrices are too small
+    monkeypatch.setattr(bt, "INT8_DECODER_ABOVE", 0)  # to be stored int8; small counts as large
+    path = bt.save(tok, tmp_path / "big.safetensors")
+    with safe_open(str(path), "pt") as f:
+        dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
+    assert any(k.startswith("decoder.") and d == "I8" for k, d in dtypes.items())
+    assert not any(k.startswith("encoder.") and d == "I8" for k, d in dtypes.items())
+    big = bt.load(path)
+    monkeypatch.setattr(bt, "INT8_DECODER_ABOVE", 2**40)
+    exact = bt.load(bt.save(tok, tmp_path / "fp16.safetensors"))
+    x = images()
+    assert bt.fingerprint(big) == bt.fingerprint(exact)  # same token space ...
+    assert torch.equal(big.encode(x), exact.encode(x))  # ... the same ids
+    assert torch.allclose(big.decode(big.encode(x)), exact.decode(big.encode(x)), atol=5e-2)
+
+
 def test_missing_or_corrupt_checkpoint_names_the_file(tmp_path) -> None:
     missing = tmp_path / "nope.safetensors"
     with pytest.raises(CheckpointError, match="nope.safetensors not found"):

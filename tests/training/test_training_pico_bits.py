@@ -17,7 +17,7 @@ from triptych.autoregressive.pipeline import load_bits, load_bits_pipeline
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.checkpoint import CheckpointError
 from triptych.training.bits_tokenizer import train_bits_tokenizer
-from triptych.training.pico_bits import train_pico_bits
+from triptych.training.pico_bits import BitsTrainConfig, train_pico_bits
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,8 @@ def test_checkpoints_cards_and_round_trip(runs) -> None:
     assert "triptych train bits-tokenizer" in card and "PSNR" in card and "codes used" in card
     bundle = load_bits(runs["gpt"])
     assert bundle.meta["tokenizer_fingerprint"] == bt.fingerprint(tok)
-    assert bundle.model.cfg.bits == tok.bits and bundle.sampling.guidance == 2.5
+    assert bundle.model.cfg.bits == tok.bits
+    assert bundle.sampling.guidance == BitsTrainConfig().guidance
     stored = load_file(str(runs["gpt"]))
     assert all(torch.equal(stored[k].float(), v) for k, v in bundle.model.state_dict().items())
     card = runs["gpt"].with_suffix(".md").read_text()
@@ -232,6 +233,7 @@ def test_init_continues_a_trained_pico_bits(runs, tmp_path) -> None:
                     tokenizer_path=runs["tok"], init=runs["gpt"], **quiet)
     more = load_bits(out)
     assert more.tokenizer.vocab == start.tokenizer.vocab  # its text encoder's word ids
+    assert more.meta["train"]["init_steps"] == start.meta["train"]["steps"]  # for the report
     before, after = start.model.state_dict(), more.model.state_dict()
     assert before.keys() == after.keys()
     # one small step from the given weights, not a fresh initialisation
@@ -245,3 +247,9 @@ def test_init_refuses_a_pico_bits_of_another_token_space(runs, tmp_path) -> None
     with pytest.raises(ValueError, match="another bits tokenizer"):
         train_pico_bits(tiny=True, steps=1, out=tmp_path / "x.safetensors",
                         run_dir=tmp_path / "x", tokenizer_path=other, init=runs["gpt"], **quiet)
+
+
+def test_a_new_tokenizers_summary_names_the_token_space_of_its_file(tmp_path) -> None:
+    out = tmp_path / "tok.safetensors"
+    summary = train_bits_tokenizer(tiny=True, seed=4, out=out, run_dir=tmp_path / "t", **quiet)
+    assert summary["fingerprint"] == bt.fingerprint(bt.load(out))  # as a GPT will record it

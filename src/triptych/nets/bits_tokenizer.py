@@ -205,8 +205,16 @@ def with_context(model: BitsTokenizer, layers: int) -> BitsTokenizer:
         not frozen)
 
 
+# The repository takes files up to 20 MiB; the medium tokenizer is 23.5 MB in fp16. Above this
+# size its decoder's matrices are stored as per-row int8; the encoder always stays fp16, since
+# its exact weights define the token ids (and the fingerprint a GPT checks).
+INT8_DECODER_ABOVE = 16 * 2**20  # bytes of fp16 weights
+
+
 def save(model: BitsTokenizer, path: Path | str, extra: dict | None = None) -> Path:
-    return save_checkpoint(path, model, {"config": asdict(model.cfg), **(extra or {})})
+    fp16_bytes = 2 * sum(t.numel() for t in model.state_dict().values())
+    return save_checkpoint(path, model, {"config": asdict(model.cfg), **(extra or {})},
+                           int8=fp16_bytes > INT8_DECODER_ABOVE, int8_keep=("encoder.",))
 
 
 def load(path: Path | str) -> BitsTokenizer:

@@ -49,11 +49,13 @@ def save_checkpoint(
     *,
     half: bool = True,
     int8: bool = False,
+    int8_keep: tuple[str, ...] = (),
 ) -> Path:
     """Write ``module``'s state dict plus JSON-encoded ``meta`` (config, vocab, stats).
 
     ``int8``: weight matrices (2-D and up, >= 4096 values) are stored as per-row int8 plus an
     fp16 scale, half the fp16 size; ``read_checkpoint`` dequantizes them transparently.
+    ``int8_keep``: key prefixes whose matrices stay fp16 all the same.
     """
     from safetensors.torch import save_file
 
@@ -62,7 +64,8 @@ def save_checkpoint(
     tensors = {}
     for key, value in module.state_dict().items():
         value = value.detach().cpu()
-        if int8 and value.is_floating_point() and value.dim() >= 2 and value.numel() >= 4096:
+        if (int8 and value.is_floating_point() and value.dim() >= 2 and value.numel() >= 4096
+                and not key.startswith(int8_keep)):
             tensors[key], scale = quantize_int8(value.float())
             tensors[key + INT8_SCALE] = scale.to(torch.float16)
             continue

@@ -14,6 +14,7 @@ rounding.
 
 from __future__ import annotations
 
+import copy
 import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -240,7 +241,8 @@ def train_bits_tokenizer(
                "params": count_params(model), "bits": model.bits, "vocab": model.vocab_size,
                "threads": threads, "device": str(dev), **metrics, "judge_ceiling": ceiling,
                "decoder_from": str(decoder_from) if decoder_from else None,
-               "fingerprint": bt.fingerprint(model)}
+               # of the encoder as stored (fp16): what a GPT trained on the file will record
+               "fingerprint": bt.fingerprint(copy.deepcopy(model).cpu().half().float())}
     model.cpu()
     bt.save(model, out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_tokenizer_card(out.with_suffix(".md"), model, cfg, summary, seed)

@@ -94,12 +94,13 @@ def train_bits_tokenizer_cmd(steps, seed, out, tiny, resume, run_dir, device, as
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Continue this trained pico-bits (same tokenizer) with a "
                                  "fresh optimiser and schedule.")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (default 6e-4).")
 def train_pico_bits_cmd(steps, seed, out, tiny, resume, run_dir, device, as_json,
-                        tokenizer_path, pairs, batch, max_minutes, init) -> None:
+                        tokenizer_path, pairs, batch, max_minutes, init, lr) -> None:
     """The autoregressive GPT over binary tokens (text prefix, KV cache, CFG)."""
     from triptych.training.pico_bits import train_pico_bits
 
     _finish(train_pico_bits(steps=steps, seed=seed, out=out, tiny=tiny, resume=resume,
                             run_dir=run_dir, tokenizer_path=tokenizer_path, pairs=pairs,
                             batch=batch, device=device, max_minutes=max_minutes,
-                            init=init, log=_log(as_json)), as_json)
+                            init=init, lr=lr, log=_log(as_json)), as_json)
