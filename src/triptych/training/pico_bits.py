@@ -63,6 +63,7 @@ from triptych.training.common import (
     with_overrides,
     write_card,
 )
+from triptych.training.pico_diffusion import trained_steps
 
 NAME = CHECKPOINT_NAME
 PREVIEW_PROMPTS = (
@@ -163,14 +164,6 @@ def _init_bundle(init: Path, fingerprint: str, bits: int) -> BitsBundle:
         raise ValueError(f"--init {init}: it was trained on another bits tokenizer "
                          f"({want}, not {fingerprint}); start afresh for this one")
     return bundle
-
-
-def _trained_steps(start: BitsBundle | None) -> int:
-    """Training steps already in a warm start's weights (its own warm start included)."""
-    if start is None:
-        return 0
-    train = start.meta.get("train", {})
-    return int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
 
 
 def _run_tokenizer(export: Path) -> Tokenizer:
@@ -308,7 +301,7 @@ def train_pico_bits(
         "params_mtp": count_params(model.mtp), "vocab_words": len(words),
         "bits": bits_tok.bits, "pairs": len(tokens), "threads": threads, "device": str(dev),
         "final_train_ce": parts.get("ce0"), "val_ce": round(val_ce, 4),
-        "init": str(init) if init else None, "init_steps": _trained_steps(start),
+        "init": str(init) if init else None, "init_steps": trained_steps(start),
     }
     cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
     save_bits(out, cpu_copy(ema_model), model.cfg, words, sampling,

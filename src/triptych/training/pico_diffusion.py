@@ -13,7 +13,7 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -51,6 +51,9 @@ from triptych.training.common import (
     with_overrides,
     write_card,
 )
+
+if TYPE_CHECKING:  # only named in an annotation: no import of the autoregressive package
+    from triptych.autoregressive.pipeline import BitsBundle
 
 NAME = "pico-diffusion"
 AE_COMMAND = "triptych train autoencoder --seed 0 --steps 700 --decoder-steps 600"
@@ -233,8 +236,9 @@ def _size_of(cfg: UNetConfig) -> str:
     raise ValueError(f"warm start: U-Net config {cfg} matches no size in UNET_CONFIGS")
 
 
-def trained_steps(start: PicoBundle | None) -> int:
-    """Training steps already in a warm start's weights (its own warm start included)."""
+def trained_steps(start: PicoBundle | BitsBundle | None) -> int:
+    """Training steps already in a warm start's weights (its own warm start included); any
+    loaded bundle with the trainers' ``meta["train"]``."""
     if start is None:
         return 0
     train = start.meta.get("train", {})
