@@ -327,12 +327,10 @@ def _wait(procs: dict[str, subprocess.Popen], until: float) -> None:
         print(f"{name}: exit {p.returncode}", flush=True)
 
 
-def ceiling_score(path: Path) -> float | None:
+def ceiling_score(meta: dict) -> float | None:
     """Mean judge accuracy on objects and counts of a trained tokenizer's reconstructions
     (its card's ceiling, in the checkpoint's metadata); None when it was not measured."""
-    from triptych.nets.checkpoint import read_checkpoint
-
-    ceiling = (read_checkpoint(path)[1].get("train") or {}).get("judge_ceiling")
+    ceiling = (meta.get("train") or {}).get("judge_ceiling")
     if not ceiling:
         return None
     rec = ceiling["reconstructions"]
@@ -343,10 +341,13 @@ def pick_tokenizer(candidates: dict[str, Path]) -> str | None:
     """The size whose tokenizer has the best ceiling score; one with more bits per token than
     the best of fewer bits must beat it by WIDER_TOKENS_MARGIN (its GPT predicts among more
     ids). None when no candidate finished with a ceiling."""
-    from triptych.nets import bits_tokenizer as bt
+    from triptych.nets.bits_tokenizer import config_from_dict
+    from triptych.nets.checkpoint import read_checkpoint
 
-    scored = {size: (score, bt.load(path).bits) for size, path in candidates.items()
-              if path.is_file() and (score := ceiling_score(path)) is not None}
+    metas = {size: read_checkpoint(path)[1] for size, path in candidates.items()
+             if path.is_file()}
+    scored = {size: (score, config_from_dict(meta["config"]).lfq.bits)
+              for size, meta in metas.items() if (score := ceiling_score(meta)) is not None}
     for size, (score, bits) in scored.items():
         print(f"bits-tokenizer@{size}: {bits} bits, ceiling score {score:.4f}", flush=True)
     if not scored:

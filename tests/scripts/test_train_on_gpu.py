@@ -106,7 +106,9 @@ def test_the_search_picks_the_best_ceiling_and_makes_more_bits_earn_their_place(
     small = _scored_tokenizer(tmp_path / "a.safetensors", 6, 0.80, 0.60)  # score 0.70
     wide = _scored_tokenizer(tmp_path / "b.safetensors", 6, 0.84, 0.62)  # 0.73
     finer = _scored_tokenizer(tmp_path / "c.safetensors", 8, 0.86, 0.62)  # 0.74 - margin
-    assert script.ceiling_score(wide) == pytest.approx(0.73)
+    from triptych.nets.checkpoint import read_checkpoint
+
+    assert script.ceiling_score(read_checkpoint(wide)[1]) == pytest.approx(0.73)
     assert script.pick_tokenizer({"small": small, "medium": wide, "fine": finer}) == "medium"
     best = _scored_tokenizer(tmp_path / "d.safetensors", 8, 0.90, 0.66)  # 0.78: clearly ahead
     assert script.pick_tokenizer({"small": small, "medium": wide, "fine": best}) == "fine"

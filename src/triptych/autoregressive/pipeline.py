@@ -94,6 +94,12 @@ def load_bits(path: Path | str) -> BitsBundle:
     return BitsBundle(model, tokenizer, sampling, meta)
 
 
+def trained_on(bundle: BitsBundle, tok: BitsTokenizer) -> bool:
+    """Whether ``bundle``'s GPT predicts ``tok``'s ids (same bits, same encoder fingerprint)."""
+    want = bundle.meta.get("tokenizer_fingerprint")
+    return tok.bits == bundle.model.cfg.bits and not (want and want != bt.fingerprint(tok))
+
+
 def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str,
                        dtype: torch.dtype | None = None) -> BitsPipeline:
     """Both checkpoints -> pipeline. CheckpointError (naming the file) if either is missing or
@@ -101,8 +107,7 @@ def load_bits_pipeline(model_path: Path | str, tokenizer_path: Path | str,
     ``BitsPipeline``."""
     bundle = load_bits(model_path)
     tok = bt.load(tokenizer_path)
-    want = bundle.meta.get("tokenizer_fingerprint")
-    if tok.bits != bundle.model.cfg.bits or (want and want != bt.fingerprint(tok)):
+    if not trained_on(bundle, tok):
         raise CheckpointError(model_path, f"was trained on a different bits tokenizer than "
                                           f"{tokenizer_path}; retrain it or use the matching one")
     return BitsPipeline(bundle, tok, dtype=dtype)

@@ -44,38 +44,26 @@ class ReferenceEngine:
         # the files the built-in engine would draw through (TRIPTYCH_BUILTIN_WEIGHTS too)
         from triptych.engines.builtin.engine import AUTOENCODER, BITS_TOKENIZER, checkpoint_path
 
-        self.ae = None
+        self.codec = None  # anything with encode(x) and decode(codes): both nets have them
         if codec == "ae":
             from triptych.nets.autoencoder import load_pretrained
 
-            self.ae = load_pretrained(str(checkpoint_path(AUTOENCODER)))
+            self.codec = load_pretrained(str(checkpoint_path(AUTOENCODER)))
         elif codec == "bits":
             from triptych.nets.bits_tokenizer import load_pretrained as load_tokenizer
 
-            self.ae = _TokenRoundTrip(load_tokenizer(str(checkpoint_path(BITS_TOKENIZER))))
+            self.codec = load_tokenizer(str(checkpoint_path(BITS_TOKENIZER)))
         elif codec is not None:
             raise ValueError(f"unknown reference codec {codec!r}")
 
     def generate(self, request: GenerationRequest, progress=None) -> EngineResult:
         scene = scene_from_spec(parse_prompt(request.prompt), random.Random(request.seed))
         image = render(scene)
-        if self.ae is not None:
+        if self.codec is not None:
             x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
             with torch.no_grad():
-                y = self.ae.decode(self.ae.encode(x)).clamp(-1, 1)  # [1, 3, 64, 64]
+                y = self.codec.decode(self.codec.encode(x)).clamp(-1, 1)  # [1, 3, 64, 64]
             arr = ((y[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
             image = Image.fromarray(arr)
         return EngineResult(images=[EngineImage(image)])
 
-
-class _TokenRoundTrip:
-    """The bits tokenizer behind the autoencoder's encode/decode names."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer.eval()
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.tokenizer.encode(x)
-
-    def decode(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.tokenizer.decode(ids)

@@ -29,6 +29,7 @@ from triptych.autoregressive.pipeline import (
     BitsSampling,
     load_bits,
     save_bits,
+    trained_on,
 )
 from triptych.cpu_features import native_bf16
 from triptych.nets import bits_tokenizer as bt
@@ -156,13 +157,13 @@ def token_cache(tok: BitsTokenizer, *, n: int, seed: int, split: str = "train",
     return out
 
 
-def _init_bundle(init: Path, fingerprint: str, bits: int) -> BitsBundle:
+def _init_bundle(init: Path, tok: BitsTokenizer) -> BitsBundle:
     """The pico-bits to continue; ValueError unless it predicts this tokenizer's ids."""
     bundle = load_bits(init)
-    want = bundle.meta.get("tokenizer_fingerprint")
-    if bundle.model.cfg.bits != bits or (want and want != fingerprint):
+    if not trained_on(bundle, tok):
         raise ValueError(f"--init {init}: it was trained on another bits tokenizer "
-                         f"({want}, not {fingerprint}); start afresh for this one")
+                         f"({bundle.meta.get('tokenizer_fingerprint')}, not "
+                         f"{bt.fingerprint(tok)}); start afresh for this one")
     return bundle
 
 
@@ -220,7 +221,7 @@ def train_pico_bits(
     bits_tok = bt.load(tok_path)  # CheckpointError names the file if it is missing
     tok_fp = bt.fingerprint(bits_tok)
     export = run_dir / f"{NAME}.safetensors"
-    start = _init_bundle(init, tok_fp, bits_tok.bits) if init is not None else None
+    start = _init_bundle(init, bits_tok) if init is not None else None
     if resume and (run_dir / "state.pt").is_file() and export.is_file():
         words = _run_tokenizer(export)  # a resumed run keeps its vocabulary
     elif start is not None:
