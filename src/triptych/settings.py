@@ -40,6 +40,29 @@ class Settings(BaseSettings):
     # decoder at about half its cost (diffusion/decoder_int8.py); False keeps it float
     decoder_int8: bool = True
 
+    # -- running as a service (docs/deploy.md) ---------------------------------------------
+    # Celery broker (redis://… or amqp://…). Unset: jobs run in the serving process (the
+    # embedded executor). Set: `triptych serve` accepts, quotes, holds and streams, and
+    # `triptych worker` processes run the models.
+    broker_url: str | None = None
+    # Shared state across processes (progress events, rate limits). Unset: taken from
+    # ``broker_url`` when that is Redis, else kept in process memory.
+    redis_url: str | None = None
+    # Where images live: unset = ``home/images`` on local disk; ``s3://bucket/prefix`` for
+    # S3-compatible object storage (``s3_endpoint_url`` for MinIO, Ceph, moto…; credentials
+    # from the usual AWS_* variables).
+    store_url: str | None = None
+    s3_endpoint_url: str | None = None
+    # A running job renews its lease every ``job_lease_seconds / 3``; one whose lease lapses
+    # (its process died) is re-queued by the sweeper.
+    sweep_interval_seconds: float = 15.0
+    # A queued job nobody has taken for this long is published (or dispatched) again.
+    requeue_after_seconds: float = 30.0
+    # A queued job that has not started after this long fails and is refunded.
+    queue_deadline_seconds: int = 3600
+    # How long a request waits for a locked SQLite database before answering 503.
+    sqlite_busy_seconds: float = 10.0
+
     # Hosted providers: TRIPTYCH_<PROVIDER>_API_KEY / TRIPTYCH_<PROVIDER>_BASE_URL.
     bfl_api_key: SecretStr | None = None
     bfl_base_url: str = "https://api.bfl.ai"
@@ -63,6 +86,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'triptych.db'}"
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
 
     @property
     def image_dir(self) -> Path:
