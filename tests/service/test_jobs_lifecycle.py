@@ -182,28 +182,6 @@ def test_jobs_in_flight_are_capped(tp, settings):
         tp.submit("a cat", "fake-draft")
 
 
-def test_recovery_requeues_then_voids_a_lost_job(tp, clock, settings):
-    job = tp.submit("a cat", "fake-general")
-    assert tp.jobs.claim(job["id"])  # a worker took it, then its process died
-    clock.advance(seconds=settings.job_lease_seconds + 1)
-    assert tp.jobs.recover()["requeued"] == [job["id"]]
-    assert tp.jobs.claim(job["id"])  # second attempt dies too
-    clock.advance(seconds=settings.job_lease_seconds + 1)
-    assert tp.jobs.recover()["voided"] == [job["id"]]
-    assert tp.job(job["id"])["status"] == "failed"
-    assert tp.credits()["available"] == 50 and tp.verify_ledger() == []
-
-
-def test_recovered_job_runs_once_and_is_charged_once(tp, clock, settings):
-    job = tp.submit("a cat", "fake-general")
-    assert tp.jobs.claim(job["id"])
-    clock.advance(seconds=settings.job_lease_seconds + 1)
-    tp.jobs.recover()
-    assert tp.run(job["id"])["status"] == "succeeded"
-    assert tp.run(job["id"])["status"] == "succeeded"
-    assert tp.credits()["available"] == 45 and tp.verify_ledger() == []
-
-
 def test_stale_queued_job_expires_and_refunds(tp, clock):
     job = tp.submit("a cat", "fake-general")
     clock.advance(hours=2)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,7 +43,9 @@ from triptych.errors import (
     TooManyJobs,
 )
 from triptych.service.clock import Clock
+from triptych.service.lease import LeaseKeeper
 from triptych.service.ledger import Ledger
+from triptych.service.pools import repeatable
 from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
 from triptych.service.requests import GenerationSpec, quote
@@ -54,6 +56,8 @@ from triptych.settings import Settings
 log = logging.getLogger("triptych.jobs")
 
 IN_FLIGHT = ("queued", "running")
+LOST_MESSAGE = ("The worker running this job stopped. Nothing was charged; please submit it "
+                "again.")
 FINAL = ("succeeded", "failed", "canceled")
 
 Progress = Callable[[float, Any], None]
@@ -218,7 +222,8 @@ class JobService:
 
     def claim(self, job_id: str) -> Job | None:
         """Atomically move a queued job to running; the job (detached), or None if someone
-        else has it or it is no longer queued."""
+        else has it or it is no longer queued. ``attempts`` after the claim is this run's
+        token: only the run holding the current attempt may renew the lease or settle."""
         now = self.ctx.clock()
         lease = now + timedelta(seconds=self.ctx.settings.job_lease_seconds)
         with self.ctx.sessions.begin() as s:
@@ -235,8 +240,19 @@ class JobService:
             s.expunge(job)
             return job
 
+    def renew_lease(self, job_id: str, attempt: int) -> bool:
+        """Extend a running job's lease; False if this attempt no longer owns the job."""
+        lease = self.ctx.clock() + timedelta(seconds=self.ctx.settings.job_lease_seconds)
+        with self.ctx.sessions.begin() as s:
+            return s.execute(
+                update(Job).where(Job.id == job_id, Job.status == "running",
+                                  Job.attempts == attempt)
+                .values(lease_until=lease).execution_options(synchronize_session=False)
+            ).rowcount == 1
+
     def run_job(self, job_id: str, progress: Progress | None = None) -> Job:
-        """Run one queued job to a final state. Safe to call twice: the second is a no-op."""
+        """Run one queued job to a final state. Safe to call twice, or from two processes
+        at once: the claim lets one run through, the other returns the job as it stands."""
         job = self.claim(job_id)
         if job is None:
             return self._finalise_if_canceled(job_id)
@@ -253,17 +269,18 @@ class JobService:
 
         started = time.perf_counter()
         try:
-            engine = self.engines.get(card, self.ctx.settings)
-            result = engine.generate(request, on_progress)
+            with LeaseKeeper(self, job_id, job.attempts):
+                engine = self.engines.get(card, self.ctx.settings)
+                result = engine.generate(request, on_progress)
             if not result.images:
                 raise FatalError(f"{card.name} returned no image.")
             del result.images[job.n:]  # never store (or charge for) more than was asked
         except EngineError as exc:
-            return self._fail(job_id, exc, time.perf_counter() - started)
+            return self._fail(job, exc, time.perf_counter() - started)
         except Exception as exc:  # an engine bug must not leave credits held
             log.exception("engine crashed on job %s", job_id)
-            return self._fail(job_id, FatalError(f"{card.name} failed unexpectedly.",
-                                                 detail=repr(exc)), time.perf_counter() - started)
+            return self._fail(job, FatalError(f"{card.name} failed unexpectedly.",
+                                              detail=repr(exc)), time.perf_counter() - started)
         seconds = time.perf_counter() - started
         return self._succeed(job, card, result, seconds)
 
@@ -294,8 +311,9 @@ class JobService:
             job = s.get(Job, job_id, with_for_update=True)
             assert job is not None
             ledger = self.ctx.ledger(s)
-            if job.status != "running" or job.cancel_requested:
-                # Cancelled (or recovered by another process) while the engine ran.
+            if job.status != "running" or job.attempts != detached.attempts:
+                return job  # settled, or taken over by a later attempt: not ours to settle
+            if job.cancel_requested:  # cancelled while the engine ran
                 self._settle_void(s, ledger, job, "canceled", "canceled", "Cancelled by you.")
                 return job
             for record, sha, path, svg_path, (w, h) in files:
@@ -323,7 +341,8 @@ class JobService:
         self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
         return job
 
-    def _fail(self, job_id: str, exc: EngineError, seconds: float) -> Job:
+    def _fail(self, detached: Job, exc: EngineError, seconds: float) -> Job:
+        job_id = detached.id
         if exc.detail:
             log.warning("job %s failed: %s (%s)", job_id, exc.message, exc.detail)
         message = exc.message
@@ -339,8 +358,8 @@ class JobService:
         with self.ctx.sessions.begin() as s:
             job = s.get(Job, job_id, with_for_update=True)
             assert job is not None
-            if job.status in FINAL:
-                return job
+            if job.status != "running" or job.attempts != detached.attempts:
+                return job  # settled, or taken over by a later attempt: not ours to settle
             job.seconds = seconds
             job.error_field = exc.field if isinstance(exc, InvalidRequestError) else None
             job.error_side = exc.side if isinstance(exc, ModerationError) else None
@@ -385,14 +404,18 @@ class JobService:
                                   "Cancelled by you.")
             return job
 
-    def recover(self, *, hold_ttl: timedelta = timedelta(hours=1)) -> dict[str, list[str]]:
-        """Repair jobs a crashed process left behind. Never charges twice, never leaves holds.
+    def recover(self, *, hold_ttl: timedelta | None = None) -> dict[str, list[str]]:
+        """Repair what stopped processes left behind. Never charges twice, never leaves holds;
+        every change is conditional on the row, so two processes sweeping at once is safe.
 
-        - running with a lapsed lease: back to queued (re-run) while attempts remain, else
-          failed and refunded;
-        - queued for longer than ``hold_ttl`` (nobody will run it): failed and refunded.
+        - running with a lapsed lease (its process died): back to queued while attempts
+          remain and the model is local (``pools.repeatable``), else failed and refunded —
+          a hosted provider may already be working on (and charging for) the first attempt;
+        - queued and not started within ``hold_ttl`` (default: the queue deadline): failed
+          and refunded.
         """
         now = self.ctx.clock()
+        ttl = hold_ttl or timedelta(seconds=self.ctx.settings.queue_deadline_seconds)
         requeued: list[str] = []
         voided: list[str] = []
         with self.ctx.sessions.begin() as s:
@@ -400,17 +423,21 @@ class JobService:
             lost = s.scalars(select(Job).where(Job.status == "running", Job.lease_until < now)
                              .with_for_update()).all()
             for job in lost:
-                if job.attempts < self.ctx.settings.max_attempts and not job.cancel_requested:
+                if (job.attempts < self.ctx.settings.max_attempts and not job.cancel_requested
+                        and self._repeatable(job.model_id)):
                     job.status = "queued"
                     job.lease_until = None
+                    job.published_at = None  # publish it again
                     requeued.append(job.id)
+                elif job.cancel_requested:
+                    self._settle_void(s, ledger, job, "canceled", "canceled",
+                                      "Cancelled by you.")
+                    voided.append(job.id)
                 else:
-                    self._settle_void(s, ledger, job, "failed", "lost",
-                                      "The worker running this job stopped. Nothing was "
-                                      "charged; please submit it again.")
+                    self._settle_void(s, ledger, job, "failed", "lost", LOST_MESSAGE)
                     voided.append(job.id)
             stale = s.scalars(select(Job).where(Job.status == "queued",
-                                                Job.created_at < now - hold_ttl)
+                                                Job.created_at < now - ttl)
                               .with_for_update()).all()
             for job in stale:
                 if job.id in requeued:
@@ -420,6 +447,39 @@ class JobService:
                                   "charged; please submit it again.")
                 voided.append(job.id)
         return {"requeued": requeued, "voided": voided}
+
+    def _repeatable(self, model_id: str) -> bool:
+        try:
+            return repeatable(self.ctx.catalog.get(model_id))
+        except UnknownModelError:
+            return False
+
+    def take_unpublished(self, older_than: float, limit: int = 500) -> list[tuple[str, int]]:
+        """Queued jobs nobody has handed to a runner for ``older_than`` seconds (a server
+        died between commit and publish, or held them in its memory queue): marks them
+        published now and returns ``(id, priority)``; two processes never take the same one
+        in the same interval."""
+        now = self.ctx.clock()
+        cutoff = now - timedelta(seconds=older_than)
+        with self.ctx.sessions.begin() as s:
+            rows = s.execute(
+                select(Job.id, Job.priority, Job.published_at).where(
+                    Job.status == "queued", Job.cancel_requested.is_(False),
+                    or_(Job.published_at < cutoff,
+                        and_(Job.published_at.is_(None), Job.created_at < cutoff)))
+                .order_by(Job.priority, Job.created_at).limit(limit)
+            ).all()
+            taken = []
+            for job_id, priority, published_at in rows:
+                won = s.execute(
+                    update(Job).where(Job.id == job_id, Job.status == "queued",
+                                      Job.published_at.is_(None) if published_at is None
+                                      else Job.published_at == published_at)
+                    .values(published_at=now).execution_options(synchronize_session=False)
+                ).rowcount
+                if won == 1:
+                    taken.append((job_id, priority))
+            return taken
 
     def queued_ids(self) -> list[str]:
         with self.ctx.sessions.begin() as s:

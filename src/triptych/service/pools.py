@@ -18,7 +18,7 @@ LOCAL_GPU_SCHEMES = frozenset({"diffusers"})
 
 
 def pool_of(card: ModelCard) -> str:
-    if card.scheme == "builtin":
+    if card.builtin or card.scheme == "builtin":
         return "builtin"
     if card.scheme in LOCAL_GPU_SCHEMES:
         return "gpu"
@@ -27,6 +27,18 @@ def pool_of(card: ModelCard) -> str:
 
 def queue_name(pool: str) -> str:
     return f"triptych.{pool}"
+
+
+def queue_for(card: ModelCard) -> str:
+    """One queue per model inside its pool, so ``--models pico-*`` takes only those models."""
+    return f"{queue_name(pool_of(card))}.{card.id}"
+
+
+def repeatable(card: ModelCard) -> bool:
+    """Whether a job whose worker died may simply run again. Local compute costs nothing
+    twice; a hosted provider may already be generating (and charging for) the first
+    attempt, so that job is refunded instead of being sent a second time."""
+    return pool_of(card) != "hosted"
 
 
 def matches(card: ModelCard, patterns: list[str]) -> bool:
