@@ -13,11 +13,34 @@ import itertools
 import logging
 import queue
 import threading
+from typing import TYPE_CHECKING, Protocol
 
 from triptych.db.models import Job
 from triptych.service.jobs import FINAL, JobService
+from triptych.service.sweeper import Sweeper
+
+if TYPE_CHECKING:
+    from triptych.client import Triptych
 
 log = logging.getLogger("triptych.executor")
+
+
+class Executor(Protocol):
+    """Where a server's jobs run: in its own threads, or in Celery workers."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def dispatch(self, job_id: str, priority: int = 1,
+                 model_id: str | None = None) -> threading.Event | None: ...
+    def wait(self, job_id: str, timeout: float | None = None) -> bool: ...
+
+
+def make_executor(tp: Triptych, workers: int | None = None) -> Executor:
+    if tp.settings.broker_url:
+        from triptych.service.distributed.publisher import CeleryExecutor
+
+        return CeleryExecutor(tp.jobs)
+    return InProcessExecutor(tp.jobs, workers=workers or tp.settings.workers)
 
 
 class InProcessExecutor:
@@ -29,8 +52,8 @@ class InProcessExecutor:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.workers = workers
-        settings = jobs.ctx.settings
-        self.recovery_interval = recovery_interval or settings.sweep_interval_seconds
+        self.sweeper = Sweeper(jobs, lambda job_id, priority, _model: self.dispatch(
+            job_id, priority), interval=recovery_interval)
         self._done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -40,12 +63,10 @@ class InProcessExecutor:
             thread = threading.Thread(target=self._work, name=f"triptych-worker-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        timer = threading.Thread(target=self._sweep_periodically, daemon=True,
-                                 name="triptych-sweeper")
-        timer.start()
-        self._threads.append(timer)
+        self.sweeper.start()
 
-    def dispatch(self, job_id: str, priority: int = 1) -> threading.Event:
+    def dispatch(self, job_id: str, priority: int = 1,
+                 model_id: str | None = None) -> threading.Event:
         with self._lock:
             event = self._done.get(job_id)
             if event is not None:
@@ -66,19 +87,16 @@ class InProcessExecutor:
             return job is not None and job.status in FINAL
 
     def stop(self) -> None:
+        self.sweeper.stop()
         self._stop.set()
         for _ in self._threads:
             self._queue.put((99, next(self._seq), None))
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def sweep(self, older_than: float | None = None) -> None:
-        """One recovery pass, then dispatch the queued jobs nobody took."""
-        self.jobs.recover()
-        settings = self.jobs.ctx.settings
-        wait = settings.requeue_after_seconds if older_than is None else older_than
-        for job_id, priority in self.jobs.take_unpublished(wait):
-            self.dispatch(job_id, priority)
+    def sweep(self, older_than: float | None = None) -> dict[str, list[str]]:
+        """One sweeper pass now (``older_than``: how long a queued job must have waited)."""
+        return self.sweeper.run_once(older_than)
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -94,10 +112,3 @@ class InProcessExecutor:
                     event = self._done.pop(job_id, None)
                 if event is not None:
                     event.set()
-
-    def _sweep_periodically(self) -> None:
-        while not self._stop.wait(self.recovery_interval):
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("sweep failed")

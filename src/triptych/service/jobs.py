@@ -159,7 +159,7 @@ class JobService:
                 fingerprint: str, idempotency_key: str | None, compare: Compare | None,
                 parent_job_id: str | None) -> list[Job]:
         with self.ctx.sessions.begin() as s:
-            user = s.get(User, user_id)
+            user = s.get(User, user_id, with_for_update=True)
             assert user is not None
             if idempotency_key:
                 existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
@@ -454,23 +454,24 @@ class JobService:
         except UnknownModelError:
             return False
 
-    def take_unpublished(self, older_than: float, limit: int = 500) -> list[tuple[str, int]]:
+    def take_unpublished(self, older_than: float,
+                         limit: int = 500) -> list[tuple[str, int, str]]:
         """Queued jobs nobody has handed to a runner for ``older_than`` seconds (a server
         died between commit and publish, or held them in its memory queue): marks them
-        published now and returns ``(id, priority)``; two processes never take the same one
-        in the same interval."""
+        published now and returns ``(id, priority, model id)``; two processes never take
+        the same one in the same interval."""
         now = self.ctx.clock()
         cutoff = now - timedelta(seconds=older_than)
         with self.ctx.sessions.begin() as s:
             rows = s.execute(
-                select(Job.id, Job.priority, Job.published_at).where(
+                select(Job.id, Job.priority, Job.model_id, Job.published_at).where(
                     Job.status == "queued", Job.cancel_requested.is_(False),
                     or_(Job.published_at < cutoff,
                         and_(Job.published_at.is_(None), Job.created_at < cutoff)))
                 .order_by(Job.priority, Job.created_at).limit(limit)
             ).all()
             taken = []
-            for job_id, priority, published_at in rows:
+            for job_id, priority, model_id, published_at in rows:
                 won = s.execute(
                     update(Job).where(Job.id == job_id, Job.status == "queued",
                                       Job.published_at.is_(None) if published_at is None
@@ -478,7 +479,7 @@ class JobService:
                     .values(published_at=now).execution_options(synchronize_session=False)
                 ).rowcount
                 if won == 1:
-                    taken.append((job_id, priority))
+                    taken.append((job_id, priority, model_id))
             return taken
 
     def queued_ids(self) -> list[str]:

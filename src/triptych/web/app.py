@@ -17,7 +17,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from triptych import __version__
 from triptych.client import Triptych
-from triptych.service.executor import InProcessExecutor
+from triptych.service.executor import Executor, make_executor
 from triptych.web import (
     openai_compat,
     routes_admin,
@@ -43,18 +43,18 @@ session cookie plus the `X-CSRF-Token` header on writes. Errors are
 
 
 def create_app(tp: Triptych, config: WebConfig | None = None, *,
-               executor: InProcessExecutor | None = None) -> FastAPI:
+               executor: Executor | None = None) -> FastAPI:
     """Build the app around a ``Triptych`` (its database, engines and clock).
 
     Pass ``executor`` to share one you start and stop yourself; otherwise the app makes one
-    with ``config.workers`` threads and runs it for the app's lifetime."""
+    for the app's lifetime: with ``TRIPTYCH_BROKER_URL`` set, a publisher to Celery workers
+    (``triptych worker``); else the embedded executor with ``config.workers`` threads."""
     config = config or WebConfig.from_env()
     secret = config.secret_key or load_or_create_secret(tp.settings.home)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     state = WebState(
         tp=tp, config=config,
-        executor=executor or InProcessExecutor(tp.jobs,
-                                               workers=config.workers or tp.settings.workers),
+        executor=executor or make_executor(tp, config.workers),
         passwords=Passwords(config),
         limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
         auth_limiter=RateLimiter(config.auth_per_minute, config.auth_burst),

@@ -3,6 +3,7 @@ one road: ``Triptych.submit`` holds the credits, the executor's workers run ``ru
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from typing import Any
@@ -20,7 +21,7 @@ def priority(principal: Principal) -> int:
 def dispatch_all(state: WebState, principal: Principal,
                  jobs: list[dict[str, Any]]) -> dict[str, threading.Event]:
     """Queue the queued ones; returns each dispatched job's completion event."""
-    return {job["id"]: state.executor.dispatch(job["id"], priority(principal))
+    return {job["id"]: state.executor.dispatch(job["id"], priority(principal), job["model"])
             for job in jobs if job["status"] == "queued"}
 
 
@@ -36,16 +37,26 @@ def wait_final(tp: Triptych, job: dict[str, Any], done: threading.Event | None,
                timeout: float) -> dict[str, Any]:
     """Block until the job is final (or ``timeout``); returns the latest job dict.
 
-    ``done`` is the executor's event from our own dispatch; without one (an idempotent
-    replay of a job already running) the row is polled."""
+    ``done`` is the embedded executor's event from our own dispatch; without one (a job
+    running in a Celery worker, or an idempotent replay of a job already running) the
+    progress hub's final event wakes the wait, and the row is re-read every second."""
     deadline = time.monotonic() + timeout
-    while job["status"] not in FINAL:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        if done is not None and not done.is_set():
-            done.wait(min(remaining, 1.0))
-        else:
-            time.sleep(min(remaining, 0.05))
-        job = tp.job(job["id"])
-    return job
+    hub = tp.ctx.hub
+    events = hub.subscribe(job["id"]) if done is None else None
+    try:
+        while job["status"] not in FINAL:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if done is not None:
+                done.wait(min(remaining, 1.0))
+            else:
+                try:
+                    events.get(timeout=min(remaining, 1.0))
+                except queue.Empty:
+                    pass
+            job = tp.job(job["id"])
+        return job
+    finally:
+        if events is not None:
+            hub.unsubscribe(job["id"], events)

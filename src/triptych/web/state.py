@@ -11,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 from itsdangerous import URLSafeTimedSerializer
 
 from triptych.client import Triptych
-from triptych.service.executor import InProcessExecutor
+from triptych.service.executor import Executor
 from triptych.web.config import WebConfig
 from triptych.web.passwords import Passwords
 from triptych.web.ratelimit import RateLimiter
@@ -23,7 +23,7 @@ HERE = Path(__file__).parent
 class WebState:
     tp: Triptych
     config: WebConfig
-    executor: InProcessExecutor
+    executor: Executor
     passwords: Passwords
     limiter: RateLimiter
     auth_limiter: RateLimiter

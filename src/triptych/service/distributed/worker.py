@@ -1,0 +1,130 @@
+"""``triptych worker``: a Celery worker for the catalog models an operator names.
+
+Queues are per model (``triptych.<pool>.<model>``, see ``service/pools.py``), so a worker
+receives only jobs for what it serves: ``--models builtin`` on a CPU box, ``--models
+hosted`` with many threads for HTTP providers, ``--models gpu`` on a GPU machine, or any
+glob of model ids. Built-in models run in processes (CPU-bound), hosted ones in threads
+(I/O-bound). While it runs, the worker records itself in the ``workers`` table and sweeps.
+SIGTERM (Celery's warm shutdown) finishes the current job and takes no new one; a killed
+worker's unacknowledged message goes back to the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+
+from celery import signals
+
+from triptych.catalog.card import ModelCard
+from triptych.service.pools import matches, pool_of, queue_for
+
+log = logging.getLogger("triptych.worker")
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    models: list[ModelCard]
+    queues: list[str]
+    pool: str  # celery execution pool: solo | prefork | threads
+    concurrency: int
+
+
+def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None) -> WorkerPlan:
+    chosen = [c for c in cards if matches(c, patterns)]
+    if not chosen:
+        raise ValueError(f"No catalog model matches {', '.join(patterns)}; patterns are model "
+                         "ids (globs allowed), pools (builtin, hosted, gpu) or providers.")
+    pools = {pool_of(c) for c in chosen}
+    if pools == {"hosted"}:  # waiting on HTTP: threads
+        n = concurrency or 32
+        kind = "threads"
+    elif "gpu" in pools:  # one copy of each model in GPU memory: one process
+        n = concurrency or 1
+        kind = "threads" if n > 1 else "solo"
+    else:  # CPU-bound nets: one process per core
+        n = concurrency or 1
+        kind = "prefork" if n > 1 else "solo"
+    return WorkerPlan(chosen, [queue_for(c) for c in chosen], kind, n)
+
+
+def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = "INFO",
+               name: str | None = None) -> None:
+    from triptych.client import Triptych
+    from triptych.service.distributed import tasks
+    from triptych.service.distributed.celery_app import make_celery, make_queue
+    from triptych.service.distributed.publisher import CeleryExecutor
+
+    tp = Triptych()
+    the_plan = plan(list(tp.catalog), patterns, concurrency)
+    app = make_celery(tp.settings)
+    app.conf.task_queues = [make_queue(q) for q in the_plan.queues]
+    if the_plan.pool != "prefork":
+        tasks.use_jobs(tp.jobs)  # jobs run in this process: share its facade
+    else:
+        tp.db.dispose()  # no open connection may cross into the forked pool processes
+    hostname = name or f"triptych-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    presence = Presence(tp, hostname, the_plan)
+    # The main process sweeps (re-publishes stalled jobs, recovers lost ones) and reports
+    # itself alive; the job service it sweeps with never runs a model.
+    sweeper = CeleryExecutor(tp.jobs)
+
+    @signals.worker_ready.connect(weak=False)
+    def _ready(**_: object) -> None:
+        sweeper.start()
+        presence.start()
+
+    @signals.worker_shutdown.connect(weak=False)
+    def _shutdown(**_: object) -> None:
+        sweeper.stop()
+        presence.stop()
+
+    log.info("worker %s serves %s on %s×%d", hostname,
+             ", ".join(c.id for c in the_plan.models), the_plan.pool, the_plan.concurrency)
+    app.worker_main([
+        "worker", f"--hostname={hostname}", f"--pool={the_plan.pool}",
+        f"--concurrency={the_plan.concurrency}", f"--loglevel={loglevel}",
+        "--without-gossip", "--without-mingle", "--prefetch-multiplier=1",
+        "-Q", ",".join(the_plan.queues),
+    ])
+
+
+class Presence:
+    """The worker's row in the ``workers`` table, renewed every few seconds."""
+
+    INTERVAL = 5.0
+
+    def __init__(self, tp, worker_id: str, the_plan: WorkerPlan) -> None:
+        self.tp = tp
+        self.worker_id = worker_id
+        self.plan = the_plan
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="presence")
+
+    def start(self) -> None:
+        from triptych.service import worker_registry
+
+        worker_registry.register(
+            self.tp.ctx.sessions, self.worker_id, socket.gethostname(), os.getpid(),
+            self.plan.queues, [c.id for c in self.plan.models], self.plan.concurrency,
+            self.tp.ctx.clock())
+        self._thread.start()
+
+    def stop(self) -> None:
+        from triptych.service import worker_registry
+
+        self._stop.set()
+        worker_registry.stopped(self.tp.ctx.sessions, self.worker_id, self.tp.ctx.clock())
+
+    def _loop(self) -> None:
+        from triptych.service import worker_registry
+
+        while not self._stop.wait(self.INTERVAL):
+            try:
+                worker_registry.beat(self.tp.ctx.sessions, self.worker_id, self.tp.ctx.clock())
+            except Exception:
+                log.warning("could not renew the worker's presence", exc_info=True)

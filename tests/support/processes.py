@@ -1,0 +1,120 @@
+"""Real processes for the service-tier tests: a private Redis, `triptych serve` and
+`triptych worker`, each with its own log file, killed with SIGKILL when a test says so."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+TRIPTYCH = str(Path(sys.executable).parent / "triptych")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Proc:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> Proc:
+        handle = self.log.open("ab")
+        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=handle,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        handle.close()
+        return self
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def kill9(self) -> None:
+        """SIGKILL the whole process group: no cleanup runs, as when a machine dies."""
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def terminate(self, timeout: float = 30) -> int | None:
+        if not self.alive():
+            return self.popen.returncode if self.popen else None
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            return None
+
+
+def redis_server(port: int, log_dir: Path) -> Proc:
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = Proc(f"redis-{port}", [binary, "--port", str(port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no"], dict(os.environ), log_dir)
+    proc.start()
+    wait_for(lambda: _answers(port), 20, f"redis on {port}")
+    return proc
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def serve(name: str, port: int, env: dict[str, str], log_dir: Path) -> Proc:
+    proc = Proc(name, [TRIPTYCH, "serve", "--port", str(port), "--log-level", "warning"],
+                env, log_dir).start()
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, 90, name)
+    return proc
+
+
+def worker(name: str, models: str, env: dict[str, str], log_dir: Path,
+           concurrency: int | None = None, wait: bool = True) -> Proc:
+    argv = [TRIPTYCH, "worker", "--models", models, "--name", f"{name}@test"]
+    if concurrency:
+        argv += ["--concurrency", str(concurrency)]
+    proc = Proc(name, argv, env, log_dir).start()
+    if wait:
+        def ready() -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
+            return " ready." in proc.text()
+
+        wait_for(ready, 90, name)
+    return proc
