@@ -314,3 +314,29 @@ def test_jobs_run_through_rabbitmq(tmp_path, pg_schema, provider):
     finally:
         cluster.stop()
         subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True)
+
+
+def test_sigterm_finishes_the_running_job_and_takes_no_new_one(tmp_path, pg_schema, provider,
+                                                               redis_broker):
+    port, _ = redis_broker
+    cluster = Cluster(tmp_path, pg_schema, f"redis://127.0.0.1:{port}/0", provider)
+    from triptych.service.distributed.publisher import CeleryExecutor
+
+    publisher = CeleryExecutor(cluster.tp.jobs, sweep=False)
+    worker = procs.worker("builtin-term", "pico-dit", cluster.env, cluster.logs)
+    try:
+        running = cluster.user.submit("stop gently: two dogs", "pico-dit", n=4, seed=1)["id"]
+        publisher.publish(running, 1, "pico-dit")
+        cluster.wait_running(running)
+        later = cluster.user.submit("after the stop: a cat", "pico-dit", seed=2)["id"]
+        publisher.publish(later, 1, "pico-dit")
+        assert worker.terminate(60) == 0
+        assert cluster.status(running) == "succeeded"
+        assert cluster.status(later) == "queued"  # still there for the next worker
+        with cluster.tp.ctx.sessions.begin() as s:
+            assert s.get(Job, later).attempts == 0
+    except BaseException:
+        print(worker.text()[-4000:])
+        raise
+    finally:
+        worker.kill9()

@@ -1,0 +1,190 @@
+"""The service tier under load, side by side in one run (real processes on 127.0.0.1,
+PostgreSQL at TRIPTYCH_BENCH_PG_URL or the local server, a private Redis as the broker):
+
+1. pico-turbo jobs end to end over HTTP (submit, then wait on the job's event stream):
+   the embedded executor inside `triptych serve`, vs one `triptych worker` process, vs two;
+2. jobs against a fake provider answering after 1 s, many at once through one hosted
+   worker: jobs/s, and p50/p99 of the submit call (POST /v1/generations) under that load.
+
+    .venv/bin/python benchmarks/service_throughput.py [--turbo-jobs 80] [--n 4]
+        [--hosted-jobs 200] [--concurrency 64]
+
+Prints jobs/s for each setup and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "engines" / "providers")]
+
+from provider_fakes import KEY, FakeServer, Resp, b64, png_bytes  # noqa: E402
+from tests.support import processes as procs  # noqa: E402
+
+from triptych.client import Triptych  # noqa: E402
+from triptych.settings import Settings  # noqa: E402
+
+PG = os.environ.get("TRIPTYCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class Setup:
+    """A database schema, a store, a broker and the processes of one configuration."""
+
+    def __init__(self, name: str, broker: str | None, provider_url: str, users: int) -> None:
+        self.name = name
+        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self.schema = f"bench_{uuid.uuid4().hex[:8]}"
+        with create_engine(PG, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        url = f"{PG}?options=-csearch_path%3D{self.schema}"
+        self.env = {**os.environ, "TRIPTYCH_HOME": str(self.dir / "home"),
+                    "TRIPTYCH_DATABASE_URL": url, "TRIPTYCH_TORCH_THREADS": "1",
+                    "TRIPTYCH_MAX_JOBS_IN_FLIGHT": "1000", "TRIPTYCH_OPENAI_API_KEY": KEY,
+                    "TRIPTYCH_OPENAI_BASE_URL": provider_url, "TRIPTYCH_WEB_SECRET": "bench"}
+        if broker:
+            self.env["TRIPTYCH_BROKER_URL"] = broker
+        else:
+            self.env.pop("TRIPTYCH_BROKER_URL", None)
+        tp = Triptych(Settings(home=self.dir / "home", database_url=url, _env_file=None))
+        from tests.web.conftest import make_key
+
+        self.keys = []
+        for i in range(users):  # one key per client thread: per-key rate limits stay out
+            email = f"bench{i}@example.com"
+            self.keys.append(make_key(tp, email))
+            tp.grant(email, 100_000, reason="benchmark")
+        tp.db.dispose()
+        self.port = procs.free_port()
+        self.procs: list[procs.Proc] = []
+
+    def start(self, workers: list[tuple[str, int]]) -> None:
+        self.procs = [procs.worker(f"{self.name}-w{i}", models, self.env, self.dir,
+                                   concurrency=c, wait=False)
+                      for i, (models, c) in enumerate(workers)]
+        self.procs.append(procs.serve(f"{self.name}-api", self.port, self.env, self.dir))
+        for proc in self.procs[:-1]:
+            procs.wait_for(lambda p=proc: " ready." in p.text(), 120, proc.name)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate(10)
+        with create_engine(PG, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+
+
+def run_job(http: httpx.Client, base: str, headers: dict, body: dict) -> tuple[float, str]:
+    """Submit, then follow the event stream to the end; (submit seconds, final status)."""
+    t0 = time.perf_counter()
+    reply = http.post(f"{base}/v1/generations", json=body, headers=headers)
+    submit = time.perf_counter() - t0
+    reply.raise_for_status()
+    job = reply.json()
+    status = job["status"]
+    with http.stream("GET", f"{base}{job['events_url']}", headers=headers) as stream:
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "done":
+                import json
+
+                status = json.loads(line.removeprefix("data: "))["status"]
+                break
+    return submit, status
+
+
+def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
+    base = f"http://127.0.0.1:{setup.port}"
+    results: list[tuple[float, str]] = []
+    lock = threading.Lock()
+    counter = iter(range(jobs))
+
+    def client(k: int) -> None:
+        headers = setup.keys[k % len(setup.keys)]
+        with httpx.Client(timeout=300) as http:
+            for i in counter:
+                out = run_job(http, base, headers, body_for(i))
+                with lock:
+                    results.append(out)
+
+    run_job(httpx.Client(timeout=300), base, setup.keys[0], body_for(-1))  # warm up
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(client, range(concurrency)))
+    wall = time.perf_counter() - t0
+    submits = sorted(r[0] for r in results)
+    ok = sum(1 for r in results if r[1] == "succeeded")
+    return {"jobs/s": len(results) / wall, "ok": ok, "jobs": len(results), "wall": wall,
+            "submit p50 ms": statistics.median(submits) * 1e3,
+            "submit p99 ms": submits[min(len(submits) - 1, int(len(submits) * 0.99))] * 1e3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turbo-jobs", type=int, default=80)
+    parser.add_argument("--n", type=int, default=4, help="images per pico-turbo job")
+    parser.add_argument("--hosted-jobs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--latency", type=float, default=1.0)
+    args = parser.parse_args()
+
+    fake = FakeServer("127.0.0.1")
+    image = b64(png_bytes(64, 64))
+    fake.route("POST", r"/v1/images/generations",
+               lambda call, m: Resp(json={"created": 1, "data": [{"b64_json": image}]},
+                                    delay=args.latency))
+    redis = procs.redis_server(procs.free_port(), Path(tempfile.mkdtemp()))
+    broker = f"redis://127.0.0.1:{redis.argv[2]}/0"
+
+    def turbo(i: int) -> dict:
+        return {"prompt": f"two cats on a blue background {i}", "model": "pico-turbo",
+                "n": args.n, "seed": i % 1000 + 1}
+
+    rows = []
+    for name, use_broker, workers in (("embedded", False, []),
+                                      ("1 worker", True, [("pico-turbo", 1)]),
+                                      ("2 workers", True, [("pico-turbo", 1), ("pico-turbo", 1)])):
+        setup = Setup(name.replace(" ", ""), broker if use_broker else None, fake.url, 8)
+        setup.start(workers)
+        try:
+            rows.append((name, drive(setup, args.turbo_jobs, 8, turbo)))
+        finally:
+            setup.stop()
+    print(f"pico-turbo jobs of {args.n} images over HTTP, {args.turbo_jobs} jobs, "
+          "8 clients (PostgreSQL, Redis broker):")
+    for name, r in rows:
+        print(f"  {name:<10} {r['jobs/s']:7.2f} jobs/s  ({r['ok']}/{r['jobs']} ok, "
+              f"{r['wall']:.1f} s)")
+    one, two, emb = rows[1][1]["jobs/s"], rows[2][1]["jobs/s"], rows[0][1]["jobs/s"]
+    print(f"  2 workers / 1 worker: {two / one:.2f}x; 2 workers / embedded: {two / emb:.2f}x")
+
+    hosted = Setup("hosted", broker, fake.url, args.concurrency)
+    hosted.start([("gpt-image-1", args.concurrency)])
+    try:
+        r = drive(hosted, args.hosted_jobs, args.concurrency,
+                  lambda i: {"prompt": f"a boat {i}", "model": "gpt-image-1"})
+    finally:
+        hosted.stop()
+    print(f"{args.hosted_jobs} jobs against a provider answering in {args.latency:.1f} s, "
+          f"{args.concurrency} at once, one hosted worker:")
+    print(f"  {r['jobs/s']:7.2f} jobs/s ({r['ok']}/{r['jobs']} ok, {r['wall']:.1f} s); submit "
+          f"p50 {r['submit p50 ms']:.1f} ms, p99 {r['submit p99 ms']:.1f} ms")
+    redis.kill9()
+    fake.close()
+
+
+if __name__ == "__main__":
+    main()
