@@ -145,3 +145,12 @@ def test_a_stopped_servers_queued_jobs_are_taken_by_a_live_one(make_tp, clock, f
     assert all(live.job(j["id"])["status"] == "succeeded" for j in jobs)
     assert len(fake_factory.engine("fake-draft").calls) == 3
     assert live.verify_ledger() == []
+
+
+def test_warm_up_loads_built_in_models_without_storing_or_charging(make_tp, fake_factory):
+    tp = make_tp()
+    before = tp.credits(statement=False)
+    tp.jobs.warm_up(["fake-local", "fake-general"])  # the hosted one is left alone
+    assert len(fake_factory.engine("fake-local").calls) == 1
+    assert fake_factory.engine("fake-general").calls == []
+    assert tp.history() == [] and tp.credits(statement=False) == before

@@ -40,13 +40,18 @@ def make_executor(tp: Triptych, workers: int | None = None) -> Executor:
         from triptych.service.distributed.publisher import CeleryExecutor
 
         return CeleryExecutor(tp.jobs)
-    return InProcessExecutor(tp.jobs, workers=workers or tp.settings.workers)
+    try:  # the model a new user's first click runs: ready before they click
+        warm = [tp.default_model()]
+    except Exception:
+        warm = []
+    return InProcessExecutor(tp.jobs, workers=workers or tp.settings.workers, warm=warm)
 
 
 class InProcessExecutor:
     def __init__(self, jobs: JobService, workers: int = 2,
-                 recovery_interval: float | None = None) -> None:
+                 recovery_interval: float | None = None, warm: list[str] | None = None) -> None:
         self.jobs = jobs
+        self.warm = warm or []  # built-in models to load in the background at start
         self._queue: queue.PriorityQueue[tuple[int, int, str | None]] = queue.PriorityQueue()
         self._seq = itertools.count()
         self._threads: list[threading.Thread] = []
@@ -59,6 +64,9 @@ class InProcessExecutor:
 
     def start(self) -> None:
         self.sweep(older_than=0.0)  # what a previous process left queued or running
+        if self.warm:
+            threading.Thread(target=self.jobs.warm_up, args=(self.warm,), daemon=True,
+                             name="triptych-warm-up").start()
         for i in range(self.workers):
             thread = threading.Thread(target=self._work, name=f"triptych-worker-{i}", daemon=True)
             thread.start()

@@ -45,7 +45,7 @@ from triptych.errors import (
 from triptych.service.clock import Clock
 from triptych.service.lease import LeaseKeeper
 from triptych.service.ledger import Ledger
-from triptych.service.pools import repeatable
+from triptych.service.pools import pool_of, repeatable
 from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
 from triptych.service.requests import GenerationSpec, quote
@@ -283,6 +283,25 @@ class JobService:
                                               detail=repr(exc)), time.perf_counter() - started)
         seconds = time.perf_counter() - started
         return self._succeed(job, card, result, seconds)
+
+    def warm_up(self, model_ids: list[str]) -> None:
+        """Load built-in models and make one throwaway image each, so the first user's job
+        does not pay for reading weights and preparing the runtime (seconds on a fresh
+        install). Nothing is stored or charged; a model that fails here fails its jobs
+        later with the real error."""
+        for model_id in model_ids:
+            card = self.card(model_id)
+            if pool_of(card) != "builtin":
+                continue
+            started = time.perf_counter()
+            try:
+                engine = self.engines.get(card, self.ctx.settings)
+                engine.generate(GenerationRequest(
+                    prompt="warm up", width=card.default_width, height=card.default_height,
+                    seed=0, n=1, steps=None, content_mode="standard", target=card.target))
+                log.info("warmed up %s in %.1f s", model_id, time.perf_counter() - started)
+            except Exception:
+                log.warning("warming up %s failed", model_id, exc_info=True)
 
     def _record(self, job: Job, card: ModelCard, result: EngineResult, index: int,
                 seconds: float, notes: dict[str, Any]) -> dict[str, Any]:

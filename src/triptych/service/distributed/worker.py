@@ -63,10 +63,16 @@ def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = 
     the_plan = plan(list(tp.catalog), patterns, concurrency)
     app = make_celery(tp.settings)
     app.conf.task_queues = [make_queue(q) for q in the_plan.queues]
+    served = [c.id for c in the_plan.models]
     if the_plan.pool != "prefork":
         tasks.use_jobs(tp.jobs)  # jobs run in this process: share its facade
+        tp.jobs.warm_up(served)  # before taking the first job
     else:
         tp.db.dispose()  # no open connection may cross into the forked pool processes
+
+        @signals.worker_process_init.connect(weak=False)
+        def _warm_child(**_: object) -> None:
+            tasks.worker_jobs().warm_up(served)
     hostname = name or f"triptych-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     presence = Presence(tp, hostname, the_plan)
     # The main process sweeps (re-publishes stalled jobs, recovers lost ones) and reports
