@@ -10,7 +10,8 @@ import click
               help="Interface to listen on (0.0.0.0 for every interface).")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", "job_workers", default=None, type=int,
-              help="Job executor threads (default: TRIPTYCH_WORKERS).")
+              help="Job executor threads (default: TRIPTYCH_WORKERS); unused when "
+                   "TRIPTYCH_BROKER_URL sends jobs to `triptych worker` processes.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 def serve(host: str, port: int, job_workers: int | None, log_level: str) -> None:
@@ -24,8 +25,11 @@ def serve(host: str, port: int, job_workers: int | None, log_level: str) -> None
     config = WebConfig.from_env()
     if job_workers:
         config.workers = job_workers
-    application = create_app(facade(), config)
+    tp = facade()
+    application = create_app(tp, config)
     click.echo(f"Triptych on http://{host}:{port}/  (API: /v1, OpenAPI: /openapi.json)")
+    if tp.settings.broker_url:
+        click.echo("Jobs run in `triptych worker` processes (TRIPTYCH_BROKER_URL is set).")
     uvicorn.run(application, host=host, port=port, log_level=log_level,
                 timeout_graceful_shutdown=5)
 
