@@ -182,24 +182,48 @@ def test_order_survives_the_latest_key_going_away(hubs, redis_url):
     assert take(q).fraction == 0.7
 
 
+def test_a_malformed_message_is_dropped_and_the_listener_goes_on(hubs, redis_url):
+    worker, api = hubs
+    job_id = job()
+    q = api.subscribe(job_id)
+    subscribed(redis_url, api, job_id)
+    client = redis.Redis.from_url(redis_url)
+    client.publish(api.channel(job_id), b"not a progress message")
+    client.close()
+    worker.publish_progress(job_id, 0.5, None)
+    assert take(q).fraction == 0.5 and q.empty()
+
+
 def test_listener_reconnects_and_catches_up(redis_url, prefix):
     worker = RedisProgressHub(redis_url, prefix=prefix)
     api = RedisProgressHub(redis_url, prefix=prefix, listen_timeout=0.2)
     admin = redis.Redis.from_url(redis_url)
+
+    def listener_ids() -> list[int]:
+        return [int(c["id"]) for c in admin.client_list() if c.get("name") == api.listener_name]
+
+    def kill_listener() -> None:
+        [old] = listener_ids()
+        assert admin.client_kill_filter(_id=old) == 1
+        eventually(lambda: listener_ids() not in ([], [old]), what="the listener reconnects")
+        subscribed(redis_url, api, job_id)
+
     try:
         job_id = job()
         q = api.subscribe(job_id)
         subscribed(redis_url, api, job_id)
         worker.publish_progress(job_id, 0.25, None)
         assert take(q).fraction == 0.25
-        ids = [c["id"] for c in admin.client_list() if c.get("name") == api.listener_name]
-        assert len(ids) == 1
-        admin.client_kill_filter(_id=ids[0])
-        worker.publish_progress(job_id, 0.5, None)  # perhaps while the listener is away
-        assert take(q).fraction == 0.5  # by the channel, or by the catch-up after reconnecting
+        kill_listener()  # back, re-subscribed, caught up with 0.25, which q already has
+        worker.publish_progress(job_id, 0.5, None)
+        assert take(q).fraction == 0.5
+        [old] = listener_ids()
+        admin.client_kill_filter(_id=old)
+        worker.publish_progress(job_id, 0.75, None)  # while the listener is away
+        assert take(q).fraction == 0.75  # by the channel, or by the catch-up
         subscribed(redis_url, api, job_id)
-        worker.publish_progress(job_id, 0.75, None)
-        assert take(q).fraction == 0.75
+        worker.publish_progress(job_id, 1.0, None)
+        assert take(q).fraction == 1.0
         assert q.empty()
     finally:
         admin.close()

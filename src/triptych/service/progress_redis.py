@@ -81,6 +81,14 @@ def decode(job_id: str, message: bytes) -> tuple[int, ProgressEvent]:
                                    data.get("extra", {}))
 
 
+def _decode_or_none(job_id: str, message: bytes) -> tuple[int, ProgressEvent] | None:
+    try:
+        return decode(job_id, message)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("dropping a malformed progress message for job %s (%s)", job_id, exc)
+        return None
+
+
 @dataclass(eq=False)
 class _Subscriber:
     queue: queue.Queue[ProgressEvent]
@@ -233,11 +241,14 @@ class RedisProgressHub:
                     if message is not None:
                         self._handle(pubsub, message, subscribed, pending)
                     backoff = 0.5
-                except (redis.RedisError, OSError) as exc:
+                except Exception as exc:  # never let the one listener die
                     if self._closed.is_set():
                         break
-                    log.warning("progress listener lost Redis (%s); retrying in %.1f s",
-                                exc, backoff)
+                    if isinstance(exc, redis.RedisError | OSError):
+                        log.warning("progress listener lost Redis (%s); retrying in %.1f s",
+                                    exc, backoff)
+                    else:
+                        log.exception("progress listener failed; restarting in %.1f s", backoff)
                     if pubsub is not None:
                         pubsub.close()
                     pubsub = None
@@ -280,11 +291,11 @@ class RedisProgressHub:
         job_id = channel[len(self._channel_prefix):].decode()
         kind = message["type"]
         if kind == "message":
-            seq, event = decode(job_id, message["data"])
+            decoded = _decode_or_none(job_id, message["data"])
             with self._lock:
                 watch = self._watches.get(job_id)
-                if watch is not None:
-                    self._offer(watch, seq, event)
+                if watch is not None and decoded is not None:
+                    self._offer(watch, *decoded)
         elif kind in ("subscribe", "unsubscribe"):
             left = pending.get(job_id, 0) - 1
             if left > 0:
@@ -297,13 +308,14 @@ class RedisProgressHub:
     def _catch_up(self, job_id: str) -> None:
         """Once subscribed: the latest event, for whoever subscribed before the channel was."""
         message = self._redis.hget(self.key(job_id), "event")
+        decoded = None if message is None else _decode_or_none(job_id, message)
         with self._lock:
             watch = self._watches.get(job_id)
             if watch is None:
                 return
             watch.caught_up = True
-            if message is not None:
-                self._offer(watch, *decode(job_id, message))
+            if decoded is not None:
+                self._offer(watch, *decoded)
 
     # -- delivery (under the lock) ------------------------------------------------------------
 
