@@ -39,7 +39,7 @@ from triptych.service import ledger_verify
 from triptych.service import recommend as recommend_mod
 from triptych.service.clock import Clock, utc_now
 from triptych.service.jobs import FINAL, JobContext, JobService, Progress, new_id
-from triptych.service.progress import ProgressHub
+from triptych.service.progress import make_hub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
 from triptych.service.store import ImageStore
@@ -139,7 +139,7 @@ class Triptych:
             self.ctx = JobContext(
                 settings=settings, catalog=catalog or load_catalog(),
                 sessions=session_factory(engine), clock=clock or utc_now,
-                store=ImageStore(settings.image_dir), hub=ProgressHub(),
+                store=ImageStore(settings.image_dir), hub=make_hub(settings),
             )
             self.jobs = JobService(self.ctx)
             self.jobs.recover()  # settle what a crashed process left behind

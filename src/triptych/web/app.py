@@ -33,7 +33,7 @@ from triptych.web.config import WebConfig, load_or_create_secret
 from triptych.web.errors import install_error_handlers
 from triptych.web.middleware import SecurityHeaders
 from triptych.web.passwords import Passwords
-from triptych.web.ratelimit import RateLimiter
+from triptych.web.ratelimit import make_limiter
 from triptych.web.state import HERE, WebState
 
 DESCRIPTION = """Triptych's HTTP API. Authenticate with `Authorization: Bearer <API key>`
@@ -56,8 +56,10 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
         tp=tp, config=config,
         executor=executor or make_executor(tp, config.workers),
         passwords=Passwords(config),
-        limiter=RateLimiter(config.rate_per_minute, config.rate_burst),
-        auth_limiter=RateLimiter(config.auth_per_minute, config.auth_burst),
+        limiter=make_limiter(tp.settings.shared_redis_url, config.rate_per_minute,
+                             config.rate_burst, name="api"),
+        auth_limiter=make_limiter(tp.settings.shared_redis_url, config.auth_per_minute,
+                                  config.auth_burst, name="auth"),
         templates=templates,
         csrf_signer=URLSafeTimedSerializer(secret, salt="triptych-form-csrf"),
         owns_executor=executor is None,

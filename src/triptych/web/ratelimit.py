@@ -1,8 +1,9 @@
-"""Per-key request limits: a token bucket per client, kept in memory.
+"""Per-key request limits: ``hit(key) -> retry_after or None``.
 
-In memory is deliberate: limits protect one server process from one noisy client, and a
-restart forgetting the buckets is harmless. (A multi-process deployment would put this in
-Redis; the interface — ``hit(key) -> retry_after or None`` — stays the same.)
+``RateLimiter`` keeps a token bucket per key in process memory: right for one server process
+(a restart forgetting the buckets is harmless). With several API processes each would allow
+the full rate, so when a shared Redis is configured ``make_limiter`` gives the Redis-backed
+``RedisRateLimiter`` (``ratelimit_redis``) instead: one budget per key across all of them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,25 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    def hit(self, key: str, cost: float = 1.0) -> int | None:
+        """Take ``cost`` from ``key``'s budget; None if allowed, else whole seconds until it
+        would be."""
+        ...
+
+
+def make_limiter(redis_url: str | None, per_minute: float, burst: int, *,
+                 name: str) -> Limiter:
+    """In memory, or on Redis (shared by every process) when ``redis_url`` is set. ``name``
+    keeps limiters with different purposes apart on the shared store."""
+    if redis_url is None:
+        return RateLimiter(per_minute, burst)
+    from triptych.web.ratelimit_redis import RedisRateLimiter
+
+    return RedisRateLimiter(redis_url, per_minute, burst, name=name)
 
 
 class RateLimiter:

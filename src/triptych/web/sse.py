@@ -4,12 +4,16 @@ Events: ``job`` (a snapshot on connect), ``progress`` (``{status, fraction, prev
 ``preview`` is a PNG data URL when the engine sends one) and ``done`` (the final job), after
 which the stream ends. The progress hub is transient; the job row decides when it is over, so
 a job that finished before the client connected still ends the stream at once.
+
+A stream sleeps until the hub puts an event in its queue (``WakingQueue``), the row is due
+for a re-read (``RECHECK``) or a keep-alive is due: an idle stream costs no CPU and no thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import queue
 import time
@@ -23,9 +27,34 @@ from triptych.client import Triptych
 from triptych.service.progress import ProgressEvent
 from triptych.web.present import FINAL, job_out
 
-POLL = 0.05  # how often to look at the hub's queue (no thread blocked per stream)
 RECHECK = 2.0  # how often to re-read the job row when no event comes
+SETTLE = 0.2  # after a final event, how soon to look again if the row is not final yet
 KEEPALIVE = 15.0
+
+
+class WakingQueue(queue.Queue[ProgressEvent]):
+    """The hub's queue for one stream: every put (from a worker or listener thread) wakes the
+    stream's event loop, so a stream waits without polling and without holding a thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self.woken = asyncio.Event()
+
+    def _put(self, item: ProgressEvent) -> None:
+        super()._put(item)
+        try:
+            self._loop.call_soon_threadsafe(self.woken.set)
+        except RuntimeError:  # the loop has closed: the stream is gone
+            pass
+
+    def drain(self) -> list[ProgressEvent]:
+        self.woken.clear()  # before taking: a put after this wakes the next wait
+        events = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                events.append(self.get_nowait())
+        return events
 
 
 def frame(event: str, data: dict[str, Any]) -> str:
@@ -44,36 +73,38 @@ def progress_data(ev: ProgressEvent) -> dict[str, Any]:
 async def job_events(request: Request, tp: Triptych, job: dict[str, Any]) -> AsyncIterator[str]:
     hub = tp.ctx.hub
     job_id = job["id"]
-    q = hub.subscribe(job_id)
+    q = WakingQueue(asyncio.get_running_loop())
+    await run_in_threadpool(hub.subscribe, job_id, q)  # a shared hub makes a network call
     try:
         yield "retry: 2000\n\n"
         yield frame("job", job_out(job))
         if job["status"] in FINAL:
             yield frame("done", job_out(job))
             return
-        last_check = last_sent = time.monotonic()
+        now = last_sent = time.monotonic()
+        next_check = now + RECHECK
         while True:
             got_final = False
-            try:
-                while True:
-                    ev = q.get_nowait()
-                    yield frame("progress", progress_data(ev))
-                    last_sent = time.monotonic()
-                    got_final = got_final or ev.status in FINAL
-            except queue.Empty:
-                pass
+            for ev in q.drain():
+                yield frame("progress", progress_data(ev))
+                last_sent = time.monotonic()
+                got_final = got_final or ev.status in FINAL
             now = time.monotonic()
-            if got_final or now - last_check > RECHECK:
-                last_check = now
+            if got_final or now >= next_check:
                 job = await run_in_threadpool(tp.job, job_id)
                 if job["status"] in FINAL:
                     yield frame("done", job_out(job))
                     return
-            if now - last_sent > KEEPALIVE:
+                now = time.monotonic()
+                next_check = now + (SETTLE if got_final else RECHECK)
+            if now - last_sent >= KEEPALIVE:
                 yield ": keep-alive\n\n"
                 last_sent = now
             if await request.is_disconnected():
                 return
-            await asyncio.sleep(POLL)
+            wait = min(next_check, last_sent + KEEPALIVE) - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(q.woken.wait(), wait)
     finally:
         hub.unsubscribe(job_id, q)

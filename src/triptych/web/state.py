@@ -14,7 +14,7 @@ from triptych.client import Triptych
 from triptych.service.executor import Executor
 from triptych.web.config import WebConfig
 from triptych.web.passwords import Passwords
-from triptych.web.ratelimit import RateLimiter
+from triptych.web.ratelimit import Limiter
 
 HERE = Path(__file__).parent
 
@@ -25,8 +25,8 @@ class WebState:
     config: WebConfig
     executor: Executor
     passwords: Passwords
-    limiter: RateLimiter
-    auth_limiter: RateLimiter
+    limiter: Limiter
+    auth_limiter: Limiter
     templates: Jinja2Templates
     csrf_signer: URLSafeTimedSerializer
     owns_executor: bool = True
