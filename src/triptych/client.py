@@ -42,7 +42,7 @@ from triptych.service.jobs import FINAL, JobContext, JobService, Progress, new_i
 from triptych.service.progress import ProgressHub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
-from triptych.service.store import ImageStore
+from triptych.service.store import make_store
 from triptych.service.users import get_or_create_user, get_user
 from triptych.settings import Settings
 
@@ -139,7 +139,7 @@ class Triptych:
             self.ctx = JobContext(
                 settings=settings, catalog=catalog or load_catalog(),
                 sessions=session_factory(engine), clock=clock or utc_now,
-                store=ImageStore(settings.image_dir), hub=ProgressHub(),
+                store=make_store(settings), hub=ProgressHub(),
             )
             self.jobs = JobService(self.ctx)
             self.jobs.recover()  # settle what a crashed process left behind
