@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,9 +43,12 @@ from triptych.service.jobs import FINAL, JobContext, JobService, Progress, new_i
 from triptych.service.progress import make_hub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
-from triptych.service.store import ImageStore
+from triptych.service.store import ObjectMissing, StoreError, local_path, make_store
+from triptych.service.store_gc import UNCOMMITTED_GRACE, location_in_use
 from triptych.service.users import get_or_create_user, get_user
 from triptych.settings import Settings
+
+log = logging.getLogger("triptych.client")
 
 
 @dataclass
@@ -57,8 +61,14 @@ class Generation:
         return self.job["id"]
 
     @property
+    def locations(self) -> list[str]:
+        """Where each image is stored: a file path, or ``s3://bucket/key``."""
+        return [i["path"] for i in self.images]
+
+    @property
     def paths(self) -> list[Path]:
-        return [Path(i["path"]) for i in self.images]
+        """Each image's file, when the store is a local directory."""
+        return [_as_path(location) for location in self.locations]
 
     @property
     def cost(self) -> int:
@@ -75,9 +85,22 @@ class Comparison:
     prompt: str
     seed: int
     results: list[Generation]
-    sheet_path: Path | None
+    sheet_location: str | None
     total_cost: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def sheet_path(self) -> Path | None:
+        """The sheet's file, when the store is a local directory."""
+        return _as_path(self.sheet_location) if self.sheet_location else None
+
+
+def _as_path(location: str) -> Path:
+    path = local_path(location)
+    if path is None:
+        raise ValueError(f"{location} is in object storage, not a local file: read it with "
+                         f"Triptych.image_bytes() or Triptych.sheet_bytes().")
+    return path
 
 
 def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
@@ -139,7 +162,7 @@ class Triptych:
             self.ctx = JobContext(
                 settings=settings, catalog=catalog or load_catalog(),
                 sessions=session_factory(engine), clock=clock or utc_now,
-                store=ImageStore(settings.image_dir), hub=make_hub(settings),
+                store=make_store(settings), hub=make_hub(settings),
             )
             self.jobs = JobService(self.ctx)
             self.jobs.recover()  # settle what a crashed process left behind
@@ -329,9 +352,10 @@ class Triptych:
                 "total_cost": sum(j.cost for j in jobs), "jobs": [self.job(j.id) for j in jobs]}
 
     def _compare_row(self, compare_id: str) -> tuple[Compare, list[str]]:
+        user_id = self.user_id  # first: on SQLite a nested transaction would wait on this one
         with self.ctx.sessions.begin() as s:
             compare = s.get(Compare, compare_id)
-            if compare is None or compare.user_id != self.user_id:
+            if compare is None or compare.user_id != user_id:
                 raise NotFound(f"No comparison {compare_id}.")
             job_ids = list(s.scalars(select(Job.id).where(Job.compare_id == compare_id)
                                      .order_by(Job.compare_index)))
@@ -345,7 +369,7 @@ class Triptych:
         done = all(j["status"] in FINAL for j in jobs)
         sheet = compare.sheet_path
         if done and sheet is None and any(j["status"] == "succeeded" for j in jobs):
-            sheet = self.finish_compare(compare_id).sheet_path
+            sheet = self.finish_compare(compare_id).sheet_location
         return {"id": compare.id, "prompt": compare.prompt, "seed": compare.seed,
                 "status": "done" if done else "running",
                 "total_cost": sum(j["cost"] for j in jobs),
@@ -370,22 +394,23 @@ class Triptych:
         for job in jobs:
             card = self.catalog.get(job["model"])
             if job["status"] == "succeeded" and job["images"]:
-                image = PILImage.open(job["images"][0]["path"])
+                data = self.ctx.store.read(job["images"][0]["path"])
+                image = PILImage.open(io.BytesIO(data))
                 entries.append(SheetEntry(card.name, job["charged"], job["seconds"], image))
                 results.append(Generation(job=job, images=job["images"]))
             else:
                 note = (job["error"] or {}).get("message") or job["status"]
                 entries.append(SheetEntry(card.name, 0, job["seconds"], None, note))
                 failures.append(job)
-        sheet_path = None
+        sheet = None
         if any(e.image is not None for e in entries):
             buffer = io.BytesIO()
             compose_sheet(jobs[0]["prompt"], entries).save(buffer, format="PNG")
-            sheet_path = self.ctx.store.put(buffer.getvalue())[1]
+            sheet = self.ctx.store.put(buffer.getvalue())[1]
             with self.ctx.sessions.begin() as s:
-                s.get(Compare, compare_id).sheet_path = str(sheet_path)
+                s.get(Compare, compare_id).sheet_path = sheet
         return Comparison(id=compare_id, prompt=jobs[0]["prompt"], seed=jobs[0]["seed"],
-                          results=results, sheet_path=sheet_path,
+                          results=results, sheet_location=sheet,
                           total_cost=sum(j["charged"] for j in jobs), failures=failures)
 
     # -- recommend --------------------------------------------------------------------------
@@ -449,25 +474,56 @@ class Triptych:
             return out
 
     def image(self, image_id: str) -> dict[str, Any]:
+        user_id = self.user_id  # first: on SQLite a nested transaction would wait on this one
         with self.ctx.sessions.begin() as s:
             image = s.get(Image, image_id)
-            if image is None or image.user_id != self.user_id or image.deleted_at is not None:
+            if image is None or image.user_id != user_id or image.deleted_at is not None:
                 raise NotFound(f"No image {image_id}.")
             return image_public(image)
 
+    def image_bytes(self, image_id: str, *, svg: bool = False) -> bytes:
+        """One of your images as stored: the PNG (generation record embedded) or its SVG."""
+        image = self.image(image_id)
+        location = image["svg_path"] if svg else image["path"]
+        if location is None:
+            raise NotFound("This image has no SVG version.")
+        try:
+            return self.ctx.store.read(location)
+        except ObjectMissing:
+            raise NotFound(f"The file of image {image_id} is gone.") from None
+
+    def sheet_bytes(self, compare_id: str) -> bytes:
+        """A comparison's side-by-side sheet (composed once every model has finished)."""
+        location = self.compare_status(compare_id)["sheet_path"]
+        if location is None:
+            raise NotFound("This comparison has no sheet yet.")
+        try:
+            return self.ctx.store.read(location)
+        except ObjectMissing:
+            raise NotFound(f"The sheet of comparison {compare_id} is gone.") from None
+
     def delete_image(self, image_id: str) -> None:
         """Remove an image from the user's gallery (the job and its ledger entries stay)."""
+        user_id = self.user_id
         with self.ctx.sessions.begin() as s:
             image = s.get(Image, image_id)
-            if image is None or image.user_id != self.user_id or image.deleted_at is not None:
+            if image is None or image.user_id != user_id or image.deleted_at is not None:
                 raise NotFound(f"No image {image_id}.")
             image.deleted_at = self.ctx.clock()
-            path = Path(image.path)
-            others = s.scalar(select(Image.id).where(Image.sha256 == image.sha256,
-                                                     Image.deleted_at.is_(None),
-                                                     Image.id != image.id))
-        if others is None:  # content-addressed: keep the file while anyone else uses it
-            path.unlink(missing_ok=True)
+            locations = [loc for loc in (image.path, image.svg_path) if loc]
+        # Content-addressed: the file goes only if no live row uses the same bytes. Asked in a
+        # new transaction, after the deletion commits, so an identical image committed
+        # meanwhile is seen. One that a running job has stored but not yet committed has a
+        # fresh file: only files older than the grace go now; the sweeper takes the rest later
+        # (store_gc.collect_orphans).
+        with self.ctx.sessions.begin() as s:
+            unused = [loc for loc in locations if not location_in_use(s, loc)]
+        cutoff = utc_now() - UNCOMMITTED_GRACE  # file ages are real time, not self.ctx.clock
+        for location in unused:
+            try:
+                self.ctx.store.delete(location, if_older_than=cutoff)
+            except StoreError as exc:  # the image is gone from the gallery; the sweeper retries
+                log.warning("could not delete %s: %s", location, exc.detail)
 
     # -- credits ----------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the ledger and tell the user what to do without knowing which engine failed.
     ├── ProviderUnavailableError  auth failure, outage, missing key or missing checkpoint
     │   └── ProviderOutOfCreditError   the operator's provider account is out of credit
     └── FatalError                anything else; not retried
+        └── StorageFailedError    the images came back but could not be stored
 
 Messages are shown to users and must never contain secrets. ``detail`` is for the operator log.
 """
@@ -64,3 +65,10 @@ class ProviderOutOfCreditError(ProviderUnavailableError):
 
 class FatalError(EngineError):
     code = "engine_failed"
+
+
+class StorageFailedError(FatalError):
+    """Raised by the job service, not an engine: the image store refused the result (full,
+    unwritable, unreachable). It settles like any engine failure: failed and refunded."""
+
+    code = "storage_failed"

@@ -33,6 +33,7 @@ from triptych.engines.errors import (
     InvalidRequestError,
     ModerationError,
     ProviderUnavailableError,
+    StorageFailedError,
 )
 from triptych.errors import (
     IdempotencyConflict,
@@ -50,7 +51,7 @@ from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
 from triptych.service.requests import GenerationSpec, quote
 from triptych.service.safety import check_prompt
-from triptych.service.store import ImageStore
+from triptych.service.store import ImageStore, StoreError
 from triptych.settings import Settings
 
 log = logging.getLogger("triptych.jobs")
@@ -320,12 +321,19 @@ class JobService:
                  seconds: float) -> Job:
         job_id = detached.id
         files = []
-        for index, item in enumerate(result.images):
-            notes = {**result.notes, **item.notes}
-            record = self._record(detached, card, result, index, seconds, notes)
-            sha, path = self.ctx.store.put(encode_png(item.image, record))
-            svg_path = self.ctx.store.put(item.svg, "svg")[1] if item.svg else None
-            files.append((record, sha, path, svg_path, item.image.size))
+        try:
+            for index, item in enumerate(result.images):
+                notes = {**result.notes, **item.notes}
+                record = self._record(detached, card, result, index, seconds, notes)
+                sha, path = self.ctx.store.put(encode_png(item.image, record))
+                svg_path = self.ctx.store.put(item.svg, "svg")[1] if item.svg else None
+                files.append((record, sha, path, svg_path, item.image.size))
+        except StoreError as exc:
+            # Nothing is committed yet: fail and refund now rather than leave the job running
+            # with its credits held until recovery. Files already written are orphans the
+            # sweeper collects (store_gc).
+            return self._fail(job_id, StorageFailedError(exc.message, detail=exc.detail),
+                              seconds)
         with self.ctx.sessions.begin() as s:
             job = s.get(Job, job_id, with_for_update=True)
             assert job is not None

@@ -18,17 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 from sqlalchemy import text
 
 from triptych.service.jobs import JobService
+from triptych.service.store_gc import UNCOMMITTED_GRACE, collect_orphans
 
 log = logging.getLogger("triptych.sweeper")
 
 ADVISORY_KEY = 0x7472_6970  # "trip": one sweeper at a time across processes
 GC_EVERY = 20  # passes between two collections of orphaned image files
-GC_GRACE = timedelta(hours=1)  # a file younger than this may belong to a running job
 
 Redispatch = Callable[[str, int, str], object]  # (job id, priority, model id)
 
@@ -71,11 +70,7 @@ class Sweeper:
 
     def _collect(self) -> None:
         try:
-            from triptych.service.store_gc import collect_orphans
-        except ImportError:  # pragma: no cover - the collector ships with the store package
-            return
-        try:
-            collect_orphans(self.jobs.ctx.sessions, self.jobs.ctx.store, GC_GRACE,
+            collect_orphans(self.jobs.ctx.sessions, self.jobs.ctx.store, UNCOMMITTED_GRACE,
                             self.jobs.ctx.clock())
         except Exception:
             log.exception("collecting orphaned image files failed")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -60,7 +59,7 @@ def create_images(body: OpenAIImagesRequest, request: Request, response: Respons
             item: dict[str, Any] = {"url": str(request.base_url).rstrip("/")
                                     + f"/v1/images/{image['id']}/content"}
         else:
-            item = {"b64_json": base64.b64encode(Path(image["path"]).read_bytes()).decode()}
+            item = {"b64_json": base64.b64encode(tp.image_bytes(image["id"])).decode()}
         if image["record"].get("prompt") != body.prompt:
             item["revised_prompt"] = image["record"].get("prompt")
         data.append(item)

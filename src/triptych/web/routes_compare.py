@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
 from triptych.client import Triptych
-from triptych.errors import NotFound
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.present import job_out
@@ -61,8 +59,5 @@ def mark_keeper(compare_id: CompareId, body: KeeperUpdate, tp: UserTp) -> dict[s
                              "description": "The labelled side-by-side sheet."},
                        **errors(*AUTH, 404)})
 def compare_sheet(compare_id: CompareId, tp: UserTp) -> Response:
-    sheet = tp.compare_status(compare_id)["sheet_path"]
-    if sheet is None:
-        raise NotFound("This comparison has no sheet yet.")
-    data = FsPath(sheet).read_bytes()
+    data = tp.sheet_bytes(compare_id)
     return Response(data, media_type="image/png", headers={"Cache-Control": "private"})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from triptych.errors import NotFound
 from triptych.web.deps import UserTp
 from triptych.web.present import image_out, job_out
 from triptych.web.responses import AUTH, errors
@@ -56,15 +54,8 @@ def image_content(image_id: ImageId, tp: UserTp, format: Literal["png", "svg"] =
                   download: bool = False) -> Response:
     """The image bytes: the PNG (with its generation record embedded), or the SVG."""
     image = tp.image(image_id)
-    path, media = image["path"], "image/png"
-    if format == "svg":
-        if not image["svg_path"]:
-            raise NotFound("This image has no SVG version.")
-        path, media = image["svg_path"], "image/svg+xml"
-    try:
-        data = FsPath(path).read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"The file of image {image_id} is gone.") from None
+    data = tp.image_bytes(image_id, svg=format == "svg")
+    media = "image/svg+xml" if format == "svg" else "image/png"
     headers = {"Cache-Control": "private, max-age=3600", "ETag": f'"{image["sha256"]}"'}
     if download:
         headers["Content-Disposition"] = (f'attachment; filename="triptych-{image_id}.'

@@ -12,8 +12,8 @@ from triptych.cli.progress_bar import job_progress
 
 def _print_generation(out, tp) -> None:
     credits = tp.credits(statement=False)
-    for path in out.paths:
-        console.print(f"[bold green]Saved[/] {path}", highlight=False)
+    for location in out.locations:  # a file path, or s3://… when images live in object storage
+        console.print(f"[bold green]Saved[/] {location}", highlight=False)
     seconds = f"{out.seconds:.2f} s" if out.seconds is not None else "-"
     console.print(f"{out.job['model']} · seed {out.job['seed']} · {out.job['size']} · "
                   f"{credits_text(out.job['charged'])} · {seconds} · job {out.id}", highlight=False)
@@ -84,18 +84,18 @@ def compare(prompt, models_csv, seed, size, user_email, as_json) -> None:
     if as_json:
         emit_json({"id": out.id, "prompt": out.prompt, "seed": out.seed,
                    "total_cost": out.total_cost,
-                   "sheet": str(out.sheet_path) if out.sheet_path else None,
+                   "sheet": out.sheet_location,
                    "results": [r.job for r in out.results], "failures": out.failures})
         return
     for result in out.results:
         charged = credits_text(result.job["charged"])
         console.print(f"[bold]{result.job['model']:<22}[/] {charged:>11}  "
-                      f"{result.seconds:6.2f} s  {result.paths[0]}", highlight=False)
+                      f"{result.seconds:6.2f} s  {result.locations[0]}", highlight=False)
     for failed in out.failures:
         console.print(f"[bold red]{failed['model']:<22}[/] refunded: "
                       f"{failed['error']['message']}", highlight=False)
-    if out.sheet_path:
-        console.print(f"[bold green]Sheet[/] {out.sheet_path}", highlight=False)
+    if out.sheet_location:
+        console.print(f"[bold green]Sheet[/] {out.sheet_location}", highlight=False)
     console.print(f"Total {out.total_cost} credits · seed {out.seed} · compare {out.id}",
                   highlight=False)
 
