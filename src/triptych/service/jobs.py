@@ -332,7 +332,7 @@ class JobService:
             # Nothing is committed yet: fail and refund now rather than leave the job running
             # with its credits held until recovery. Files already written are orphans the
             # sweeper collects (store_gc).
-            return self._fail(job_id, StorageFailedError(exc.message, detail=exc.detail),
+            return self._fail(detached, StorageFailedError(exc.message, detail=exc.detail),
                               seconds)
         with self.ctx.sessions.begin() as s:
             job = s.get(Job, job_id, with_for_update=True)
