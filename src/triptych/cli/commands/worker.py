@@ -20,6 +20,7 @@ def worker(patterns: str, concurrency: int | None, name: str | None, log_level: 
     import logging
 
     from triptych.service.distributed.worker import run_worker
+    from triptych.service.store import StoreError
     from triptych.settings import Settings
 
     if not Settings().broker_url:
@@ -34,6 +35,9 @@ def worker(patterns: str, concurrency: int | None, name: str | None, log_level: 
                    loglevel=log_level.upper(), name=name)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except StoreError as exc:
+        raise click.ClickException(f"{exc.message} Check TRIPTYCH_STORE_URL (or "
+                                   "TRIPTYCH_HOME) on this machine.") from None
 
 
 COMMANDS = [worker]

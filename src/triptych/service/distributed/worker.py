@@ -61,6 +61,7 @@ def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = 
 
     tp = Triptych()
     the_plan = plan(list(tp.catalog), patterns, concurrency)
+    tp.ctx.store.check()  # a worker that cannot save images must not take jobs
     app = make_celery(tp.settings)
     app.conf.task_queues = [make_queue(q) for q in the_plan.queues]
     served = [c.id for c in the_plan.models]
