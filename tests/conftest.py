@@ -44,10 +44,27 @@ def fake_catalog() -> Catalog:
     return Catalog(list(FAKE_CARDS))
 
 
+# Run a test on both databases: ``@BOTH_DBS`` makes ``tp`` (and so the web ``app``) build on
+# SQLite, then on PostgreSQL in a private schema. Meant for what touches money or jobs.
+BOTH_DBS = pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-def tp(settings, clock, fake_factory, fake_catalog) -> Triptych:
-    """Triptych on SQLite with only the fake models."""
-    return Triptych(settings, clock=clock, catalog=fake_catalog)
+def db(request) -> str:
+    """Which database ``tp`` uses: SQLite unless the test is parametrised with ``BOTH_DBS``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def tp(db, request, settings, clock, fake_factory, fake_catalog) -> Iterator[Triptych]:
+    """Triptych with only the fake models, on SQLite (or PostgreSQL, see ``BOTH_DBS``)."""
+    schema = None
+    if db == "postgres":
+        schema = request.getfixturevalue("pg_schema")  # skips where PostgreSQL is down
+        settings.database_url = PG_URL
+    triptych = Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=schema)
+    yield triptych
+    triptych.db.dispose()  # PostgreSQL's connections are few: give the pool back now
 
 
 @pytest.fixture
@@ -69,6 +86,8 @@ def pg_schema() -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_tp(tmp_path, clock, fake_factory, fake_catalog, pg_schema) -> Triptych:
+def pg_tp(tmp_path, clock, fake_factory, fake_catalog, pg_schema) -> Iterator[Triptych]:
     settings = Settings(home=tmp_path / "pghome", database_url=PG_URL, _env_file=None)
-    return Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=pg_schema)
+    triptych = Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=pg_schema)
+    yield triptych
+    triptych.db.dispose()

@@ -9,6 +9,7 @@ final state. Executors (in-process threads or Celery workers) all call ``run_job
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -61,6 +62,14 @@ Progress = Callable[[float, Any], None]
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def request_hash(fingerprint: str) -> str:
+    """What ``Job.request_hash`` (64 characters) keeps of a request's fingerprint: one spec's
+    is already a sha256 digest; a compare's joined fingerprints are digested again."""
+    if len(fingerprint) <= 64:
+        return fingerprint
+    return hashlib.sha256(fingerprint.encode()).hexdigest()
 
 
 @dataclass
@@ -190,7 +199,8 @@ class JobService:
                     # Only the first job carries the key: the unique index then guards the
                     # whole group, and the group is found again through it.
                     idempotency_key=idempotency_key if i == 0 else None,
-                    request_hash=fingerprint, compare_id=compare.id if compare else None,
+                    request_hash=request_hash(fingerprint),
+                    compare_id=compare.id if compare else None,
                     compare_index=i if compare else None,
                     parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
                     created_at=now, notes={},
@@ -205,7 +215,9 @@ class JobService:
         first = s.scalar(select(Job).where(Job.user_id == user.id, Job.idempotency_key == key))
         if first is None:
             return []
-        if first.request_hash != fingerprint:
+        # An older SQLite install kept a compare's joined fingerprints whole (SQLite does not
+        # enforce String(64)); either form of the same request matches.
+        if first.request_hash not in (request_hash(fingerprint), fingerprint):
             raise IdempotencyConflict(
                 "This Idempotency-Key was already used for a different request; use a new key.",
                 field="Idempotency-Key")
