@@ -164,7 +164,12 @@ class JobService:
                 fingerprint: str, idempotency_key: str | None, compare: Compare | None,
                 parent_job_id: str | None) -> list[Job]:
         with self.ctx.sessions.begin() as s:
-            user = s.get(User, user_id)
+            # One submit per user at a time, across processes (PostgreSQL row lock; SQLite's
+            # BEGIN IMMEDIATE already serialises writers): the in-flight count, the balance
+            # read and the hold below then see every earlier submit of this user. NO KEY
+            # UPDATE, as it does not block (nor deadlock with) the foreign-key checks of a
+            # settle inserting this user's transfers.
+            user = s.get(User, user_id, with_for_update={"key_share": True})
             assert user is not None
             if idempotency_key:
                 existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
