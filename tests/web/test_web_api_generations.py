@@ -104,6 +104,12 @@ def test_idempotency_key(parked, tp):
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_conflict"
     assert other.json()["error"]["field"] == "Idempotency-Key"
+    # An empty key is no key: two jobs, not a 500 on the unique index.
+    empty = {**headers, "Idempotency-Key": ""}
+    twice = [client.post("/v1/generations", json={"prompt": "a cat"}, headers=empty)
+             for _ in range(2)]
+    assert [r.status_code for r in twice] == [202, 202]
+    assert twice[0].json()["id"] != twice[1].json()["id"]
     # Another account may use the same key string.
     bob = {**make_key(tp, "bob@example.com"), "Idempotency-Key": "order-42"}
     assert client.post("/v1/generations", json={"prompt": "a cat"},

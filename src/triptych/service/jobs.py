@@ -143,6 +143,8 @@ class JobService:
         parent_job_id: str | None = None,
     ) -> list[Job]:
         """Create jobs and hold their whole cost in one transaction (all or nothing)."""
+        # An empty key is no key: stored, it would collide on the unique index with the next.
+        idempotency_key = idempotency_key or None
         cards = [self.card(spec.model_id) for spec in specs]
         for card, spec in zip(cards, specs, strict=True):
             check_prompt(spec.prompt, spec.content_mode)  # before anything is charged
