@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -67,8 +68,8 @@ def tp(db, request, settings, clock, fake_factory, fake_catalog) -> Iterator[Tri
     triptych.db.dispose()  # PostgreSQL's connections are few: give the pool back now
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
+@contextmanager
+def fresh_pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema, dropped afterwards (skips if the server is down)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
@@ -79,10 +80,18 @@ def pg_schema() -> Iterator[str]:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield schema
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield schema
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    with fresh_pg_schema() as schema:
+        yield schema
 
 
 @pytest.fixture

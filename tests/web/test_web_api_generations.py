@@ -10,10 +10,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import BOTH_DBS
 from tests.web.conftest import fast_config, make_key, start_server, wait_job
 from triptych.engines.errors import ModerationError
 from triptych.service.executor import InProcessExecutor
 from triptych.web.app import create_app
+
+pytestmark = BOTH_DBS  # every test here moves credits or jobs
 
 
 def test_submit_answers_202_with_quote_then_runs(client, alice):
