@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -44,14 +45,31 @@ def fake_catalog() -> Catalog:
     return Catalog(list(FAKE_CARDS))
 
 
-@pytest.fixture
-def tp(settings, clock, fake_factory, fake_catalog) -> Triptych:
-    """Triptych on SQLite with only the fake models."""
-    return Triptych(settings, clock=clock, catalog=fake_catalog)
+# Run a test on both databases: ``@BOTH_DBS`` makes ``tp`` (and so the web ``app``) build on
+# SQLite, then on PostgreSQL in a private schema. Meant for what touches money or jobs.
+BOTH_DBS = pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
 
 
 @pytest.fixture
-def pg_schema() -> Iterator[str]:
+def db(request) -> str:
+    """Which database ``tp`` uses: SQLite unless the test is parametrised with ``BOTH_DBS``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def tp(db, request, settings, clock, fake_factory, fake_catalog) -> Iterator[Triptych]:
+    """Triptych with only the fake models, on SQLite (or PostgreSQL, see ``BOTH_DBS``)."""
+    schema = None
+    if db == "postgres":
+        schema = request.getfixturevalue("pg_schema")  # skips where PostgreSQL is down
+        settings.database_url = PG_URL
+    triptych = Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=schema)
+    yield triptych
+    triptych.db.dispose()  # PostgreSQL's connections are few: give the pool back now
+
+
+@contextmanager
+def fresh_pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema, dropped afterwards (skips if the server is down)."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:
@@ -62,13 +80,23 @@ def pg_schema() -> Iterator[str]:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield schema
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield schema
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture
-def pg_tp(tmp_path, clock, fake_factory, fake_catalog, pg_schema) -> Triptych:
+def pg_schema() -> Iterator[str]:
+    with fresh_pg_schema() as schema:
+        yield schema
+
+
+@pytest.fixture
+def pg_tp(tmp_path, clock, fake_factory, fake_catalog, pg_schema) -> Iterator[Triptych]:
     settings = Settings(home=tmp_path / "pghome", database_url=PG_URL, _env_file=None)
-    return Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=pg_schema)
+    triptych = Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=pg_schema)
+    yield triptych
+    triptych.db.dispose()

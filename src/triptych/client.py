@@ -156,7 +156,8 @@ class Triptych:
         else:
             settings = settings or Settings()
             settings.home.mkdir(parents=True, exist_ok=True)
-            engine = make_engine(settings.resolved_database_url, pg_schema=db_schema)
+            engine = make_engine(settings.resolved_database_url, pg_schema=db_schema,
+                                 sqlite_busy_seconds=settings.sqlite_busy_seconds)
             migrate(engine)
             self.db = engine
             self.ctx = JobContext(

@@ -1,6 +1,7 @@
-"""Fixtures for the HTTP layer: the app on the shared ``tp`` (fake engines, SQLite), a
-TestClient, API keys made the way ``triptych keys create`` makes them, and a live uvicorn
-server on 127.0.0.1 for the official ``openai`` client, SSE and the browser."""
+"""Fixtures for the HTTP layer: the app on the shared ``tp`` (fake engines; SQLite, or SQLite
+then PostgreSQL for a test marked ``BOTH_DBS`` from ``tests.conftest``: those that move credits
+or jobs), a TestClient, API keys made the way ``triptych keys create`` makes them, and a live
+uvicorn server on 127.0.0.1 for the official ``openai`` client, SSE and the browser."""
 
 from __future__ import annotations
 

@@ -10,10 +10,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import BOTH_DBS
 from tests.web.conftest import fast_config, make_key, start_server, wait_job
 from triptych.engines.errors import ModerationError
 from triptych.service.executor import InProcessExecutor
 from triptych.web.app import create_app
+
+pytestmark = BOTH_DBS  # every test here moves credits or jobs
 
 
 def test_submit_answers_202_with_quote_then_runs(client, alice):
@@ -104,6 +107,12 @@ def test_idempotency_key(parked, tp):
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_conflict"
     assert other.json()["error"]["field"] == "Idempotency-Key"
+    # An empty key is no key: two jobs, not a 500 on the unique index.
+    empty = {**headers, "Idempotency-Key": ""}
+    twice = [client.post("/v1/generations", json={"prompt": "a cat"}, headers=empty)
+             for _ in range(2)]
+    assert [r.status_code for r in twice] == [202, 202]
+    assert twice[0].json()["id"] != twice[1].json()["id"]
     # Another account may use the same key string.
     bob = {**make_key(tp, "bob@example.com"), "Idempotency-Key": "order-42"}
     assert client.post("/v1/generations", json={"prompt": "a cat"},

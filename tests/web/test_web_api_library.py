@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from tests.conftest import BOTH_DBS
 from tests.web.conftest import wait_job
 
 
@@ -36,6 +37,7 @@ def test_models_quote_recommend(client, alice):
     assert any(i["id"] == "instant" for i in rec["intents"])
 
 
+@BOTH_DBS
 def test_compare_keeper_and_sheet(client, alice):
     r = client.post("/v1/compare", headers=alice,
                     json={"prompt": "a boat", "models": ["fake-premium", "fake-draft"],
@@ -65,6 +67,23 @@ def test_compare_keeper_and_sheet(client, alice):
         assert r.status_code == 422 and r.json()["error"]["field"] == "models"
 
 
+@BOTH_DBS
+def test_compare_idempotency_key(client, alice):
+    headers = {**alice, "Idempotency-Key": "cmp-1"}
+    body = {"prompt": "a boat", "models": ["fake-premium", "fake-draft"]}
+    first = client.post("/v1/compare", json=body, headers=headers)
+    again = client.post("/v1/compare", json=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]  # no seed given: derived from the key
+    other = client.post("/v1/compare", headers=headers,
+                        json={**body, "models": ["fake-general", "fake-draft"]})
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_conflict"
+    for job in first.json()["jobs"]:
+        wait_job(client, alice, job["id"])
+    assert client.get("/v1/credits", headers=alice).json()["available"] == 34  # charged once
+
+
+@BOTH_DBS
 def test_credits_statement(client, alice):
     generate(client, alice, "one", model="fake-general")
     credits = client.get("/v1/credits", headers=alice).json()

@@ -10,6 +10,7 @@ import openai
 import pytest
 from PIL import Image
 
+from tests.conftest import BOTH_DBS
 from tests.web.conftest import make_key
 from triptych.engines.errors import ModerationError
 from triptych.service.provenance import read_record
@@ -27,6 +28,7 @@ def counted(live, tp):
     http.close()
 
 
+@BOTH_DBS
 def test_generate_b64_default_model(counted, tp):
     client, _ = counted
     result = client.images.generate(prompt="a red circle", n=2, size="64x64")
@@ -38,6 +40,7 @@ def test_generate_b64_default_model(counted, tp):
     assert (job["model"], job["n"], job["charged"]) == (tp.default_model(), 2, 2)
 
 
+@BOTH_DBS
 def test_credits_header_and_any_catalog_model(counted):
     client, _ = counted
     raw = client.images.with_raw_response.generate(prompt="a cat", model="fake-premium")
@@ -76,6 +79,24 @@ def test_moderation_block_is_400_and_not_retried(counted, fake_factory, tp):
     assert tp.as_user("alice@example.com").credits(statement=False)["available"] == 50
 
 
+@BOTH_DBS
+def test_idempotency_key_answers_the_same_images_charged_once(counted, tp):
+    client, _ = counted
+    key = {"Idempotency-Key": "openai-1"}
+    first = client.images.with_raw_response.generate(prompt="a cat", model="fake-general",
+                                                     extra_headers=key)
+    again = client.images.with_raw_response.generate(prompt="a cat", model="fake-general",
+                                                     extra_headers=key)
+    assert first.headers["x-triptych-job-id"] == again.headers["x-triptych-job-id"]
+    assert first.parse().data[0].b64_json == again.parse().data[0].b64_json
+    assert tp.as_user("alice@example.com").credits(statement=False)["available"] == 45
+    with pytest.raises(openai.BadRequestError) as info:
+        client.images.generate(prompt="a dog", model="fake-general", extra_headers=key)
+    assert info.value.code == "idempotency_conflict"
+    assert info.value.param == "Idempotency-Key"
+
+
+@BOTH_DBS
 def test_insufficient_credits_is_not_retried(counted):
     client, sent = counted
     with pytest.raises(openai.RateLimitError) as info:

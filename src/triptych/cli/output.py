@@ -41,11 +41,13 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from triptych.db.engine import busy_as_error
         from triptych.engines.errors import EngineError
         from triptych.errors import TriptychError
 
         try:
-            return func(*args, **kwargs)
+            with busy_as_error():  # a locked database: a clear message, not a traceback
+                return func(*args, **kwargs)
         except (TriptychError, EngineError) as exc:
             if kwargs.get("as_json"):
                 emit_json({"error": error_payload(exc)})

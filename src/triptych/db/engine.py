@@ -2,30 +2,72 @@
 
 SQLite (the embedded default) runs every transaction as ``BEGIN IMMEDIATE`` with WAL and a
 busy timeout: writers queue instead of failing with "database is locked", and a read-then-
-write transaction cannot deadlock on a lock upgrade. PostgreSQL uses READ COMMITTED; the
-ledger's conditional UPDATEs keep balances non-negative there.
+write transaction cannot deadlock on a lock upgrade. A database still locked after the busy
+timeout (``Settings.sqlite_busy_seconds``; another process holds it) is ``DatabaseBusy``: the
+API answers 503 with ``Retry-After`` and the CLI says so, rather than a 500 or a traceback.
+PostgreSQL uses READ COMMITTED; the ledger's conditional UPDATEs keep balances non-negative
+there.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from triptych.errors import TriptychError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
+# SQLite's words for a lock it waited on for the whole busy timeout.
+_BUSY = re.compile(r"database( table)? is (locked|busy)", re.IGNORECASE)
 
 
-def make_engine(url: str, *, pg_schema: str | None = None) -> Engine:
+class DatabaseBusy(TriptychError):
+    code = "database_busy"
+    http_status = 503
+    retry_after = 2  # seconds, sent as Retry-After
+
+    def __init__(self) -> None:
+        super().__init__("The database is busy; retry in a few seconds.")
+
+
+def as_busy(exc: BaseException) -> DatabaseBusy | None:
+    """``DatabaseBusy`` for an error that says the database stayed locked, else None."""
+    if isinstance(exc, OperationalError) and _BUSY.search(str(exc.orig)):
+        return DatabaseBusy()
+    return None
+
+
+@contextmanager
+def busy_as_error() -> Iterator[None]:
+    """Re-raise a locked database as ``DatabaseBusy`` (for callers that render Triptych
+    errors, such as the CLI)."""
+    try:
+        yield
+    except OperationalError as exc:
+        busy = as_busy(exc)
+        if busy is None:
+            raise
+        raise busy from exc
+
+
+def make_engine(url: str, *, pg_schema: str | None = None,
+                sqlite_busy_seconds: float = 10.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": sqlite_busy_seconds})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -36,7 +78,7 @@ def make_engine(url: str, *, pg_schema: str | None = None) -> Engine:
             # only an OS crash or power loss can drop the last transactions. FULL would fsync
             # every one of a job's few commits.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_seconds * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

@@ -53,6 +53,11 @@ def available() -> bool:
 
 OPSET = 17
 
+# torch.onnx.export keeps its state in module globals (``GLOBALS.in_onnx_export``, the opset,
+# the export mode) and asserts no other export is running: two models exporting from two
+# threads at once crash one of them. Exports take this lock; inference does not.
+_EXPORT_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True)
 class Int8Calibration:
@@ -129,7 +134,7 @@ class OnnxGraph:
         if path is not None and path.is_file():
             return path.read_bytes()
         buf = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
+        with _EXPORT_LOCK, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notes
             torch.onnx.export(self.module, tensors, buf,
                               input_names=[f"in{i}" for i in range(len(tensors))],

@@ -9,6 +9,7 @@ final state. Executors (in-process threads or Celery workers) all call ``run_job
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -66,6 +67,14 @@ Progress = Callable[[float, Any], None]
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def request_hash(fingerprint: str) -> str:
+    """What ``Job.request_hash`` (64 characters) keeps of a request's fingerprint: one spec's
+    is already a sha256 digest; a compare's joined fingerprints are digested again."""
+    if len(fingerprint) <= 64:
+        return fingerprint
+    return hashlib.sha256(fingerprint.encode()).hexdigest()
 
 
 @dataclass
@@ -139,6 +148,8 @@ class JobService:
         parent_job_id: str | None = None,
     ) -> list[Job]:
         """Create jobs and hold their whole cost in one transaction (all or nothing)."""
+        # An empty key is no key: stored, it would collide on the unique index with the next.
+        idempotency_key = idempotency_key or None
         cards = [self.card(spec.model_id) for spec in specs]
         for card, spec in zip(cards, specs, strict=True):
             check_prompt(spec.prompt, spec.content_mode)  # before anything is charged
@@ -160,7 +171,12 @@ class JobService:
                 fingerprint: str, idempotency_key: str | None, compare: Compare | None,
                 parent_job_id: str | None) -> list[Job]:
         with self.ctx.sessions.begin() as s:
-            user = s.get(User, user_id, with_for_update=True)
+            # One submit per user at a time, across processes (PostgreSQL row lock; SQLite's
+            # BEGIN IMMEDIATE already serialises writers): the in-flight count, the balance
+            # read and the hold below then see every earlier submit of this user. NO KEY
+            # UPDATE, as it does not block (nor deadlock with) the foreign-key checks of a
+            # settle inserting this user's transfers.
+            user = s.get(User, user_id, with_for_update={"key_share": True})
             assert user is not None
             if idempotency_key:
                 existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
@@ -195,7 +211,8 @@ class JobService:
                     # Only the first job carries the key: the unique index then guards the
                     # whole group, and the group is found again through it.
                     idempotency_key=idempotency_key if i == 0 else None,
-                    request_hash=fingerprint, compare_id=compare.id if compare else None,
+                    request_hash=request_hash(fingerprint),
+                    compare_id=compare.id if compare else None,
                     compare_index=i if compare else None,
                     parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
                     created_at=now, notes={},
@@ -210,7 +227,9 @@ class JobService:
         first = s.scalar(select(Job).where(Job.user_id == user.id, Job.idempotency_key == key))
         if first is None:
             return []
-        if first.request_hash != fingerprint:
+        # An older SQLite install kept a compare's joined fingerprints whole (SQLite does not
+        # enforce String(64)); either form of the same request matches.
+        if first.request_hash not in (request_hash(fingerprint), fingerprint):
             raise IdempotencyConflict(
                 "This Idempotency-Key was already used for a different request; use a new key.",
                 field="Idempotency-Key")

@@ -11,10 +11,18 @@ to zero. A debit is a conditional ``UPDATE … WHERE balance >= amount``: the da
 refuses to take an account below zero, on SQLite and PostgreSQL alike, whatever the
 concurrency. The allowance is spent before purchased credits and expires (moves to
 ``system:expired``) at month end; nothing is deleted.
+
+Concurrency. SQLite runs one writer at a time (BEGIN IMMEDIATE). PostgreSQL runs READ
+COMMITTED, so what a transaction read may be spent before it writes. There, every movement
+first row-locks the user's accounts it will touch, all at once and in id order, and only then
+reads balances and touches system accounts: so no two transactions each hold a row the other
+waits for. The monthly grant also takes the user's row lock, as a submit does (the job
+service), so two grants of one month cannot collide.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -91,6 +99,23 @@ class Ledger:
     def _held(self, user_id: int) -> Account:
         return self._account(f"user:{user_id}:held", kind="held", user_id=user_id)
 
+    def _lock(self, account_ids: Iterable[int]) -> None:
+        """Row-lock these accounts until the transaction ends, in id order: every transaction
+        takes a user's accounts in that one order, so two cannot each hold what the other
+        waits for. A no-op on SQLite, whose writer already holds the whole database."""
+        ids = sorted(set(account_ids))
+        if ids:
+            self.s.execute(select(Account.id).where(Account.id.in_(ids)).order_by(Account.id)
+                           .with_for_update())
+
+    def _lock_user(self, user: User) -> None:
+        """The user's row lock, as a submit takes it (NO KEY UPDATE: foreign-key checks of
+        inserts that reference the user pass it), then all of the user's open accounts."""
+        self.s.execute(select(User.id).where(User.id == user.id)
+                       .with_for_update(key_share=True))
+        self._lock(self.s.scalars(select(Account.id).where(
+            Account.user_id == user.id, Account.closed_at.is_(None))))
+
     # -- the one primitive ------------------------------------------------------------------
 
     def transfer(
@@ -140,18 +165,15 @@ class Ledger:
         """Expire earlier months' leftovers, then grant this month's allowance once."""
         now = self.clock()
         period = period_of(now)
-        stale = self.s.scalars(
-            select(Account).where(
-                Account.user_id == user.id,
-                Account.kind == "allowance",
-                Account.period < period,
-                Account.closed_at.is_(None),
-            )
-        ).all()
-        for account in stale:
+        grant = self.monthly_grants.get(user.plan, 0)
+        if not self._stale(user.id, period) and grant <= self._granted(user.id, period):
+            return  # the common case: nothing to do, nothing locked
+        # Two transactions granting at once would both pass the checks and collide on the
+        # transfer key (an error): the user's row lock makes the second wait, then find it done.
+        self._lock_user(user)
+        for account in self._stale(user.id, period):
             self._expire(account, key=f"expire:{account.name}")
             account.closed_at = now
-        grant = self.monthly_grants.get(user.plan, 0)
         allowance = self._allowance(user.id, period)
         already = self._granted(user.id, period)
         if grant > already:
@@ -162,6 +184,12 @@ class Ledger:
                 grant - already, kind="grant", user_id=user.id,
                 memo=f"monthly allowance ({user.plan} plan) for {period}",
             )
+
+    def _stale(self, user_id: int, period: str) -> list[Account]:
+        """Earlier months' allowance accounts not yet expired."""
+        return list(self.s.scalars(select(Account).where(
+            Account.user_id == user_id, Account.kind == "allowance", Account.period < period,
+            Account.closed_at.is_(None))))
 
     def _granted(self, user_id: int, period: str) -> int:
         total = self.s.scalar(
@@ -183,7 +211,9 @@ class Ledger:
     # -- operator grants --------------------------------------------------------------------
 
     def grant(self, user: User, amount: int, *, reason: str, key: str, kind: str = "grant"):
-        return self.transfer(key, self._system(ISSUANCE), self._purchased(user.id), amount,
+        purchased = self._purchased(user.id)
+        self._lock([purchased.id])  # the user's account before the system's, as everywhere
+        return self.transfer(key, self._system(ISSUANCE), purchased, amount,
                              kind=kind, user_id=user.id, memo=reason)
 
     # -- job holds --------------------------------------------------------------------------
@@ -210,14 +240,17 @@ class Ledger:
         """Reserve ``amount`` for a job: this month's allowance first, then purchased."""
         if amount == 0:
             return
+        sources = [self._allowance(user.id, period_of(self.clock())), self._purchased(user.id)]
+        held = self._held(user.id)
+        # Read the balances only once their rows are ours: under READ COMMITTED a concurrent
+        # hold could otherwise spend the allowance between our read and our debit.
+        self._lock(account.id for account in (*sources, held))
         balance = self.balance(user)
         if balance.available < amount:
             raise InsufficientCredits(needed=amount, available=balance.available,
                                       renews_on=balance.renews_on)
-        held = self._held(user.id)
         remaining = amount
-        for source in (self._allowance(user.id, period_of(self.clock())),
-                       self._purchased(user.id)):
+        for source in sources:
             self.s.refresh(source)
             part = min(source.balance, remaining)
             if part <= 0:
@@ -226,8 +259,9 @@ class Ledger:
                 self.transfer(f"hold:{job_id}:{source.name}", source, held, part, kind="hold",
                               user_id=user.id, job_id=job_id, memo="reserved for job")
             except Overdraft:
-                # A concurrent transaction spent it first: refuse cleanly (caller rolls back).
-                raise InsufficientCredits(needed=amount, available=balance.available - part,
+                # The database's conditional debit is the last line of defence (the rows are
+                # locked, so this should not happen): refuse with the true balance.
+                raise InsufficientCredits(needed=amount, available=self.balance(user).available,
                                           renews_on=balance.renews_on) from None
             remaining -= part
         if remaining:
@@ -246,6 +280,8 @@ class Ledger:
         refund returns purchased credits before free ones. Idempotent: settling again with
         the same charge is a no-op; with a different one it is refused."""
         holds = self._holds(job.id)
+        # The accounts this moves, locked in the same order a hold locks them.
+        self._lock(id_ for hold in holds for id_ in (hold.from_account_id, hold.to_account_id))
         held_total = sum(h.amount for h in holds)
         if not 0 <= charge <= held_total:
             raise ValueError(f"cannot charge {charge} of a {held_total}-credit hold")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,9 @@ from triptych.service.clock import Clock
 
 PLANS = ("free", "pro")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# PostgreSQL advisory-lock key that serialises the first sign-ups of a fresh install
+# (any constant 64-bit integer; this one spells "tripfrst").
+_FIRST_ACCOUNT_LOCK = int.from_bytes(b"tripfrst", "big")
 
 
 def normalise_email(email: str) -> str:
@@ -38,9 +41,9 @@ def create_user(
     email = normalise_email(email)
     if plan not in PLANS:
         raise InvalidRequest(f"Unknown plan '{plan}'; plans are {', '.join(PLANS)}.", field="plan")
-    first = (session.scalar(select(func.count(User.id))) or 0) == 0
     user = User(email=email, password_hash=password_hash, plan=plan,
-                role="admin" if admin or first else "user", unrestricted_opt_in=False,
+                role="admin" if admin or _first_account(session) else "user",
+                unrestricted_opt_in=False,
                 created_at=clock())
     try:
         with session.begin_nested():
@@ -48,6 +51,21 @@ def create_user(
     except IntegrityError:
         raise InvalidRequest(f"An account for {email} already exists.", field="email") from None
     return user
+
+
+def _first_account(session: Session) -> bool:
+    """Whether no account exists yet, such that concurrent first sign-ups agree on one.
+
+    SQLite runs every transaction as BEGIN IMMEDIATE, so writers are already serialised.
+    PostgreSQL (READ COMMITTED) would let each racer count zero: while it looks like the
+    first, a sign-up takes a transaction-scoped advisory lock and counts again; the lock
+    is held until its commit, so the next racer's recount sees the first account."""
+    if session.scalar(select(User.id).limit(1)) is not None:
+        return False
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _FIRST_ACCOUNT_LOCK})
+    return session.scalar(select(User.id).limit(1)) is None
 
 
 def get_or_create_user(session: Session, email: str, clock: Clock) -> User:

@@ -3,7 +3,9 @@
 REST errors are ``{"error": {"code", "message", ...fields}}`` with the status of the service
 error (``triptych.errors``): ``insufficient_credits`` 402 (needed/available/renews_on),
 ``moderation_blocked`` 400, ``invalid_request`` 422 (``field``), ``not_found`` 404,
-``rate_limited`` 429 (``Retry-After``), ``unauthorized`` 401, ``forbidden`` 403.
+``rate_limited`` 429 (``Retry-After``), ``unauthorized`` 401, ``forbidden`` 403,
+``database_busy`` 503 (``Retry-After``: SQLite stayed locked by another process for the whole
+busy timeout; nothing was done, the request may be retried as it is).
 
 The OpenAI-compatible route answers in OpenAI's ``{"error": {message, type, param, code}}``
 shape instead (see ``openai_compat``), chosen by path so that errors raised before the route
@@ -18,8 +20,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from triptych.db.engine import DatabaseBusy, as_busy
 from triptych.errors import (
     IdempotencyConflict,
     InsufficientCredits,
@@ -67,6 +71,8 @@ def validation_to_invalid(exc: RequestValidationError) -> InvalidRequest:
 def _headers(exc: TriptychError) -> dict[str, str]:
     headers: dict[str, str] = {}
     retry_after = exc.fields.get("retry_after")
+    if isinstance(exc, DatabaseBusy):
+        retry_after = exc.retry_after  # a header only: the body stays {code, message}
     if retry_after is not None:
         headers["Retry-After"] = str(int(retry_after))
     if isinstance(exc, Unauthorized):
@@ -107,6 +113,8 @@ def openai_error(exc: TriptychError) -> JSONResponse:
         status = 404
     elif isinstance(exc, ModelUnavailable):
         status, kind = 503, "server_error"
+    elif isinstance(exc, DatabaseBusy):
+        status, kind, retry = 503, "server_error", "true"
     elif isinstance(exc, JobFailed):
         status, kind = 500, "server_error"
         code = exc.fields.get("reason") or exc.code
@@ -141,7 +149,7 @@ def render(request: Request, exc: TriptychError) -> Response:
             request, "error.html", {"error": exc.to_dict(), "status": exc.http_status,
                                     "user": user, "balance": None, "page": "error",
                                     "csrf_token": user.csrf_token if user else None},
-            status_code=exc.http_status)
+            status_code=exc.http_status, headers=_headers(exc))
     return rest_error(exc)
 
 
@@ -165,6 +173,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> Response:
+        busy = as_busy(exc)
+        if busy is None:
+            return await _unexpected(request, exc)
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc.orig)
+        return render(request, busy)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
