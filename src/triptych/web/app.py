@@ -27,6 +27,7 @@ from triptych.web import (
     routes_generations,
     routes_keys,
     routes_library,
+    routes_ops,
     routes_pages,
 )
 from triptych.web.config import WebConfig, load_or_create_secret
@@ -34,6 +35,7 @@ from triptych.web.errors import install_error_handlers
 from triptych.web.middleware import SecurityHeaders
 from triptych.web.passwords import Passwords
 from triptych.web.ratelimit import RateLimiter
+from triptych.web.request_metrics import RequestMetrics
 from triptych.web.state import HERE, WebState
 
 DESCRIPTION = """Triptych's HTTP API. Authenticate with `Authorization: Bearer <API key>`
@@ -79,9 +81,11 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
                    routes_catalog, routes_library, routes_admin, openai_compat):
         app.include_router(module.router)
     app.include_router(routes_pages.router, include_in_schema=False)
+    app.include_router(routes_ops.router, include_in_schema=False)  # docs/deploy.md
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics)
     _document_openai_errors(app)
     return app
 
