@@ -1,10 +1,12 @@
-"""deploy/compose.yaml: the processes a deployment runs, with the settings they need.
+"""deploy/: the processes a deployment runs, with the settings they need; docs/deploy.md:
+the settings it documents exist, with the defaults it states.
 
-The file is checked twice: as YAML (always), and as compose itself resolves it with
+The compose file is checked twice: as YAML (always), and as compose itself resolves it with
 ``docker compose config`` / ``docker-compose config`` (scripts/setup.sh installs the latter
 where neither exists; no Docker daemon is needed for ``config``)."""
 
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -15,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from triptych.cli.main import cli
+from triptych.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -110,3 +113,31 @@ def test_compose_refuses_to_start_without_the_web_secret():
     result = compose_config({})
     assert result.returncode != 0
     assert "TRIPTYCH_WEB_SECRET" in result.stderr
+
+
+# Read by the HTTP layer rather than ``Settings`` (web/config.py, web/routes_ops.py).
+WEB_VARIABLES = {"TRIPTYCH_WEB_SECRET", "TRIPTYCH_SECURE_COOKIES", "TRIPTYCH_METRICS_TOKEN"}
+MUST_BE_DOCUMENTED = {
+    "TRIPTYCH_DATABASE_URL", "TRIPTYCH_BROKER_URL", "TRIPTYCH_REDIS_URL",
+    "TRIPTYCH_STORE_URL", "TRIPTYCH_S3_ENDPOINT_URL", "TRIPTYCH_JOB_LEASE_SECONDS",
+    "TRIPTYCH_SWEEP_INTERVAL_SECONDS", "TRIPTYCH_REQUEUE_AFTER_SECONDS",
+    "TRIPTYCH_QUEUE_DEADLINE_SECONDS", "TRIPTYCH_MAX_JOBS_IN_FLIGHT", "TRIPTYCH_WEB_SECRET",
+    "TRIPTYCH_METRICS_TOKEN",
+}
+
+
+def test_deploy_doc_settings_exist_with_the_stated_defaults():
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    rows = re.findall(r"^\| `(TRIPTYCH_[A-Z0-9_]+)`(?:, `(TRIPTYCH_[A-Z0-9_]+)`)? \| ([^|]*) \|",
+                      doc, flags=re.MULTILINE)
+    documented = {name for row in rows for name in row[:2] if name}
+    assert MUST_BE_DOCUMENTED <= documented
+    fields = Settings.model_fields
+    for first, second, default in rows:
+        for name in (first, second):
+            if not name or name in WEB_VARIABLES:
+                continue
+            field = name.removeprefix("TRIPTYCH_").lower()
+            assert field in fields, f"{name} in docs/deploy.md is not a setting"
+            if re.fullmatch(r"\d+(\.\d+)?", default.strip()):
+                assert float(default) == fields[field].default, name
