@@ -20,6 +20,7 @@ from triptych.client import Triptych
 from triptych.service.executor import InProcessExecutor
 from triptych.web import (
     openai_compat,
+    request_metrics,
     routes_admin,
     routes_auth,
     routes_catalog,
@@ -35,7 +36,6 @@ from triptych.web.errors import install_error_handlers
 from triptych.web.middleware import SecurityHeaders
 from triptych.web.passwords import Passwords
 from triptych.web.ratelimit import RateLimiter
-from triptych.web.request_metrics import RequestMetrics
 from triptych.web.state import HERE, WebState
 
 DESCRIPTION = """Triptych's HTTP API. Authenticate with `Authorization: Bearer <API key>`
@@ -85,7 +85,7 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(request_metrics.RequestMetrics)
     _document_openai_errors(app)
     return app
 
