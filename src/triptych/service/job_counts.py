@@ -9,12 +9,14 @@ because they read the database rather than any process's memory.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from triptych.catalog.card import ModelCard
 from triptych.catalog.loader import Catalog, UnknownModelError
 from triptych.db.models import Job, Transfer
 from triptych.service.pools import POOLS, pool_of
@@ -94,7 +96,7 @@ def settled_credits(session: Session) -> dict[str, int]:
     return {"captured": int(rows.get("capture", 0)), "refunded": int(rows.get("void", 0))}
 
 
-def _lookup(catalog: Catalog, model_id: str, attribute) -> str:  # type: ignore[no-untyped-def]
+def _lookup(catalog: Catalog, model_id: str, attribute: Callable[[ModelCard], str]) -> str:
     try:
         return attribute(catalog.get(model_id))
     except UnknownModelError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -44,7 +45,7 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
-async def _run(check) -> dict[str, object]:  # type: ignore[no-untyped-def]
+async def _run(check: Callable[[], str]) -> dict[str, object]:
     timeout = readiness.CHECK_TIMEOUT_SECONDS
     try:
         detail = await asyncio.wait_for(asyncio.to_thread(check), timeout)
