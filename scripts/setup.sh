@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Triptych needs on a fresh Debian machine: system packages (emoji font
-# for the built-in world, Chromium for the browser tests) and a .venv with the project.
+# for the built-in world, Chromium for the browser tests, docker-compose for the deployment
+# file's test) and a .venv with the project.
 # Idempotent: re-running skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,12 @@ need_apt=()
 if [ "${TRIPTYCH_SKIP_BROWSER:-0}" != "1" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+fi
+# `docker compose config` validates deploy/compose.yaml in the tests (no daemon needed);
+# Debian's docker-compose stands in where the compose plugin is missing.
+if ! { command -v docker >/dev/null && docker compose version >/dev/null 2>&1; } \
+    && ! command -v docker-compose >/dev/null; then
+  need_apt+=(docker-compose)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -44,6 +44,7 @@ from triptych.errors import (
     NotFound,
     TooManyJobs,
 )
+from triptych.service import metrics
 from triptych.service.clock import Clock
 from triptych.service.lease import LeaseKeeper
 from triptych.service.ledger import Ledger
@@ -385,6 +386,8 @@ class JobService:
             ledger.settle(job, job.charged, f"{missing} of {job.n} images not delivered"
                           if missing else "delivered")
         self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
+        metrics.observe_job(job.model_id, "succeeded",
+                            (job.finished_at - job.created_at).total_seconds(), seconds)
         return job
 
     def _fail(self, detached: Job, exc: EngineError, seconds: float) -> Job:
@@ -421,6 +424,8 @@ class JobService:
         job.lease_until = None
         ledger.void(job, message)
         s.flush()
+        metrics.observe_job(job.model_id, status,
+                            (job.finished_at - job.created_at).total_seconds(), job.seconds)
         self.ctx.hub.publish(ProgressEvent(job.id, status, 1.0, extra={"error": message}))
 
     def _finalise_if_canceled(self, job_id: str) -> Job:

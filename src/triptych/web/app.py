@@ -20,6 +20,7 @@ from triptych.client import Triptych
 from triptych.service.executor import Executor, make_executor
 from triptych.web import (
     openai_compat,
+    request_metrics,
     routes_admin,
     routes_auth,
     routes_catalog,
@@ -27,6 +28,7 @@ from triptych.web import (
     routes_generations,
     routes_keys,
     routes_library,
+    routes_ops,
     routes_pages,
 )
 from triptych.web.config import WebConfig, load_or_create_secret
@@ -81,9 +83,11 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
                    routes_catalog, routes_library, routes_admin, openai_compat):
         app.include_router(module.router)
     app.include_router(routes_pages.router, include_in_schema=False)
+    app.include_router(routes_ops.router, include_in_schema=False)  # docs/deploy.md
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(request_metrics.RequestMetrics)
     _document_openai_errors(app)
     return app
 
