@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     requeue_after_seconds: float = 30.0
     # A queued job that has not started after this long fails and is refunded.
     queue_deadline_seconds: int = 3600
+    # Load built-in models (one throwaway image each) when a worker or server starts, so the
+    # first job does not wait for weights and runtime preparation.
+    warm_up: bool = True
     # How long a request waits for a locked SQLite database before answering 503.
     sqlite_busy_seconds: float = 10.0
 

@@ -1,4 +1,5 @@
-"""The service tier with real processes: two `triptych serve` and two `triptych worker` on
+"""The service tier with real processes: two `triptych serve` and two `triptych worker` (the
+commands of deploy/compose.yaml's api-1, api-2, worker-builtin and worker-hosted) on
 the running PostgreSQL and a private Redis (so restarting the broker disturbs no one else),
 a fake OpenAI-compatible provider on 127.0.0.1 that counts paid submits, and faults made the
 way they happen — SIGKILL, a broker restart, a message delivered twice, a job committed but
@@ -65,6 +66,7 @@ class Cluster:
                     "TRIPTYCH_JOB_LEASE_SECONDS": "3", "TRIPTYCH_SWEEP_INTERVAL_SECONDS": "0.5",
                     "TRIPTYCH_REQUEUE_AFTER_SECONDS": "3", "TRIPTYCH_TORCH_THREADS": "1",
                     "TRIPTYCH_MAX_JOBS_IN_FLIGHT": "100",
+                    "TRIPTYCH_WARM_UP": "false",
                     "TRIPTYCH_OPENAI_API_KEY": KEY, "TRIPTYCH_OPENAI_BASE_URL":
                     provider.server.url, "TRIPTYCH_WEB_SECRET": "cluster-test"}
         settings = Settings(home=tmp / "home", database_url=url, broker_url=broker,
@@ -81,17 +83,26 @@ class Cluster:
         self.workers: dict[str, procs.Proc] = {}
         self.job_ids: list[str] = []
         self.refused: list[str] = []
+        self.started: list[str] = []
 
     def start(self) -> None:
         # Start everything at once: each process pays its import time in parallel.
-        self.workers["builtin"] = procs.worker("builtin-1", "pico-turbo,pico-dit", self.env,
-                                               self.logs, wait=False)
-        self.workers["hosted"] = procs.worker("hosted-1", "hosted", self.env, self.logs,
-                                              concurrency=8, wait=False)
-        self.servers = [procs.serve(f"api-{i}", port, self.env, self.logs)
-                        for i, port in enumerate(self.ports)]
+        self.workers["builtin"] = self.worker("builtin", wait=False)
+        self.workers["hosted"] = self.worker("hosted", wait=False)
+        self.servers = [self.serve(i) for i in range(2)]
         for proc in self.workers.values():
-            procs.wait_for(lambda p=proc: " ready." in p.text(), 90, proc.name)
+            procs.wait_for(lambda p=proc: " ready." in p.text(), 120, proc.name)
+
+    def worker(self, pool: str, wait: bool = True) -> procs.Proc:
+        name = f"worker-{pool}-{sum(p.startswith(pool) for p in self.started)}"
+        self.started.append(pool)
+        return procs.worker(name, procs.compose_command(f"worker-{pool}"), self.env,
+                            self.logs, wait=wait)
+
+    def serve(self, i: int) -> procs.Proc:
+        self.started.append(f"api-{i}")
+        return procs.serve(f"api-{i}-{self.started.count(f'api-{i}')}", self.ports[i],
+                           self.env, self.logs, procs.compose_command(f"api-{i + 1}"))
 
     def stop(self) -> None:
         for proc in [*self.servers, *self.workers.values()]:
@@ -215,8 +226,7 @@ def test_faults_on_postgresql_and_redis(tmp_path, pg_schema, provider, redis_bro
         slow = cluster.submit("kill the built-in worker: two dogs", "pico-dit", n=4)
         cluster.wait_running(slow)
         cluster.workers["builtin"].kill9()
-        cluster.workers["builtin"] = procs.worker("builtin-2", "pico-turbo,pico-dit",
-                                                  cluster.env, cluster.logs)
+        cluster.workers["builtin"] = cluster.worker("builtin")
         cluster.wait_final([slow])
         assert cluster.status(slow) == "succeeded"
         cluster.check_books()
@@ -229,8 +239,7 @@ def test_faults_on_postgresql_and_redis(tmp_path, pg_schema, provider, redis_bro
                        "the paid submit")
         cluster.workers["hosted"].kill9()
         provider.delay = 0.2
-        cluster.workers["hosted"] = procs.worker("hosted-2", "hosted", cluster.env,
-                                                 cluster.logs, concurrency=8)
+        cluster.workers["hosted"] = cluster.worker("hosted")
         cluster.wait_final([hosted])
         job = cluster.user.job(hosted)
         assert job["status"] == "failed" and job["error"]["code"] == "lost"
@@ -247,7 +256,7 @@ def test_faults_on_postgresql_and_redis(tmp_path, pg_schema, provider, redis_bro
         time.sleep(0.5)
         cluster.servers[1].kill9()
         loader.join()  # its requests went to both: some were refused by the dead one
-        cluster.servers[1] = procs.serve("api-1b", cluster.ports[1], cluster.env, cluster.logs)
+        cluster.servers[1] = cluster.serve(1)
         cluster.wait_final([unpublished])
         assert cluster.status(unpublished) == "succeeded"
         cluster.check_books()
@@ -302,8 +311,7 @@ def test_jobs_run_through_rabbitmq(tmp_path, pg_schema, provider):
         slow = cluster.submit("kill on rabbit: two dogs", "pico-dit", n=4)
         cluster.wait_running(slow)
         cluster.workers["builtin"].kill9()
-        cluster.workers["builtin"] = procs.worker("builtin-2", "pico-turbo,pico-dit",
-                                                  cluster.env, cluster.logs)
+        cluster.workers["builtin"] = cluster.worker("builtin")
         cluster.wait_final([slow])
         assert cluster.counts(cluster.all_jobs()) == {"succeeded": 9}
         cluster.check_books()

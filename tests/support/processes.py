@@ -16,6 +16,20 @@ from pathlib import Path
 import httpx
 
 TRIPTYCH = str(Path(sys.executable).parent / "triptych")
+COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml"
+
+
+def compose_command(service: str) -> list[str]:
+    """The `triptych` arguments a service of deploy/compose.yaml runs, so the multi-process
+    tests run exactly what a deployment runs (ports are chosen afresh, and the API listens on
+    127.0.0.1 only)."""
+    import yaml
+
+    argv = list(yaml.safe_load(COMPOSE.read_text())["services"][service]["command"])
+    for flag, value in (("--host", "127.0.0.1"), ("--port", None), ("--metrics-port", None)):
+        if flag in argv:
+            argv[argv.index(flag) + 1] = value or str(free_port())
+    return argv
 
 
 def free_port() -> int:
@@ -88,9 +102,12 @@ def _answers(port: int) -> bool:
         return False
 
 
-def serve(name: str, port: int, env: dict[str, str], log_dir: Path) -> Proc:
-    proc = Proc(name, [TRIPTYCH, "serve", "--port", str(port), "--log-level", "warning"],
-                env, log_dir).start()
+def serve(name: str, port: int, env: dict[str, str], log_dir: Path,
+          argv: list[str] | None = None) -> Proc:
+    """`triptych serve` (``argv``: its arguments, e.g. a compose service's; ``port`` wins)."""
+    args = list(argv or ["serve", "--host", "127.0.0.1", "--port", str(port)])
+    args[args.index("--port") + 1] = str(port)
+    proc = Proc(name, [TRIPTYCH, *args], env, log_dir).start()
 
     def ready() -> bool:
         if not proc.alive():
@@ -104,11 +121,16 @@ def serve(name: str, port: int, env: dict[str, str], log_dir: Path) -> Proc:
     return proc
 
 
-def worker(name: str, models: str, env: dict[str, str], log_dir: Path,
+def worker(name: str, models: str | list[str], env: dict[str, str], log_dir: Path,
            concurrency: int | None = None, wait: bool = True) -> Proc:
-    argv = [TRIPTYCH, "worker", "--models", models, "--name", f"{name}@test"]
-    if concurrency:
-        argv += ["--concurrency", str(concurrency)]
+    """`triptych worker --models MODELS`, or with ``models`` a list: those exact arguments
+    (a compose service's command)."""
+    if isinstance(models, list):
+        argv = [TRIPTYCH, *models]
+    else:
+        argv = [TRIPTYCH, "worker", "--models", models, "--name", f"{name}@test"]
+        if concurrency:
+            argv += ["--concurrency", str(concurrency)]
     proc = Proc(name, argv, env, log_dir).start()
     if wait:
         def ready() -> bool:

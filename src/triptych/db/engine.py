@@ -19,7 +19,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +27,7 @@ from triptych.errors import TriptychError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
+_MIGRATE_KEY = 0x7472_6D67  # "trmg": the advisory lock migrations hold on PostgreSQL
 # SQLite's words for a lock it waited on for the whole busy timeout.
 _BUSY = re.compile(r"database( table)? is (locked|busy)", re.IGNORECASE)
 
@@ -99,6 +100,10 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with _migrate_lock, engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Processes starting together on one database: one migrates, the others wait
+            # for it and then find nothing to do (released at commit).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -310,7 +310,7 @@ class JobService:
         does not pay for reading weights and preparing the runtime (seconds on a fresh
         install). Nothing is stored or charged; a model that fails here fails its jobs
         later with the real error."""
-        for model_id in model_ids:
+        for model_id in model_ids if self.ctx.settings.warm_up else []:
             card = self.card(model_id)
             if pool_of(card) != "builtin":
                 continue

@@ -11,10 +11,13 @@ import click
                    "hosted, gpu) or providers; default: every model in the catalog.")
 @click.option("--concurrency", type=int, default=None,
               help="Jobs at once (default: 1 for built-in and GPU models, 32 for hosted).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve this worker's Prometheus metrics on this port (/metrics).")
 @click.option("--name", default=None, help="Worker name (default: triptych-<random>@<host>).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def worker(patterns: str, concurrency: int | None, name: str | None, log_level: str) -> None:
+def worker(patterns: str, concurrency: int | None, metrics_port: int | None, name: str | None,
+           log_level: str) -> None:
     """Take jobs from the broker (TRIPTYCH_BROKER_URL) and run them; SIGTERM finishes the
     current job first."""
     import logging
@@ -32,7 +35,7 @@ def worker(patterns: str, concurrency: int | None, name: str | None, log_level: 
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         run_worker([p.strip() for p in patterns.split(",") if p.strip()], concurrency,
-                   loglevel=log_level.upper(), name=name)
+                   loglevel=log_level.upper(), name=name, metrics_port=metrics_port)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except StoreError as exc:

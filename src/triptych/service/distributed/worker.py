@@ -53,7 +53,7 @@ def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None) -
 
 
 def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = "INFO",
-               name: str | None = None) -> None:
+               name: str | None = None, metrics_port: int | None = None) -> None:
     from triptych.client import Triptych
     from triptych.service.distributed import tasks
     from triptych.service.distributed.celery_app import make_celery, make_queue
@@ -62,6 +62,10 @@ def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = 
     tp = Triptych()
     the_plan = plan(list(tp.catalog), patterns, concurrency)
     tp.ctx.store.check()  # a worker that cannot save images must not take jobs
+    if metrics_port:
+        from triptych.service.metrics import serve_metrics
+
+        serve_metrics(metrics_port)
     app = make_celery(tp.settings)
     app.conf.task_queues = [make_queue(q) for q in the_plan.queues]
     served = [c.id for c in the_plan.models]
