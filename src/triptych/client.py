@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image as PILImage
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from triptych.catalog.card import TIER_ORDER, ModelCard
 from triptych.catalog.loader import Catalog, load_catalog
@@ -39,7 +39,7 @@ from triptych.errors import (
 from triptych.service import ledger_verify
 from triptych.service import recommend as recommend_mod
 from triptych.service.clock import Clock, utc_now
-from triptych.service.jobs import FINAL, JobContext, JobService, Progress, new_id
+from triptych.service.jobs import FINAL, JobContext, JobRecord, JobService, Progress, new_id
 from triptych.service.progress import make_hub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
@@ -138,6 +138,14 @@ def image_public(image: Image) -> dict[str, Any]:
     return {"id": image.id, "job_id": image.job_id, "index": image.index, "path": image.path,
             "svg_path": image.svg_path, "sha256": image.sha256, "media_type": image.media_type,
             "width": image.width, "height": image.height, "record": image.record}
+
+
+# Read on every submit and every job look-up: Core statements built once.
+_USER_RIGHTS = select(User.plan, User.unrestricted_opt_in).where(User.id == bindparam("u"))
+_JOB_BY_ID = select(*Job.__table__.c).where(Job.id == bindparam("j"))
+_LIVE_IMAGES = (select(*Image.__table__.c)
+                .where(Image.job_id == bindparam("j"), Image.deleted_at.is_(None))
+                .order_by(Image.index))
 
 
 class Triptych:
@@ -239,8 +247,10 @@ class Triptych:
 
     def _spec(self, model: str | None, prompt: str, **kwargs: Any):
         card = self.jobs.card(model or self.default_model())
-        with self.ctx.sessions.begin() as s:
-            return card, resolve(card, self._user(s), prompt=prompt, **kwargs)
+        user_id = self.user_id  # (may create the account: before our transaction)
+        with self.ctx.sessions.begin() as s:  # the plan and opt-in resolve() checks
+            user = s.connection().execute(_USER_RIGHTS, {"u": user_id}).one()
+            return card, resolve(card, user, prompt=prompt, **kwargs)
 
     def quote(self, prompt: str = "quote", model: str | None = None, *, n: int = 1,
               size: str | None = None, models: list[str] | None = None) -> dict[str, Any]:
@@ -267,7 +277,9 @@ class Triptych:
                              content_mode=content_mode)
         [job] = self.jobs.submit(self.user_id, [spec], idempotency_key=idempotency_key,
                                  parent_job_id=parent_job_id)
-        return self.job(job.id)
+        if isinstance(job, JobRecord):  # just created: what was inserted, nothing to reload
+            return job_public(job, [])
+        return self.job(job.id)  # an idempotent replay: the job as it stands
 
     def run(self, job_id: str, progress: Progress | None = None) -> dict[str, Any]:
         self.job(job_id)  # owner check
@@ -283,8 +295,9 @@ class Triptych:
                           content_mode=content_mode, idempotency_key=idempotency_key,
                           parent_job_id=parent_job_id)
         if job["status"] == "queued":  # ours: just submitted (an idempotent retry may be done)
-            self.jobs.run_job(job["id"], progress)
-            job = self.job(job["id"])
+            ran = self.jobs.run_job(job["id"], progress)
+            images = getattr(ran, "images", None)  # set when it has just succeeded here
+            job = job_public(ran, images) if images is not None else self.job(job["id"])
         return self._outcome(job)
 
     def _outcome(self, job: dict[str, Any]) -> Generation:
@@ -437,12 +450,14 @@ class Triptych:
     # -- history ----------------------------------------------------------------------------
 
     def job(self, job_id: str) -> dict[str, Any]:
+        user_id = self.user_id
         with self.ctx.sessions.begin() as s:
-            job = self.jobs.get_job(s, self._user(s), job_id)
-            images = s.scalars(select(Image).where(Image.job_id == job.id,
-                                                   Image.deleted_at.is_(None))
-                               .order_by(Image.index)).all()
-            return job_public(job, list(images))
+            conn = s.connection()
+            row = conn.execute(_JOB_BY_ID, {"j": job_id}).first()
+            if row is None or row.user_id != user_id:  # another user's job is not found
+                raise NotFound(f"No job {job_id}.")
+            images = [Image(**i._mapping) for i in conn.execute(_LIVE_IMAGES, {"j": job_id})]
+            return job_public(Job(**row._mapping), images)
 
     show = job
 

@@ -15,11 +15,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,8 +47,8 @@ from triptych.errors import (
 )
 from triptych.service import metrics
 from triptych.service.clock import Clock
-from triptych.service.lease import LeaseKeeper
-from triptych.service.ledger import Ledger
+from triptych.service.lease import LeaseRenewer
+from triptych.service.ledger import Ledger, LedgerCache
 from triptych.service.pools import pool_of, repeatable
 from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
@@ -64,6 +65,46 @@ LOST_MESSAGE = ("The worker running this job stopped. Nothing was charged; pleas
 FINAL = ("succeeded", "failed", "canceled")
 
 Progress = Callable[[float, Any], None]
+
+
+# The statements every job runs, built once (Core with bound parameters: a fraction of an
+# ORM query's cost per call; see benchmarks/service_overhead.py).
+_JOBS = Job.__table__
+_LOCK_USER = (select(User.id, User.plan, User.email).where(User.id == bindparam("u"))
+              # NO KEY UPDATE: foreign-key checks of a settle's inserts pass it (PostgreSQL;
+              # SQLite has no row locks and serialises writers with BEGIN IMMEDIATE)
+              .with_for_update(key_share=True))
+_IN_FLIGHT = select(func.count()).select_from(_JOBS).where(
+    _JOBS.c.user_id == bindparam("u"), _JOBS.c.status.in_(IN_FLIGHT))
+_INSERT_JOB = insert(Job)
+_INSERT_IMAGE = insert(Image)
+_CLAIM = (update(_JOBS)
+          .where(_JOBS.c.id == bindparam("j"), _JOBS.c.status == "queued",
+                 _JOBS.c.cancel_requested.is_(False))
+          .values(status="running", attempts=_JOBS.c.attempts + 1,
+                  started_at=bindparam("now"), lease_until=bindparam("lease"))
+          .returning(*_JOBS.c))
+_LOCK_JOB = select(*_JOBS.c).where(_JOBS.c.id == bindparam("j")).with_for_update()
+
+
+_FINISH = (update(_JOBS).where(_JOBS.c.id == bindparam("j"))
+           .values(status="succeeded", finished_at=bindparam("finished"),
+                   seconds=bindparam("secs"), model_version=bindparam("version"),
+                   provider_cost=bindparam("pcost"), notes=bindparam("jnotes"),
+                   charged=bindparam("jcharged"), lease_until=None,
+                   steps=bindparam("jsteps")))
+
+
+class JobRecord(SimpleNamespace):
+    """A job row as plain attributes: what the hot paths hand back (an ORM instance costs
+    more to build than the statement that produced it). ``images`` is set on a job that
+    just succeeded; columns not given are None, as on a fresh row."""
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_BLANK_JOB, **values})
+
+
+_BLANK_JOB = {column.key: None for column in _JOBS.c}
 
 
 def new_id() -> str:
@@ -88,11 +129,12 @@ class JobContext:
     clock: Clock
     store: ImageStore
     hub: ProgressHub
+    ledger_cache: LedgerCache = field(default_factory=LedgerCache)
 
     def ledger(self, session: Session) -> Ledger:
         grants = {"free": self.settings.free_monthly_credits,
                   "pro": self.settings.pro_monthly_credits}
-        return Ledger(session, self.clock, grants)
+        return Ledger(session, self.clock, grants, self.ledger_cache)
 
 
 class EngineCache:
@@ -115,6 +157,7 @@ class JobService:
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
         self.engines = EngineCache()
+        self.leases = LeaseRenewer(self)
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -177,18 +220,16 @@ class JobService:
             # read and the hold below then see every earlier submit of this user. NO KEY
             # UPDATE, as it does not block (nor deadlock with) the foreign-key checks of a
             # settle inserting this user's transfers.
-            user = s.get(User, user_id, with_for_update={"key_share": True})
-            assert user is not None
+            conn = s.connection()
+            user = conn.execute(_LOCK_USER, {"u": user_id}).one()
             if idempotency_key:
                 existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
                 if existing:
                     return existing
-            in_flight = s.scalars(
-                select(Job.id).where(Job.user_id == user.id, Job.status.in_(IN_FLIGHT))
-            ).all()
-            if len(in_flight) + len(specs) > self.ctx.settings.max_jobs_in_flight:
+            in_flight = conn.execute(_IN_FLIGHT, {"u": user_id}).scalar_one()
+            if in_flight + len(specs) > self.ctx.settings.max_jobs_in_flight:
                 raise TooManyJobs(
-                    f"You have {len(in_flight)} jobs in flight; the limit is "
+                    f"You have {in_flight} jobs in flight; the limit is "
                     f"{self.ctx.settings.max_jobs_in_flight}. Wait for one to finish.",
                     retry_after=5)
             ledger = self.ctx.ledger(s)
@@ -200,10 +241,11 @@ class JobService:
                                           renews_on=balance.renews_on)
             if compare is not None:
                 s.add(compare)
+                s.flush()
             now = self.ctx.clock()
             jobs = []
             for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
-                job = Job(
+                values = dict(
                     id=new_id(), user_id=user.id, model_id=card.id, model_version=card.version,
                     prompt=spec.prompt, seed=spec.seed, width=spec.width, height=spec.height,
                     n=spec.n, steps=spec.steps, content_mode=spec.content_mode,
@@ -218,10 +260,9 @@ class JobService:
                     parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
                     created_at=now, notes={},
                 )
-                s.add(job)
-                s.flush()
-                ledger.hold(user, job.id, job.cost)
-                jobs.append(job)
+                conn.execute(_INSERT_JOB, values)
+                ledger.hold(user, values["id"], values["cost"])
+                jobs.append(JobRecord(**values))  # what was inserted: nothing to reload
             return jobs
 
     def _by_idempotency(self, s: Session, user: User, key: str, fingerprint: str) -> list[Job]:
@@ -248,18 +289,8 @@ class JobService:
         now = self.ctx.clock()
         lease = now + timedelta(seconds=self.ctx.settings.job_lease_seconds)
         with self.ctx.sessions.begin() as s:
-            claimed = s.execute(
-                update(Job).where(Job.id == job_id, Job.status == "queued",
-                                  Job.cancel_requested.is_(False))
-                .values(status="running", attempts=Job.attempts + 1, started_at=now,
-                        lease_until=lease)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed != 1:
-                return None
-            job = s.get(Job, job_id, populate_existing=True)
-            s.expunge(job)
-            return job
+            row = s.connection().execute(_CLAIM, {"j": job_id, "now": now, "lease": lease}).first()
+            return None if row is None else JobRecord(**row._mapping)
 
     def renew_lease(self, job_id: str, attempt: int) -> bool:
         """Extend a running job's lease; False if this attempt no longer owns the job."""
@@ -290,7 +321,7 @@ class JobService:
 
         started = time.perf_counter()
         try:
-            with LeaseKeeper(self, job_id, job.attempts):
+            with self.leases.holding(job_id, job.attempts):
                 engine = self.engines.get(card, self.ctx.settings)
                 result = engine.generate(request, on_progress)
             if not result.images:
@@ -355,36 +386,43 @@ class JobService:
             return self._fail(detached, StorageFailedError(exc.message, detail=exc.detail),
                               seconds)
         with self.ctx.sessions.begin() as s:
-            job = s.get(Job, job_id, with_for_update=True)
-            assert job is not None
-            ledger = self.ctx.ledger(s)
-            if job.status != "running" or job.attempts != detached.attempts:
-                return job  # settled, or taken over by a later attempt: not ours to settle
-            if job.cancel_requested:  # cancelled while the engine ran
-                self._settle_void(s, ledger, job, "canceled", "canceled", "Cancelled by you.")
+            conn = s.connection()
+            row = conn.execute(_LOCK_JOB, {"j": job_id}).one()
+            if row.status != "running" or row.attempts != detached.attempts:
+                return JobRecord(**row._mapping)  # settled, or taken over by a later attempt
+            if row.cancel_requested:  # cancelled while the engine ran
+                job = s.get(Job, job_id)
+                self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+                                  "Cancelled by you.")
                 return job
-            for record, sha, path, svg_path, (w, h) in files:
-                s.add(Image(id=new_id(), job_id=job.id, user_id=job.user_id,
-                            index=record["index"], sha256=sha, path=str(path),
-                            svg_path=str(svg_path) if svg_path else None,
-                            media_type="image/svg+xml" if svg_path else "image/png",
-                            width=w, height=h, record=record, created_at=self.ctx.clock()))
-            job.status = "succeeded"
-            job.finished_at = self.ctx.clock()
-            job.seconds = seconds
-            job.model_version = result.model_version or job.model_version
-            job.provider_cost = result.provider_cost
-            job.notes = {**result.notes}
-            if result.steps is not None:
-                job.steps = job.steps or result.steps
+            now = self.ctx.clock()
+            images = [
+                {"id": new_id(), "job_id": job_id, "user_id": row.user_id,
+                 "index": record["index"], "sha256": sha, "path": str(path),
+                 "svg_path": str(svg_path) if svg_path else None,
+                 "media_type": "image/svg+xml" if svg_path else "image/png",
+                 "width": w, "height": h, "record": record, "created_at": now,
+                 "deleted_at": None}
+                for record, sha, path, svg_path, (w, h) in files]
+            conn.execute(_INSERT_IMAGE, images)
             # A provider may block some images of a batch: charge only what was delivered.
             delivered = len(files)
-            job.charged = job.cost * delivered // job.n
-            missing = job.n - delivered
-            if missing:
-                job.notes["delivered"] = f"{delivered} of {job.n}"
-            ledger.settle(job, job.charged, f"{missing} of {job.n} images not delivered"
-                          if missing else "delivered")
+            missing = row.n - delivered
+            notes = {**result.notes, **({"delivered": f"{delivered} of {row.n}"}
+                                        if missing else {})}
+            changes = {"status": "succeeded", "finished_at": now, "seconds": seconds,
+                       "model_version": result.model_version or row.model_version,
+                       "provider_cost": result.provider_cost, "notes": notes,
+                       "charged": row.cost * delivered // row.n, "lease_until": None,
+                       "steps": row.steps or result.steps}
+            conn.execute(_FINISH, {
+                "j": job_id, "finished": now, "secs": seconds,
+                "version": changes["model_version"], "pcost": changes["provider_cost"],
+                "jnotes": notes, "jcharged": changes["charged"], "jsteps": changes["steps"]})
+            job = JobRecord(**{**row._mapping, **changes},
+                            images=[SimpleNamespace(**image) for image in images])
+            self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {row.n} images not "
+                                      "delivered" if missing else "delivered")
         self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
         metrics.observe_job(job.model_id, "succeeded",
                             (job.finished_at - job.created_at).total_seconds(), seconds)

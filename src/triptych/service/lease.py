@@ -1,7 +1,8 @@
-"""A running job's heartbeat: renews the job's lease while its engine works.
+"""Running jobs' heartbeat: one thread per process renews the lease of every job the process
+is running.
 
 Without it a provider call longer than the lease looked like a dead worker: another process
-re-queued the live job and the model ran twice. The keeper renews every third of a lease, so
+re-queued the live job and the model ran twice. Leases are renewed every third of a lease, so
 only a process that has really stopped (or lost the database for a whole lease) loses a job.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,30 +20,41 @@ if TYPE_CHECKING:
 log = logging.getLogger("triptych.lease")
 
 
-class LeaseKeeper:
-    def __init__(self, jobs: JobService, job_id: str, attempt: int) -> None:
+class LeaseRenewer:
+    def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
-        self.job_id = job_id
-        self.attempt = attempt
         self.interval = max(0.05, jobs.ctx.settings.job_lease_seconds / 3)
-        self.lost = False  # set when another attempt took the job over
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True,
-                                        name=f"lease-{job_id[:8]}")
+        self._running: dict[str, int] = {}  # job id -> the attempt this process runs
+        self.lost: set[str] = set()  # jobs another attempt took over while we ran them
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
-        return self
+    @contextmanager
+    def holding(self, job_id: str, attempt: int) -> Iterator[None]:
+        """Keep this job's lease alive for the duration of the block."""
+        with self._lock:
+            self._running[job_id] = attempt
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name="triptych-leases")
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+                self.lost.discard(job_id)
 
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                if not self.jobs.renew_lease(self.job_id, self.attempt):
-                    self.lost = True
-                    return
-            except Exception:  # a database hiccup: try again next beat, the lease has slack
-                log.warning("could not renew the lease of job %s", self.job_id, exc_info=True)
+    def _loop(self) -> None:
+        stop = threading.Event()  # the thread lives as long as the process
+        while not stop.wait(self.interval):
+            with self._lock:
+                running = list(self._running.items())
+            for job_id, attempt in running:
+                try:
+                    if not self.jobs.renew_lease(job_id, attempt):
+                        with self._lock:
+                            if job_id in self._running:
+                                self.lost.add(job_id)
+                except Exception:  # a database hiccup: try again next beat; the lease has slack
+                    log.warning("could not renew the lease of job %s", job_id, exc_info=True)

@@ -22,10 +22,11 @@ service), so two grants of one month cannot collide.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,11 +56,57 @@ class Balance:
         return self.allowance + self.purchased
 
 
+@dataclass(frozen=True)
+class AccountRef:
+    """What the hot paths need of an account; names, kinds and periods never change."""
+
+    id: int
+    name: str
+    kind: str
+    period: str | None
+
+
+@dataclass
+class LedgerCache:
+    """Per process, shared by every transaction: account names → refs, and the months whose
+    allowance is known granted. Only committed facts go in (see ``Ledger._remember``), so a
+    rolled-back transaction never leaves an account id or a grant behind."""
+
+    refs: dict[str, AccountRef] = field(default_factory=dict)
+    granted: set[tuple[int, str, str]] = field(default_factory=set)  # user, period, plan
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# Statements of the hot paths, built once: SQLAlchemy's Core with bound parameters costs a
+# fraction of an ORM query per call, and a job runs a dozen of them.
+_KEY_USED = select(Transfer.id).where(Transfer.key == bindparam("k"))
+_DEBIT = (update(Account)
+          .where(Account.id == bindparam("a"),
+                 or_(Account.allow_negative, Account.balance >= bindparam("amt")))
+          .values(balance=Account.balance - bindparam("amt")))
+_CREDIT = (update(Account).where(Account.id == bindparam("a"))
+           .values(balance=Account.balance + bindparam("amt")))
+_INSERT_TRANSFER = insert(Transfer)
+_HOLDS = (select(Transfer.from_account_id, Transfer.to_account_id, Transfer.amount)
+          .where(Transfer.job_id == bindparam("j"), Transfer.kind == "hold")
+          .order_by(Transfer.id))
+_SETTLED = (select(Transfer.kind, Transfer.amount)
+            .where(Transfer.job_id == bindparam("j"), Transfer.kind.in_(("capture", "void"))))
+_BALANCES = select(Account.name, Account.balance).where(Account.name.in_(bindparam("names")))
+_REF_BY_ID = select(Account.id, Account.name, Account.kind, Account.period).where(
+    Account.id.in_(bindparam("ids")))
+_CREATED = "ledger.created"  # session.info: account names created in this transaction
+_GRANTED = "ledger.granted"  # session.info: an allowance was granted in this transaction
+
+
 class Ledger:
-    def __init__(self, session: Session, clock: Clock, monthly_grants: dict[str, int]) -> None:
+    def __init__(self, session: Session, clock: Clock, monthly_grants: dict[str, int],
+                 cache: LedgerCache | None = None) -> None:
         self.s = session
         self.clock = clock
         self.monthly_grants = monthly_grants  # plan -> credits per month
+        self.cache = cache or LedgerCache()
+        self.postgres = session.get_bind().dialect.name == "postgresql"
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -80,10 +127,23 @@ class Ledger:
         try:
             with self.s.begin_nested():  # another transaction may create it first
                 self.s.add(account)
+            self.s.info.setdefault(_CREATED, set()).add(name)
         except IntegrityError:
             account = self.s.scalar(select(Account).where(Account.name == name))
             assert account is not None
         return account
+
+    def _ref(self, name: str, **how) -> AccountRef:
+        """An account's ref: from the process cache, else looked up (or created)."""
+        ref = self.cache.refs.get(name)
+        if ref is not None:
+            return ref
+        account = self._account(name, **how)
+        ref = AccountRef(account.id, account.name, account.kind, account.period)
+        if name not in self.s.info.get(_CREATED, ()):  # committed before us: safe to keep
+            with self.cache.lock:
+                self.cache.refs[name] = ref
+        return ref
 
     def _system(self, name: str) -> Account:
         return self._account(name, kind="system", allow_negative=name == ISSUANCE)
@@ -104,13 +164,15 @@ class Ledger:
         takes a user's accounts in that one order, so two cannot each hold what the other
         waits for. A no-op on SQLite, whose writer already holds the whole database."""
         ids = sorted(set(account_ids))
-        if ids:
+        if ids and self.postgres:
             self.s.execute(select(Account.id).where(Account.id.in_(ids)).order_by(Account.id)
                            .with_for_update())
 
     def _lock_user(self, user: User) -> None:
         """The user's row lock, as a submit takes it (NO KEY UPDATE: foreign-key checks of
         inserts that reference the user pass it), then all of the user's open accounts."""
+        if not self.postgres:
+            return
         self.s.execute(select(User.id).where(User.id == user.id)
                        .with_for_update(key_share=True))
         self._lock(self.s.scalars(select(Account.id).where(
@@ -121,43 +183,35 @@ class Ledger:
     def transfer(
         self,
         key: str,
-        source: Account,
-        dest: Account,
+        source: Account | AccountRef,
+        dest: Account | AccountRef,
         amount: int,
         *,
         kind: str,
         user_id: int | None = None,
         job_id: str | None = None,
         memo: str = "",
-    ) -> Transfer | None:
-        """Move ``amount`` credits; returns None if ``key`` was already applied (no-op)."""
+        fresh: bool = False,
+    ) -> bool:
+        """Move ``amount`` credits; False if ``key`` was already applied (no-op). ``fresh``:
+        the caller knows the key is new (a new job's hold, a settle under the job's lock),
+        so the look-up is skipped; the unique key still refuses a duplicate."""
         if amount <= 0:
             raise ValueError("transfer amount must be positive")
-        if self.s.scalar(select(Transfer.id).where(Transfer.key == key)) is not None:
-            return None
-        debited = self.s.execute(
-            update(Account)
-            .where(Account.id == source.id)
-            .where(Account.allow_negative | (Account.balance >= amount))
-            .values(balance=Account.balance - amount)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if debited != 1:
+        conn = self.s.connection()
+        if not fresh and conn.execute(_KEY_USED, {"k": key}).first() is not None:
+            return False
+        if conn.execute(_DEBIT, {"a": source.id, "amt": amount}).rowcount != 1:
             raise Overdraft(source.name)
-        self.s.execute(
-            update(Account)
-            .where(Account.id == dest.id)
-            .values(balance=Account.balance + amount)
-            .execution_options(synchronize_session=False)
-        )
-        row = Transfer(key=key, from_account_id=source.id, to_account_id=dest.id, amount=amount,
-                       kind=kind, user_id=user_id, job_id=job_id, memo=memo,
-                       created_at=self.clock())
-        self.s.add(row)
-        self.s.flush()
-        self.s.expire(source)
-        self.s.expire(dest)
-        return row
+        conn.execute(_CREDIT, {"a": dest.id, "amt": amount})
+        conn.execute(_INSERT_TRANSFER, {
+            "key": key, "from_account_id": source.id, "to_account_id": dest.id,
+            "amount": amount, "kind": kind, "user_id": user_id, "job_id": job_id,
+            "memo": memo, "created_at": self.clock()})
+        for account in (source, dest):  # ORM copies in this session now hold old balances
+            if isinstance(account, Account):
+                self.s.expire(account)
+        return True
 
     # -- the monthly allowance --------------------------------------------------------------
 
@@ -165,9 +219,16 @@ class Ledger:
         """Expire earlier months' leftovers, then grant this month's allowance once."""
         now = self.clock()
         period = period_of(now)
+        known = (user.id, period, user.plan)
+        if known in self.cache.granted:
+            return  # the common case, known in this process: no query at all
         grant = self.monthly_grants.get(user.plan, 0)
         if not self._stale(user.id, period) and grant <= self._granted(user.id, period):
-            return  # the common case: nothing to do, nothing locked
+            if not self.s.info.get(_GRANTED):  # committed by an earlier transaction
+                with self.cache.lock:
+                    self.cache.granted.add(known)
+            return  # nothing to do, nothing locked
+        self.s.info[_GRANTED] = True
         # Two transactions granting at once would both pass the checks and collide on the
         # transfer key (an error): the user's row lock makes the second wait, then find it done.
         self._lock_user(user)
@@ -221,17 +282,14 @@ class Ledger:
     def balance(self, user: User) -> Balance:
         now = self.clock()
         period = period_of(now)
-        allowance = self.s.scalar(
-            select(Account.balance).where(Account.name == f"user:{user.id}:allowance:{period}")
-        )
-        purchased = self.s.scalar(
-            select(Account.balance).where(Account.name == f"user:{user.id}:purchased")
-        )
-        held = self.s.scalar(select(Account.balance).where(Account.name == f"user:{user.id}:held"))
+        names = {"allowance": f"user:{user.id}:allowance:{period}",
+                 "purchased": f"user:{user.id}:purchased", "held": f"user:{user.id}:held"}
+        found = dict(self.s.connection().execute(_BALANCES, {"names": list(names.values())})
+                     .all())
         return Balance(
-            allowance=allowance or 0,
-            purchased=purchased or 0,
-            held=held or 0,
+            allowance=found.get(names["allowance"]) or 0,
+            purchased=found.get(names["purchased"]) or 0,
+            held=found.get(names["held"]) or 0,
             renews_on=next_period_start(now).date().isoformat(),
             monthly_allowance=self.monthly_grants.get(user.plan, 0),
         )
@@ -240,8 +298,11 @@ class Ledger:
         """Reserve ``amount`` for a job: this month's allowance first, then purchased."""
         if amount == 0:
             return
-        sources = [self._allowance(user.id, period_of(self.clock())), self._purchased(user.id)]
-        held = self._held(user.id)
+        period = period_of(self.clock())
+        sources = [self._ref(f"user:{user.id}:allowance:{period}", kind="allowance",
+                             user_id=user.id, period=period),
+                   self._ref(f"user:{user.id}:purchased", kind="purchased", user_id=user.id)]
+        held = self._ref(f"user:{user.id}:held", kind="held", user_id=user.id)
         # Read the balances only once their rows are ours: under READ COMMITTED a concurrent
         # hold could otherwise spend the allowance between our read and our debit.
         self._lock(account.id for account in (*sources, held))
@@ -250,14 +311,14 @@ class Ledger:
             raise InsufficientCredits(needed=amount, available=balance.available,
                                       renews_on=balance.renews_on)
         remaining = amount
-        for source in sources:
-            self.s.refresh(source)
-            part = min(source.balance, remaining)
+        for source, left in zip(sources, (balance.allowance, balance.purchased), strict=True):
+            part = min(left, remaining)
             if part <= 0:
                 continue
             try:
                 self.transfer(f"hold:{job_id}:{source.name}", source, held, part, kind="hold",
-                              user_id=user.id, job_id=job_id, memo="reserved for job")
+                              user_id=user.id, job_id=job_id, memo="reserved for job",
+                              fresh=True)
             except Overdraft:
                 # The database's conditional debit is the last line of defence (the rows are
                 # locked, so this should not happen): refuse with the true balance.
@@ -268,54 +329,55 @@ class Ledger:
             raise InsufficientCredits(needed=amount, available=amount - remaining,
                                       renews_on=balance.renews_on)
 
-    def _holds(self, job_id: str) -> list[Transfer]:
-        return list(self.s.scalars(
-            select(Transfer).where(Transfer.job_id == job_id, Transfer.kind == "hold")
-            .order_by(Transfer.id)
-        ))
+    def _refs(self, ids: set[int]) -> dict[int, AccountRef]:
+        known = {r.id: r for r in self.cache.refs.values() if r.id in ids}
+        missing = ids - known.keys()
+        if missing:
+            for row in self.s.connection().execute(_REF_BY_ID, {"ids": sorted(missing)}):
+                known[row.id] = AccountRef(row.id, row.name, row.kind, row.period)
+        return known
 
     def settle(self, job: Job, charge: int, reason: str) -> None:
         """Close a job's hold: ``charge`` credits go to revenue, the rest back to where they
         came from. Captures take the allowance part first (it was spent first), so a partial
         refund returns purchased credits before free ones. Idempotent: settling again with
         the same charge is a no-op; with a different one it is refused."""
-        holds = self._holds(job.id)
+        conn = self.s.connection()
+        holds = conn.execute(_HOLDS, {"j": job.id}).all()
         # The accounts this moves, locked in the same order a hold locks them.
         self._lock(id_ for hold in holds for id_ in (hold.from_account_id, hold.to_account_id))
         held_total = sum(h.amount for h in holds)
         if not 0 <= charge <= held_total:
             raise ValueError(f"cannot charge {charge} of a {held_total}-credit hold")
-        done = self.s.scalars(select(Transfer).where(
-            Transfer.job_id == job.id, Transfer.kind.in_(("capture", "void")))).all()
+        done = conn.execute(_SETTLED, {"j": job.id}).all()
         if done:
             captured = sum(t.amount for t in done if t.kind == "capture")
             if captured != charge:
                 raise ValueError(f"job {job.id} was already settled for {captured} credits")
             return
         now = self.clock()
-        revenue = self._system(REVENUE)
+        revenue = self._ref(REVENUE, kind="system")
+        refs = self._refs({id_ for h in holds for id_ in (h.from_account_id, h.to_account_id)})
         to_charge = charge
         for hold in holds:
-            held = self.s.get(Account, hold.to_account_id)
-            source = self.s.get(Account, hold.from_account_id)
+            held, source = refs[hold.to_account_id], refs[hold.from_account_id]
             part = min(hold.amount, to_charge)
             to_charge -= part
             if part:
                 self.transfer(f"capture:{job.id}:{source.name}", held, revenue, part,
                               kind="capture", user_id=job.user_id, job_id=job.id,
                               memo=f"{job.model_id} × {job.n}" if part == hold.amount
-                              else f"{job.model_id}: {reason}")
+                              else f"{job.model_id}: {reason}", fresh=True)
             refund = hold.amount - part
             if not refund:
                 continue
             key = f"void:{job.id}:{source.name}"
             self.transfer(key, held, source, refund, kind="void", user_id=job.user_id,
-                          job_id=job.id, memo=f"refund: {reason}")
-            if source.kind == "allowance" and (
-                source.closed_at is not None or source.period != period_of(now)
-            ):
-                # The refund lands in a month that is over: it expires like the rest of it.
-                self._expire(source, key=f"expire:{key}")
+                          job_id=job.id, memo=f"refund: {reason}", fresh=True)
+            if source.kind == "allowance" and source.period != period_of(now):
+                # The refund lands in a month that is over (closed, or closing at the user's
+                # next visit): it expires like the rest of it.
+                self._expire(self.s.get(Account, source.id), key=f"expire:{key}")
 
     def capture(self, job: Job) -> None:
         """Charge a finished job its whole hold."""

@@ -58,8 +58,9 @@ class LocalStore:
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())  # the rename must not outlive the bytes on a crash
+                # No fsync: like the database (WAL, synchronous=NORMAL) a write survives the
+                # process dying, and only an OS crash can lose the newest; an fsync per image
+                # would cost more than the rest of the job's bookkeeping.
                 os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(OSError):
