@@ -141,7 +141,6 @@ def image_public(image: Image) -> dict[str, Any]:
 
 
 # Read on every submit and every job look-up: Core statements built once.
-_USER_RIGHTS = select(User.plan, User.unrestricted_opt_in).where(User.id == bindparam("u"))
 _JOB_BY_ID = select(*Job.__table__.c).where(Job.id == bindparam("j"))
 _LIVE_IMAGES = (select(*Image.__table__.c)
                 .where(Image.job_id == bindparam("j"), Image.deleted_at.is_(None))
@@ -247,10 +246,7 @@ class Triptych:
 
     def _spec(self, model: str | None, prompt: str, **kwargs: Any):
         card = self.jobs.card(model or self.default_model())
-        user_id = self.user_id  # (may create the account: before our transaction)
-        with self.ctx.sessions.begin() as s:  # the plan and opt-in resolve() checks
-            user = s.connection().execute(_USER_RIGHTS, {"u": user_id}).one()
-            return card, resolve(card, user, prompt=prompt, **kwargs)
+        return card, resolve(card, prompt=prompt, **kwargs)
 
     def quote(self, prompt: str = "quote", model: str | None = None, *, n: int = 1,
               size: str | None = None, models: list[str] | None = None) -> dict[str, Any]:

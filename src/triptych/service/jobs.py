@@ -52,7 +52,7 @@ from triptych.service.ledger import Ledger, LedgerCache
 from triptych.service.pools import pool_of, repeatable
 from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
-from triptych.service.requests import GenerationSpec, quote
+from triptych.service.requests import GenerationSpec, check_rights, quote
 from triptych.service.safety import check_prompt
 from triptych.service.store import ImageStore, StoreError
 from triptych.settings import Settings
@@ -70,7 +70,8 @@ Progress = Callable[[float, Any], None]
 # The statements every job runs, built once (Core with bound parameters: a fraction of an
 # ORM query's cost per call; see benchmarks/service_overhead.py).
 _JOBS = Job.__table__
-_LOCK_USER = (select(User.id, User.plan, User.email).where(User.id == bindparam("u"))
+_LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in)
+              .where(User.id == bindparam("u"))
               # NO KEY UPDATE: foreign-key checks of a settle's inserts pass it (PostgreSQL;
               # SQLite has no row locks and serialises writers with BEGIN IMMEDIATE)
               .with_for_update(key_share=True))
@@ -87,12 +88,15 @@ _CLAIM = (update(_JOBS)
 _LOCK_JOB = select(*_JOBS.c).where(_JOBS.c.id == bindparam("j")).with_for_update()
 
 
-_FINISH = (update(_JOBS).where(_JOBS.c.id == bindparam("j"))
+_FINISH = (update(_JOBS)
+           .where(_JOBS.c.id == bindparam("j"), _JOBS.c.status == "running",
+                  _JOBS.c.attempts == bindparam("a"), _JOBS.c.cancel_requested.is_(False))
            .values(status="succeeded", finished_at=bindparam("finished"),
                    seconds=bindparam("secs"), model_version=bindparam("version"),
                    provider_cost=bindparam("pcost"), notes=bindparam("jnotes"),
                    charged=bindparam("jcharged"), lease_until=None,
-                   steps=bindparam("jsteps")))
+                   steps=bindparam("jsteps"))
+           .returning(*_JOBS.c))
 
 
 class JobRecord(SimpleNamespace):
@@ -232,18 +236,17 @@ class JobService:
                     f"You have {in_flight} jobs in flight; the limit is "
                     f"{self.ctx.settings.max_jobs_in_flight}. Wait for one to finish.",
                     retry_after=5)
+            for spec in specs:
+                check_rights(user, spec)
             ledger = self.ctx.ledger(s)
             ledger.ensure_allowance(user)
             total = sum(quote(card, spec.n) for card, spec in zip(cards, specs, strict=True))
-            balance = ledger.balance(user)
-            if balance.available < total:
-                raise InsufficientCredits(needed=total, available=balance.available,
-                                          renews_on=balance.renews_on)
             if compare is not None:
                 s.add(compare)
                 s.flush()
             now = self.ctx.clock()
-            jobs = []
+            jobs: list[Job | JobRecord] = []
+            held = 0
             for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
                 values = dict(
                     id=new_id(), user_id=user.id, model_id=card.id, model_version=card.version,
@@ -261,7 +264,13 @@ class JobService:
                     created_at=now, notes={},
                 )
                 conn.execute(_INSERT_JOB, values)
-                ledger.hold(user, values["id"], values["cost"])
+                try:
+                    ledger.hold(user, values["id"], values["cost"])
+                except InsufficientCredits as exc:  # the whole request, not this one job
+                    raise InsufficientCredits(
+                        needed=total, available=exc.fields["available"] + held,
+                        renews_on=exc.fields["renews_on"]) from None
+                held += values["cost"]
                 jobs.append(JobRecord(**values))  # what was inserted: nothing to reload
             return jobs
 
@@ -385,44 +394,42 @@ class JobService:
             # sweeper collects (store_gc).
             return self._fail(detached, StorageFailedError(exc.message, detail=exc.detail),
                               seconds)
+        now = self.ctx.clock()
+        images = [
+            {"id": new_id(), "job_id": job_id, "user_id": detached.user_id,
+             "index": record["index"], "sha256": sha, "path": str(path),
+             "svg_path": str(svg_path) if svg_path else None,
+             "media_type": "image/svg+xml" if svg_path else "image/png",
+             "width": w, "height": h, "record": record, "created_at": now, "deleted_at": None}
+            for record, sha, path, svg_path, (w, h) in files]
+        # A provider may block some images of a batch: charge only what was delivered.
+        delivered = len(files)
+        missing = detached.n - delivered
+        notes = {**result.notes,
+                 **({"delivered": f"{delivered} of {detached.n}"} if missing else {})}
         with self.ctx.sessions.begin() as s:
             conn = s.connection()
-            row = conn.execute(_LOCK_JOB, {"j": job_id}).one()
-            if row.status != "running" or row.attempts != detached.attempts:
-                return JobRecord(**row._mapping)  # settled, or taken over by a later attempt
-            if row.cancel_requested:  # cancelled while the engine ran
-                job = s.get(Job, job_id)
-                self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
-                                  "Cancelled by you.")
-                return job
-            now = self.ctx.clock()
-            images = [
-                {"id": new_id(), "job_id": job_id, "user_id": row.user_id,
-                 "index": record["index"], "sha256": sha, "path": str(path),
-                 "svg_path": str(svg_path) if svg_path else None,
-                 "media_type": "image/svg+xml" if svg_path else "image/png",
-                 "width": w, "height": h, "record": record, "created_at": now,
-                 "deleted_at": None}
-                for record, sha, path, svg_path, (w, h) in files]
+            # Finish the job only if this attempt still owns it and nobody cancelled it: the
+            # check and the update are one statement (the row stays locked to the commit).
+            row = conn.execute(_FINISH, {
+                "j": job_id, "a": detached.attempts, "finished": now, "secs": seconds,
+                "version": result.model_version or detached.model_version,
+                "pcost": result.provider_cost, "jnotes": notes,
+                "jcharged": detached.cost * delivered // detached.n,
+                "jsteps": detached.steps or result.steps}).first()
+            if row is None:
+                current = conn.execute(_LOCK_JOB, {"j": job_id}).one()
+                if (current.status == "running" and current.attempts == detached.attempts
+                        and current.cancel_requested):  # cancelled while the engine ran
+                    job = s.get(Job, job_id)
+                    self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+                                      "Cancelled by you.")
+                    return job
+                return JobRecord(**current._mapping)  # settled, or taken by a later attempt
             conn.execute(_INSERT_IMAGE, images)
-            # A provider may block some images of a batch: charge only what was delivered.
-            delivered = len(files)
-            missing = row.n - delivered
-            notes = {**result.notes, **({"delivered": f"{delivered} of {row.n}"}
-                                        if missing else {})}
-            changes = {"status": "succeeded", "finished_at": now, "seconds": seconds,
-                       "model_version": result.model_version or row.model_version,
-                       "provider_cost": result.provider_cost, "notes": notes,
-                       "charged": row.cost * delivered // row.n, "lease_until": None,
-                       "steps": row.steps or result.steps}
-            conn.execute(_FINISH, {
-                "j": job_id, "finished": now, "secs": seconds,
-                "version": changes["model_version"], "pcost": changes["provider_cost"],
-                "jnotes": notes, "jcharged": changes["charged"], "jsteps": changes["steps"]})
-            job = JobRecord(**{**row._mapping, **changes},
-                            images=[SimpleNamespace(**image) for image in images])
-            self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {row.n} images not "
-                                      "delivered" if missing else "delivered")
+            job = JobRecord(**row._mapping, images=[SimpleNamespace(**i) for i in images])
+            self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {job.n} images not "
+                                      "delivered" if missing else "delivered", fresh=True)
         self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
         metrics.observe_job(job.model_id, "succeeded",
                             (job.finished_at - job.created_at).total_seconds(), seconds)

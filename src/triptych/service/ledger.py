@@ -337,11 +337,13 @@ class Ledger:
                 known[row.id] = AccountRef(row.id, row.name, row.kind, row.period)
         return known
 
-    def settle(self, job: Job, charge: int, reason: str) -> None:
+    def settle(self, job: Job, charge: int, reason: str, *, fresh: bool = False) -> None:
         """Close a job's hold: ``charge`` credits go to revenue, the rest back to where they
         came from. Captures take the allowance part first (it was spent first), so a partial
         refund returns purchased credits before free ones. Idempotent: settling again with
-        the same charge is a no-op; with a different one it is refused."""
+        the same charge is a no-op; with a different one it is refused. ``fresh``: the
+        caller holds the job's row and just moved it out of running, so it cannot have been
+        settled (the look-up is skipped; the transfer keys still refuse a second one)."""
         conn = self.s.connection()
         holds = conn.execute(_HOLDS, {"j": job.id}).all()
         # The accounts this moves, locked in the same order a hold locks them.
@@ -349,7 +351,7 @@ class Ledger:
         held_total = sum(h.amount for h in holds)
         if not 0 <= charge <= held_total:
             raise ValueError(f"cannot charge {charge} of a {held_total}-credit hold")
-        done = conn.execute(_SETTLED, {"j": job.id}).all()
+        done = [] if fresh else conn.execute(_SETTLED, {"j": job.id}).all()
         if done:
             captured = sum(t.amount for t in done if t.kind == "capture")
             if captured != charge:

@@ -48,7 +48,6 @@ class GenerationSpec:
 
 def resolve(
     card: ModelCard,
-    user: User,
     *,
     prompt: str,
     seed: int | None = None,
@@ -57,7 +56,8 @@ def resolve(
     steps: int | None = None,
     content_mode: str = "standard",
 ) -> GenerationSpec:
-    """Check a request against the card's limits and the user's rights; fill defaults."""
+    """Check a request against the card's limits; fill defaults. (The user's rights are
+    checked when the job is submitted, under the user's lock: ``check_rights``.)"""
     if not isinstance(prompt, str) or not prompt.strip():
         raise InvalidRequest("The prompt is empty: describe the image you want.", field="prompt")
     prompt = prompt.strip()
@@ -87,13 +87,18 @@ def resolve(
         raise InvalidRequest(f"Content mode must be one of {', '.join(CONTENT_MODES)}.",
                              field="content_mode")
     if content_mode == "unrestricted":
-        if user.plan != "pro" or not user.unrestricted_opt_in:
-            raise InvalidRequest("Unrestricted mode needs a pro account that has opted in "
-                                 "(account settings).", field="content_mode")
         if not card.allows_unrestricted():
             raise InvalidRequest(f"{card.name} has no unrestricted mode.", field="content_mode")
     return GenerationSpec(model_id=card.id, prompt=prompt, seed=seed, width=width,
                           height=height, n=n, steps=steps, content_mode=content_mode)
+
+
+def check_rights(user: User, spec: GenerationSpec) -> None:
+    """What the account may ask for: unrestricted mode is for pro accounts that opted in."""
+    if spec.content_mode == "unrestricted" and (user.plan != "pro"
+                                                 or not user.unrestricted_opt_in):
+        raise InvalidRequest("Unrestricted mode needs a pro account that has opted in "
+                             "(account settings).", field="content_mode")
 
 
 def quote(card: ModelCard, n: int) -> int:
