@@ -43,7 +43,8 @@ PG = os.environ.get("TRIPTYCH_BENCH_PG_URL", "postgresql+psycopg://postgres@127.
 class Setup:
     """A database schema, a store, a broker and the processes of one configuration."""
 
-    def __init__(self, name: str, broker: str | None, provider_url: str, users: int) -> None:
+    def __init__(self, name: str, broker: str | None, provider_url: str, users: int,
+                 apis: int = 1) -> None:
         self.name = name
         self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -67,15 +68,17 @@ class Setup:
             self.keys.append(make_key(tp, email))
             tp.grant(email, 100_000, reason="benchmark")
         tp.db.dispose()
-        self.port = procs.free_port()
+        self.ports = [procs.free_port() for _ in range(apis)]
         self.procs: list[procs.Proc] = []
 
     def start(self, workers: list[tuple[str, int]]) -> None:
         self.procs = [procs.worker(f"{self.name}-w{i}", models, self.env, self.dir,
                                    concurrency=c, wait=False)
                       for i, (models, c) in enumerate(workers)]
-        self.procs.append(procs.serve(f"{self.name}-api", self.port, self.env, self.dir))
-        for proc in self.procs[:-1]:
+        workers_started = len(self.procs)
+        self.procs += [procs.serve(f"{self.name}-api{i}", port, self.env, self.dir)
+                       for i, port in enumerate(self.ports)]
+        for proc in self.procs[:workers_started]:
             procs.wait_for(lambda p=proc: " ready." in p.text(), 120, proc.name)
 
     def stop(self) -> None:
@@ -106,8 +109,14 @@ def run_job(http: httpx.Client, base: str, headers: dict, body: dict) -> tuple[f
     return submit, status
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
-    base = f"http://127.0.0.1:{setup.port}"
+    bases = [f"http://127.0.0.1:{port}" for port in setup.ports]
     results: list[tuple[float, str]] = []
     lock = threading.Lock()
     counter = iter(range(jobs))
@@ -116,18 +125,22 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
         headers = setup.keys[k % len(setup.keys)]
         with httpx.Client(timeout=300) as http:
             for i in counter:
-                out = run_job(http, base, headers, body_for(i))
+                out = run_job(http, bases[k % len(bases)], headers, body_for(i))
                 with lock:
                     results.append(out)
 
-    run_job(httpx.Client(timeout=300), base, setup.keys[0], body_for(-1))  # warm up
+    run_job(httpx.Client(timeout=300), bases[0], setup.keys[0], body_for(-1))  # warm up
+    cpu0 = {p.name: cpu_seconds(p.popen.pid) for p in setup.procs}
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(client, range(concurrency)))
     wall = time.perf_counter() - t0
+    cpu = {name: cpu_seconds(p.popen.pid) - cpu0[name] for p in setup.procs
+           for name in [p.name]}
     submits = sorted(r[0] for r in results)
     ok = sum(1 for r in results if r[1] == "succeeded")
     return {"jobs/s": len(results) / wall, "ok": ok, "jobs": len(results), "wall": wall,
+            "cpu": ", ".join(f"{name} {sec:.1f} s" for name, sec in cpu.items()),
             "submit p50 ms": statistics.median(submits) * 1e3,
             "submit p99 ms": submits[min(len(submits) - 1, int(len(submits) * 0.99))] * 1e3}
 
@@ -139,6 +152,8 @@ def main() -> None:
     parser.add_argument("--hosted-jobs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--only", choices=("turbo", "hosted"), default=None)
+    parser.add_argument("--apis", type=int, default=1, help="API processes for the hosted run")
     args = parser.parse_args()
 
     fake = FakeServer("127.0.0.1")
@@ -154,7 +169,7 @@ def main() -> None:
                 "n": args.n, "seed": i % 1000 + 1}
 
     rows = []
-    for name, use_broker, workers in (("embedded", False, []),
+    for name, use_broker, workers in () if args.only == "hosted" else (("embedded", False, []),
                                       ("1 worker", True, [("pico-turbo", 1)]),
                                       ("2 workers", True, [("pico-turbo", 1), ("pico-turbo", 1)])):
         setup = Setup(name.replace(" ", ""), broker if use_broker else None, fake.url, 8)
@@ -163,15 +178,21 @@ def main() -> None:
             rows.append((name, drive(setup, args.turbo_jobs, 8, turbo)))
         finally:
             setup.stop()
-    print(f"pico-turbo jobs of {args.n} images over HTTP, {args.turbo_jobs} jobs, "
-          "8 clients (PostgreSQL, Redis broker):")
-    for name, r in rows:
-        print(f"  {name:<10} {r['jobs/s']:7.2f} jobs/s  ({r['ok']}/{r['jobs']} ok, "
-              f"{r['wall']:.1f} s)")
-    one, two, emb = rows[1][1]["jobs/s"], rows[2][1]["jobs/s"], rows[0][1]["jobs/s"]
-    print(f"  2 workers / 1 worker: {two / one:.2f}x; 2 workers / embedded: {two / emb:.2f}x")
+    if rows:
+        print(f"pico-turbo jobs of {args.n} images over HTTP, {args.turbo_jobs} jobs, "
+              "8 clients (PostgreSQL, Redis broker):")
+        for name, r in rows:
+            print(f"  {name:<10} {r['jobs/s']:7.2f} jobs/s  ({r['ok']}/{r['jobs']} ok, "
+                  f"{r['wall']:.1f} s; CPU: {r['cpu']})")
+        one, two, emb = rows[1][1]["jobs/s"], rows[2][1]["jobs/s"], rows[0][1]["jobs/s"]
+        print(f"  2 workers / 1 worker: {two / one:.2f}x; 2 workers / embedded: "
+              f"{two / emb:.2f}x")
+    if args.only == "turbo":
+        redis.kill9()
+        fake.close()
+        return
 
-    hosted = Setup("hosted", broker, fake.url, args.concurrency)
+    hosted = Setup("hosted", broker, fake.url, args.concurrency, apis=args.apis)
     hosted.start([("gpt-image-1", args.concurrency)])
     try:
         r = drive(hosted, args.hosted_jobs, args.concurrency,
@@ -182,6 +203,7 @@ def main() -> None:
           f"{args.concurrency} at once, one hosted worker:")
     print(f"  {r['jobs/s']:7.2f} jobs/s ({r['ok']}/{r['jobs']} ok, {r['wall']:.1f} s); submit "
           f"p50 {r['submit p50 ms']:.1f} ms, p99 {r['submit p99 ms']:.1f} ms")
+    print(f"  CPU: {r['cpu']}")
     redis.kill9()
     fake.close()
 

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -469,9 +470,15 @@ class JobService:
         job.lease_until = None
         ledger.void(job, message)
         s.flush()
-        metrics.observe_job(job.model_id, status,
-                            (job.finished_at - job.created_at).total_seconds(), job.seconds)
-        self.ctx.hub.publish(ProgressEvent(job.id, status, 1.0, extra={"error": message}))
+        event = ProgressEvent(job.id, status, 1.0, extra={"error": message})
+        total = (job.finished_at - job.created_at).total_seconds()
+        model_id, seconds = job.model_id, job.seconds
+
+        def announce(_session: Session) -> None:  # only what committed is announced
+            metrics.observe_job(model_id, status, total, seconds)
+            self.ctx.hub.publish(event)
+
+        sa_event.listen(s, "after_commit", announce, once=True)
 
     def _finalise_if_canceled(self, job_id: str) -> Job:
         with self.ctx.sessions.begin() as s:
