@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support import shared_redis
 from tests.support.fake_engine import FAKE_CARDS, FakeFactory
 from triptych.catalog.loader import Catalog
 from triptych.client import Triptych
@@ -100,3 +101,16 @@ def pg_tp(tmp_path, clock, fake_factory, fake_catalog, pg_schema) -> Iterator[Tr
     triptych = Triptych(settings, clock=clock, catalog=fake_catalog, db_schema=pg_schema)
     yield triptych
     triptych.db.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The running Redis (skips when it is down, unless ``CI`` is set)."""
+    return shared_redis.reachable_url()
+
+
+@pytest.fixture
+def prefix(redis_url) -> Iterator[str]:
+    """A key and channel prefix of this test's own on that Redis."""
+    with shared_redis.isolated_prefix(redis_url) as p:
+        yield p

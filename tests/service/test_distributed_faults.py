@@ -108,6 +108,16 @@ class Cluster:
         for proc in [*self.servers, *self.workers.values()]:
             proc.kill9()
 
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, kind, *_: object) -> None:
+        """Stop every process; on a failure, show what each one logged."""
+        if kind is not None:
+            for proc in [*self.servers, *self.workers.values()]:
+                print(f"--- {proc.name}\n{proc.text()[-4000:]}")
+        self.stop()
+
     def submit(self, prompt: str, model: str, n: int = 1, server: int = 0) -> str:
         reply = httpx.post(f"http://127.0.0.1:{self.ports[server]}/v1/generations",
                            json={"prompt": prompt, "model": model, "n": n, "seed": 7},
@@ -203,17 +213,18 @@ def provider():
 
 @pytest.fixture
 def redis_broker(tmp_path):
+    """A private Redis: (port, the servers started on it, killed at the end)."""
     port = procs.free_port()
-    proc = procs.redis_server(port, tmp_path)
-    yield port, proc
-    proc.kill9()
+    servers = [procs.redis_server(port, tmp_path)]
+    yield port, servers
+    for server in servers:
+        server.kill9()
 
 
 def test_faults_on_postgresql_and_redis(tmp_path, pg_schema, provider, redis_broker):
-    port, redis = redis_broker
-    cluster = Cluster(tmp_path, pg_schema, f"redis://127.0.0.1:{port}/0", provider)
-    cluster.start()
-    try:
+    port, redis_servers = redis_broker
+    with Cluster(tmp_path, pg_schema, f"redis://127.0.0.1:{port}/0", provider) as cluster:
+        cluster.start()
         # 1. bounded load through both API processes
         loaded = cluster.load(16, "load")
         assert len(loaded) == 16, cluster.refused
@@ -263,10 +274,10 @@ def test_faults_on_postgresql_and_redis(tmp_path, pg_schema, provider, redis_bro
 
         # 5. restart the broker mid-load: jobs accepted while it is down are published by the
         #    sweeper once it is back, and the workers reconnect
-        redis.kill9()
+        redis_servers[0].kill9()
         during = [cluster.submit(f"broker down {i}: a lamp", "pico-turbo", server=i % 2)
                   for i in range(4)]
-        procs.redis_server(port, tmp_path)
+        redis_servers.append(procs.redis_server(port, tmp_path))
         cluster.wait_final(during, timeout=120)
         assert cluster.counts(during) == {"succeeded": 4}
         cluster.check_books()
@@ -284,12 +295,6 @@ def test_faults_on_postgresql_and_redis(tmp_path, pg_schema, provider, redis_bro
         with cluster.tp.ctx.sessions.begin() as s:
             assert s.get(Job, twice).attempts == 1
         cluster.check_books()
-    except BaseException:
-        for proc in [*cluster.servers, *cluster.workers.values()]:
-            print(f"--- {proc.name}\n{proc.text()[-4000:]}")
-        raise
-    finally:
-        cluster.stop()
 
 
 def test_jobs_run_through_rabbitmq(tmp_path, pg_schema, provider):
@@ -303,24 +308,19 @@ def test_jobs_run_through_rabbitmq(tmp_path, pg_schema, provider):
         pytest.skip("RabbitMQ is not manageable here")
     subprocess.run([*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
                    check=True, capture_output=True)
-    cluster = Cluster(tmp_path, pg_schema, f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-                      provider)
-    cluster.start()
     try:
-        cluster.wait_final(cluster.load(8, "rabbit"))
-        slow = cluster.submit("kill on rabbit: two dogs", "pico-dit", n=4)
-        cluster.wait_running(slow)
-        cluster.workers["builtin"].kill9()
-        cluster.workers["builtin"] = cluster.worker("builtin")
-        cluster.wait_final([slow])
-        assert cluster.counts(cluster.all_jobs()) == {"succeeded": 9}
-        cluster.check_books()
-    except BaseException:
-        for proc in [*cluster.servers, *cluster.workers.values()]:
-            print(f"--- {proc.name}\n{proc.text()[-4000:]}")
-        raise
+        with Cluster(tmp_path, pg_schema, f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+                     provider) as cluster:
+            cluster.start()
+            cluster.wait_final(cluster.load(8, "rabbit"))
+            slow = cluster.submit("kill on rabbit: two dogs", "pico-dit", n=4)
+            cluster.wait_running(slow)
+            cluster.workers["builtin"].kill9()
+            cluster.workers["builtin"] = cluster.worker("builtin")
+            cluster.wait_final([slow])
+            assert cluster.counts(cluster.all_jobs()) == {"succeeded": 9}
+            cluster.check_books()
     finally:
-        cluster.stop()
         subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True)
 
 

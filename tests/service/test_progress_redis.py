@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import redis
 from PIL import Image
-from tests.support import shared_redis
 from tests.support.shared_redis import eventually, subscribers
 
 from triptych.service.progress import MemoryProgressHub, ProgressEvent, make_hub
@@ -26,17 +25,6 @@ from triptych.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 10.0  # seconds to wait for an event that must come (never a measured time)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return shared_redis.reachable_url()
-
-
-@pytest.fixture
-def prefix(redis_url) -> Iterator[str]:
-    with shared_redis.isolated_prefix(redis_url) as p:
-        yield p
 
 
 @pytest.fixture

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from tests.support import shared_redis
 from triptych.web.ratelimit import RateLimiter, make_limiter
 from triptych.web.ratelimit_redis import RedisRateLimiter, window_seconds
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return shared_redis.reachable_url()
-
-
-@pytest.fixture
-def prefix(redis_url) -> Iterator[str]:
-    with shared_redis.isolated_prefix(redis_url) as p:
-        yield p
 
 
 def test_window_keeps_the_burst_and_the_rate():

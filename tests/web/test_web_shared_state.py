@@ -9,13 +9,10 @@ import dataclasses
 import json
 import sys
 import threading
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import shared_redis
 from tests.web.conftest import fast_config, make_key, start_server
 from triptych.client import Triptych
 from triptych.service.executor import InProcessExecutor
@@ -25,17 +22,6 @@ from triptych.settings import Settings
 from triptych.web.app import create_app
 from triptych.web.ratelimit_redis import RedisRateLimiter
 from triptych.web.sse import WakingQueue
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return shared_redis.reachable_url()
-
-
-@pytest.fixture
-def prefix(redis_url) -> Iterator[str]:
-    with shared_redis.isolated_prefix(redis_url) as p:
-        yield p
 
 
 def read_events(stream: httpx.Response, on_event=None) -> list[tuple[str, dict]]:

@@ -292,8 +292,8 @@ class JobService:
 
     # -- run --------------------------------------------------------------------------------
 
-    def claim(self, job_id: str) -> Job | None:
-        """Atomically move a queued job to running; the job (detached), or None if someone
+    def claim(self, job_id: str) -> JobRecord | None:
+        """Atomically move a queued job to running; the job as claimed, or None if someone
         else has it or it is no longer queued. ``attempts`` after the claim is this run's
         token: only the run holding the current attempt may renew the lease or settle."""
         now = self.ctx.clock()
