@@ -76,6 +76,8 @@ _LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in)
               # NO KEY UPDATE: foreign-key checks of a settle's inserts pass it (PostgreSQL;
               # SQLite has no row locks and serialises writers with BEGIN IMMEDIATE)
               .with_for_update(key_share=True))
+# Counted in a statement of its own, after the lock: under READ COMMITTED a new statement
+# sees every submit that committed while we waited (a subquery of the locking one would not).
 _IN_FLIGHT = select(func.count()).select_from(_JOBS).where(
     _JOBS.c.user_id == bindparam("u"), _JOBS.c.status.in_(IN_FLIGHT))
 _INSERT_JOB = insert(Job)

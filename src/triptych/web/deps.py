@@ -55,7 +55,7 @@ class Principal:
         return f"key:{self.key_id}" if self.key_id else f"user:{self.user_id}"
 
 
-def _principal(user: User, via: str, **extra: str | None) -> Principal:
+def _principal(user: User | keys_mod.KeyOwner, via: str, **extra: str | None) -> Principal:
     return Principal(user_id=user.id, email=user.email, role=user.role, plan=user.plan,
                      unrestricted_opt_in=user.unrestricted_opt_in, via=via, **extra)
 
@@ -73,11 +73,10 @@ def resolve_principal(request: Request, state: WebState) -> Principal | None:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send your API key as 'Authorization: Bearer tpk_…'.")
         with state.tp.ctx.sessions.begin() as s:
-            found = keys_mod.authenticate(s, token.strip(), now)
-            if found is None:
+            owner = keys_mod.authenticate(s, token.strip(), now)
+            if owner is None:
                 raise Unauthorized("This API key is not valid (unknown or revoked).")
-            key, user = found
-            principal = _principal(user, "key", key_id=key.id)
+            principal = _principal(owner, "key", key_id=owner.key_id)
     else:
         token = request.cookies.get(sessions_mod.COOKIE)
         if token:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from triptych.db.auth_models import ApiKey
@@ -61,18 +62,38 @@ def revoke_key(s: Session, user_id: int, key_id: str, now: datetime) -> ApiKey:
     return row
 
 
-def authenticate(s: Session, secret: str, now: datetime) -> tuple[ApiKey, User] | None:
+# Every API request runs this: one Core statement (key and account together), built once.
+_BY_HASH = (select(ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at,
+                   User.id.label("user_id"), User.email, User.role, User.plan,
+                   User.unrestricted_opt_in)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.key_hash == bindparam("h")))
+_TOUCH = update(ApiKey).where(ApiKey.id == bindparam("k")).values(last_used_at=bindparam("t"))
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """Who a valid key belongs to: the key's id and the account's fields a request needs."""
+
+    key_id: str
+    id: int  # the user's
+    email: str
+    role: str
+    plan: str
+    unrestricted_opt_in: bool
+
+
+def authenticate(s: Session, secret: str, now: datetime) -> KeyOwner | None:
     if not secret.startswith(KEY_PREFIX):
         return None
-    row = s.scalar(select(ApiKey).where(ApiKey.key_hash == digest(secret)))
+    conn = s.connection()
+    row = conn.execute(_BY_HASH, {"h": digest(secret)}).first()
     if row is None or row.revoked_at is not None:
         return None
-    user = s.get(User, row.user_id)
-    if user is None:
-        return None
     if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
-        row.last_used_at = now
-    return row, user
+        conn.execute(_TOUCH, {"k": row.id, "t": now})
+    return KeyOwner(row.id, row.user_id, row.email, row.role, row.plan,
+                    row.unrestricted_opt_in)
 
 
 def key_public(row: ApiKey) -> dict[str, Any]:
