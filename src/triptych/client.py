@@ -268,14 +268,21 @@ class Triptych:
                content_mode: str = "standard", idempotency_key: str | None = None,
                parent_job_id: str | None = None) -> dict[str, Any]:
         """Validate, quote and hold; the job is queued (run it with ``run``)."""
-        seed = self._seed_for(seed, idempotency_key)
-        _, spec = self._spec(model, prompt, seed=seed, size=size, n=n, steps=steps,
-                             content_mode=content_mode)
-        [job] = self.jobs.submit(self.user_id, [spec], idempotency_key=idempotency_key,
-                                 parent_job_id=parent_job_id)
+        job = self._submit_one(prompt, model, seed=seed, size=size, n=n, steps=steps,
+                               content_mode=content_mode, idempotency_key=idempotency_key,
+                               parent_job_id=parent_job_id)
         if isinstance(job, JobRecord):  # just created: what was inserted, nothing to reload
             return job_public(job, [])
         return self.job(job.id)  # an idempotent replay: the job as it stands
+
+    def _submit_one(self, prompt: str, model: str | None, *, seed: int | None,
+                    idempotency_key: str | None, parent_job_id: str | None,
+                    run_here: bool = False, **kwargs: Any) -> Job | JobRecord:
+        seed = self._seed_for(seed, idempotency_key)
+        _, spec = self._spec(model, prompt, seed=seed, **kwargs)
+        [job] = self.jobs.submit(self.user_id, [spec], idempotency_key=idempotency_key,
+                                 parent_job_id=parent_job_id, run_here=run_here)
+        return job
 
     def run(self, job_id: str, progress: Progress | None = None) -> dict[str, Any]:
         self.job(job_id)  # owner check
@@ -287,14 +294,17 @@ class Triptych:
                  content_mode: str = "standard", idempotency_key: str | None = None,
                  progress: Progress | None = None,
                  parent_job_id: str | None = None) -> Generation:
-        job = self.submit(prompt, model, seed=seed, size=size, n=n, steps=steps,
-                          content_mode=content_mode, idempotency_key=idempotency_key,
-                          parent_job_id=parent_job_id)
-        if job["status"] == "queued":  # ours: just submitted (an idempotent retry may be done)
-            ran = self.jobs.run_job(job["id"], progress)
-            images = getattr(ran, "images", None)  # set when it has just succeeded here
-            job = job_public(ran, images) if images is not None else self.job(job["id"])
-        return self._outcome(job)
+        job = self._submit_one(prompt, model, seed=seed, size=size, n=n, steps=steps,
+                               content_mode=content_mode, idempotency_key=idempotency_key,
+                               parent_job_id=parent_job_id, run_here=True)
+        if not isinstance(job, JobRecord):  # an idempotent replay: as it stands
+            if job.status == "queued":  # left queued (its runner stopped): run it now
+                self.jobs.run_job(job.id, progress)
+            return self._outcome(self.job(job.id))
+        ran = self.jobs.run_claimed(job, progress)  # created claimed: ours to run now
+        images = getattr(ran, "images", None)  # set when it has just succeeded here
+        return self._outcome(job_public(ran, images) if images is not None
+                             else self.job(job.id))
 
     def _outcome(self, job: dict[str, Any]) -> Generation:
         raise_for_failure(job)

@@ -197,8 +197,12 @@ class JobService:
         idempotency_key: str | None = None,
         compare: Compare | None = None,
         parent_job_id: str | None = None,
-    ) -> list[Job]:
-        """Create jobs and hold their whole cost in one transaction (all or nothing)."""
+        run_here: bool = False,
+    ) -> list[Job | JobRecord]:
+        """Create jobs and hold their whole cost in one transaction (all or nothing).
+
+        ``run_here``: the caller runs the new jobs itself right away (``run_claimed``), so
+        they are created already claimed, with their lease, in the same transaction."""
         # An empty key is no key: stored, it would collide on the unique index with the next.
         idempotency_key = idempotency_key or None
         cards = [self.card(spec.model_id) for spec in specs]
@@ -208,7 +212,7 @@ class JobService:
         fingerprint = "|".join(spec.fingerprint() for spec in specs)
         try:
             return self._submit(user_id, specs, cards, fingerprint, idempotency_key, compare,
-                                parent_job_id)
+                                parent_job_id, run_here)
         except IntegrityError:
             if not idempotency_key:
                 raise
@@ -220,7 +224,7 @@ class JobService:
 
     def _submit(self, user_id: int, specs: list[GenerationSpec], cards: list[ModelCard],
                 fingerprint: str, idempotency_key: str | None, compare: Compare | None,
-                parent_job_id: str | None) -> list[Job]:
+                parent_job_id: str | None, run_here: bool = False) -> list[Job | JobRecord]:
         with self.ctx.sessions.begin() as s:
             # One submit per user at a time, across processes (PostgreSQL row lock; SQLite's
             # BEGIN IMMEDIATE already serialises writers): the in-flight count, the balance
@@ -266,6 +270,10 @@ class JobService:
                     parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
                     created_at=now, notes={},
                 )
+                if run_here:  # claimed by this process, as claim() would
+                    values.update(status="running", attempts=1, started_at=now,
+                                  lease_until=now + timedelta(
+                                      seconds=self.ctx.settings.job_lease_seconds))
                 conn.execute(_INSERT_JOB, values)
                 try:
                     ledger.hold(user, values["id"], values["cost"])
@@ -320,6 +328,11 @@ class JobService:
         job = self.claim(job_id)
         if job is None:
             return self._finalise_if_canceled(job_id)
+        return self.run_claimed(job, progress)
+
+    def run_claimed(self, job: JobRecord, progress: Progress | None = None) -> Job | JobRecord:
+        """Run a job this process has claimed (``claim``, or ``submit(run_here=True)``)."""
+        job_id = job.id
         card = self.card(job.model_id)
         request = GenerationRequest(
             prompt=job.prompt, width=job.width, height=job.height, seed=job.seed, n=job.n,
