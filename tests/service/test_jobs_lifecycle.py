@@ -228,3 +228,30 @@ def test_provider_unavailable_is_said_once(tp, fake_factory):
     with pytest.raises(JobFailed) as info:
         tp.generate("a cat", "fake-general")
     assert info.value.message.lower().count("provider unavailable") == 1
+
+
+def test_progress_reaches_subscribers_throttled_and_the_caller_whole(tp, fake_factory):
+    """A model stepping faster than anyone can watch: the caller's callback sees every step,
+    the hub (what SSE clients, possibly in other processes, receive) a few."""
+    from PIL import Image as PILImage
+
+    from triptych.engines.base import EngineImage, EngineResult
+
+    class Stepper:
+        def generate(self, request, progress=None):
+            for step in range(200):
+                progress((step + 1) / 200, PILImage.new("RGB", (8, 8), "gray"))
+            return EngineResult(images=[EngineImage(PILImage.new("RGB", (64, 64), "red"))])
+
+    fake_factory.engines["fake-draft"] = Stepper()
+    job = tp.submit("a cat", "fake-draft")
+    events = tp.ctx.hub.subscribe(job["id"])
+    seen: list[float] = []
+    tp.run(job["id"], progress=lambda fraction, _preview: seen.append(fraction))
+    published = []
+    while not events.empty():
+        published.append(events.get_nowait())
+    running = [e for e in published if e.status == "running"]
+    assert len(seen) == 200
+    assert 1 <= len(running) < 50 and running[0].preview_png is not None
+    assert published[-1].status == "succeeded"

@@ -66,6 +66,8 @@ LOST_MESSAGE = ("The worker running this job stopped. Nothing was charged; pleas
 FINAL = ("succeeded", "failed", "canceled")
 
 Progress = Callable[[float, Any], None]
+PROGRESS_EVERY = 0.1  # seconds between two progress events published for one job
+PREVIEW_EVERY = 0.5  # seconds between two previews
 
 
 # The statements every job runs, built once (Core with bound parameters: a fraction of an
@@ -339,10 +341,23 @@ class JobService:
             steps=job.steps, content_mode=job.content_mode, target=card.target,
         )
 
+        sent = {"event": float("-inf"), "preview": float("-inf")}
+
         def on_progress(fraction: float, preview: Any = None) -> None:
-            self.ctx.hub.publish_progress(job_id, fraction, preview)
-            if progress is not None:
+            if progress is not None:  # the caller's own callback sees every step
                 progress(fraction, preview)
+            # Subscribers (possibly across processes) get at most PROGRESS_EVERY events and
+            # PREVIEW_EVERY previews a second: a fast model steps far quicker than a person
+            # can watch, and each event is encoded, published and streamed.
+            now = time.monotonic()
+            if now - sent["event"] < PROGRESS_EVERY:
+                return
+            sent["event"] = now
+            if preview is not None and now - sent["preview"] < PREVIEW_EVERY:
+                preview = None
+            elif preview is not None:
+                sent["preview"] = now
+            self.ctx.hub.publish_progress(job_id, fraction, preview)
 
         started = time.perf_counter()
         try:
