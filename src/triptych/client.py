@@ -509,20 +509,20 @@ class Triptych:
         location = image["svg_path"] if svg else image["path"]
         if location is None:
             raise NotFound("This image has no SVG version.")
-        try:
-            return self.ctx.store.read(location)
-        except ObjectMissing:
-            raise NotFound(f"The file of image {image_id} is gone.") from None
+        return self._stored(location, f"The file of image {image_id} is gone.")
 
     def sheet_bytes(self, compare_id: str) -> bytes:
         """A comparison's side-by-side sheet (composed once every model has finished)."""
         location = self.compare_status(compare_id)["sheet_path"]
         if location is None:
             raise NotFound("This comparison has no sheet yet.")
+        return self._stored(location, f"The sheet of comparison {compare_id} is gone.")
+
+    def _stored(self, location: str, gone: str) -> bytes:
         try:
             return self.ctx.store.read(location)
         except ObjectMissing:
-            raise NotFound(f"The sheet of comparison {compare_id} is gone.") from None
+            raise NotFound(gone) from None
 
     def delete_image(self, image_id: str) -> None:
         """Remove an image from the user's gallery (the job and its ledger entries stay)."""

@@ -614,10 +614,3 @@ class JobService:
                 if won == 1:
                     taken.append((job_id, priority, model_id))
             return taken
-
-    def queued_ids(self) -> list[str]:
-        with self.ctx.sessions.begin() as s:
-            return list(s.scalars(select(Job.id).where(Job.status == "queued")
-                                  .order_by(Job.priority, Job.created_at)))
-
-

@@ -25,7 +25,6 @@ class LeaseRenewer:
         self.jobs = jobs
         self.interval = max(0.05, jobs.ctx.settings.job_lease_seconds / 3)
         self._running: dict[str, int] = {}  # job id -> the attempt this process runs
-        self.lost: set[str] = set()  # jobs another attempt took over while we ran them
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -42,8 +41,8 @@ class LeaseRenewer:
             yield
         finally:
             with self._lock:
-                self._running.pop(job_id, None)
-                self.lost.discard(job_id)
+                if self._running.get(job_id) == attempt:
+                    del self._running[job_id]
 
     def _loop(self) -> None:
         stop = threading.Event()  # the thread lives as long as the process
@@ -53,8 +52,10 @@ class LeaseRenewer:
             for job_id, attempt in running:
                 try:
                     if not self.jobs.renew_lease(job_id, attempt):
+                        # Another attempt owns it now: stop renewing; its settle will
+                        # ignore our late result (the attempt check in _succeed/_fail).
                         with self._lock:
-                            if job_id in self._running:
-                                self.lost.add(job_id)
+                            if self._running.get(job_id) == attempt:
+                                del self._running[job_id]
                 except Exception:  # a database hiccup: try again next beat; the lease has slack
                     log.warning("could not renew the lease of job %s", job_id, exc_info=True)

@@ -73,6 +73,7 @@ class LedgerCache:
     rolled-back transaction never leaves an account id or a grant behind."""
 
     refs: dict[str, AccountRef] = field(default_factory=dict)
+    by_id: dict[int, AccountRef] = field(default_factory=dict)
     granted: set[tuple[int, str, str]] = field(default_factory=set)  # user, period, plan
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -141,9 +142,13 @@ class Ledger:
         account = self._account(name, **how)
         ref = AccountRef(account.id, account.name, account.kind, account.period)
         if name not in self.s.info.get(_CREATED, ()):  # committed before us: safe to keep
-            with self.cache.lock:
-                self.cache.refs[name] = ref
+            self._remember(ref)
         return ref
+
+    def _remember(self, ref: AccountRef) -> None:
+        with self.cache.lock:
+            self.cache.refs[ref.name] = ref
+            self.cache.by_id[ref.id] = ref
 
     def _system(self, name: str) -> Account:
         return self._account(name, kind="system", allow_negative=name == ISSUANCE)
@@ -330,11 +335,13 @@ class Ledger:
                                       renews_on=balance.renews_on)
 
     def _refs(self, ids: set[int]) -> dict[int, AccountRef]:
-        known = {r.id: r for r in self.cache.refs.values() if r.id in ids}
+        known = {i: self.cache.by_id[i] for i in ids if i in self.cache.by_id}
         missing = ids - known.keys()
-        if missing:
+        if missing:  # rows held by a committed hold: safe to remember
             for row in self.s.connection().execute(_REF_BY_ID, {"ids": sorted(missing)}):
                 known[row.id] = AccountRef(row.id, row.name, row.kind, row.period)
+                if row.name not in self.s.info.get(_CREATED, ()):
+                    self._remember(known[row.id])
         return known
 
     def settle(self, job: Job, charge: int, reason: str, *, fresh: bool = False) -> None:

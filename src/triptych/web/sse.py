@@ -28,7 +28,6 @@ from triptych.service.progress import ProgressEvent
 from triptych.web.present import FINAL, job_out
 
 RECHECK = 2.0  # how often to re-read the job row when no event comes
-SETTLE = 0.2  # after a final event, how soon to look again if the row is not final yet
 KEEPALIVE = 15.0
 
 
@@ -96,7 +95,7 @@ async def job_events(request: Request, tp: Triptych, job: dict[str, Any]) -> Asy
                     yield frame("done", job_out(job))
                     return
                 now = time.monotonic()
-                next_check = now + (SETTLE if got_final else RECHECK)
+                next_check = now + RECHECK  # final events follow their commit: not reached
             if now - last_sent >= KEEPALIVE:
                 yield ": keep-alive\n\n"
                 last_sent = now

@@ -1,7 +1,7 @@
 """The API side of distributed execution: hand committed jobs to the broker.
 
-``CeleryExecutor`` has the embedded executor's interface (``start``, ``dispatch``, ``wait``,
-``stop``), so the web layer does not care where jobs run. Publishing happens after the job's
+``CeleryExecutor`` has the embedded executor's interface (``start``, ``dispatch``, ``stop``),
+so the web layer does not care where jobs run. Publishing happens after the job's
 transaction commits; a publish that fails (broker down) is logged and left to the sweeper,
 which re-publishes queued jobs that nobody started within ``requeue_after_seconds``.
 """
@@ -9,8 +9,6 @@ which re-publishes queued jobs that nobody started within ``requeue_after_second
 from __future__ import annotations
 
 import logging
-import queue
-import time
 
 from triptych.catalog.loader import UnknownModelError
 from triptych.db.models import Job
@@ -20,7 +18,7 @@ from triptych.service.distributed.celery_app import (
     make_queue,
     message_priority,
 )
-from triptych.service.jobs import FINAL, JobService
+from triptych.service.jobs import JobService
 from triptych.service.pools import queue_for
 from triptych.service.sweeper import Sweeper
 
@@ -43,8 +41,8 @@ class CeleryExecutor:
             self.sweeper.stop()
 
     def dispatch(self, job_id: str, priority: int = 1, model_id: str | None = None) -> None:
+        """No local completion event: callers wait on the progress hub (runner.wait_final)."""
         self.publish(job_id, priority, model_id)
-        return None  # no local completion event: callers wait on the job row / progress hub
 
     def publish(self, job_id: str, priority: int = 1, model_id: str | None = None) -> bool:
         if model_id is None:
@@ -66,25 +64,3 @@ class CeleryExecutor:
         except Exception:  # broker unreachable: the sweeper publishes it later
             log.warning("could not publish job %s; the sweeper will", job_id, exc_info=True)
             return False
-
-    def wait(self, job_id: str, timeout: float | None = None) -> bool:
-        """Block until the job is final (True) or ``timeout`` passes (False): woken by the
-        shared progress hub's final event, with the row re-read every second as a backstop."""
-        hub = self.jobs.ctx.hub
-        q = hub.subscribe(job_id)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while True:
-                with self.jobs.ctx.sessions.begin() as s:
-                    job = s.get(Job, job_id)
-                    if job is None or job.status in FINAL:
-                        return job is not None
-                left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-                if left <= 0:
-                    return False
-                try:
-                    q.get(timeout=left)
-                except queue.Empty:
-                    pass
-        finally:
-            hub.unsubscribe(job_id, q)
