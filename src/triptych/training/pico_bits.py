@@ -94,7 +94,7 @@ class BitsTrainConfig:
     log_every: int = 25
     preview_every: int = 1000
     # sampling defaults written into the checkpoint; on the tuning set (prompt seed 777) for
-    # the fourteenth session's tokenizer and GPT, w 1 / 1.5 / 1.75 / 2 / 2.5 / 3 scored 0.719 /
+    # the shipped tokenizer and GPT, w 1 / 1.5 / 1.75 / 2 / 2.5 / 3 scored 0.719 /
     # 0.800 / 0.797 / 0.794 / 0.793 / 0.777 with KID 0.15 / 0.11 / 0.16 / 0.25 / 0.39 / 0.48
     guidance: float = 1.75
     temperature: float = 0.8  # 0.333 vs 0.290 at 1.0 on a 42-prompt tuning set (prompt seed 777)

@@ -1,7 +1,7 @@
 """Train pico-lm (recipe (d)): a diffusion backbone conditioned on a frozen language model.
 
 The default backbone is pico-diffusion's latent U-Net, started from pico-diffusion's weights
-(``--init``) so a CPU session only pays for the connector and a fine-tune; ``--size small``
+(``--init``) so a CPU run only pays for the connector and a fine-tune; ``--size small``
 trains the pico-dit DiT backbone from scratch instead.
 
 The captions of the cached training pairs are encoded once by MiniLM (``FrozenLM``) and the
@@ -61,7 +61,7 @@ CONNECTORS: dict[str, ConnectorConfig] = {
     "unet-tiny": ConnectorConfig(dim=16, hidden=32, blocks=1, heads=2),
 }
 # sizes whose backbone is pico-diffusion's U-Net (same config names minus the prefix); the
-# others are DiT sizes. The U-Net is what a 2-core CPU can train in a session: it can start
+# others are DiT sizes. The U-Net is what a 2-core CPU can train in an hour or so: it can start
 # from pico-diffusion's weights, and it is ~2x cheaper per step than the DiT.
 UNET_SIZES = {"unet-small": "small", "unet-tiny": "tiny"}
 DEFAULT_SIZE = "unet-small"
