@@ -21,6 +21,22 @@ from triptych.web import keys as keys_mod
 from triptych.web.app import create_app
 from triptych.web.config import WebConfig
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright drives it, nothing is downloaded
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """One headless Chromium for the session (Playwright allows one sync driver at a time)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
 
 def fast_config(**overrides) -> WebConfig:
     """Cheap Argon2id (still Argon2id) and generous limits unless a test says otherwise."""

@@ -11,14 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import fast_config, start_server
+from tests.web.conftest import CHROMIUM, fast_config, start_server
 from triptych.client import Triptych
 from triptych.settings import Settings
 from triptych.web.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -35,19 +32,16 @@ def ui(tmp_path, fake_factory, fake_catalog):
 
 
 @pytest.fixture
-def page(tmp_path):
+def page(chromium):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=ARGS, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        context.close()
-        assert not errors, f"JavaScript errors: {errors}"
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
 
 
 def balance(page) -> int:

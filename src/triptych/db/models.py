@@ -144,3 +144,4 @@ class Image(Base):
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    favourite_at: Mapped[datetime | None] = mapped_column(DateTime)  # starred in the gallery

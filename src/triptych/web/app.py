@@ -20,6 +20,7 @@ from triptych.client import Triptych
 from triptych.service.executor import Executor, make_executor
 from triptych.web import (
     openai_compat,
+    pages,
     request_metrics,
     routes_admin,
     routes_auth,
@@ -29,7 +30,6 @@ from triptych.web import (
     routes_keys,
     routes_library,
     routes_ops,
-    routes_pages,
 )
 from triptych.web.config import WebConfig, load_or_create_secret
 from triptych.web.errors import install_error_handlers
@@ -82,7 +82,7 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     for module in (routes_auth, routes_keys, routes_generations, routes_compare,
                    routes_catalog, routes_library, routes_admin, openai_compat):
         app.include_router(module.router)
-    app.include_router(routes_pages.router, include_in_schema=False)
+    app.include_router(pages.router, include_in_schema=False)
     app.include_router(routes_ops.router, include_in_schema=False)  # docs/deploy.md
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

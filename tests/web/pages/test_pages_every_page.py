@@ -1,0 +1,28 @@
+"""Every page, signed in, at 1280x800 and 390x844: it loads, nothing scrolls sideways, and
+axe-core finds no serious or critical violation in light or dark mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.pages.conftest import assert_accessible, fits_width, shot, sign_up
+
+pytestmark = pytest.mark.xfail(reason="the studio pages land in the next merges", strict=False)
+
+PAGES = ["create", "compare", "gallery", "credits", "models", "account"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_fits_and_is_accessible(studio, page, name):
+    sign_up(page, studio.url)
+    page.goto(f"{studio.url}/{name}")
+    assert fits_width(page), f"/{name} scrolls sideways at {page.size}"
+    assert_accessible(page)
+    shot(page, name)
+
+
+@pytest.mark.parametrize("name", ["login", "signup", "models"])
+def test_signed_out_page_is_accessible(studio, page, name):
+    page.goto(f"{studio.url}/{name}")
+    assert fits_width(page)
+    assert_accessible(page)
