@@ -26,7 +26,19 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,12 +93,15 @@ class LedgerCache:
 # Statements of the hot paths, built once: SQLAlchemy's Core with bound parameters costs a
 # fraction of an ORM query per call, and a job runs a dozen of them.
 _KEY_USED = select(Transfer.id).where(Transfer.key == bindparam("k"))
-_DEBIT = (update(Account)
-          .where(Account.id == bindparam("a"),
-                 or_(Account.allow_negative, Account.balance >= bindparam("amt")))
-          .values(balance=Account.balance - bindparam("amt")))
-_CREDIT = (update(Account).where(Account.id == bindparam("a"))
-           .values(balance=Account.balance + bindparam("amt")))
+# SQLite: both balances in one UPDATE; the debit row qualifies only if it can pay, so a
+# refusal updates one row, not two (and the caller's transaction is rolled back).
+_MOVE = (update(Account)
+         .where(Account.id.in_((bindparam("src"), bindparam("dst"))),
+                or_(Account.id == bindparam("dst"), Account.allow_negative,
+                    Account.balance >= bindparam("amt")))
+         .values(balance=Account.balance + case((Account.id == bindparam("dst"),
+                                                 bindparam("amt")),
+                                                else_=-bindparam("amt"))))
 _INSERT_TRANSFER = insert(Transfer)
 _HOLDS = (select(Transfer.from_account_id, Transfer.to_account_id, Transfer.amount)
           .where(Transfer.job_id == bindparam("j"), Transfer.kind == "hold")
@@ -94,8 +109,39 @@ _HOLDS = (select(Transfer.from_account_id, Transfer.to_account_id, Transfer.amou
 _SETTLED = (select(Transfer.kind, Transfer.amount)
             .where(Transfer.job_id == bindparam("j"), Transfer.kind.in_(("capture", "void"))))
 _BALANCES = select(Account.name, Account.balance).where(Account.name.in_(bindparam("names")))
+_LOCKED_BALANCES = (select(Account.name, Account.balance)
+                    .where(Account.id.in_(bindparam("ids", expanding=True)))
+                    .order_by(Account.id).with_for_update())
 _REF_BY_ID = select(Account.id, Account.name, Account.kind, Account.period).where(
     Account.id.in_(bindparam("ids")))
+_TRANSFER_FIELDS = (("key", String), ("from_account_id", Integer), ("to_account_id", Integer),
+                    ("amount", Integer), ("kind", String), ("user_id", Integer),
+                    ("job_id", String), ("memo", String), ("created_at", DateTime))
+
+
+def _one_statement_transfer():
+    """PostgreSQL: debit, credit and the transfer row in one statement (one round trip
+    instead of three). Each step runs only if the one before it did, so a refused debit
+    writes nothing; the statement answers how many transfers it wrote (1 or 0)."""
+    # Bound names are prefixed: a name equal to a column of ``accounts`` (kind, user_id)
+    # would be read as a value to SET by the nested UPDATEs.
+    debit = (update(Account)
+             .where(Account.id == bindparam("t_from_account_id"),
+                    or_(Account.allow_negative, Account.balance >= bindparam("t_amount")))
+             .values(balance=Account.balance - bindparam("t_amount"))
+             .returning(Account.id).cte("debit"))
+    credit = (update(Account)
+              .where(Account.id == bindparam("t_to_account_id"), exists(select(debit.c.id)))
+              .values(balance=Account.balance + bindparam("t_amount"))
+              .returning(Account.id).cte("credit"))
+    row = select(*(bindparam(f"t_{name}", type_=kind) for name, kind in _TRANSFER_FIELDS)).where(
+        exists(select(credit.c.id)))
+    moved = (insert(Transfer).from_select([name for name, _ in _TRANSFER_FIELDS], row)
+             .returning(Transfer.id).cte("moved"))
+    return select(func.count()).select_from(moved)
+
+
+_PG_TRANSFER = _one_statement_transfer()
 _CREATED = "ledger.created"  # session.info: account names created in this transaction
 _GRANTED = "ledger.granted"  # session.info: an allowance was granted in this transaction
 
@@ -206,13 +252,17 @@ class Ledger:
         conn = self.s.connection()
         if not fresh and conn.execute(_KEY_USED, {"k": key}).first() is not None:
             return False
-        if conn.execute(_DEBIT, {"a": source.id, "amt": amount}).rowcount != 1:
-            raise Overdraft(source.name)
-        conn.execute(_CREDIT, {"a": dest.id, "amt": amount})
-        conn.execute(_INSERT_TRANSFER, {
-            "key": key, "from_account_id": source.id, "to_account_id": dest.id,
-            "amount": amount, "kind": kind, "user_id": user_id, "job_id": job_id,
-            "memo": memo, "created_at": self.clock()})
+        row = {"key": key, "from_account_id": source.id, "to_account_id": dest.id,
+               "amount": amount, "kind": kind, "user_id": user_id, "job_id": job_id,
+               "memo": memo, "created_at": self.clock()}
+        if self.postgres:
+            if conn.execute(_PG_TRANSFER, {f"t_{k}": v for k, v in row.items()}).scalar_one() != 1:
+                raise Overdraft(source.name)
+        else:  # SQLite has no data-modifying CTEs; its statements cost no round trip
+            moved = conn.execute(_MOVE, {"src": source.id, "dst": dest.id, "amt": amount})
+            if moved.rowcount != 2:
+                raise Overdraft(source.name)
+            conn.execute(_INSERT_TRANSFER, row)
         for account in (source, dest):  # ORM copies in this session now hold old balances
             if isinstance(account, Account):
                 self.s.expire(account)
@@ -284,13 +334,18 @@ class Ledger:
 
     # -- job holds --------------------------------------------------------------------------
 
-    def balance(self, user: User) -> Balance:
+    def balance(self, user: User, *, lock_ids: list[int] | None = None) -> Balance:
+        """The user's balance; ``lock_ids``: row-lock these accounts (the user's three, in id
+        order) with the same statement that reads them (PostgreSQL; one round trip)."""
         now = self.clock()
         period = period_of(now)
         names = {"allowance": f"user:{user.id}:allowance:{period}",
                  "purchased": f"user:{user.id}:purchased", "held": f"user:{user.id}:held"}
-        found = dict(self.s.connection().execute(_BALANCES, {"names": list(names.values())})
-                     .all())
+        if lock_ids is not None and self.postgres:
+            rows = self.s.connection().execute(_LOCKED_BALANCES, {"ids": sorted(lock_ids)})
+        else:
+            rows = self.s.connection().execute(_BALANCES, {"names": list(names.values())})
+        found = dict(rows.all())
         return Balance(
             allowance=found.get(names["allowance"]) or 0,
             purchased=found.get(names["purchased"]) or 0,
@@ -310,8 +365,7 @@ class Ledger:
         held = self._ref(f"user:{user.id}:held", kind="held", user_id=user.id)
         # Read the balances only once their rows are ours: under READ COMMITTED a concurrent
         # hold could otherwise spend the allowance between our read and our debit.
-        self._lock(account.id for account in (*sources, held))
-        balance = self.balance(user)
+        balance = self.balance(user, lock_ids=[account.id for account in (*sources, held)])
         if balance.available < amount:
             raise InsufficientCredits(needed=amount, available=balance.available,
                                       renews_on=balance.renews_on)
@@ -353,11 +407,14 @@ class Ledger:
         settled (the look-up is skipped; the transfer keys still refuse a second one)."""
         conn = self.s.connection()
         holds = conn.execute(_HOLDS, {"j": job.id}).all()
-        # The accounts this moves, locked in the same order a hold locks them.
-        self._lock(id_ for hold in holds for id_ in (hold.from_account_id, hold.to_account_id))
         held_total = sum(h.amount for h in holds)
         if not 0 <= charge <= held_total:
             raise ValueError(f"cannot charge {charge} of a {held_total}-credit hold")
+        if charge < held_total:
+            # A refund moves credits back into the user's accounts: lock them all, in the
+            # order a hold locks them. A whole capture touches only the held account, then
+            # revenue, which every movement takes last: its own updates lock enough.
+            self._lock(id_ for h in holds for id_ in (h.from_account_id, h.to_account_id))
         done = [] if fresh else conn.execute(_SETTLED, {"j": job.id}).all()
         if done:
             captured = sum(t.amount for t in done if t.kind == "capture")
