@@ -39,7 +39,8 @@ from triptych.errors import (
 from triptych.service import ledger_verify
 from triptych.service import recommend as recommend_mod
 from triptych.service.clock import Clock, utc_now
-from triptych.service.jobs import FINAL, JobContext, JobRecord, JobService, Progress, new_id
+from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
+from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
 from triptych.service.progress import make_hub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
@@ -122,7 +123,7 @@ def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
 
 def raise_for_failure(job: dict[str, Any]) -> None:
     """Turn a failed or cancelled job into the error that says why (its refund is done)."""
-    if job["status"] == "succeeded":
+    if job["status"] == SUCCEEDED:
         return
     error = job["error"] or {"code": job["status"], "message": f"The job was {job['status']}."}
     if error["code"] == "moderation_blocked":
@@ -298,7 +299,7 @@ class Triptych:
                                content_mode=content_mode, idempotency_key=idempotency_key,
                                parent_job_id=parent_job_id, run_here=True)
         if not isinstance(job, JobRecord):  # an idempotent replay: as it stands
-            if job.status == "queued":  # left queued (its runner stopped): run it now
+            if job.status == QUEUED:  # left queued (its runner stopped): run it now
                 self.jobs.run_job(job.id, progress)
             return self._outcome(self.job(job.id))
         ran = self.jobs.run_claimed(job, progress)  # created claimed: ours to run now
@@ -348,7 +349,7 @@ class Triptych:
         submitted = self.submit_compare(prompt, models, seed=seed, size=size,
                                         idempotency_key=idempotency_key)
         for job in submitted["jobs"]:
-            if job["status"] == "queued":
+            if job["status"] == QUEUED:
                 self.jobs.run_job(job["id"], progress)
         return self.finish_compare(submitted["id"])
 
@@ -388,7 +389,7 @@ class Triptych:
         jobs = [self.job(j) for j in job_ids]
         done = all(j["status"] in FINAL for j in jobs)
         sheet = compare.sheet_path
-        if done and sheet is None and any(j["status"] == "succeeded" for j in jobs):
+        if done and sheet is None and any(j["status"] == SUCCEEDED for j in jobs):
             sheet = self.finish_compare(compare_id).sheet_location
         return {"id": compare.id, "prompt": compare.prompt, "seed": compare.seed,
                 "status": "done" if done else "running",
@@ -413,7 +414,7 @@ class Triptych:
         entries, results, failures = [], [], []
         for job in jobs:
             card = self.catalog.get(job["model"])
-            if job["status"] == "succeeded" and job["images"]:
+            if job["status"] == SUCCEEDED and job["images"]:
                 data = self.ctx.store.read(job["images"][0]["path"])
                 image = PILImage.open(io.BytesIO(data))
                 entries.append(SheetEntry(card.name, job["charged"], job["seconds"], image))

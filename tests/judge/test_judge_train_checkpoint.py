@@ -60,7 +60,7 @@ def _tiny(steps: int) -> TrainJudgeConfig:
 
 
 def test_training_is_seeded_and_resumable(tmp_path: Path) -> None:
-    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": False}
+    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": None}
     train_judge(_tiny(4), tmp_path / "a", tmp_path / "a.safetensors", **quiet)
     train_judge(_tiny(4), tmp_path / "b", tmp_path / "b.safetensors", **quiet)
     train_judge(_tiny(2), tmp_path / "c", tmp_path / "c.safetensors", **quiet)
@@ -88,7 +88,7 @@ def test_train_judge_cli(tmp_path: Path) -> None:
 
 
 def test_text_only_stage_freezes_every_other_reading(tmp_path: Path) -> None:
-    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": False}
+    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": None}
     train_judge(_tiny(3), tmp_path / "s1", tmp_path / "s1.safetensors", **quiet)
     stage2 = TrainJudgeConfig(size="tiny", steps=3, batch=8, warmup=1, eval_n=16, eval_every=100,
                               ckpt_every=1, lr=0.05, init=str(tmp_path / "s1.safetensors"),
@@ -112,7 +112,7 @@ def test_text_only_stage_needs_a_trained_judge(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="init"):
         train_judge(TrainJudgeConfig(size="tiny", steps=1, train_only="text"), tmp_path / "r",
                     tmp_path / "j.safetensors", use_ae=False, progress=False,
-                    log=lambda _m: None, eval_ceiling=False)
+                    log=lambda _m: None, eval_ceiling=None)
     from triptych.cli.main import cli
 
     result = CliRunner().invoke(cli, ["train", "judge", "--size", "tiny", "--train-only", "text",

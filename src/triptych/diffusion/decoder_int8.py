@@ -25,7 +25,7 @@ CALIBRATION_SEED = 64_2026
 def calibration_latents(ae: Autoencoder, n: int = CALIBRATION_SCENES,
                         seed: int = CALIBRATION_SEED) -> torch.Tensor:
     """Normalised latents [n,4,16,16] of ``n`` seeded world renders (needs the emoji font)."""
-    from triptych.training.data import to_tensor
+    from triptych.nets.pixels import to_tensor
     from triptych.world.dataset import render_batch
 
     images, _, _ = render_batch(n, seed)

@@ -16,7 +16,8 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from triptych.db.models import Job
-from triptych.service.jobs import FINAL, JobService
+from triptych.service.job_status import FINAL
+from triptych.service.jobs import JobService
 from triptych.service.sweeper import Sweeper
 
 if TYPE_CHECKING:

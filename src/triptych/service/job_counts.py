@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from triptych.catalog.card import ModelCard
 from triptych.catalog.loader import Catalog, UnknownModelError
 from triptych.db.models import Job, Transfer
+from triptych.service.job_status import FAILED, QUEUED
 from triptych.service.pools import POOLS, pool_of
 
 UNKNOWN = "unknown"  # a model no longer in this process's catalog
@@ -65,7 +66,7 @@ def queues(groups: list[JobGroup], catalog: Catalog, now: datetime) -> dict[str,
     depth: Counter[str] = Counter()
     oldest: dict[str, datetime] = {}
     for g in groups:
-        if g.status != "queued":
+        if g.status != QUEUED:
             continue
         pool = _lookup(catalog, g.model_id, pool_of)
         depth[pool] += g.count
@@ -82,7 +83,7 @@ def failures(groups: list[JobGroup], catalog: Catalog) -> dict[tuple[str, str], 
     job went through, in a form fit for a label."""
     counts: Counter[tuple[str, str]] = Counter()
     for g in groups:
-        if g.status == "failed":
+        if g.status == FAILED:
             provider = _lookup(catalog, g.model_id, lambda card: card.scheme)
             counts[(provider, g.error_code or UNKNOWN)] += g.count
     return dict(sorted(counts.items()))

@@ -48,6 +48,15 @@ from triptych.errors import (
 )
 from triptych.service import metrics
 from triptych.service.clock import Clock
+from triptych.service.job_status import (
+    CANCELED,
+    FAILED,
+    FINAL,
+    IN_FLIGHT,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+)
 from triptych.service.lease import LeaseRenewer
 from triptych.service.ledger import Ledger, LedgerCache
 from triptych.service.pools import pool_of, repeatable
@@ -60,10 +69,8 @@ from triptych.settings import Settings
 
 log = logging.getLogger("triptych.jobs")
 
-IN_FLIGHT = ("queued", "running")
 LOST_MESSAGE = ("The worker running this job stopped. Nothing was charged; please submit it "
                 "again.")
-FINAL = ("succeeded", "failed", "canceled")
 
 Progress = Callable[[float, Any], None]
 PROGRESS_EVERY = 0.1  # seconds between two progress events published for one job
@@ -85,18 +92,18 @@ _IN_FLIGHT = select(func.count()).select_from(_JOBS).where(
 _INSERT_JOB = insert(Job)
 _INSERT_IMAGE = insert(Image)
 _CLAIM = (update(_JOBS)
-          .where(_JOBS.c.id == bindparam("j"), _JOBS.c.status == "queued",
+          .where(_JOBS.c.id == bindparam("j"), _JOBS.c.status == QUEUED,
                  _JOBS.c.cancel_requested.is_(False))
-          .values(status="running", attempts=_JOBS.c.attempts + 1,
+          .values(status=RUNNING, attempts=_JOBS.c.attempts + 1,
                   started_at=bindparam("now"), lease_until=bindparam("lease"))
           .returning(*_JOBS.c))
 _LOCK_JOB = select(*_JOBS.c).where(_JOBS.c.id == bindparam("j")).with_for_update()
 
 
 _FINISH = (update(_JOBS)
-           .where(_JOBS.c.id == bindparam("j"), _JOBS.c.status == "running",
+           .where(_JOBS.c.id == bindparam("j"), _JOBS.c.status == RUNNING,
                   _JOBS.c.attempts == bindparam("a"), _JOBS.c.cancel_requested.is_(False))
-           .values(status="succeeded", finished_at=bindparam("finished"),
+           .values(status=SUCCEEDED, finished_at=bindparam("finished"),
                    seconds=bindparam("secs"), model_version=bindparam("version"),
                    provider_cost=bindparam("pcost"), notes=bindparam("jnotes"),
                    charged=bindparam("jcharged"), lease_until=None,
@@ -261,7 +268,7 @@ class JobService:
                     id=new_id(), user_id=user.id, model_id=card.id, model_version=card.version,
                     prompt=spec.prompt, seed=spec.seed, width=spec.width, height=spec.height,
                     n=spec.n, steps=spec.steps, content_mode=spec.content_mode,
-                    cost=quote(card, spec.n), charged=0, status="queued",
+                    cost=quote(card, spec.n), charged=0, status=QUEUED,
                     priority=0 if user.plan == "pro" else 1,
                     # Only the first job carries the key: the unique index then guards the
                     # whole group, and the group is found again through it.
@@ -273,7 +280,7 @@ class JobService:
                     created_at=now, notes={},
                 )
                 if run_here:  # claimed by this process, as claim() would
-                    values.update(status="running", attempts=1, started_at=now,
+                    values.update(status=RUNNING, attempts=1, started_at=now,
                                   lease_until=now + timedelta(
                                       seconds=self.ctx.settings.job_lease_seconds))
                 conn.execute(_INSERT_JOB, values)
@@ -319,7 +326,7 @@ class JobService:
         lease = self.ctx.clock() + timedelta(seconds=self.ctx.settings.job_lease_seconds)
         with self.ctx.sessions.begin() as s:
             return s.execute(
-                update(Job).where(Job.id == job_id, Job.status == "running",
+                update(Job).where(Job.id == job_id, Job.status == RUNNING,
                                   Job.attempts == attempt)
                 .values(lease_until=lease).execution_options(synchronize_session=False)
             ).rowcount == 1
@@ -450,10 +457,10 @@ class JobService:
                 "jsteps": detached.steps or result.steps}).first()
             if row is None:
                 current = conn.execute(_LOCK_JOB, {"j": job_id}).one()
-                if (current.status == "running" and current.attempts == detached.attempts
+                if (current.status == RUNNING and current.attempts == detached.attempts
                         and current.cancel_requested):  # cancelled while the engine ran
                     job = s.get(Job, job_id)
-                    self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+                    self._settle_void(s, self.ctx.ledger(s), job, CANCELED, "canceled",
                                       "Cancelled by you.")
                     return job
                 return JobRecord(**current._mapping)  # settled, or taken by a later attempt
@@ -461,8 +468,8 @@ class JobService:
             job = JobRecord(**row._mapping, images=[SimpleNamespace(**i) for i in images])
             self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {job.n} images not "
                                       "delivered" if missing else "delivered", fresh=True)
-        self.ctx.hub.publish(ProgressEvent(job_id, "succeeded", 1.0))
-        metrics.observe_job(job.model_id, "succeeded",
+        self.ctx.hub.publish(ProgressEvent(job_id, SUCCEEDED, 1.0))
+        metrics.observe_job(job.model_id, SUCCEEDED,
                             (job.finished_at - job.created_at).total_seconds(), seconds)
         return job
 
@@ -483,12 +490,12 @@ class JobService:
         with self.ctx.sessions.begin() as s:
             job = s.get(Job, job_id, with_for_update=True)
             assert job is not None
-            if job.status != "running" or job.attempts != detached.attempts:
+            if job.status != RUNNING or job.attempts != detached.attempts:
                 return job  # settled, or taken over by a later attempt: not ours to settle
             job.seconds = seconds
             job.error_field = exc.field if isinstance(exc, InvalidRequestError) else None
             job.error_side = exc.side if isinstance(exc, ModerationError) else None
-            self._settle_void(s, self.ctx.ledger(s), job, "failed", exc.code, message)
+            self._settle_void(s, self.ctx.ledger(s), job, FAILED, exc.code, message)
             return job
 
     def _settle_void(self, s: Session, ledger: Ledger, job: Job, status: str, code: str,
@@ -515,8 +522,8 @@ class JobService:
             job = s.get(Job, job_id, with_for_update=True)
             if job is None:
                 raise NotFound(f"No job {job_id}.")
-            if job.status == "queued" and job.cancel_requested:
-                self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+            if job.status == QUEUED and job.cancel_requested:
+                self._settle_void(s, self.ctx.ledger(s), job, CANCELED, "canceled",
                                   "Cancelled by you.")
             return job
 
@@ -532,8 +539,8 @@ class JobService:
             if job.status in FINAL:
                 return job
             job.cancel_requested = True
-            if job.status == "queued":
-                self._settle_void(s, self.ctx.ledger(s), job, "canceled", "canceled",
+            if job.status == QUEUED:
+                self._settle_void(s, self.ctx.ledger(s), job, CANCELED, "canceled",
                                   "Cancelled by you.")
             return job
 
@@ -553,29 +560,29 @@ class JobService:
         voided: list[str] = []
         with self.ctx.sessions.begin() as s:
             ledger = self.ctx.ledger(s)
-            lost = s.scalars(select(Job).where(Job.status == "running", Job.lease_until < now)
+            lost = s.scalars(select(Job).where(Job.status == RUNNING, Job.lease_until < now)
                              .with_for_update()).all()
             for job in lost:
                 if (job.attempts < self.ctx.settings.max_attempts and not job.cancel_requested
                         and self._repeatable(job.model_id)):
-                    job.status = "queued"
+                    job.status = QUEUED
                     job.lease_until = None
                     job.published_at = None  # publish it again
                     requeued.append(job.id)
                 elif job.cancel_requested:
-                    self._settle_void(s, ledger, job, "canceled", "canceled",
+                    self._settle_void(s, ledger, job, CANCELED, "canceled",
                                       "Cancelled by you.")
                     voided.append(job.id)
                 else:
-                    self._settle_void(s, ledger, job, "failed", "lost", LOST_MESSAGE)
+                    self._settle_void(s, ledger, job, FAILED, "lost", LOST_MESSAGE)
                     voided.append(job.id)
-            stale = s.scalars(select(Job).where(Job.status == "queued",
+            stale = s.scalars(select(Job).where(Job.status == QUEUED,
                                                 Job.created_at < now - ttl)
                               .with_for_update()).all()
             for job in stale:
                 if job.id in requeued:
                     continue
-                self._settle_void(s, ledger, job, "failed", "expired",
+                self._settle_void(s, ledger, job, FAILED, "expired",
                                   "This job waited too long to run and expired. Nothing was "
                                   "charged; please submit it again.")
                 voided.append(job.id)
@@ -598,7 +605,7 @@ class JobService:
         with self.ctx.sessions.begin() as s:
             rows = s.execute(
                 select(Job.id, Job.priority, Job.model_id, Job.published_at).where(
-                    Job.status == "queued", Job.cancel_requested.is_(False),
+                    Job.status == QUEUED, Job.cancel_requested.is_(False),
                     or_(Job.published_at < cutoff,
                         and_(Job.published_at.is_(None), Job.created_at < cutoff)))
                 .order_by(Job.priority, Job.created_at).limit(limit)
@@ -606,7 +613,7 @@ class JobService:
             taken = []
             for job_id, priority, model_id, published_at in rows:
                 won = s.execute(
-                    update(Job).where(Job.id == job_id, Job.status == "queued",
+                    update(Job).where(Job.id == job_id, Job.status == QUEUED,
                                       Job.published_at.is_(None) if published_at is None
                                       else Job.published_at == published_at)
                     .values(published_at=now).execution_options(synchronize_session=False)

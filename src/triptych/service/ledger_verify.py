@@ -18,8 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triptych.db.models import Account, Job, Transfer
-
-FINAL = ("succeeded", "failed", "canceled")
+from triptych.service.job_status import CANCELED, FAILED, FINAL, SUCCEEDED
 
 
 def verify_ledger(session: Session) -> list[str]:
@@ -61,9 +60,9 @@ def verify_ledger(session: Session) -> list[str]:
             problems.append(f"job {job.id} is {job.status} but still holds {open_hold}")
         if job.status not in FINAL and hold != job.cost:
             problems.append(f"job {job.id} is {job.status} and holds {hold}, not {job.cost}")
-        if job.status == "succeeded" and (capture != job.charged or not capture and job.cost):
+        if job.status == SUCCEEDED and (capture != job.charged or not capture and job.cost):
             problems.append(f"job {job.id} succeeded, charged {capture}, recorded {job.charged}")
-        if job.status in ("failed", "canceled") and capture:
+        if job.status in (FAILED, CANCELED) and capture:
             problems.append(f"job {job.id} is {job.status} but was charged {capture}")
 
     for account in accounts.values():

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
+from triptych.service.job_status import FINAL, RUNNING
+
 if TYPE_CHECKING:
     from triptych.settings import Settings
 
-FINAL = ("succeeded", "failed", "canceled")
 FINAL_TTL = 300.0  # seconds a finished job's last event stays for late subscribers
 IDLE_TTL = 6 * 3600.0  # seconds a job with no event (its worker died?) stays
 
@@ -52,7 +53,7 @@ def progress_event(job_id: str, fraction: float, preview: Image.Image | None) ->
         buffer = io.BytesIO()
         preview.convert("RGB").save(buffer, format="PNG")
         png = buffer.getvalue()
-    return ProgressEvent(job_id, "running", max(0.0, min(1.0, fraction)), png)
+    return ProgressEvent(job_id, RUNNING, max(0.0, min(1.0, fraction)), png)
 
 
 class ProgressHub(Protocol):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from triptych.nets.autoencoder import Autoencoder
+from triptych.nets.pixels import to_tensor, to_uint8  # noqa: F401  (re-exported)
 from triptych.nets.text_encoder import Tokenizer
 from triptych.training.common import RUNS_DIR
 
@@ -26,17 +27,6 @@ DATA_DIR = RUNS_DIR / "data"
 
 def stream_seed(seed: int, index: int) -> int:
     return (seed * 1_000_003 + index) % 2**31
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 [N,64,64,3] -> float [N,3,64,64] in [-1, 1]."""
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """float [N,3,H,W] in [-1, 1] -> uint8 [N,H,W,3]."""
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
 def render(n: int, seed: int, split: str = "train", kinds: dict[str, float] | None = None

@@ -20,10 +20,10 @@ from fastapi import APIRouter, Request, Response
 
 from triptych.client import raise_for_failure
 from triptych.errors import InvalidRequest, JobFailed
+from triptych.service.job_status import FINAL
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.errors import OPENAI_PATH
-from triptych.web.present import FINAL
 from triptych.web.responses import openai_errors
 from triptych.web.schemas import OpenAIImagesRequest, OpenAIImagesResponse
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-FINAL = ("succeeded", "failed", "canceled")
-
 
 def image_out(image: dict[str, Any]) -> dict[str, Any]:
     out = {k: image[k] for k in ("id", "job_id", "index", "media_type", "width", "height",

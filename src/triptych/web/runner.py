@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from triptych.client import Triptych
+from triptych.service.job_status import FINAL, QUEUED
 from triptych.web.deps import Principal
-from triptych.web.present import FINAL
 from triptych.web.state import WebState
 
 
@@ -22,7 +22,7 @@ def dispatch_all(state: WebState, principal: Principal,
                  jobs: list[dict[str, Any]]) -> dict[str, threading.Event]:
     """Queue the queued ones; returns each dispatched job's completion event."""
     return {job["id"]: state.executor.dispatch(job["id"], priority(principal), job["model"])
-            for job in jobs if job["status"] == "queued"}
+            for job in jobs if job["status"] == QUEUED}
 
 
 def submit(state: WebState, tp: Triptych, principal: Principal, *,

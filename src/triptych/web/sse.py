@@ -24,8 +24,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from triptych.client import Triptych
+from triptych.service.job_status import FINAL
 from triptych.service.progress import ProgressEvent
-from triptych.web.present import FINAL, job_out
+from triptych.web.present import job_out
 
 RECHECK = 2.0  # how often to re-read the job row when no event comes
 KEEPALIVE = 15.0

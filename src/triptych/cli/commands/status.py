@@ -14,7 +14,7 @@ from rich.table import Table
 from triptych.cli.app import app
 from triptych.cli.output import console, emit_json, handle_errors, json_option
 from triptych.service import job_counts, worker_registry
-from triptych.service.jobs import FINAL, IN_FLIGHT
+from triptych.service.job_status import FINAL, IN_FLIGHT
 from triptych.service.redact import redact_url
 
 

@@ -43,6 +43,7 @@ def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int,
                         init: Path | None, train_only: str | None, eval_n: int, run_dir: Path,
                         out: Path | None, as_json: bool) -> None:
     """Train the judge network on rendered scenes (seeded, resumable, writes judge.md)."""
+    from triptych.evaluation.judge_ceilings import judge_ceilings
     from triptych.judge.checkpoint import DEFAULT_PATH
     from triptych.judge.metrics import per_attribute
     from triptych.judge.train import TrainJudgeConfig, train_judge
@@ -57,7 +58,8 @@ def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int,
                            eval_every=max(1, min(250, steps)))
     out = out or DEFAULT_PATH
     info = train_judge(cfg, run_dir, out, use_ae=not no_ae, progress=not as_json,
-                       log=(lambda _m: None) if as_json else console.print)
+                       log=(lambda _m: None) if as_json else console.print,
+                       eval_ceiling=judge_ceilings)
     if as_json:
         emit_json({"checkpoint": str(out), "card": str(Path(out).with_suffix(".md")), **info})
         return

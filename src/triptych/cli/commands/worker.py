@@ -22,6 +22,7 @@ def worker(patterns: str, concurrency: int | None, metrics_port: int | None, nam
     current job first."""
     import logging
 
+    from triptych.client import Triptych
     from triptych.service.distributed.worker import run_worker
     from triptych.service.store import StoreError
     from triptych.settings import Settings
@@ -34,7 +35,7 @@ def worker(patterns: str, concurrency: int | None, metrics_port: int | None, nam
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        run_worker([p.strip() for p in patterns.split(",") if p.strip()], concurrency,
+        run_worker(Triptych, [p.strip() for p in patterns.split(",") if p.strip()], concurrency,
                    loglevel=log_level.upper(), name=name, metrics_port=metrics_port)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

@@ -1,16 +1,20 @@
-"""The worker side: the one task, ``triptych.run_job``, and the facade each worker process
-builds for it (after Celery forks its pool, so no database connection crosses a fork)."""
+"""The worker side: the one task, ``triptych.run_job``, and the job service each worker
+process builds for it (after Celery forks its pool, so no database connection crosses a
+fork). The worker's entry point says how to build one (``use_factory``): the service layer
+never builds the facade itself."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from triptych.service.jobs import JobService
 
 log = logging.getLogger("triptych.tasks")
 
 _jobs: JobService | None = None
+_factory: Callable[[], JobService] | None = None
 _lock = threading.Lock()
 
 
@@ -18,10 +22,17 @@ def worker_jobs() -> JobService:
     global _jobs
     with _lock:
         if _jobs is None:
-            from triptych.client import Triptych
-
-            _jobs = Triptych().jobs
+            if _factory is None:
+                raise RuntimeError("this process was not set up as a worker (use_factory)")
+            _jobs = _factory()
         return _jobs
+
+
+def use_factory(factory: Callable[[], JobService]) -> None:
+    """How a process that has none yet builds its job service (a forked pool process)."""
+    global _factory
+    with _lock:
+        _factory = factory
 
 
 def use_jobs(jobs: JobService | None) -> None:

@@ -16,12 +16,17 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from celery import signals
 
 from triptych.catalog.card import ModelCard
 from triptych.service.pools import matches, pool_of, queue_for
+
+if TYPE_CHECKING:
+    from triptych.client import Triptych
 
 log = logging.getLogger("triptych.worker")
 
@@ -52,14 +57,16 @@ def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None) -
     return WorkerPlan(chosen, [queue_for(c) for c in chosen], kind, n)
 
 
-def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = "INFO",
-               name: str | None = None, metrics_port: int | None = None) -> None:
-    from triptych.client import Triptych
+def run_worker(make_facade: Callable[[], Triptych], patterns: list[str],
+               concurrency: int | None, *, loglevel: str = "INFO", name: str | None = None,
+               metrics_port: int | None = None) -> None:
+    """Serve until shut down. ``make_facade`` builds this process's facade, and one per
+    forked pool process (the entry point passes it: the service layer never builds one)."""
     from triptych.service.distributed import tasks
     from triptych.service.distributed.celery_app import make_celery, make_queue
     from triptych.service.distributed.publisher import CeleryExecutor
 
-    tp = Triptych()
+    tp = make_facade()
     the_plan = plan(list(tp.catalog), patterns, concurrency)
     tp.ctx.store.check()  # a worker that cannot save images must not take jobs
     if metrics_port:
@@ -74,6 +81,7 @@ def run_worker(patterns: list[str], concurrency: int | None, *, loglevel: str = 
         tp.jobs.warm_up(served)  # before taking the first job
     else:
         tp.db.dispose()  # no open connection may cross into the forked pool processes
+        tasks.use_factory(lambda: make_facade().jobs)
 
         @signals.worker_process_init.connect(weak=False)
         def _warm_child(**_: object) -> None:
