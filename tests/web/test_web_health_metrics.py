@@ -16,6 +16,7 @@ from triptych.client import Triptych
 from triptych.db.engine import make_engine, session_factory
 from triptych.settings import Settings
 from triptych.web.app import create_app
+from triptych.web.config import WebConfig
 
 
 def metric_samples(text: str) -> list:
@@ -129,8 +130,14 @@ def test_metrics_exposes_request_latency_by_route_and_jobs_from_the_database(cli
     assert [s.value for s in samples if s.name == "triptych_database_up"] == [1]
 
 
-def test_metrics_token_when_set(client, monkeypatch):
-    monkeypatch.setenv("TRIPTYCH_METRICS_TOKEN", "scrape-me")
+def test_metrics_token_when_set(tp, monkeypatch):
+    monkeypatch.setenv("TRIPTYCH_METRICS_TOKEN", "scrape-me")  # read through Settings
+    config = WebConfig.from_settings(Settings(home=tp.settings.home, _env_file=None))
+    with TestClient(create_app(tp, config)) as client:
+        _check_metrics_token(client)
+
+
+def _check_metrics_token(client) -> None:
     missing = client.get("/metrics")
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
     assert missing.headers["www-authenticate"].startswith("Bearer")

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from triptych.settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 RUNS_DIR = REPO_ROOT / "runs"
 
@@ -36,8 +38,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def set_threads(threads: int | None = None) -> int:
-    """Use ``TRIPTYCH_TORCH_THREADS`` (default 2: the project machine has 2 cores)."""
-    n = threads or int(os.environ.get("TRIPTYCH_TORCH_THREADS", "2"))
+    """``threads``, else ``Settings.torch_threads`` (``TRIPTYCH_TORCH_THREADS``)."""
+    n = threads or Settings().torch_threads
     torch.set_num_threads(n)
     return n
 

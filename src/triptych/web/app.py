@@ -51,7 +51,7 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     Pass ``executor`` to share one you start and stop yourself; otherwise the app makes one
     for the app's lifetime: with ``TRIPTYCH_BROKER_URL`` set, a publisher to Celery workers
     (``triptych worker``); else the embedded executor with ``config.workers`` threads."""
-    config = config or WebConfig.from_env()
+    config = config or WebConfig.from_settings(tp.settings)
     secret = config.secret_key or load_or_create_secret(tp.settings.home)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     state = WebState(

@@ -1,4 +1,6 @@
-"""Server settings that only the HTTP layer needs (the core's ``Settings`` stays untouched)."""
+"""What the HTTP layer needs of the settings, as one object: ``from_settings`` in a server,
+built directly by tests (cheap password hashing, generous limits). Every value is read from
+the environment by ``Settings``, nowhere else."""
 
 from __future__ import annotations
 
@@ -7,11 +9,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from triptych.settings import Settings
+
 
 @dataclass
 class WebConfig:
     secret_key: str = ""  # signs the pre-login CSRF cookie; generated and kept in home if empty
-    secure_cookies: bool = False  # set behind HTTPS (TRIPTYCH_SECURE_COOKIES=1)
+    secure_cookies: bool = False  # set behind HTTPS
     session_days: int = 14
     rate_per_minute: float = 120.0  # per API key (or per signed-in browser user)
     rate_burst: int = 60
@@ -24,12 +28,21 @@ class WebConfig:
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     password_parallelism: int = 4
+    metrics_token: str = ""  # when set, /metrics wants it as a bearer token
 
     @classmethod
-    def from_env(cls) -> WebConfig:
+    def from_settings(cls, settings: Settings) -> WebConfig:
         return cls(
-            secret_key=os.environ.get("TRIPTYCH_WEB_SECRET", ""),
-            secure_cookies=os.environ.get("TRIPTYCH_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            secret_key=settings.web_secret.get_secret_value() if settings.web_secret else "",
+            secure_cookies=settings.secure_cookies, session_days=settings.session_days,
+            rate_per_minute=settings.rate_per_minute, rate_burst=settings.rate_burst,
+            auth_per_minute=settings.auth_per_minute, auth_burst=settings.auth_burst,
+            openai_wait_seconds=settings.openai_wait_seconds,
+            password_time_cost=settings.password_time_cost,
+            password_memory_kib=settings.password_memory_kib,
+            password_parallelism=settings.password_parallelism,
+            metrics_token=(settings.metrics_token.get_secret_value()
+                           if settings.metrics_token else ""),
         )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import os
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -22,9 +21,6 @@ from triptych.service.metrics import DatabaseCollector, Exposition, process_regi
 from triptych.web.errors import Unauthorized, rest_error
 
 router = APIRouter()
-
-METRICS_TOKEN_ENV = "TRIPTYCH_METRICS_TOKEN"
-
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
@@ -59,7 +55,7 @@ async def _run(check: Callable[[], str]) -> dict[str, object]:
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
     """Prometheus text exposition: this process's histograms plus database-derived series."""
-    token = os.environ.get(METRICS_TOKEN_ENV)
+    token = request.app.state.web.config.metrics_token
     if token:
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

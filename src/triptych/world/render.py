@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from triptych.settings import Settings
 from triptych.world.scene import CANVAS, Scene
 from triptych.world.vocab import COLOURS, EMOJI, SHAPES
 
-EMOJI_FONT_ENV = "TRIPTYCH_EMOJI_FONT"
+EMOJI_FONT_ENV = "TRIPTYCH_EMOJI_FONT"  # Settings.emoji_font
 EMOJI_FONT_PATHS = (
     "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
     "/usr/share/fonts/noto/NotoColorEmoji.ttf",
@@ -33,7 +33,8 @@ class AssetMissingError(RuntimeError):
 
 
 def emoji_font_path() -> Path:
-    candidates = [os.environ[EMOJI_FONT_ENV]] if os.environ.get(EMOJI_FONT_ENV) else []
+    configured = Settings().emoji_font
+    candidates = [str(configured)] if configured else []
     for path in [*candidates, *EMOJI_FONT_PATHS]:
         if Path(path).is_file():
             return Path(path)

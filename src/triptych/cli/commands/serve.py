@@ -22,10 +22,10 @@ def serve(host: str, port: int, job_workers: int | None, log_level: str) -> None
     from triptych.web.app import create_app
     from triptych.web.config import WebConfig
 
-    config = WebConfig.from_env()
+    tp = facade()
+    config = WebConfig.from_settings(tp.settings)
     if job_workers:
         config.workers = job_workers
-    tp = facade()
     application = create_app(tp, config)
     click.echo(f"Triptych on http://{host}:{port}/  (API: /v1, OpenAPI: /openapi.json)")
     if tp.settings.broker_url:

@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,17 +42,17 @@ from triptych.engines.base import (
 )
 from triptych.engines.errors import InvalidRequestError, ProviderUnavailableError
 from triptych.nets.checkpoint import CheckpointError, file_digest, weights_path
+from triptych.settings import Settings
 
 if TYPE_CHECKING:
     from triptych.catalog.card import ModelCard
     from triptych.diffusion.pipeline import PicoPipeline
-    from triptych.settings import Settings
 
 NATIVE = 64  # the models' output size
 AUTOENCODER = "autoencoder"
 FAST_DECODER = "fast-decoder"
 BITS_TOKENIZER = "bits-tokenizer"
-WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # optional directory overriding the packaged weights
+WEIGHTS_ENV = "TRIPTYCH_BUILTIN_WEIGHTS"  # Settings.builtin_weights: overrides the packaged
 
 
 def _pico(model: Path, shared: tuple[Path, ...], runtime: str, onnx_cache: Path | None,
@@ -113,8 +112,8 @@ _run_locks: dict[int, threading.Lock] = {}  # one per cached pipeline: engines s
 
 
 def checkpoint_path(name: str) -> Path:
-    override = os.environ.get(WEIGHTS_ENV)
-    return Path(override) / f"{name}.safetensors" if override else weights_path(name)
+    override = Settings().builtin_weights  # read when a model loads: tests set it per test
+    return override / f"{name}.safetensors" if override else weights_path(name)
 
 
 def _shown(path: Path) -> str:
