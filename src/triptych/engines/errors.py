@@ -6,6 +6,7 @@ the ledger and tell the user what to do without knowing which engine failed.
     ├── ModerationError           blocked by a safety system; ``side`` is "input" or "output"
     ├── InvalidRequestError       a parameter the model cannot honour; ``field`` names it
     ├── ProviderUnavailableError  auth failure, outage, missing key or missing checkpoint
+    │   ├── ProviderAuthError          the provider refused the operator's key
     │   └── ProviderOutOfCreditError   the operator's provider account is out of credit
     └── FatalError                anything else; not retried
         └── StorageFailedError    the images came back but could not be stored
@@ -57,6 +58,12 @@ class InvalidRequestError(EngineError):
 
 class ProviderUnavailableError(EngineError):
     code = "provider_unavailable"
+
+
+class ProviderAuthError(ProviderUnavailableError):
+    """The provider refused the operator's key (invalid, expired, revoked or lacking
+    permission), however it said so: 401/403, or a 400 body naming the key. Jobs see the same
+    ``code`` as any unavailable provider; ``triptych providers check`` reports ``auth_failed``."""
 
 
 class ProviderOutOfCreditError(ProviderUnavailableError):

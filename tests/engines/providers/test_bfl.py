@@ -94,6 +94,23 @@ def test_retry_after_beyond_the_cap_is_not_slept_through(bfl: FakeBfl) -> None:
     assert len(bfl.main.calls) == 1
 
 
+def test_429_retry_after_in_the_body_is_waited_for(bfl: FakeBfl) -> None:
+    bfl.main.once("POST", r"/v1/flux-2-pro", Resp(429, json={
+        "error": "rate_limit_exceeded", "message": "Too many active tasks", "retry_after": 0.4}))
+    bfl.engine().generate(req())
+    first, second = bfl.main.calls_to("POST", r"/v1/flux-2-pro")
+    assert second.at - first.at >= 0.39
+
+
+def test_body_retry_after_beyond_the_cap_fails_retryable_with_the_delay(bfl: FakeBfl) -> None:
+    bfl.main.route("POST", r"/v1/flux-2-pro", Resp(429, json={
+        "error": "rate_limit_exceeded", "message": "Too many active tasks", "retry_after": 30}))
+    with pytest.raises(RetryableError) as info:
+        bfl.engine().generate(req())
+    assert info.value.retry_after == 30
+    assert len(bfl.main.calls_to("POST", r"/v1/flux-2-pro")) == 1
+
+
 def test_expired_signed_url_is_fatal(bfl: FakeBfl) -> None:
     bfl.alt.route("GET", r"/files/.*", Resp(403, body=b"<Error>Request has expired</Error>"))
     with pytest.raises(FatalError) as info:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from provider_fakes import KEY, FakeBfl, FakeOpenAI, FakeServer, Resp
+from provider_fakes import KEY, FakeBfl, FakeGemini, FakeOpenAI, FakeServer, FakeXai, Resp
 
 from triptych.cli.main import cli
 from triptych.settings import PROVIDERS
@@ -48,6 +48,31 @@ def test_bad_key_fails_the_check_without_echoing_it(env: FakeServer) -> None:
     assert result.exit_code == 1
     [row] = json.loads(result.output)["providers"]
     assert row["status"] == "auth_failed"
+    assert KEY not in result.output
+
+
+def test_bad_keys_answered_with_400_are_auth_failed(
+        env: FakeServer, alt_server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # xAI and Gemini say "wrong key" with a 400, each in its own documented shape.
+    FakeXai(alt_server, env)  # on the second host: its /v1/models would shadow OpenAI's
+    FakeGemini(env, alt_server)
+    for provider, server in (("xai", alt_server), ("gemini", env)):
+        monkeypatch.setenv(f"TRIPTYCH_{provider.upper()}_API_KEY", KEY)
+        monkeypatch.setenv(f"TRIPTYCH_{provider.upper()}_BASE_URL", server.url)
+    alt_server.route("GET", r"/v1/models", Resp(400, json={
+        "code": "Client specified an invalid argument",
+        "error": "Incorrect API key provided: sk***90. You can obtain an API key from "
+                 "https://console.x.ai."}))
+    env.route("GET", r"/v1beta/models(\?.*)?", Resp(400, json={"error": {
+        "code": 400, "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                     "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]}}))
+    result = CliRunner().invoke(cli, ["providers", "check", "--json", "--provider", "xai",
+                                      "--provider", "gemini"])
+    assert result.exit_code == 1
+    rows = {r["provider"]: r["status"] for r in json.loads(result.output)["providers"]}
+    assert rows == {"xai": "auth_failed", "gemini": "auth_failed"}
     assert KEY not in result.output
 
 

@@ -16,6 +16,15 @@ from triptych.engines.errors import (
 
 SUBMIT = r"/fal-ai/bitdance"
 STATUS = r"/fal-ai/bitdance/requests/req-1/status"
+RESULT = r"/fal-ai/bitdance/requests/req-1"
+
+
+def policy_violation(msg: str, loc: list[str]) -> Resp:
+    """fal's answer to the result fetch when its content checker blocked the request."""
+    return Resp(422, json={"detail": [{
+        "loc": loc, "msg": msg, "type": "content_policy_violation",
+        "url": "https://docs.fal.ai/errors#content_policy_violation",
+        "ctx": {}, "input": "a portrait"}]})
 
 
 @pytest.fixture
@@ -50,6 +59,25 @@ def test_completed_with_content_policy_error_is_moderation(fal: FakeFal) -> None
         fal.engine().generate(req())
     assert info.value.side == "input"
     assert fal.alt.calls_to("GET", r"/fal-ai/bitdance/requests/req-1") == []
+
+
+def test_result_fetch_422_content_policy_is_input_moderation(fal: FakeFal) -> None:
+    fal.alt.route("GET", RESULT, policy_violation(
+        "The content could not be processed because it contained material flagged by a "
+        "content checker.", ["body", "prompt"]))
+    with pytest.raises(ModerationError) as info:
+        fal.engine().generate(req())
+    assert info.value.side == "input"
+    assert "content_policy_violation" in info.value.detail
+    assert len(fal.alt.calls_to("GET", RESULT)) == 1  # a verdict, not retried
+
+
+def test_result_fetch_422_about_the_generated_image_is_output_moderation(fal: FakeFal) -> None:
+    fal.alt.route("GET", RESULT, policy_violation(
+        "The generated image was flagged by a content checker.", ["body"]))
+    with pytest.raises(ModerationError) as info:
+        fal.engine().generate(req())
+    assert info.value.side == "output"
 
 
 def test_completed_with_other_error_is_fatal(fal: FakeFal) -> None:

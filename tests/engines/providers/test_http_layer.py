@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from dataclasses import replace
 
 import pytest
 from provider_fakes import FAST, KEY, TIGHT, FakeServer, Resp, free_port
@@ -12,7 +13,13 @@ from triptych.engines.errors import (
     ProviderUnavailableError,
     RetryableError,
 )
-from triptych.engines.providers.http import ProviderHttp, Redactor, parse_retry_after
+from triptych.engines.providers.http import (
+    ProviderHttp,
+    Redactor,
+    RetryPolicy,
+    parse_duration,
+    parse_retry_after,
+)
 
 
 def client(server: FakeServer, **kw) -> ProviderHttp:
@@ -28,6 +35,36 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"retry-after": date}, now=1_000_000) == pytest.approx(30)
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+def test_parse_duration_forms() -> None:
+    # protobuf Duration as JSON writes it (Gemini's RetryInfo.retryDelay), and as an object
+    assert parse_duration("37s") == 37.0
+    assert parse_duration("1.5s") == 1.5
+    assert parse_duration("0.000001s") == pytest.approx(1e-6)
+    assert parse_duration("-2s") == 0.0
+    assert parse_duration({"seconds": "3", "nanos": 500_000_000}) == 3.5
+    for bad in ("37", "soon", "", None, 5, {"minutes": 1}):
+        assert parse_duration(bad) is None
+
+
+def test_a_delay_from_the_body_is_honoured(main_server: FakeServer) -> None:
+    main_server.route("GET", r"/busy", Resp(json={}))
+    main_server.once("GET", r"/busy", Resp(429, json={"wait": 0.3}))
+    http = client(main_server, retry_after=lambda reply: (reply.json_or_none() or {}).get("wait"))
+    assert http.send("GET", main_server.url + "/busy").status == 200
+    first, second = main_server.calls
+    assert second.at - first.at >= 0.29
+
+
+def test_waits_stop_at_the_total_cap(main_server: FakeServer) -> None:
+    policy = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.02, max_retry_after=5.0,
+                         max_total_wait=0.5)
+    main_server.route("GET", r"/busy", Resp(429, headers={"retry-after": "0.3"}))
+    reply = client(main_server, config=replace(FAST, retry=policy)).send(
+        "GET", main_server.url + "/busy")
+    assert reply.status == 429
+    assert len(main_server.calls) == 2  # 0.3 s slept; another 0.3 s would pass 0.5 s in all
 
 
 def test_redactor_hides_every_secret() -> None:

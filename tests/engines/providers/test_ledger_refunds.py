@@ -62,7 +62,14 @@ def malformed(fake: Fake) -> None:
 
 
 def bad_key(fake: Fake) -> None:
-    fake.main.route(*fake.submit, Resp(401, json={"error": f"invalid key {KEY}"}))
+    if isinstance(fake, FakeGemini):  # Gemini's documented answer: 400, not 401
+        fake.main.route(*fake.submit, Resp(400, json={"error": {
+            "code": 400, "message": "API key not valid. Please pass a valid API key.",
+            "status": "INVALID_ARGUMENT",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                         "reason": "API_KEY_INVALID"}]}}))
+    else:
+        fake.main.route(*fake.submit, Resp(401, json={"error": f"invalid key {KEY}"}))
 
 
 def out_of_credit(fake: Fake) -> None:
@@ -121,6 +128,8 @@ def test_failed_provider_outcome_refunds_the_hold(setup, outcome: str) -> None:
         assert info.value.fields["reason"] == REASONS[outcome]
     if outcome in ("bad-key", "out-of-credit"):
         assert "provider unavailable" in info.value.message.lower()
+    if outcome == "bad-key":  # the job says which key the operator should check
+        assert "API_KEY" in info.value.message
     assert balance(tp) == start  # voided, nothing held
 
 

@@ -15,6 +15,7 @@ from triptych.engines.base import GenerationRequest
 from triptych.engines.errors import (
     FatalError,
     InvalidRequestError,
+    ProviderAuthError,
     ProviderOutOfCreditError,
     ProviderUnavailableError,
     RetryableError,
@@ -121,10 +122,10 @@ def test_plain_text_gateway_error_is_retryable(fake: Fake) -> None:
 def test_auth_failure_is_provider_unavailable_without_the_key(fake: Fake, status: int) -> None:
     fake.main.route(*fake.submit, Resp(status, json={"error": f"invalid key {KEY}",
                                                      "detail": f"invalid key {KEY}"}))
-    with pytest.raises(ProviderUnavailableError) as info:
+    with pytest.raises(ProviderAuthError) as info:
         fake.engine().generate(request_for(fake))
-    assert not isinstance(info.value, ProviderOutOfCreditError)
     assert "provider unavailable" in info.value.message.lower()
+    assert f"TRIPTYCH_{fake.module.upper()}_API_KEY" in info.value.message  # what to check
     assert KEY not in info.value.message
     assert KEY not in (info.value.detail or "") and "***" in info.value.detail
     assert len(submits(fake)) == 1

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from provider_fakes import FakeServer, FakeXai, Resp, b64
+from provider_fakes import KEY, FakeServer, FakeXai, Resp, b64
 
 from triptych.engines.base import GenerationRequest
-from triptych.engines.errors import InvalidRequestError, ModerationError
+from triptych.engines.errors import InvalidRequestError, ModerationError, ProviderAuthError
 
 PATH = r"/v1/images/generations"
+# xAI's answer to a wrong key: a 400 in its flat error shape, not a 401.
+BAD_KEY = Resp(400, json={"code": "Client specified an invalid argument",
+                          "error": "Incorrect API key provided: sk***90. You can obtain an API "
+                                   "key from https://console.x.ai."})
 
 
 @pytest.fixture
@@ -69,6 +73,52 @@ def test_flat_error_for_prompt_moderation(xai: FakeXai) -> None:
     with pytest.raises(ModerationError) as info:
         xai.engine().generate(req())
     assert info.value.side == "input"
+
+
+def test_bad_key_400_is_an_auth_failure(xai: FakeXai) -> None:
+    xai.main.route("POST", PATH, BAD_KEY)
+    with pytest.raises(ProviderAuthError) as info:
+        xai.engine().generate(req())
+    assert "TRIPTYCH_XAI_API_KEY" in info.value.message
+    assert "rejected the request as invalid" not in info.value.message
+    assert "Incorrect API key" in info.value.detail
+    assert len(xai.main.calls_to("POST", PATH)) == 1
+
+
+def test_check_reports_bad_key_400_as_auth_failed(xai: FakeXai) -> None:
+    xai.main.route("GET", r"/v1/models", BAD_KEY)
+    result = xai.engine().check()
+    assert result.status == "auth_failed" and KEY not in result.detail
+
+
+# xAI's block_reason: issue #26 names it as documented, but not its values; these are
+# illustrative codes. It is read on each item and on the answer as a whole.
+def test_item_block_reason_is_output_moderation_in_plain_words(xai: FakeXai) -> None:
+    xai.main.route("POST", PATH, Resp(json={"data": [{"block_reason": "GRAPHIC_VIOLENCE"}],
+                                            "model": "grok-imagine-image"}))
+    with pytest.raises(ModerationError) as info:
+        xai.engine().generate(req())
+    assert info.value.side == "output"
+    assert "(reason: graphic violence)" in info.value.message
+    assert "GRAPHIC_VIOLENCE" in info.value.detail
+
+
+def test_item_block_reason_drops_only_that_image(xai: FakeXai) -> None:
+    xai.main.route("POST", PATH, Resp(json={"data": [
+        {"b64_json": b64(xai.image), "respect_moderation": True},
+        {"block_reason": "GRAPHIC_VIOLENCE", "b64_json": b64(xai.image)}]}))
+    result = xai.engine().generate(req(n=2))
+    assert len(result.images) == 1 and result.notes["moderated_images"] == 1
+    assert result.notes["moderation_reasons"] == ["GRAPHIC_VIOLENCE"]
+
+
+def test_answer_block_reason_naming_the_prompt_is_input_moderation(xai: FakeXai) -> None:
+    xai.main.route("POST", PATH, Resp(json={"data": [],
+                                            "block_reason": "PROMPT_VIOLATES_POLICY"}))
+    with pytest.raises(ModerationError) as info:
+        xai.engine().generate(req())
+    assert info.value.side == "input"
+    assert "(reason: prompt violates policy)" in info.value.message
 
 
 def test_openai_style_error_body_is_understood_too(xai: FakeXai) -> None:

@@ -3,12 +3,19 @@ HTTP-status-to-taxonomy mapping, result decoding and the ``providers check`` pro
 
 Generic mapping (a provider module refines it from the body first):
 
-    401, 403        -> ProviderUnavailableError   ("provider unavailable"; detail for operators)
+    401, 403        -> ProviderAuthError          ("provider unavailable", check the key)
     402             -> ProviderOutOfCreditError
     404             -> ProviderUnavailableError   (the catalog names a model the host lacks)
     400, 409, 413, 422 -> InvalidRequestError
     408, 429, 5xx   -> RetryableError (with the provider's Retry-After, if any)
     anything else   -> FatalError
+
+A provider that answers a bad key with some other status (xAI's and Gemini's 400s) says so
+in its ``_classify``, returning ``auth_failed``; a provider that puts its retry delay in the
+body says so in ``_body_retry_after``, which the HTTP layer's retries and ``RetryableError``
+both honour. ``check`` maps the error types to ``providers check`` statuses:
+ProviderAuthError -> auth_failed, ProviderOutOfCreditError -> out_of_credit, other
+ProviderUnavailableError -> unavailable, RetryableError -> unreachable, the rest -> error.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from triptych.engines.errors import (
     FatalError,
     InvalidRequestError,
     ModerationError,
+    ProviderAuthError,
     ProviderOutOfCreditError,
     ProviderUnavailableError,
     RetryableError,
@@ -94,6 +102,7 @@ class HostedEngine:
             trusted_hosts=(*self.trusted_suffixes, *trusted_hosts),
             transport=transport,
             should_retry=self._retry_decision,
+            retry_after=self.retry_after_for,
         )
 
     # ---------------------------------------------------------------- hooks
@@ -114,6 +123,10 @@ class HostedEngine:
         """A 429 that means "out of credit" (OpenAI's insufficient_quota) is final."""
         if isinstance(self._classify(reply), ProviderOutOfCreditError):
             return False
+        return None
+
+    def _body_retry_after(self, reply: Reply) -> float | None:
+        """A retry delay the provider put in the error body (none by default)."""
         return None
 
     def _check(self) -> CheckResult:
@@ -138,10 +151,10 @@ class HostedEngine:
             return self._check()
         except ProviderOutOfCreditError as exc:
             return CheckResult(self.provider, "out_of_credit", exc.detail or exc.message)
+        except ProviderAuthError as exc:
+            return CheckResult(self.provider, "auth_failed", exc.detail or exc.message)
         except ProviderUnavailableError as exc:
-            detail = exc.detail or exc.message
-            auth = re.search(r"HTTP 40[13] ", detail) is not None
-            return CheckResult(self.provider, "auth_failed" if auth else "unavailable", detail)
+            return CheckResult(self.provider, "unavailable", exc.detail or exc.message)
         except RetryableError as exc:
             return CheckResult(self.provider, "unreachable", exc.detail or exc.message)
         except EngineError as exc:
@@ -171,6 +184,11 @@ class HostedEngine:
                 field="content_mode",
             )
 
+    def retry_after_for(self, reply: Reply) -> float | None:
+        """Seconds the provider asked us to wait: its headers, else its body."""
+        header = parse_retry_after(reply.headers)
+        return header if header is not None else self._body_retry_after(reply)
+
     def raise_for(self, reply: Reply) -> None:
         """Raise the taxonomy error for a non-2xx reply (no-op on success)."""
         if reply.ok:
@@ -182,7 +200,7 @@ class HostedEngine:
         detail = body_excerpt(reply, self.http.redact)
         status = reply.status
         if status in (401, 403):
-            return self.unavailable(detail)
+            return self.auth_failed(detail)
         if status == 402:
             return self.out_of_credit(detail)
         if status == 404:
@@ -195,7 +213,7 @@ class HostedEngine:
             what = "is rate-limiting requests" if status == 429 else "is having trouble"
             return RetryableError(
                 f"{self.display} {what}; try again shortly.",
-                retry_after=parse_retry_after(reply.headers),
+                retry_after=self.retry_after_for(reply),
                 detail=f"{detail} (after {reply.attempts} tries)",
             )
         return FatalError(f"{self.display} failed unexpectedly.", detail=detail)
@@ -206,16 +224,27 @@ class HostedEngine:
             detail=self.http.redact(detail),
         )
 
+    def auth_failed(self, detail: str) -> ProviderAuthError:
+        env = f"TRIPTYCH_{self.provider.upper()}_API_KEY"
+        return ProviderAuthError(
+            f"Provider unavailable: {self.display} did not accept the operator's API key "
+            f"(invalid, expired or without access); the operator should check {env}.",
+            detail=self.http.redact(detail),
+        )
+
     def out_of_credit(self, detail: str) -> ProviderOutOfCreditError:
         return ProviderOutOfCreditError(
             f"Provider unavailable: the operator's {self.display} account is out of credit.",
             detail=self.http.redact(detail),
         )
 
-    def moderated(self, side: str, detail: str) -> ModerationError:
+    def moderated(self, side: str, detail: str, reason: str = "") -> ModerationError:
+        """``reason`` is the provider's reason code, shown to the user in plain words."""
         where = "prompt" if side == "input" else "generated image"
+        words = plain_reason(reason)
         return ModerationError(
-            f"{self.display}'s safety system blocked the {where}.",
+            f"{self.display}'s safety system blocked the {where}"
+            + (f" (reason: {words})." if words else "."),
             side=side,
             detail=self.http.redact(detail),
         )
@@ -343,6 +372,34 @@ class HostedFactory:
     def engine_for(self, api_key: str, base_url: str, model: str = "") -> HostedEngine:
         return self.engine_cls(api_key=api_key, base_url=base_url, model=model,
                                config=self.config, trusted_hosts=self.trusted_hosts)
+
+
+_BAD_KEY = re.compile(
+    r"\b(?:incorrect|invalid|expired|revoked)\s+api[\s_-]?key"
+    r"|\bapi[\s_-]?key\s+(?:is\s+)?(?:not\s+valid|invalid|expired|revoked)",
+    re.IGNORECASE,
+)
+# Reason codes whose words alone would not say what happened.
+_REASON_WORDS = {"spii": "sensitive personal information", "blocklist": "a blocked term"}
+
+
+def mentions_bad_key(message: str) -> bool:
+    """True when an error message says the API key itself is wrong ("Incorrect API key
+    provided", "API key not valid", "API key expired")."""
+    return bool(_BAD_KEY.search(message))
+
+
+def plain_reason(reason: str) -> str:
+    """A provider's reason code in plain words: ``PROHIBITED_CONTENT`` -> "prohibited
+    content"; "" for codes that say nothing (``OTHER``, ``*_UNSPECIFIED``)."""
+    code = str(reason or "").strip()
+    key = code.lower().replace("-", "_")
+    if not key or key in ("other", "unknown", "none") or key.endswith("unspecified"):
+        return ""
+    if key in _REASON_WORDS:
+        return _REASON_WORDS[key]
+    words = re.sub(r"([a-z])([A-Z])", r"\1 \2", code).replace("_", " ").replace("-", " ")
+    return " ".join(_REASON_WORDS.get(w.lower(), w.lower()) for w in words.split())[:120]
 
 
 def validation_field(reply: Reply) -> str | None:

@@ -19,8 +19,11 @@ Statuses:
     Content Moderated         -> ModerationError("output")
     Error, Failed             -> FatalError (``details`` in the operator detail)
     Task not found, other     -> FatalError
-HTTP: 402 -> ProviderOutOfCreditError; 401/403/404 -> ProviderUnavailableError; 400/422 ->
-InvalidRequestError (field from ``detail[0].loc``); 429/5xx -> RetryableError. The submit
+HTTP: 402 -> ProviderOutOfCreditError; 401/403 -> ProviderAuthError (BFL's SDK calls both
+an auth error); 404 -> ProviderUnavailableError; 400/422 -> InvalidRequestError (field from
+``detail[0].loc``); 429/5xx -> RetryableError. A 429 waits for ``Retry-After``, or, without
+one, for the body's ``retry_after`` seconds (``{"error": "rate_limit_exceeded", "message",
+"retry_after": 5}``, a shape seen in BFL's own notes but not in its OpenAPI). The submit
 creates a billed task, so it is retried only on 429 and refused connections, never on 5xx.
 """
 
@@ -141,11 +144,18 @@ class BflEngine(HostedEngine):
                                        field=field, detail=body_excerpt(reply, self.http.redact))
         return None
 
+    def _body_retry_after(self, reply: Reply) -> float | None:
+        body = reply.json_or_none() if reply.status == 429 else None
+        seconds = body.get("retry_after") if isinstance(body, dict) else None
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+            return max(0.0, float(seconds))
+        return None
+
     def _check(self) -> CheckResult:
         # Asking for an unknown task is free: a good key gets "Task not found", a bad one 401/403.
         reply = self.http.send("GET", self.http.url("/v1/get_result?id=triptych-key-check"))
         if reply.status in (401, 403):
-            raise self.unavailable(body_excerpt(reply, self.http.redact))
+            raise self.auth_failed(body_excerpt(reply, self.http.redact))
         if reply.status == 404 or reply.ok:
             return CheckResult(self.provider, "ok", "key accepted (unknown-task probe)")
         self.raise_for(reply)

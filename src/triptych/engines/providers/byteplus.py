@@ -17,7 +17,8 @@ Errors ``{error:{code, message, type}}`` (400 BadRequest):
     OutputImageSensitiveContentDetected[.*]       -> ModerationError("output")
     (also per item in ``data[i].error``)
     InvalidParameter / MissingParameter          -> InvalidRequestError(field from message)
-    InvalidEndpoint.*, 401/403, 404              -> ProviderUnavailableError
+    AuthenticationError, AccessDenied, 401/403   -> ProviderAuthError (auth_failed)
+    InvalidEndpoint.*, 404                       -> ProviderUnavailableError
     AccountOverdueError, *QuotaExceeded*, 402    -> ProviderOutOfCreditError
     429/5xx                                      -> RetryableError (submit not retried on 5xx)
 """
@@ -119,8 +120,9 @@ class BytePlusEngine(HostedEngine):
         side = moderation_side(code)
         if side:
             return self.moderated(side, detail)
-        if code.startswith("InvalidEndpoint") or code in ("AuthenticationError",
-                                                          "AccessDenied"):
+        if code in ("AuthenticationError", "AccessDenied"):
+            return self.auth_failed(detail)
+        if code.startswith("InvalidEndpoint"):
             return self.unavailable(detail)
         if code == "AccountOverdueError" or "QuotaExceeded" in code:
             return self.out_of_credit(detail)

@@ -17,12 +17,18 @@ Inputs: ``prompt``, ``image_size {width, height}``, ``num_images`` (= n), ``seed
 
 Outcomes:
     COMPLETED with ``error``: error_type containing content_policy / nsfw / moderation
-                                              -> ModerationError("input")
+                                              -> ModerationError (side below)
                               other           -> FatalError
     result with every ``has_nsfw_concepts`` true -> ModerationError("output"); some true ->
                                                those images dropped and noted
-    422 (``detail`` list)                     -> InvalidRequestError(field from loc)
-    401/403 (balance/locked message)          -> ProviderOutOfCreditError, else unavailable
+    422 with ``detail[].type`` ``content_policy_violation`` (how fal answers the result
+        fetch, ``GET response_url``, for a blocked prompt; also ``error_type`` in the body
+        or the ``x-fal-error-type`` header)   -> ModerationError: side "output" when the
+                                               item's ``msg``/``loc`` speaks of the output or
+                                               generated image, else "input"
+    422 (other ``detail`` list)               -> InvalidRequestError(field from loc)
+    401/403 (balance/locked message)          -> ProviderOutOfCreditError, else
+                                               ProviderAuthError (auth_failed)
     429/5xx                                   -> RetryableError. The submit is retried on
                                                502/503/504 only without ``x-fal-request-id``
                                                (an ingress error: the job never reached fal's
@@ -46,6 +52,25 @@ from triptych.engines.providers.http import Reply, body_excerpt
 MODERATION_TYPES = ("content_policy", "nsfw", "moderation", "safety")
 CREDIT_WORDS = ("balance", "locked", "billing", "insufficient")
 RESERVED = {"prompt", "image_size", "num_images", "seed", "num_inference_steps"}
+
+
+_OUTPUT_WORDS = ("output", "generated")
+
+
+def policy_violations(body: Any) -> list[dict[str, Any]]:
+    """The ``detail[]`` items of a FastAPI-style error whose ``type`` is a content-policy
+    violation (``content_policy_violation``)."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, list):
+        return []
+    return [d for d in detail if isinstance(d, dict)
+            and any(w in str(d.get("type") or "").lower() for w in MODERATION_TYPES)]
+
+
+def blocked_side(text: str) -> str:
+    """Which side was blocked is said only in words (``msg``, ``loc``, the error text):
+    the output when they speak of it, else the input."""
+    return "output" if any(w in text.lower() for w in _OUTPUT_WORDS) else "input"
 
 
 def _ingress_retry(reply: Reply) -> bool | None:
@@ -119,7 +144,7 @@ class FalEngine(HostedEngine):
         if state.get("error"):
             error_type = str(state.get("error_type") or "").lower()
             if any(w in error_type for w in MODERATION_TYPES):
-                raise self.moderated("input", info)
+                raise self.moderated(blocked_side(str(state.get("error"))), info)
             raise self.failed(info)
         reply = self.http.send("GET", response_url)
         self.raise_for(reply)
@@ -165,10 +190,16 @@ class FalEngine(HostedEngine):
         if isinstance(body, dict) and body.get("error_type"):
             error_type = str(body["error_type"]).lower()
         detail = body_excerpt(reply, self.http.redact)
+        violations = policy_violations(body)
+        if violations:
+            said = " ".join(f"{v.get('msg') or ''} {v.get('loc') or ''}" for v in violations)
+            return self.moderated(blocked_side(said), detail)
         if any(w in error_type for w in MODERATION_TYPES):
-            return self.moderated("input", detail)
+            return self.moderated(blocked_side(message), detail)
         if reply.status in (401, 402, 403) and any(w in message for w in CREDIT_WORDS):
             return self.out_of_credit(detail)
+        if reply.status in (401, 403):
+            return self.auth_failed(detail)
         if reply.status in (400, 422):
             return InvalidRequestError(f"{self.display} rejected the request as invalid.",
                                        field=validation_field(reply), detail=detail)
@@ -180,7 +211,7 @@ class FalEngine(HostedEngine):
                               "00000000-0000-0000-0000-000000000000/status")
         reply = self.http.send("GET", probe)
         if reply.status in (401, 403):
-            raise self.unavailable(body_excerpt(reply, self.http.redact))
+            raise self.auth_failed(body_excerpt(reply, self.http.redact))
         if reply.ok or reply.status in (400, 404, 422):
             return CheckResult(self.provider, "ok", "key accepted (unknown-request probe)")
         self.raise_for(reply)

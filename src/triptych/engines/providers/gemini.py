@@ -11,18 +11,27 @@ Approximations (noted): width x height -> nearest supported ``aspectRatio``; the
 picks ``imageSize`` 1K (<= 1024), 2K (<= 2048) or 4K (the Pro model only; 2.5 Flash is 1K
 only). No seed field: ignored and noted. One image per call: ``n > 1`` is refused.
 
-A block is an HTTP 200:
+A block is an HTTP 200 (the reason code goes into the user's message in plain words):
     promptFeedback.blockReason (no candidates)           -> ModerationError("input")
     finishReason SAFETY, PROHIBITED_CONTENT, BLOCKLIST,
         SPII, RECITATION, IMAGE_SAFETY,
         IMAGE_PROHIBITED_CONTENT, IMAGE_RECITATION       -> ModerationError("output")
     finishReason IMAGE_OTHER, NO_IMAGE, OTHER, MAX_TOKENS,
         or STOP with text only                           -> FatalError (text-only answer)
-Errors ``{error:{code, message, status, details}}``:
-    400 INVALID_ARGUMENT                -> InvalidRequestError (API_KEY_INVALID -> unavailable)
-    400 FAILED_PRECONDITION, 401/403/404 -> ProviderUnavailableError (billing, key, model)
-    429 RESOURCE_EXHAUSTED, 5xx         -> RetryableError after retries
-The google-genai SDK retries generateContent on 408/429/5xx, so a 5xx submit is retried.
+Errors ``{error:{code, message, status, details:[{"@type": ...}]}}``:
+    400 INVALID_ARGUMENT with ``details[]`` ErrorInfo
+        ``reason: API_KEY_INVALID``, or a message "API
+        key not valid" / "API key expired"              -> ProviderAuthError (auth_failed)
+    400 INVALID_ARGUMENT (other)                         -> InvalidRequestError
+    401/403 (UNAUTHENTICATED, PERMISSION_DENIED)         -> ProviderAuthError (auth_failed)
+    400 FAILED_PRECONDITION, 404                         -> ProviderUnavailableError (billing,
+                                                            model)
+    429 RESOURCE_EXHAUSTED, 5xx                          -> RetryableError after retries
+A 429 says when to come back in ``details[]`` RetryInfo ``retryDelay`` (a protobuf Duration,
+``"37s"``, ``"1.5s"``), usually with no Retry-After header: the retries wait that long, up to
+the HTTP layer's caps (60 s a wait, 120 s in all), and past them the job fails as retryable
+with ``retry_after`` set. The google-genai SDK retries generateContent on 408/429/5xx, so a
+5xx submit is retried.
 """
 
 from __future__ import annotations
@@ -35,9 +44,10 @@ from triptych.engines.providers.adapter import (
     CheckResult,
     HostedEngine,
     HostedFactory,
+    mentions_bad_key,
     seed_ignored_note,
 )
-from triptych.engines.providers.http import Reply, body_excerpt
+from triptych.engines.providers.http import Reply, body_excerpt, parse_duration
 from triptych.engines.providers.sizes import nearest_ratio, size_note
 
 BASE_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
@@ -46,6 +56,22 @@ INPUT_BLOCKS = {"SAFETY", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "IMAGE_SAF
                 "MODEL_ARMOR", "JAILBREAK"}
 OUTPUT_BLOCKS = {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION",
                  "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+BAD_KEY_REASONS = {"API_KEY_INVALID"}
+
+
+def google_error(reply: Reply) -> dict[str, Any]:
+    """The ``error`` object of a google.rpc.Status body, or {}."""
+    body = reply.json_or_none()
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else {}
+
+
+def error_details(err: dict[str, Any], type_url: str) -> list[dict[str, Any]]:
+    details = err.get("details")
+    return [d for d in details if isinstance(d, dict) and d.get("@type") == type_url
+            ] if isinstance(details, list) else []
 
 
 def _ratios_for(model: str) -> list[str]:
@@ -101,7 +127,8 @@ class GeminiEngine(HostedEngine):
         feedback = payload.get("promptFeedback") or {}
         candidates = payload.get("candidates") or []
         if isinstance(feedback, dict) and feedback.get("blockReason"):
-            raise self.moderated("input", f"promptFeedback.blockReason={feedback['blockReason']}")
+            block = str(feedback["blockReason"])
+            raise self.moderated("input", f"promptFeedback.blockReason={block}", reason=block)
         if not isinstance(candidates, list) or not candidates:
             raise self.malformed("no candidates and no block reason")
         candidate = candidates[0] if isinstance(candidates[0], dict) else {}
@@ -122,7 +149,8 @@ class GeminiEngine(HostedEngine):
                 texts.append(part["text"])
         message = candidate.get("finishMessage") or ""
         if reason in OUTPUT_BLOCKS:
-            raise self.moderated("output", f"finishReason={reason} {message}".strip())
+            raise self.moderated("output", f"finishReason={reason} {message}".strip(),
+                                 reason=reason)
         said = " ".join(texts)[:300]
         raise self.malformed(
             f"no image in the answer (finishReason={reason or 'none'}"
@@ -130,20 +158,27 @@ class GeminiEngine(HostedEngine):
         )
 
     def _classify(self, reply: Reply) -> EngineError | None:
-        body = reply.json_or_none()
-        err = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(err, dict):
+        err = google_error(reply)
+        if not err:
             return None
         status = str(err.get("status") or "")
         detail = body_excerpt(reply, self.http.redact)
-        reasons = {str(d.get("reason")) for d in err.get("details") or [] if isinstance(d, dict)}
-        if "API_KEY_INVALID" in reasons or status in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
-            return self.unavailable(detail)
+        reasons = {str(d.get("reason")) for d in error_details(err, ERROR_INFO)}
+        if (reasons & BAD_KEY_REASONS or status in ("PERMISSION_DENIED", "UNAUTHENTICATED")
+                or mentions_bad_key(str(err.get("message") or ""))):
+            return self.auth_failed(detail)
         if status == "FAILED_PRECONDITION":
             return self.unavailable(detail)  # e.g. billing not enabled for this region
         if status == "INVALID_ARGUMENT":
             return InvalidRequestError(f"{self.display} rejected the request as invalid.",
                                        detail=detail)
+        return None
+
+    def _body_retry_after(self, reply: Reply) -> float | None:
+        for info in error_details(google_error(reply), RETRY_INFO):
+            delay = parse_duration(info.get("retryDelay"))
+            if delay is not None:
+                return delay
         return None
 
     def _check(self) -> CheckResult:

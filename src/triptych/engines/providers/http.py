@@ -4,8 +4,11 @@ What it guarantees, so no adapter has to remember:
 
 - **Timeouts.** Separate connect and read timeouts on every call (``HttpConfig``).
 - **Retries with jittered backoff** on 408/429/5xx and connection failures. ``Retry-After``
-  (seconds or an HTTP date) and ``retry-after-ms`` are honoured; a wait longer than
-  ``RetryPolicy.max_retry_after`` is not slept through, the call fails as retryable instead.
+  (seconds or an HTTP date) and ``retry-after-ms`` are honoured, and so is a delay the
+  provider puts in the body (an adapter's ``retry_after`` hook, e.g. Gemini's
+  ``RetryInfo.retryDelay``). A wait longer than ``RetryPolicy.max_retry_after`` (60 s), or
+  one that would take the sleeping for one request past ``RetryPolicy.max_total_wait``
+  (120 s), is not slept through: the call fails as retryable instead, carrying the delay.
 - **No double submits.** A non-idempotent request (a POST that starts paid work) is retried
   only when the provider cannot have acted on it: the connection was never made, or it was
   refused with 429. 5xx and read timeouts are retried for such a request only when the adapter
@@ -27,6 +30,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +59,10 @@ class RetryPolicy:
     base_delay: float = 0.5  # backoff before try k+1 is uniform(0, base * 2**k): "full jitter"
     max_delay: float = 8.0
     max_retry_after: float = 60.0  # a provider asking for longer: fail now, retryable later
+    # All the sleeping one request may do between its tries. A provider asking for waits that
+    # add up to more (a 37 s quota window three times) is given up on, retryable later: a
+    # worker should not sit on one job for minutes.
+    max_total_wait: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,29 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - current)
 
 
+_DURATION = re.compile(r"(-?)(\d+)(?:\.(\d{1,9}))?s")
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds in a protobuf ``Duration`` as JSON writes it (``"37s"``, ``"1.5s"``,
+    ``"0.000001s"``), or as ``{"seconds", "nanos"}``; None when it is neither. Negative
+    durations count as 0 (no wait)."""
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip())
+        if not match:
+            return None
+        sign, whole, frac = match.groups()
+        seconds = int(whole) + (int(frac.ljust(9, "0")) / 1e9 if frac else 0.0)
+        return 0.0 if sign else seconds
+    if isinstance(value, dict) and ("seconds" in value or "nanos" in value):
+        try:
+            seconds = float(value.get("seconds") or 0) + float(value.get("nanos") or 0) / 1e9
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, seconds)
+    return None
+
+
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -159,9 +190,12 @@ class ProviderHttp:
         trusted_hosts: Iterable[str] = (),
         transport: httpx.BaseTransport | None = None,
         should_retry: Callable[[Reply], bool | None] | None = None,
+        retry_after: Callable[[Reply], float | None] | None = None,
     ) -> None:
         self.display = display
         self._should_retry = should_retry
+        # Seconds the provider asked for: headers by default; an adapter adds its body's say.
+        self._retry_after = retry_after or (lambda reply: parse_retry_after(reply.headers))
         self.base_url = base_url.rstrip("/")
         self.config = config or HttpConfig()
         self.redact = Redactor(secrets)
@@ -322,6 +356,7 @@ class ProviderHttp:
     ) -> Reply:
         policy = self.config.retry
         attempt = 0
+        slept = 0.0
         while True:
             attempt += 1
             last = attempt >= policy.attempts
@@ -354,8 +389,9 @@ class ProviderHttp:
                     decision = reply.status == 429 or retry_5xx
                 if not decision or last:
                     return reply
-                wait = parse_retry_after(reply.headers)
-                if wait is not None and wait > policy.max_retry_after:
+                wait = self._retry_after(reply)
+                if wait is not None and (wait > policy.max_retry_after
+                                         or slept + wait > policy.max_total_wait):
                     return reply  # the adapter reports it as retryable, with retry_after
                 log.info("%s: %s got HTTP %s, retrying (attempt %d)", self.display,
                          self.redact(what), reply.status, attempt)
@@ -364,6 +400,7 @@ class ProviderHttp:
                 wait = random.uniform(0, ceiling)
             else:
                 wait += random.uniform(0, min(policy.base_delay, wait * 0.1 + 0.001))
+            slept += wait
             time.sleep(wait)
 
     def _transport_error(self, exc: Exception, what: str, attempt: int) -> EngineError:

@@ -18,7 +18,8 @@ Errors:
     429 or 400 code insufficient_quota,
         billing_hard_limit_reached              -> ProviderOutOfCreditError (not retried)
     400/422 other                               -> InvalidRequestError(field=error.param)
-    401/403/404                                 -> ProviderUnavailableError
+    401/403                                     -> ProviderAuthError (auth_failed)
+    404                                         -> ProviderUnavailableError
     408/429/5xx                                 -> RetryableError after retries
 """
 

@@ -12,7 +12,7 @@ Sizes: the width x height is snapped to the nearest ratio form of ``size`` (``1:
 
 Errors are **text/plain or JSON** (``{"code","message"}`` or ``{"detail"}``): the body is read
 as text and parsed only when it is JSON.
-    401/403 (e.g. "request unauthorized")       -> ProviderUnavailableError
+    401/403 (e.g. "request unauthorized")       -> ProviderAuthError (auth_failed)
     402, or a "not enough credits" message      -> ProviderOutOfCreditError
     a message about NSFW / moderation / policy  -> ModerationError("input")
     other 4xx                                   -> InvalidRequestError
@@ -99,7 +99,7 @@ class RecraftEngine(HostedEngine):
         message = error_text(reply).lower()
         detail = body_excerpt(reply, self.http.redact)
         if reply.status in (401, 403) and not any(w in message for w in MODERATION_WORDS):
-            return self.unavailable(detail)
+            return self.auth_failed(detail)
         if reply.status == 402 or any(w in message for w in CREDIT_WORDS):
             return self.out_of_credit(detail)
         if 400 <= reply.status < 500 and reply.status not in (404, 408, 429) and any(

@@ -20,9 +20,10 @@ Outcomes:
     aborted (deadline hit before start)              -> RetryableError
     canceled                                         -> FatalError
     our polling deadline                             -> RetryableError (prediction canceled)
-HTTP (RFC 7807 ``{title, detail, status}``): 401/403/404 -> ProviderUnavailableError; 402 ->
-ProviderOutOfCreditError; 422 -> InvalidRequestError(field from "input.<name>"); 429/5xx ->
-RetryableError. Replicate's client never retries a create on 5xx, and neither do we.
+HTTP (RFC 7807 ``{title, detail, status}``): 401/403 -> ProviderAuthError; 404 ->
+ProviderUnavailableError; 402 -> ProviderOutOfCreditError; 422 -> InvalidRequestError(field
+from "input.<name>"); 429/5xx -> RetryableError. Replicate's client never retries a create
+on 5xx, and neither do we.
 """
 
 from __future__ import annotations

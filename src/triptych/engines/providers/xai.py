@@ -12,20 +12,32 @@ xAI account's own settings), so the adapter accepts the mode, sends nothing extr
 that the account setting applies. An operator whose account has such a field can name it in
 ``request.options["xai_unrestricted_field"]`` (sent as ``true``).
 
-Moderation arrives three ways:
-    item with ``respect_moderation: false`` or no image  -> dropped; all dropped ->
+Moderation arrives these ways:
+    item with ``respect_moderation: false``, a
+        ``block_reason``, or no image                    -> dropped; all dropped ->
                                                             ModerationError("output")
+    ``block_reason`` on the answer itself                -> ModerationError
     empty ``data``                                       -> ModerationError("output")
     400 flat ``{code, error}`` or ``{error:{message}}`` mentioning moderation:
         "generated image rejected ..."                   -> ModerationError("output")
         otherwise                                        -> ModerationError("input")
-Other errors: 400/422 -> InvalidRequestError; 401/403/404 -> ProviderUnavailableError;
-402/403/429 with a credit/spending message -> ProviderOutOfCreditError; 429/5xx -> RetryableError.
-A 5xx submit is not retried (xAI makes no idempotency promise for generation).
+A ``block_reason`` goes into the user's message in plain words; its side is "input" when it
+names the prompt or input, else "output". (``block_reason`` is named by issue #26 as
+documented by xAI; provider-contracts.md records only ``respect_moderation``, so where it
+sits and what values it takes are unconfirmed: both places are read, any string value.)
+
+A bad key is a **400** flat ``{"code": "...", "error": "Incorrect API key provided: ..."}``,
+not a 401: an error message naming the key (at any 4xx) -> ProviderAuthError, which
+``providers check`` reports as ``auth_failed``.
+Other errors: 400/422 -> InvalidRequestError; 401/403 -> ProviderAuthError; 404 ->
+ProviderUnavailableError; 402/403/429 with a credit/spending message ->
+ProviderOutOfCreditError; 429/5xx -> RetryableError. A 5xx submit is not retried (xAI makes
+no idempotency promise for generation).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from triptych.engines.base import EngineResult, GenerationRequest, ProgressCallback
@@ -34,6 +46,7 @@ from triptych.engines.providers.adapter import (
     CheckResult,
     HostedEngine,
     HostedFactory,
+    mentions_bad_key,
     seed_ignored_note,
 )
 from triptych.engines.providers.http import Reply, body_excerpt
@@ -43,6 +56,16 @@ ASPECT_RATIOS = ["1:1", "3:4", "4:3", "9:16", "16:9", "2:3", "3:2", "9:19.5", "1
                  "9:20", "20:9", "1:2", "2:1"]
 MODERATION_WORDS = ("moderation", "safety", "content policy", "inappropriate")
 CREDIT_WORDS = ("credit", "spending limit", "billing")
+
+
+def block_reason(value: Any) -> str:
+    """The ``block_reason`` of an answer or an item, or "" when there is none."""
+    reason = value.get("block_reason") if isinstance(value, dict) else None
+    return str(reason).strip() if reason else ""
+
+
+def block_side(reason: str) -> str:
+    return "input" if re.search(r"prompt|input", reason, re.IGNORECASE) else "output"
 
 
 def error_message(reply: Reply) -> str:
@@ -94,18 +117,31 @@ class XaiEngine(HostedEngine):
         self.raise_for(reply)
         payload = self.json_body(reply)
         items = payload.get("data")
+        reasons = [block_reason(i) for i in items] if isinstance(items, list) else []
         if isinstance(items, list):
-            kept = [i for i in items
-                    if not (isinstance(i, dict) and i.get("respect_moderation") is False)]
+            kept = [i for i, why in zip(items, reasons, strict=True)
+                    if not why and not (isinstance(i, dict)
+                                        and i.get("respect_moderation") is False)]
             dropped = len(items) - len(kept)
         else:
             kept, dropped = items, 0
+        top = block_reason(payload)
+        if top and not any(isinstance(i, dict) and (i.get("b64_json") or i.get("url"))
+                           for i in kept or []):
+            raise self.moderated(block_side(top), f"block_reason={top!r}", reason=top)
         images, empty = self.images_from_items(kept, request)
+        reasons = [r for r in [*reasons, top] if r]
         if not images:
-            raise self.moderated("output", f"no image returned ({dropped} moderated, "
-                                           f"{empty} empty of {len(items or [])})")
+            why = reasons[0] if reasons else ""
+            raise self.moderated(
+                block_side(why) if why else "output",
+                f"no image returned ({dropped} moderated, {empty} empty of {len(items or [])})"
+                + (f"; block_reason={sorted(set(reasons))!r}" if reasons else ""),
+                reason=why)
         if dropped or empty:
             notes["moderated_images"] = dropped + empty
+        if reasons:
+            notes["moderation_reasons"] = sorted(set(reasons))
         if isinstance(payload.get("usage"), dict):
             notes["usage"] = payload["usage"]
         return EngineResult(images=images, model_version=str(payload.get("model") or model),
@@ -114,6 +150,8 @@ class XaiEngine(HostedEngine):
     def _classify(self, reply: Reply) -> EngineError | None:
         message = error_message(reply).lower()
         detail = body_excerpt(reply, self.http.redact)
+        if 400 <= reply.status < 500 and mentions_bad_key(message):
+            return self.auth_failed(detail)
         if reply.status in (400, 403, 422) and any(w in message for w in MODERATION_WORDS):
             side = "output" if ("generated" in message or "output" in message) else "input"
             return self.moderated(side, detail)
