@@ -91,8 +91,8 @@ def test_check_reports_bad_key_400_as_auth_failed(xai: FakeXai) -> None:
     assert result.status == "auth_failed" and KEY not in result.detail
 
 
-# xAI's block_reason: issue #26 names it as documented, but not its values; these are
-# illustrative codes. It is read on each item and on the answer as a whole.
+# xAI documents block_reason on the answer ("blocked by input moderation"), not its values:
+# these codes are illustrative. One on an item is read too, as an output block.
 def test_item_block_reason_is_output_moderation_in_plain_words(xai: FakeXai) -> None:
     xai.main.route("POST", PATH, Resp(json={"data": [{"block_reason": "GRAPHIC_VIOLENCE"}],
                                             "model": "grok-imagine-image"}))
@@ -112,13 +112,12 @@ def test_item_block_reason_drops_only_that_image(xai: FakeXai) -> None:
     assert result.notes["moderation_reasons"] == ["GRAPHIC_VIOLENCE"]
 
 
-def test_answer_block_reason_naming_the_prompt_is_input_moderation(xai: FakeXai) -> None:
-    xai.main.route("POST", PATH, Resp(json={"data": [],
-                                            "block_reason": "PROMPT_VIOLATES_POLICY"}))
+def test_answer_block_reason_is_input_moderation(xai: FakeXai) -> None:
+    xai.main.route("POST", PATH, Resp(json={"data": [], "block_reason": "GRAPHIC_VIOLENCE"}))
     with pytest.raises(ModerationError) as info:
         xai.engine().generate(req())
     assert info.value.side == "input"
-    assert "(reason: prompt violates policy)" in info.value.message
+    assert "(reason: graphic violence)" in info.value.message
 
 
 def test_openai_style_error_body_is_understood_too(xai: FakeXai) -> None:

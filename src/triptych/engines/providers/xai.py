@@ -21,10 +21,10 @@ Moderation arrives these ways:
     400 flat ``{code, error}`` or ``{error:{message}}`` mentioning moderation:
         "generated image rejected ..."                   -> ModerationError("output")
         otherwise                                        -> ModerationError("input")
-A ``block_reason`` goes into the user's message in plain words; its side is "input" when it
-names the prompt or input, else "output". (``block_reason`` is named by issue #26 as
-documented by xAI; provider-contracts.md records only ``respect_moderation``, so where it
-sits and what values it takes are unconfirmed: both places are read, any string value.)
+A ``block_reason`` goes into the user's message in plain words. xAI documents it on the
+answer: "if the request was blocked by input moderation, contains the block reason", so
+there it is the input side. One on an item (not documented, read defensively) drops that
+image as an output block.
 
 A bad key is a **400** flat ``{"code": "...", "error": "Incorrect API key provided: ..."}``,
 not a 401: an error message naming the key (at any 4xx) -> ProviderAuthError, which
@@ -37,7 +37,6 @@ no idempotency promise for generation).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from triptych.engines.base import EngineResult, GenerationRequest, ProgressCallback
@@ -62,10 +61,6 @@ def block_reason(value: Any) -> str:
     """The ``block_reason`` of an answer or an item, or "" when there is none."""
     reason = value.get("block_reason") if isinstance(value, dict) else None
     return str(reason).strip() if reason else ""
-
-
-def block_side(reason: str) -> str:
-    return "input" if re.search(r"prompt|input", reason, re.IGNORECASE) else "output"
 
 
 def error_message(reply: Reply) -> str:
@@ -128,13 +123,13 @@ class XaiEngine(HostedEngine):
         top = block_reason(payload)
         if top and not any(isinstance(i, dict) and (i.get("b64_json") or i.get("url"))
                            for i in kept or []):
-            raise self.moderated(block_side(top), f"block_reason={top!r}", reason=top)
+            raise self.moderated("input", f"block_reason={top!r}", reason=top)
         images, empty = self.images_from_items(kept, request)
         reasons = [r for r in [*reasons, top] if r]
         if not images:
             why = reasons[0] if reasons else ""
             raise self.moderated(
-                block_side(why) if why else "output",
+                "input" if why and why == top else "output",
                 f"no image returned ({dropped} moderated, {empty} empty of {len(items or [])})"
                 + (f"; block_reason={sorted(set(reasons))!r}" if reasons else ""),
                 reason=why)
