@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     free_monthly_credits: int = 50
     pro_monthly_credits: int = 500
     max_jobs_in_flight: int = 8  # per user
+    # Where people buy credits (the operator's payment page); shown as "Buy credits" on the
+    # credits page and in out-of-credit messages. Unset: they are told to ask an admin.
+    billing_url: str | None = None
+    # Who to ask for credits when there is no payment page (an email or a sentence). Unset:
+    # the oldest admin account's email.
+    admin_contact: str | None = None
     job_lease_seconds: int = 600  # a running job whose lease lapses is recovered
     max_attempts: int = 2  # runs of one job before recovery voids it
     workers: int = 2  # in-process executor threads
