@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tests.conftest import BOTH_DBS
+
 from triptych.engines.errors import ProviderUnavailableError
 from triptych.service import statement as statement_mod
 

@@ -25,3 +25,8 @@ def day(on: date | str) -> str:
     if isinstance(on, str):
         on = date.fromisoformat(on)
     return f"{on.day} {MONTHS[on.month - 1]}"
+
+
+def month_of(moment: datetime) -> str:
+    """"March" (this year) for a month's heading."""
+    return MONTHS[moment.month - 1]
