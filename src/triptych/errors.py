@@ -36,16 +36,33 @@ class NotFound(TriptychError):
 class InsufficientCredits(TriptychError):
     code = "insufficient_credits"
     http_status = 402
+    # Where the person reading the message gets more: the CLI's reader is the operator.
+    OPERATOR_REMEDY = "an operator can also grant credits (triptych credits grant USER N)."
 
-    def __init__(self, *, needed: int, available: int, renews_on: str) -> None:
+    def __init__(self, *, needed: int, available: int, renews_on: str,
+                 remedy: str = OPERATOR_REMEDY, **fields: Any) -> None:
         super().__init__(
             f"This needs {needed} credits but you have {available}. Your monthly allowance "
-            f"renews on {renews_on}; an operator can also grant credits "
-            f"(triptych credits grant USER N).",
+            f"renews on {renews_on}; {remedy}",
             needed=needed,
             available=available,
             renews_on=renews_on,
+            **fields,
         )
+
+    def for_end_user(self, remedy: str, renews: str | None = None,
+                     **fields: Any) -> InsufficientCredits:
+        """The same refusal worded for someone who is not the operator (the web, the API):
+        ``remedy`` says how they get credits, ``renews`` is the renewal date in words;
+        ``fields`` (e.g. ``buy_url``) ride along for scripts."""
+        f = self.fields
+        error = InsufficientCredits(needed=f["needed"], available=f["available"],
+                                    renews_on=f["renews_on"], remedy=remedy, **fields)
+        error.message = (f"This needs {f['needed']} credits but you have {f['available']}. "
+                         f"{remedy} Your free monthly credits renew on "
+                         f"{renews or f['renews_on']}.")
+        error.args = (error.message,)
+        return error
 
 
 class ModerationBlocked(TriptychError):

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     free_monthly_credits: int = Field(50, description="Credits a free account gets each month.")
     pro_monthly_credits: int = Field(500, description="Credits a pro account gets each month.")
     max_jobs_in_flight: int = Field(8, description="Per-user cap on queued + running jobs.")
+    billing_url: str | None = Field(None, description=(
+        "The operator's page where people buy credits, linked as \"Buy credits\"; unset: "
+        "they are told to ask an administrator."))
+    admin_contact: str | None = Field(None, description=(
+        "Who to ask for credits when there is no billing page (an email or a sentence); "
+        "unset: the oldest admin account's email."))
     job_lease_seconds: int = Field(600, description=(
         "A running job renews its lease every third of this; one whose lease lapses (its "
         "process died) is recovered."))

@@ -48,7 +48,8 @@ def test_signup_rejects_mass_assignment_duplicates_and_bad_input(client):
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "email"
     form = client.post("/v1/auth/signup", content='{"email":"z@example.com","password":"pass1234"}',
                        headers={"content-type": "text/plain"})
-    assert form.status_code == 422  # a cross-site form cannot post JSON
+    assert form.status_code == 415  # a cross-site form cannot post JSON
+    assert form.json()["error"]["code"] == "unsupported_media_type"
 
 
 def test_login_logout_and_csrf(client):

@@ -56,7 +56,7 @@ def test_error_codes(client, tp, alice, fake_factory):
     err = broke.json()["error"]
     assert err["code"] == "insufficient_credits"
     assert (err["needed"], err["available"], err["renews_on"]) == (60, 51, "2026-04-01")
-    assert "renews on 2026-04-01" in err["message"]
+    assert "renew on 1 April" in err["message"] and "triptych credits" not in err["message"]
 
     cases = [({"prompt": "x", "size": "4096x4096"}, "size"),
              ({"prompt": "x", "size": "big"}, "size"),

@@ -15,10 +15,10 @@ def generate(client, headers, prompt, model="fake-draft", **extra):
 
 
 def test_models_quote_recommend(client, alice):
-    models = client.get("/v1/models", headers=alice).json()
+    models = client.get("/v1/models", headers=alice).json()["data"]  # OpenAI's list shape
     assert [m["id"] for m in models] == ["fake-draft", "fake-general", "fake-premium"]
     assert "engine" not in models[0] and models[0]["available"] is True
-    premium = client.get("/v1/models", params={"tier": "premium"}, headers=alice).json()
+    premium = client.get("/v1/models", params={"tier": "premium"}, headers=alice).json()["data"]
     assert [m["id"] for m in premium] == ["fake-premium"]
 
     q = client.post("/v1/quote", json={"model": "fake-general", "n": 3}, headers=alice).json()

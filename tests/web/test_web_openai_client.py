@@ -134,3 +134,32 @@ def test_extra_openai_fields_are_accepted(counted):
     result = client.images.generate(prompt="a star", quality="high", style="vivid",
                                     output_format="png", size="auto")
     assert len(result.data) == 1
+
+
+def test_models_list_and_retrieve(counted, tp):
+    client, _ = counted
+    models = client.models.list()
+    assert [m.id for m in models] == ["fake-draft", "fake-general", "fake-premium"]
+    first = models.data[0]
+    assert first.object == "model" and first.owned_by == "Test" and first.created >= 0
+    assert first.model_extra["credits"] == 1 and first.model_extra["tier"] == "instant"
+    one = client.models.retrieve("fake-premium")
+    assert (one.id, one.model_extra["credits"]) == ("fake-premium", 15)
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
+@BOTH_DBS
+def test_out_of_credits_says_how_to_get_more(counted, tp, settings):
+    client, sent = counted
+    with pytest.raises(openai.RateLimitError) as info:
+        client.images.generate(prompt="a cat", model="fake-premium", n=4)  # 60 of 50
+    body = info.value.body
+    assert body["code"] == "insufficient_credits" and len(sent) == 1
+    assert "grant yourself credits on the admin page" in body["message"]  # alice: the admin
+    assert "triptych credits grant" not in body["message"]
+    settings.billing_url = "https://pay.example.com/triptych"
+    with pytest.raises(openai.RateLimitError) as info:
+        client.images.generate(prompt="a cat", model="fake-premium", n=4)
+    assert info.value.body["buy_url"] == "https://pay.example.com/triptych"
+    assert "Buy credits at https://pay.example.com/triptych" in info.value.body["message"]

@@ -63,12 +63,17 @@ def test_anonymous_forms_need_their_token(client):
 def test_account_keys_shown_once_and_revoked_by_form(client):
     sign_up(client)
     token = form_token(client, "/account")
-    made = client.post("/account/keys", data={"name": "laptop", "csrf_token": token})
-    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
-    secret = re.search(r'id="new-key-value">([^<]+)<', made.text).group(1)
+    made = client.post("/account/keys", data={"name": "laptop", "csrf_token": token},
+                       follow_redirects=False)
+    assert made.status_code == 303 and made.headers["location"] == "/account"
+    assert "tpk_" not in made.headers["location"] + made.text  # never in a URL or the POST
+    shown = client.get("/account")
+    assert shown.headers["cache-control"] == "no-store"
+    secret = re.search(r'id="new-key-value">([^<]+)<', shown.text).group(1)
     assert client.get("/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    again = client.get("/account").text
+    again = client.get("/account").text  # a reload: shown once, and no second key
     assert secret not in again and "laptop" in again
+    assert again.count("/revoke") == 1
     key_id = re.search(r'/account/keys/([0-9a-f]+)/revoke', again).group(1)
     assert client.post(f"/account/keys/{key_id}/revoke", data={}).status_code == 403
     client.post(f"/account/keys/{key_id}/revoke", data={"csrf_token": token})

@@ -17,6 +17,16 @@ def period_of(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+
+
+def month_words(period: str) -> str:
+    """"2026-03" -> "March 2026"."""
+    year, month = period.split("-")
+    return f"{MONTHS[int(month) - 1]} {year}"
+
+
 def next_period_start(moment: datetime) -> datetime:
     if moment.month == 12:
         return datetime(moment.year + 1, 1, 1)

@@ -18,7 +18,9 @@ from itsdangerous import URLSafeTimedSerializer
 from triptych import __version__
 from triptych.client import Triptych
 from triptych.service.executor import Executor, make_executor
+from triptych.service.requests import MAX_PROMPT_CHARS
 from triptych.web import (
+    api_docs,
     openai_compat,
     pages,
     request_metrics,
@@ -76,7 +78,7 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
             state.stop()
 
     app = FastAPI(title="Triptych", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url=None, redoc_url=None)  # Swagger UI needs a CDN
+                  lifespan=lifespan, docs_url=None, redoc_url=None)  # /docs: api_docs
     app.state.web = state
     install_error_handlers(app)
     for module in (routes_auth, routes_keys, routes_generations, routes_compare,
@@ -84,22 +86,36 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
         app.include_router(module.router)
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(routes_ops.router, include_in_schema=False)  # docs/deploy.md
+    app.include_router(api_docs.router, include_in_schema=False)
+    app.mount(api_docs.ASSETS_URL, StaticFiles(directory=str(api_docs.ASSETS)), name="docs")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(request_metrics.RequestMetrics)
-    _document_openai_errors(app)
+    templates.env.globals["MAX_PROMPT_CHARS"] = MAX_PROMPT_CHARS  # one limit, every form
+    _document_errors(app)
     return app
 
 
-def _document_openai_errors(app: FastAPI) -> None:
+def _document_errors(app: FastAPI) -> None:
     """FastAPI documents a 422 validation error on every route with a body; the
-    OpenAI-compatible route answers validation errors with 400, as OpenAI does."""
+    OpenAI-compatible route answers validation errors with 400, as OpenAI does. Every route
+    with a JSON body may answer 415 (a body not sent as JSON)."""
     build = app.openapi
 
     def openapi() -> dict:
         if app.openapi_schema is None:
             document = build()
+            for path, methods in document["paths"].items():
+                for operation in methods.values():
+                    if "requestBody" not in operation:
+                        continue
+                    model = ("OpenAIErrorResponse" if path == openai_compat.OPENAI_PATH
+                             else "ErrorResponse")
+                    operation["responses"]["415"] = {
+                        "description": "unsupported_media_type: send the body as JSON",
+                        "content": {"application/json": {"schema": {
+                            "$ref": f"#/components/schemas/{model}"}}}}
             operation = document["paths"][openai_compat.OPENAI_PATH]["post"]
             operation["responses"].pop("422", None)
             app.openapi_schema = document

@@ -1,7 +1,9 @@
 """Errors over HTTP.
 
 REST errors are ``{"error": {"code", "message", ...fields}}`` with the status of the service
-error (``triptych.errors``): ``insufficient_credits`` 402 (needed/available/renews_on),
+error (``triptych.errors``): ``insufficient_credits`` 402 (needed/available/renews_on, and
+``buy_url`` when the operator has a payment page; the message says how to get credits, never
+the operator's CLI),
 ``moderation_blocked`` 400, ``invalid_request`` 422 (``field``), ``not_found`` 404,
 ``rate_limited`` 429 (``Retry-After``), ``unauthorized`` 401, ``forbidden`` 403,
 ``database_busy`` 503 (``Retry-After``: SQLite stayed locked by another process for the whole
@@ -34,6 +36,8 @@ from triptych.errors import (
     TooManyJobs,
     TriptychError,
 )
+from triptych.service.more_credits import more_credits
+from triptych.web.readable import day
 
 log = logging.getLogger("triptych.web")
 
@@ -55,17 +59,45 @@ class RateLimited(TriptychError):
     http_status = 429
 
 
+class UnsupportedMediaType(TriptychError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
     return ".".join(parts) or None
 
 
-def validation_to_invalid(exc: RequestValidationError) -> InvalidRequest:
+def validation_to_invalid(exc: RequestValidationError,
+                          request: Request | None = None) -> TriptychError:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "Invalid request."}
-    field = _field_of(first.get("loc", ()))
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "json_invalid":  # loc is ("body", character offset)
+        return InvalidRequest(_json_problem(exc.body, loc, first), field=None)
+    if loc == ("body",) and isinstance(first.get("input"), bytes) and request is not None:
+        # FastAPI leaves the body unparsed (bytes) when it is not sent as JSON.
+        sent = request.headers.get("content-type") or "none"
+        return UnsupportedMediaType(
+            f"Send the body as JSON with 'Content-Type: application/json' (got '{sent}').",
+            field="Content-Type")
+    field = _field_of(loc)
     message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
     return InvalidRequest(message, field=field)
+
+
+def _json_problem(doc: Any, loc: tuple[Any, ...], error: dict[str, Any]) -> str:
+    """"Request body is not valid JSON: Expecting ',' delimiter at line 1 column 12"."""
+    reason = (error.get("ctx") or {}).get("error") or "it does not parse"
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if isinstance(doc, bytes):
+        doc = doc.decode("utf-8", "replace")
+    if pos is None or not isinstance(doc, str):
+        return f"Request body is not valid JSON: {reason}."
+    line = doc.count("\n", 0, pos) + 1
+    column = pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    return f"Request body is not valid JSON: {reason} at line {line} column {column}."
 
 
 def _headers(exc: TriptychError) -> dict[str, str]:
@@ -101,12 +133,14 @@ def openai_error(exc: TriptychError) -> JSONResponse:
         # OpenAI answers 429 insufficient_quota when an account is out of credit; the header
         # stops the official client from retrying (it would retry a bare 429).
         status, kind = 429, "insufficient_quota"
-        extra.update(needed=exc.fields["needed"], available=exc.fields["available"],
-                     renews_on=exc.fields["renews_on"])
+        extra.update({k: exc.fields[k] for k in ("needed", "available", "renews_on",
+                                                  "buy_url") if k in exc.fields})
     elif isinstance(exc, TooManyJobs | RateLimited):
         status, kind, retry = 429, "rate_limit_error", "true"
     elif isinstance(exc, Unauthorized):
         status, code = 401, "invalid_api_key"
+    elif isinstance(exc, UnsupportedMediaType):
+        status = 415
     elif isinstance(exc, Forbidden):
         status, kind = 403, "permission_error"
     elif exc.http_status == 404:
@@ -137,7 +171,23 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith(("/v1/", "/static/", "/openapi.json"))
 
 
+def _to_end_user(request: Request, exc: InsufficientCredits) -> InsufficientCredits:
+    """Out of credits, worded for the person at the other end (never the operator's CLI):
+    the payment page when the operator has one, else their administrator."""
+    tp = request.app.state.web.tp
+    with tp.ctx.sessions.begin() as s:
+        more = more_credits(tp.settings, s)
+    extra = {"buy_url": more.buy_url} if more.buy_url else {}
+    remedy = more.sentence()
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.is_admin and not more.buy_url:
+        remedy = "As an administrator, you can grant yourself credits on the admin page."
+    return exc.for_end_user(remedy, renews=day(exc.fields["renews_on"]), **extra)
+
+
 def render(request: Request, exc: TriptychError) -> Response:
+    if isinstance(exc, InsufficientCredits):
+        exc = _to_end_user(request, exc)
     if _is_openai(request):
         return openai_error(exc)
     if _is_page(request):
@@ -160,7 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return render(request, validation_to_invalid(exc))
+        return render(request, validation_to_invalid(exc, request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

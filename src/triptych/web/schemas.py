@@ -174,7 +174,13 @@ class KeeperUpdate(Create):
 # -- catalog, quote, recommend ----------------------------------------------------------------
 
 class ModelPublic(BaseModel):
+    """One catalog model, in OpenAI's ``Model`` shape (id, object, created, owned_by) with
+    Triptych's own fields beside them."""
+
     id: str
+    object: Literal["model"] = "model"
+    created: int = Field(description="Unix time the installed catalog was built.")
+    owned_by: str = Field(description="Who makes the model (the provider).")
     name: str
     provider: str
     family: str
@@ -198,6 +204,13 @@ class ModelPublic(BaseModel):
     builtin: bool
     available: bool
     unavailable_reason: str
+
+
+class ModelList(BaseModel):
+    """OpenAI's model list: ``client.models.list()`` of the official client reads it."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelPublic]
 
 
 class QuoteRequest(Create):
@@ -324,7 +337,7 @@ class OpenAIImagesRequest(BaseModel):
     accepted and ignored, as the official client may send them."""
 
     model_config = ConfigDict(extra="allow")
-    prompt: str = Field(min_length=1, max_length=32000)
+    prompt: str = Prompt
     model: str | None = Field(default=None, max_length=100)
     n: int | None = Field(default=None, ge=1, le=10)
     size: str | None = Field(default=None, max_length=20)

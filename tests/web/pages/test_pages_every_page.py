@@ -7,9 +7,9 @@ import pytest
 
 from tests.web.pages.conftest import assert_accessible, fits_width, shot, sign_up
 
-pytestmark = pytest.mark.xfail(reason="the studio pages land in the next merges", strict=False)
-
-PAGES = ["create", "compare", "gallery", "credits", "models", "account"]
+LATER = pytest.mark.xfail(reason="the studio pages land in the next merges", strict=False)
+PAGES = [pytest.param(name, marks=LATER) for name in ("create", "compare", "gallery", "models")]
+PAGES += ["credits", "account"]  # landed: must pass
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -21,6 +21,7 @@ def test_page_fits_and_is_accessible(studio, page, name):
     shot(page, name)
 
 
+@LATER
 @pytest.mark.parametrize("name", ["login", "signup", "models"])
 def test_signed_out_page_is_accessible(studio, page, name):
     page.goto(f"{studio.url}/{name}")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from triptych.db.auth_models import ApiKey
 from triptych.db.models import User
 from triptych.errors import TriptychError
+from triptych.web import key_flash, readable
 from triptych.web import keys as keys_mod
 from triptych.web.deps import Principal, StateDep, check_csrf, facade_for
 from triptych.web.pages.common import PageUser, render
@@ -24,12 +27,31 @@ def _account(request: Request, state: WebState, principal: Principal,
         keys = [keys_mod.key_public(k) for k in keys_mod.list_keys(s, principal.user_id)]
         assert user is not None
         s.expunge(user)
+    now = state.now()
+    for key in keys:  # the dates as people say them; the ISO ones stay in the API
+        key["created_words"] = readable.when(datetime.fromisoformat(key["created_at"]), now)
+        used = key["last_used_at"]
+        key["used_words"] = readable.when(datetime.fromisoformat(used), now) if used else "never"
     return render(request, state, "account.html", principal, account=user, keys=keys, **extra)
 
 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, state: StateDep, principal: PageUser) -> Response:
-    return _account(request, state, principal)
+    flash = Response()
+    fresh = key_flash.take(request, flash)
+    extra: dict[str, Any] = {}
+    if fresh is not None:
+        key_id, secret = fresh
+        with state.tp.ctx.sessions.begin() as s:
+            row = s.get(ApiKey, key_id)
+            # Only a live key of this account (not one revoked since) is worth showing.
+            if row is not None and row.user_id == principal.user_id and not row.revoked_at:
+                extra = {"new_key": secret, "new_key_meta": keys_mod.key_public(row)}
+    response = _account(request, state, principal, **extra)
+    response.headers["Cache-Control"] = "no-store"  # the page may hold a secret
+    for value in flash.headers.getlist("set-cookie"):
+        response.headers.append("set-cookie", value)
+    return response
 
 
 @router.post("/account/keys", response_class=HTMLResponse)
@@ -37,14 +59,18 @@ def account_create_key(request: Request, state: StateDep, principal: PageUser,
                        name: Annotated[str, Form(max_length=100)] = "",
                        csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, principal, csrf_token)
-    with state.tp.ctx.sessions.begin() as s:
-        user = s.get(User, principal.user_id)
-        assert user is not None
-        row, secret = keys_mod.create_key(s, user, name, state.now())
-        created = keys_mod.key_public(row)
-    # Rendered, not redirected: the secret must not travel in a URL or be shown twice.
-    response = _account(request, state, principal, new_key=secret, new_key_meta=created)
-    response.headers["Cache-Control"] = "no-store"
+    try:
+        with state.tp.ctx.sessions.begin() as s:
+            user = s.get(User, principal.user_id)
+            assert user is not None
+            row, secret = keys_mod.create_key(s, user, name, state.now())
+            key_id = row.id
+    except TriptychError as exc:
+        return _account(request, state, principal, error=exc.message, status_code=422)
+    # Post-redirect-get: the secret waits in an encrypted, session-bound cookie for the one
+    # page view that shows it; a reload of that page creates nothing and shows nothing.
+    response = RedirectResponse("/account", status_code=303)
+    key_flash.stash(request, response, key_id, secret, state.config.secure_cookies)
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote as urlquote
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from triptych.errors import TriptychError
+from triptych.web import readable
 from triptych.web.deps import StateDep, check_csrf
 from triptych.web.pages.common import PageAdmin, render
 from triptych.web.routes_admin import all_jobs
@@ -19,8 +21,15 @@ router = APIRouter()
 @router.get("/admin", response_class=HTMLResponse)
 def admin_page(request: Request, state: StateDep, principal: PageAdmin, done: str = "",
                error: str = "") -> Response:
-    return render(request, state, "admin.html", principal,
-                  jobs=all_jobs(state, limit=100, offset=0), done=done[:200], error=error[:300])
+    now = state.now()
+    jobs = all_jobs(state, limit=100, offset=0)
+    for job in jobs:  # dates and model names as people read them
+        job["when"] = readable.when(datetime.fromisoformat(job["created_at"]), now)
+        catalog = state.tp.catalog
+        job["model_name"] = catalog.get(job["model"]).name if job["model"] in catalog \
+            else job["model"]
+    return render(request, state, "admin.html", principal, jobs=jobs, done=done[:200],
+                  error=error[:300])
 
 
 @router.post("/admin/grant")

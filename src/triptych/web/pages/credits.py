@@ -1,17 +1,61 @@
-"""The credits page: balance and statement."""
+"""The credits page: balance and renewal, how to get more, a low-balance notice, this month's
+use by model (a server-drawn chart) and the statement in plain words, a page at a time."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from triptych.catalog.card import ModelCard
+from triptych.service import statement as statement_mod
+from triptych.service.more_credits import more_credits
+from triptych.web import readable
 from triptych.web.deps import StateDep, facade_for
 from triptych.web.pages.common import PageUser, render
+from triptych.web.state import WebState
 
 router = APIRouter()
+PAGE_LINES = 25
 
 
 @router.get("/credits", response_class=HTMLResponse)
-def credits_page(request: Request, state: StateDep, principal: PageUser) -> Response:
-    credits = facade_for(state, principal).credits(statement=True, limit=200)
-    return render(request, state, "credits.html", principal, credits=credits)
+def credits_page(request: Request, state: StateDep, principal: PageUser,
+                 before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    credits = facade_for(state, principal).credits(statement=False)
+    now = state.now()
+    tp = state.tp
+    with tp.ctx.sessions.begin() as s:
+        page = statement_mod.statement(s, tp.catalog, principal.user_id, limit=PAGE_LINES,
+                                       before=before)
+        use = statement_mod.usage_by_model(s, tp.catalog, principal.user_id, now)
+        usual = statement_mod.usual_model(s, principal.user_id, now)
+        more = more_credits(tp.settings, s)
+    lines = [{"line": line, "when": readable.when(line.at, now),
+              "iso": line.at.isoformat(timespec="seconds") + "Z"} for line in page.lines]
+    top = max((u.credits for u in use), default=0)
+    return render(request, state, "credits.html", principal, credits=credits, lines=lines,
+                  older=page.older, first_page=before is None, use=use, use_top=top,
+                  use_total=sum(u.credits for u in use), month=readable.month_of(now),
+                  renews=readable.day(credits["renews_on"]), more=more,
+                  low=_low_balance(state, credits["available"], usual))
+
+
+def _low_balance(state: WebState, available: int, usual: str | None) -> dict[str, Any] | None:
+    """The notice when the balance cannot pay for one image on the person's usual model (or,
+    new here, the cheapest paid model that runs): which model, and what it costs."""
+    card = _runnable(state, usual)
+    if card is None:
+        paid = [c for c in state.tp.catalog if c.credits > 0 and _runnable(state, c.id)]
+        card = min(paid, key=lambda c: (c.credits, c.tier_rank), default=None)
+    if card is None or available >= card.credits:
+        return None
+    return {"model": card.name, "credits": card.credits, "usual": card.id == usual}
+
+
+def _runnable(state: WebState, model_id: str | None) -> ModelCard | None:
+    if not model_id or model_id not in state.tp.catalog:
+        return None
+    card = state.tp.catalog.get(model_id)
+    return card if state.tp.availability(card)[0] else None
