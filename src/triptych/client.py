@@ -29,6 +29,7 @@ from triptych.catalog.loader import Catalog, load_catalog
 from triptych.db.engine import make_engine, migrate, session_factory
 from triptych.db.models import Compare, Image, Job, User
 from triptych.engines import registry
+from triptych.engines.registry import options_for
 from triptych.errors import (
     InvalidRequest,
     JobFailed,
@@ -116,6 +117,7 @@ def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
         "error": ({"code": job.error_code, "message": job.error_message,
                    "field": job.error_field, "side": job.error_side}
                   if job.error_code else None),
+        "options": (job.notes or {}).get("options") or {},
         "notes": job.notes or {},
         "images": [image_public(i) for i in images or []],
     }
@@ -229,7 +231,9 @@ class Triptych:
                 continue
             if available is not None and ok != available:
                 continue
-            out.append({**card.model_dump(), "available": ok, "unavailable_reason": reason})
+            out.append({**card.model_dump(), "available": ok, "unavailable_reason": reason,
+                        "options": {name: spec.public()
+                                    for name, spec in options_for(card).items()}})
         return sorted(out, key=lambda m: (TIER_ORDER[m["tier"]], m["credits"]))
 
     def default_model(self) -> str:
@@ -267,11 +271,12 @@ class Triptych:
     def submit(self, prompt: str, model: str | None = None, *, seed: int | None = None,
                size: str | None = None, n: int = 1, steps: int | None = None,
                content_mode: str = "standard", idempotency_key: str | None = None,
-               parent_job_id: str | None = None) -> dict[str, Any]:
+               parent_job_id: str | None = None,
+               options: dict[str, Any] | None = None) -> dict[str, Any]:
         """Validate, quote and hold; the job is queued (run it with ``run``)."""
         job = self._submit_one(prompt, model, seed=seed, size=size, n=n, steps=steps,
                                content_mode=content_mode, idempotency_key=idempotency_key,
-                               parent_job_id=parent_job_id)
+                               parent_job_id=parent_job_id, options=options)
         if isinstance(job, JobRecord):  # just created: what was inserted, nothing to reload
             return job_public(job, [])
         return self.job(job.id)  # an idempotent replay: the job as it stands
@@ -293,11 +298,13 @@ class Triptych:
     def generate(self, prompt: str, model: str | None = None, *, seed: int | None = None,
                  size: str | None = None, n: int = 1, steps: int | None = None,
                  content_mode: str = "standard", idempotency_key: str | None = None,
-                 progress: Progress | None = None,
-                 parent_job_id: str | None = None) -> Generation:
+                 progress: Progress | None = None, parent_job_id: str | None = None,
+                 options: dict[str, Any] | None = None) -> Generation:
+        """Make images now. ``options``: the model's request options (``/v1/models`` lists
+        them per model, e.g. ``{"guidance": 6}``)."""
         job = self._submit_one(prompt, model, seed=seed, size=size, n=n, steps=steps,
                                content_mode=content_mode, idempotency_key=idempotency_key,
-                               parent_job_id=parent_job_id, run_here=True)
+                               parent_job_id=parent_job_id, run_here=True, options=options)
         if not isinstance(job, JobRecord):  # an idempotent replay: as it stands
             if job.status == QUEUED:  # left queued (its runner stopped): run it now
                 self.jobs.run_job(job.id, progress)
@@ -328,8 +335,11 @@ class Triptych:
                 w = max(card.min_width, min(card.max_width, round(w * scale / 8) * 8))
                 h = max(card.min_height, min(card.max_height, round(h * scale / 8) * 8))
             size = f"{w}x{h}"
+        takes = options_for(card)  # the source's options that the new model takes too
+        options = {k: v for k, v in source["options"].items() if k in takes}
         return self.submit(source["prompt"], model, seed=source["seed"], size=size, n=1,
-                           content_mode=source["content_mode"], parent_job_id=job_id)
+                           content_mode=source["content_mode"], parent_job_id=job_id,
+                           options=options)
 
     def rerender(self, job_id: str, model: str, *, size: str | None = None,
                  progress: Progress | None = None) -> Generation:

@@ -104,3 +104,19 @@ def test_console_script_on_the_real_catalog(tmp_path):
     assert done.returncode == 1
     error = json.loads(done.stdout)["error"]
     assert error["code"] == "model_unavailable" and "TRIPTYCH_BFL_API_KEY" in error["message"]
+
+
+def test_generate_takes_model_options(run, fake_factory):
+    from triptych.engines.options import OptionSpec
+
+    fake_factory.options_by_target["fake-general"] = {
+        "guidance": OptionSpec("number", "cfg", 0.0, 20.0),
+        "style": OptionSpec("choice", "s", choices=("icon", "photo"))}
+    job = json.loads(run("generate", "a red circle", "-m", "fake-general", "-o", "guidance=6",
+                         "--option", "style=icon", "--json").output)
+    assert job["options"] == {"guidance": 6, "style": "icon"}
+    bad = run("generate", "a red circle", "-m", "fake-general", "-o", "guidance=60", "--json",
+              ok=False)
+    assert bad.exit_code == 1
+    assert json.loads(bad.output)["error"]["field"] == "options.guidance"
+    assert run("generate", "x", "-o", "guidance", ok=False).exit_code == 2  # not NAME=VALUE

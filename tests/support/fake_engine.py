@@ -13,6 +13,7 @@ from PIL import Image
 from triptych.catalog.card import ModelCard
 from triptych.engines.base import Availability, EngineImage, EngineResult, GenerationRequest
 from triptych.engines.errors import EngineError
+from triptych.engines.options import OptionSpec
 
 
 def colour_for(prompt: str, seed: int) -> tuple[int, int, int]:
@@ -51,11 +52,15 @@ class FakeFactory:
     def __init__(self) -> None:
         self.engines: dict[str, FakeEngine] = {}
         self.unavailable: set[str] = set()
+        self.options_by_target: dict[str, dict[str, OptionSpec]] = {}  # none unless set
         self._lock = threading.Lock()
 
     def engine(self, target: str) -> FakeEngine:
         with self._lock:
             return self.engines.setdefault(target, FakeEngine())
+
+    def options(self, card: ModelCard) -> dict[str, OptionSpec]:
+        return self.options_by_target.get(card.target, {})
 
     def create(self, card: ModelCard, settings) -> FakeEngine:
         return self.engine(card.target)

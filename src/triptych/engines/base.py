@@ -63,7 +63,9 @@ class Availability:
 
 
 class EngineFactory(Protocol):
-    """What an engine module registers: build an engine for a card, and say if it can run."""
+    """What an engine module registers: build an engine for a card, and say if it can run.
+    A factory may also say which request options a card's model takes: ``options(card)``
+    returning ``{name: engines.options.OptionSpec}`` (none when it has no such method)."""
 
     def create(self, card: ModelCard, settings: Settings) -> Engine: ...
 

@@ -15,6 +15,7 @@ from triptych.engines.errors import ProviderUnavailableError
 
 if TYPE_CHECKING:
     from triptych.catalog.card import ModelCard
+    from triptych.engines.options import OptionSpec
     from triptych.settings import Settings
 
 # scheme -> module exposing a module-level ``factory`` implementing EngineFactory
@@ -61,6 +62,13 @@ def availability(card: ModelCard, settings: Settings) -> Availability:
     if factory is None:
         return Availability(False, f"no engine installed for '{card.scheme}'")
     return factory.availability(card, settings)
+
+
+def options_for(card: ModelCard) -> dict[str, OptionSpec]:
+    """The request options the card's model takes (``engines/options.py``)."""
+    factory = factory_for(card.scheme)
+    declared = getattr(factory, "options", None)
+    return dict(declared(card)) if declared is not None else {}
 
 
 def create_engine(card: ModelCard, settings: Settings) -> Engine:

@@ -277,7 +277,7 @@ class JobService:
                     compare_id=compare.id if compare else None,
                     compare_index=i if compare else None,
                     parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
-                    created_at=now, notes={},
+                    created_at=now, notes={"options": spec.options} if spec.options else {},
                 )
                 if run_here:  # claimed by this process, as claim() would
                     values.update(status=RUNNING, attempts=1, started_at=now,
@@ -346,6 +346,7 @@ class JobService:
         request = GenerationRequest(
             prompt=job.prompt, width=job.width, height=job.height, seed=job.seed, n=job.n,
             steps=job.steps, content_mode=job.content_mode, target=card.target,
+            options=dict((job.notes or {}).get("options") or {}),
         )
 
         sent = {"event": float("-inf"), "preview": float("-inf")}
@@ -413,6 +414,7 @@ class JobService:
             "content_mode": job.content_mode, "credits": card.credits,
             "seconds": round(seconds, 3), "created_at": self.ctx.clock().isoformat(),
             "generator": "Triptych", **({"notes": notes} if notes else {}),
+            **({"options": options} if (options := (job.notes or {}).get("options")) else {}),
         }
 
     def _succeed(self, detached: Job, card: ModelCard, result: EngineResult,
@@ -443,7 +445,7 @@ class JobService:
         # A provider may block some images of a batch: charge only what was delivered.
         delivered = len(files)
         missing = detached.n - delivered
-        notes = {**result.notes,
+        notes = {**(detached.notes or {}), **result.notes,  # the job's own (options) stay
                  **({"delivered": f"{delivered} of {detached.n}"} if missing else {})}
         with self.ctx.sessions.begin() as s:
             conn = s.connection()

@@ -7,10 +7,13 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from triptych.catalog.card import ModelCard
 from triptych.db.models import User
+from triptych.engines.options import check_options
+from triptych.engines.registry import options_for
 from triptych.errors import InvalidRequest
 
 MAX_PROMPT_CHARS = 2000
@@ -40,10 +43,14 @@ class GenerationSpec:
     n: int = 1
     steps: int | None = None
     content_mode: str = "standard"
+    options: dict[str, Any] = field(default_factory=dict)  # engines/options.py, validated
 
     def fingerprint(self) -> str:
         """Stable hash of the request, for idempotency-key comparison."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        fields = asdict(self)
+        if not fields["options"]:  # requests without options hash as they always did
+            del fields["options"]
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def resolve(
@@ -55,6 +62,7 @@ def resolve(
     n: int = 1,
     steps: int | None = None,
     content_mode: str = "standard",
+    options: dict[str, Any] | None = None,
 ) -> GenerationSpec:
     """Check a request against the card's limits; fill defaults. (The user's rights are
     checked when the job is submitted, under the user's lock: ``check_rights``.)"""
@@ -89,8 +97,10 @@ def resolve(
     if content_mode == "unrestricted":
         if not card.allows_unrestricted():
             raise InvalidRequest(f"{card.name} has no unrestricted mode.", field="content_mode")
+    checked = check_options(options_for(card), options, card.name)
     return GenerationSpec(model_id=card.id, prompt=prompt, seed=seed, width=width,
-                          height=height, n=n, steps=steps, content_mode=content_mode)
+                          height=height, n=n, steps=steps, content_mode=content_mode,
+                          options=checked)
 
 
 def check_rights(user: User, spec: GenerationSpec) -> None:

@@ -34,7 +34,7 @@ def create_generation(body: GenerationCreate, response: Response, principal: Cur
     job, _ = runner.submit(state, tp, principal, idempotency_key=idempotency_key,
                            prompt=body.prompt, model=body.model, seed=body.seed,
                            size=body.size, n=body.n, steps=body.steps,
-                           content_mode=body.content_mode)
+                           content_mode=body.content_mode, options=body.options)
     response.headers["Location"] = f"/v1/jobs/{job['id']}"
     return accepted_out(job)
 

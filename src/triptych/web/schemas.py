@@ -92,6 +92,10 @@ class GenerationCreate(Create):
     n: int = Field(default=1, ge=1, le=10)
     steps: int | None = Field(default=None, ge=1, le=1000)
     content_mode: Literal["standard", "unrestricted"] = "standard"
+    options: dict[str, Any] | None = Field(
+        default=None, max_length=16,
+        description="The model's request options, e.g. {\"guidance\": 6}; /v1/models lists "
+                    "each model's (type, range, choices). Unknown options are refused.")
 
 
 class RerenderCreate(Create):
@@ -139,6 +143,8 @@ class JobPublic(BaseModel):
     compare_id: str | None
     parent_job_id: str | None
     error: JobError | None
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="The request options the job ran with.")
     notes: dict[str, Any]
     images: list[ImagePublic]
 
@@ -204,6 +210,10 @@ class ModelPublic(BaseModel):
     builtin: bool
     available: bool
     unavailable_reason: str
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Request options this model takes: name -> {type, description, minimum, "
+                    "maximum, choices}.")
 
 
 class ModelList(BaseModel):

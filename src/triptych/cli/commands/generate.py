@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from triptych.catalog.card import credits_text
 from triptych.cli.app import app
 from triptych.cli.output import console, emit_json, handle_errors, json_option, user_option
 from triptych.cli.progress_bar import job_progress
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs; a value reads as JSON when it is JSON (6, true, "x"), else as
+    text. The model checks names and values."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--option")
+        try:
+            options[name.strip()] = json.loads(raw)
+        except ValueError:
+            options[name.strip()] = raw
+    return options
 
 
 def _print_generation(out, tp) -> None:
@@ -32,17 +49,21 @@ def _print_generation(out, tp) -> None:
 @click.option("--mode", "content_mode", type=click.Choice(["standard", "unrestricted"]),
               default="standard", show_default=True)
 @click.option("--idempotency-key", help="Retry-safe submit: the same key returns the same job.")
+@click.option("--option", "-o", "option_pairs", multiple=True, metavar="NAME=VALUE",
+              help="A model option, e.g. -o guidance=6 (repeatable; `triptych models --json` "
+                   "lists each model's).")
 @user_option
 @json_option
 @handle_errors
-def generate(prompt, model, seed, size, n, steps, content_mode, idempotency_key, user_email,
-             as_json) -> None:
+def generate(prompt, model, seed, size, n, steps, content_mode, idempotency_key, option_pairs,
+             user_email, as_json) -> None:
     """Make images from PROMPT. Quotes, holds and charges credits; refunds on failure."""
     tp = app(user_email)
+    options = parse_options(option_pairs)
     with job_progress(f"Generating with {model or tp.default_model()}", not as_json) as bar:
         out = tp.generate(prompt, model, seed=seed, size=size, n=n, steps=steps,
                           content_mode=content_mode, idempotency_key=idempotency_key,
-                          progress=bar)
+                          progress=bar, options=options or None)
     if as_json:
         emit_json(out.job)
     else:

@@ -41,6 +41,7 @@ from triptych.engines.base import (
     ProgressCallback,
 )
 from triptych.engines.errors import InvalidRequestError, ProviderUnavailableError
+from triptych.engines.options import OptionSpec
 from triptych.nets.checkpoint import CheckpointError, file_digest, weights_path
 from triptych.settings import Settings
 
@@ -289,6 +290,19 @@ class BuiltinEngine:
 
 
 class BuiltinFactory:
+    def options(self, card: ModelCard) -> dict[str, OptionSpec]:
+        model = MODELS.get(card.target)
+        if model is None:
+            return {}
+        out = {}
+        if model.guided:
+            out["guidance"] = OptionSpec("number", "How strongly the image follows the prompt "
+                                         "(classifier-free guidance scale).", 0.0, 20.0)
+        if model.layout:
+            out["layout_check"] = OptionSpec("boolean", "Mirror a draft whose layout "
+                                             "contradicts a stated left/right/above/below.")
+        return out
+
     def availability(self, card: ModelCard, settings: Settings) -> Availability:
         if card.target not in TARGETS:
             return Availability(False, f"no built-in model called '{card.target}'")

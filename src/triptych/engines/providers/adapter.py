@@ -43,6 +43,7 @@ from triptych.engines.errors import (
     ProviderUnavailableError,
     RetryableError,
 )
+from triptych.engines.options import OptionSpec
 from triptych.engines.providers import images
 from triptych.engines.providers.http import (
     HttpConfig,
@@ -81,6 +82,8 @@ class HostedEngine:
     trusted_suffixes: ClassVar[tuple[str, ...]] = ()  # provider hosts that may get the key
     supports_unrestricted: ClassVar[bool] = False
     takes_steps: ClassVar[bool] = False  # else a requested step count is ignored and noted
+    # Request options a user may set (engines/options.py); the adapter forwards them.
+    options: ClassVar[dict[str, OptionSpec]] = {}
 
     def __init__(
         self,
@@ -345,6 +348,9 @@ class HostedFactory:
     @property
     def provider(self) -> str:
         return self.engine_cls.provider
+
+    def options(self, card: ModelCard) -> dict[str, OptionSpec]:
+        return dict(self.engine_cls.options)
 
     def availability(self, card: ModelCard, settings: Settings) -> Availability:
         if not settings.provider_key(self.provider):

@@ -33,6 +33,7 @@ from typing import Any
 
 from triptych.engines.base import EngineResult, GenerationRequest, ProgressCallback
 from triptych.engines.errors import EngineError, InvalidRequestError
+from triptych.engines.options import OptionSpec
 from triptych.engines.providers.adapter import (
     CheckResult,
     HostedEngine,
@@ -50,6 +51,9 @@ class BflEngine(HostedEngine):
     display = "Black Forest Labs"
     takes_steps = True
     trusted_suffixes = (".bfl.ai", ".bfl.ml")
+    options = {"safety_tolerance": OptionSpec(
+        "integer", "How permissive Black Forest Labs' moderation is: 0 strictest, 5 most "
+        "permissive (default 2).", 0, 5)}
 
     def _auth_headers(self, api_key: str) -> dict[str, str]:
         return {"x-key": api_key}

@@ -29,6 +29,7 @@ from typing import Any
 
 from triptych.engines.base import EngineResult, GenerationRequest, ProgressCallback
 from triptych.engines.errors import EngineError, InvalidRequestError
+from triptych.engines.options import OptionSpec
 from triptych.engines.providers.adapter import (
     CheckResult,
     HostedEngine,
@@ -58,6 +59,12 @@ def openai_error(reply: Reply) -> dict[str, Any]:
 class OpenAIEngine(HostedEngine):
     provider = "openai"
     display = "OpenAI"
+    options = {
+        "background": OptionSpec("choice", "transparent for a cut-out (PNG or WebP).",
+                                 choices=("auto", "transparent", "opaque")),
+        "output_format": OptionSpec("choice", "The file format OpenAI returns.",
+                                    choices=("png", "jpeg", "webp")),
+    }
     max_n = 10
 
     def _generate(self, request: GenerationRequest, progress: ProgressCallback | None

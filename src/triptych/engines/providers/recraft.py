@@ -26,6 +26,7 @@ from typing import Any
 
 from triptych.engines.base import EngineImage, EngineResult, GenerationRequest, ProgressCallback
 from triptych.engines.errors import EngineError, InvalidRequestError
+from triptych.engines.options import OptionSpec
 from triptych.engines.providers.adapter import CheckResult, HostedEngine, HostedFactory
 from triptych.engines.providers.http import Reply, body_excerpt
 from triptych.engines.providers.sizes import nearest_ratio, size_note
@@ -58,6 +59,15 @@ def _annotate(item: dict[str, Any], image: EngineImage) -> None:
 class RecraftEngine(HostedEngine):
     provider = "recraft"
     display = "Recraft"
+    options = {
+        "style": OptionSpec("choice", "Recraft's base style.", choices=(
+            "any", "digital_illustration", "icon", "realistic_image", "vector_illustration",
+            "logo_raster")),
+        "substyle": OptionSpec("text", "A Recraft substyle of the chosen style, e.g. "
+                               "watercolor, pixel_art, hand_drawn.", max_length=64),
+        "negative_prompt": OptionSpec("text", "What the image should not show.",
+                                      max_length=1000),
+    }
 
     def _generate(self, request: GenerationRequest, progress: ProgressCallback | None
                   ) -> EngineResult:
