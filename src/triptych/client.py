@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import queue
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,10 +40,13 @@ from triptych.errors import (
 )
 from triptych.service import ledger_verify
 from triptych.service import recommend as recommend_mod
+from triptych.service.accounts import Accounts
 from triptych.service.clock import Clock, utc_now
+from triptych.service.deployment_status import deployment_status
 from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
 from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
-from triptych.service.progress import make_hub
+from triptych.service.metrics import DatabaseCollector
+from triptych.service.progress import ProgressEvent, make_hub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
 from triptych.service.store import ObjectMissing, StoreError, local_path, make_store
@@ -181,6 +185,8 @@ class Triptych:
         self.catalog = self.ctx.catalog
         self.user_email = user or self.settings.local_user
         self._user_id: int | None = None
+        # Users, sessions, keys, statements: what the web UI and CLI need of accounts.
+        self.accounts = Accounts(self.ctx)
 
     def as_user(self, email: str, *, user_id: int | None = None) -> Triptych:
         """The same database and engines, acting as another account. Pass ``user_id`` when the
@@ -188,6 +194,24 @@ class Triptych:
         other = Triptych(user=email, _shared=(self.ctx, self.jobs))
         other._user_id = user_id
         return other
+
+    def deployment_status(self) -> dict[str, Any]:
+        """Workers, queues and jobs by state, as ``triptych status`` shows them."""
+        return deployment_status(self.ctx)
+
+    def database_metrics(self) -> DatabaseCollector:
+        """Prometheus series read from the database (jobs, queues, credits)."""
+        return DatabaseCollector(self.ctx.sessions, self.catalog, self.ctx.clock)
+
+    def subscribe(self, job_id: str, into: queue.Queue[ProgressEvent] | None = None
+                  ) -> queue.Queue[ProgressEvent]:
+        """Push delivery of a job's progress events, from this process or any worker, into a
+        queue (``into``: one that wakes its reader on put). The caller has checked the job
+        is the user's, and calls ``unsubscribe`` when done."""
+        return self.ctx.hub.subscribe(job_id, into)
+
+    def unsubscribe(self, job_id: str, q: queue.Queue[ProgressEvent]) -> None:
+        self.ctx.hub.unsubscribe(job_id, q)
 
     def _seed_for(self, seed: int | None, idempotency_key: str | None) -> int | None:
         """With an idempotency key and no seed, derive the seed from the key: a retried

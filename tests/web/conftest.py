@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from triptych.client import Triptych
-from triptych.web import keys as keys_mod
 from triptych.web.app import create_app
 from triptych.web.config import WebConfig
 
@@ -68,11 +67,10 @@ def make_key(tp: Triptych, email: str, *, admin: bool = False) -> dict[str, str]
     user_id = tp.as_user(email).user_id
     from triptych.db.models import User
 
-    with tp.ctx.sessions.begin() as s:
-        user = s.get(User, user_id)
-        if admin:
-            user.role = "admin"
-        _, secret = keys_mod.create_key(s, user, "test", tp.ctx.clock())
+    if admin:
+        with tp.ctx.sessions.begin() as s:
+            s.get(User, user_id).role = "admin"
+    _, secret = tp.accounts.create_key(user_id, "test")
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from triptych.client import Triptych
-from triptych.db.models import User
-from triptych.web import keys as keys_mod
+from triptych.service.accounts import Member
+from triptych.service.api_keys import KeyOwner
 from triptych.web import sessions as sessions_mod
 from triptych.web.errors import Forbidden, RateLimited, Unauthorized
 from triptych.web.state import WebState
@@ -55,7 +55,7 @@ class Principal:
         return f"key:{self.key_id}" if self.key_id else f"user:{self.user_id}"
 
 
-def _principal(user: User | keys_mod.KeyOwner, via: str, **extra: str | None) -> Principal:
+def _principal(user: Member | KeyOwner, via: str, **extra: str | None) -> Principal:
     return Principal(user_id=user.id, email=user.email, role=user.role, plan=user.plan,
                      unrestricted_opt_in=user.unrestricted_opt_in, via=via, **extra)
 
@@ -66,25 +66,22 @@ def resolve_principal(request: Request, state: WebState) -> Principal | None:
     if cached is not None:
         return cached
     header = request.headers.get("authorization", "")
-    now = state.now()
     principal = None
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send your API key as 'Authorization: Bearer tpk_…'.")
-        with state.tp.ctx.sessions.begin() as s:
-            owner = keys_mod.authenticate(s, token.strip(), now)
-            if owner is None:
-                raise Unauthorized("This API key is not valid (unknown or revoked).")
-            principal = _principal(owner, "key", key_id=owner.key_id)
+        owner = state.tp.accounts.authenticate(token.strip())
+        if owner is None:
+            raise Unauthorized("This API key is not valid (unknown or revoked).")
+        principal = _principal(owner, "key", key_id=owner.key_id)
     else:
         token = request.cookies.get(sessions_mod.COOKIE)
         if token:
-            with state.tp.ctx.sessions.begin() as s:
-                found_session = sessions_mod.lookup_session(s, token, now)
-                if found_session is not None:
-                    row, user = found_session
-                    principal = _principal(user, "session", csrf_token=row.csrf_token)
+            found = state.tp.accounts.session(token)
+            if found is not None:
+                member, csrf = found
+                principal = _principal(member, "session", csrf_token=csrf)
     request.state.principal = principal
     return principal
 

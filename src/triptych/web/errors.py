@@ -36,7 +36,6 @@ from triptych.errors import (
     TooManyJobs,
     TriptychError,
 )
-from triptych.service.more_credits import more_credits
 from triptych.web.readable import day
 
 log = logging.getLogger("triptych.web")
@@ -175,8 +174,7 @@ def _to_end_user(request: Request, exc: InsufficientCredits) -> InsufficientCred
     """Out of credits, worded for the person at the other end (never the operator's CLI):
     the payment page when the operator has one, else their administrator."""
     tp = request.app.state.web.tp
-    with tp.ctx.sessions.begin() as s:
-        more = more_credits(tp.settings, s)
+    more = tp.accounts.more_credits()
     extra = {"buy_url": more.buy_url} if more.buy_url else {}
     remedy = more.sentence()
     principal = getattr(request.state, "principal", None)

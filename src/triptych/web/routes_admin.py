@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from triptych.client import job_public
-from triptych.db.models import Image, Job, User
 from triptych.web.deps import AdminUser, StateDep
 from triptych.web.present import job_out
 from triptych.web.responses import AUTH, errors
@@ -31,20 +29,9 @@ def change_plan(body: PlanUpdate, admin: AdminUser, state: StateDep) -> dict[str
 
 def all_jobs(state: Any, *, limit: int, offset: int, status: str | None = None,
              email: str | None = None) -> list[dict[str, Any]]:
-    with state.tp.ctx.sessions.begin() as s:
-        stmt = select(Job, User.email).join(User, User.id == Job.user_id)
-        if status:
-            stmt = stmt.where(Job.status == status)
-        if email:
-            stmt = stmt.where(User.email == email.strip().lower())
-        rows = s.execute(stmt.order_by(Job.created_at.desc(), Job.id.desc())
-                         .limit(limit).offset(offset)).all()
-        out = []
-        for job, user_email in rows:
-            images = s.scalars(select(Image).where(Image.job_id == job.id,
-                                                   Image.deleted_at.is_(None))).all()
-            out.append({**job_out(job_public(job, list(images))), "user_email": user_email})
-        return out
+    rows = state.tp.accounts.all_jobs(limit=limit, offset=offset, status=status, email=email)
+    return [{**job_out(job_public(job, images)), "user_email": owner}
+            for job, images, owner in rows]
 
 
 @router.get("/v1/admin/jobs", response_model=AdminJobsPage, responses=errors(*AUTH))

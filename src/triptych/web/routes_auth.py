@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
-from triptych.db.models import User
 from triptych.errors import InvalidRequest
-from triptych.service.users import create_user, normalise_email
+from triptych.service.users import normalise_email
 from triptych.web import sessions as sessions_mod
 from triptych.web.deps import (
     CurrentUser,
@@ -25,12 +23,6 @@ from triptych.web.schemas import AccountUpdate, AuthResult, LoginRequest, Signup
 from triptych.web.state import WebState
 
 router = APIRouter(tags=["accounts"])
-
-
-def user_public(user: User) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "role": user.role, "plan": user.plan,
-            "unrestricted_opt_in": user.unrestricted_opt_in,
-            "created_at": user.created_at.isoformat(timespec="seconds")}
 
 
 def _limit_auth(state: WebState, request: Request) -> None:
@@ -58,12 +50,8 @@ def signup_user(state: WebState, email: str, password: str) -> tuple[dict[str, A
     """Create the account (free plan, this month's allowance) and a session for it."""
     email = normalise_email(email)
     password_hash = state.passwords.hash(password)  # slow on purpose: outside the transaction
-    with state.tp.ctx.sessions.begin() as s:
-        user = create_user(s, email, state.tp.ctx.clock, password_hash=password_hash)
-        s.flush()
-        state.tp.ctx.ledger(s).ensure_allowance(user)
-        token, row = sessions_mod.create_session(s, user, state.now(), state.config.session_days)
-        return user_public(user), token, row.csrf_token
+    signed = state.tp.accounts.sign_up(email, password_hash, days=state.config.session_days)
+    return signed.member.public(), signed.token, signed.csrf_token
 
 
 def login_user(state: WebState, email: str, password: str) -> tuple[dict[str, Any], str, str]:
@@ -71,18 +59,15 @@ def login_user(state: WebState, email: str, password: str) -> tuple[dict[str, An
         email = normalise_email(email)
     except InvalidRequest:
         email = ""
-    with state.tp.ctx.sessions.begin() as s:
-        user = s.scalar(select(User).where(User.email == email)) if email else None
-        stored = user.password_hash if user is not None else None
-    if not state.passwords.verify(stored, password) or user is None:
+    found = state.tp.accounts.password_hash(email) if email else None
+    stored = found[1] if found is not None else None
+    if not state.passwords.verify(stored, password) or found is None:
         raise Unauthorized("Wrong email or password.")
-    with state.tp.ctx.sessions.begin() as s:
-        user = s.get(User, user.id)
-        assert user is not None
-        if state.passwords.needs_rehash(user.password_hash or ""):
-            user.password_hash = state.passwords.hash(password)
-        token, row = sessions_mod.create_session(s, user, state.now(), state.config.session_days)
-        return user_public(user), token, row.csrf_token
+    new_hash = (state.passwords.hash(password)
+                if state.passwords.needs_rehash(stored or "") else None)
+    signed = state.tp.accounts.sign_in(found[0], days=state.config.session_days,
+                                       new_hash=new_hash)
+    return signed.member.public(), signed.token, signed.csrf_token
 
 
 @router.post("/v1/auth/signup", status_code=201, response_model=AuthResult,
@@ -116,18 +101,14 @@ def logout(request: Request, state: StateDep) -> Response:
     token = request.cookies.get(sessions_mod.COOKIE)
     if principal is not None and principal.via == "session" and token:
         check_csrf(request, principal)
-        with state.tp.ctx.sessions.begin() as s:
-            sessions_mod.end_session(s, token)
+        state.tp.accounts.sign_out(token)
     response.delete_cookie(sessions_mod.COOKIE, path="/")
     return response
 
 
 @router.get("/v1/me", response_model=UserPublic, responses=errors(401, 429))
 def me(principal: CurrentUser, state: StateDep) -> dict[str, Any]:
-    with state.tp.ctx.sessions.begin() as s:
-        user = s.get(User, principal.user_id)
-        assert user is not None
-        return user_public(user)
+    return state.tp.accounts.member(principal.user_id).public()
 
 
 @router.patch("/v1/me", response_model=UserPublic, responses=errors(401, 403, 422, 429))

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from triptych.service import readiness
-from triptych.service.metrics import DatabaseCollector, Exposition, process_registry
+from triptych.service.metrics import Exposition, process_registry
 from triptych.web.errors import Unauthorized, rest_error
 
 router = APIRouter()
@@ -63,6 +63,6 @@ def metrics(request: Request) -> Response:
             return rest_error(Unauthorized("Send Authorization: Bearer "
                                            "<TRIPTYCH_METRICS_TOKEN>."))
     tp = request.app.state.web.tp
-    database = DatabaseCollector(tp.ctx.sessions, tp.catalog, tp.ctx.clock)
+    database = tp.database_metrics()
     body = generate_latest(Exposition(process_registry(), database))  # type: ignore[arg-type]
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -41,8 +41,7 @@ def wait_final(tp: Triptych, job: dict[str, Any], done: threading.Event | None,
     running in a Celery worker, or an idempotent replay of a job already running) the
     progress hub's final event wakes the wait, and the row is re-read every second."""
     deadline = time.monotonic() + timeout
-    hub = tp.ctx.hub
-    events = hub.subscribe(job["id"]) if done is None else None
+    events = tp.subscribe(job["id"]) if done is None else None
     try:
         while job["status"] not in FINAL:
             remaining = deadline - time.monotonic()
@@ -59,4 +58,4 @@ def wait_final(tp: Triptych, job: dict[str, Any], done: threading.Event | None,
         return job
     finally:
         if events is not None:
-            hub.unsubscribe(job["id"], events)
+            tp.unsubscribe(job["id"], events)

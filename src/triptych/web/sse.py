@@ -71,10 +71,9 @@ def progress_data(ev: ProgressEvent) -> dict[str, Any]:
 
 
 async def job_events(request: Request, tp: Triptych, job: dict[str, Any]) -> AsyncIterator[str]:
-    hub = tp.ctx.hub
     job_id = job["id"]
     q = WakingQueue(asyncio.get_running_loop())
-    await run_in_threadpool(hub.subscribe, job_id, q)  # a shared hub makes a network call
+    await run_in_threadpool(tp.subscribe, job_id, q)  # a shared hub makes a network call
     try:
         yield "retry: 2000\n\n"
         yield frame("job", job_out(job))
@@ -107,4 +106,4 @@ async def job_events(request: Request, tp: Triptych, job: dict[str, Any]) -> Asy
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(q.woken.wait(), wait)
     finally:
-        hub.unsubscribe(job_id, q)
+        tp.unsubscribe(job_id, q)

@@ -6,7 +6,6 @@ import click
 
 from triptych.cli.app import app
 from triptych.cli.output import console, emit_json, err_console, handle_errors, json_option
-from triptych.service.users import get_user
 
 
 @click.group("keys")
@@ -22,13 +21,10 @@ def keys() -> None:
 @handle_errors
 def create(user_email: str, name: str, as_json: bool) -> None:
     """Make a key and print it (shown only this once)."""
-    from triptych.web import keys as keys_mod
-
-    tp = app()
-    with tp.ctx.sessions.begin() as s:
-        user = get_user(s, user_email)
-        row, secret = keys_mod.create_key(s, user, name, tp.ctx.clock())
-        out = {**keys_mod.key_public(row), "key": secret, "user": user.email}
+    accounts = app().accounts
+    member = accounts.by_email(user_email)
+    key, secret = accounts.create_key(member.id, name)
+    out = {**key, "key": secret, "user": member.email}
     if as_json:
         emit_json(out)
     else:
@@ -44,13 +40,8 @@ def create(user_email: str, name: str, as_json: bool) -> None:
 @handle_errors
 def list_(user_email: str, include_revoked: bool, as_json: bool) -> None:
     """List an account's keys (prefixes only)."""
-    from triptych.web import keys as keys_mod
-
-    tp = app()
-    with tp.ctx.sessions.begin() as s:
-        user = get_user(s, user_email)
-        rows = [keys_mod.key_public(k)
-                for k in keys_mod.list_keys(s, user.id, include_revoked=include_revoked)]
+    accounts = app().accounts
+    rows = accounts.keys(accounts.by_email(user_email).id, include_revoked=include_revoked)
     if as_json:
         emit_json(rows)
         return
@@ -70,13 +61,8 @@ def list_(user_email: str, include_revoked: bool, as_json: bool) -> None:
 @handle_errors
 def revoke(key_id: str, user_email: str, as_json: bool) -> None:
     """Revoke a key by id; programs using it get 401 at once."""
-    from triptych.web import keys as keys_mod
-
-    tp = app()
-    with tp.ctx.sessions.begin() as s:
-        user = get_user(s, user_email)
-        row = keys_mod.revoke_key(s, user.id, key_id, tp.ctx.clock())
-        out = keys_mod.key_public(row)
+    accounts = app().accounts
+    out = accounts.revoke_key(accounts.by_email(user_email).id, key_id)
     if as_json:
         emit_json(out)
     else:

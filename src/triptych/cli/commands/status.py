@@ -6,43 +6,11 @@ the jobs table, so the answer is the same from any machine that reaches the data
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 from rich.table import Table
 
 from triptych.cli.app import app
 from triptych.cli.output import console, emit_json, handle_errors, json_option
-from triptych.service import job_counts, worker_registry
-from triptych.service.job_status import FINAL, IN_FLIGHT
-from triptych.service.redact import redact_url
-
-
-def gather(tp: Any) -> dict[str, Any]:
-    settings = tp.settings
-    now = tp.ctx.clock()
-    with tp.ctx.sessions() as s:
-        groups = job_counts.job_groups(s)
-        live = worker_registry.alive(s, now)
-        workers = [{
-            "id": w.id, "hostname": w.hostname, "pid": w.pid,
-            "pools": worker_registry.pools_of(w), "models": list(w.models or []),
-            "concurrency": w.concurrency, "started_at": w.started_at.isoformat(),
-            "last_seen": w.last_seen.isoformat(),
-            "last_seen_seconds_ago": round(max(0.0, (now - w.last_seen).total_seconds()), 1),
-        } for w in live]
-    states = job_counts.by_state(groups)
-    return {
-        "executor": "celery" if settings.broker_url else "embedded",
-        "broker": redact_url(settings.broker_url) if settings.broker_url else None,
-        "database": redact_url(settings.resolved_database_url),
-        "store": (redact_url(settings.store_url) if settings.store_url
-                  else str(settings.image_dir)),
-        "workers": workers,
-        "queues": {pool: {"depth": q.depth, "oldest_age_seconds": round(q.oldest_age_seconds, 1)}
-                   for pool, q in job_counts.queues(groups, tp.catalog, now).items()},
-        "jobs": {state: states.get(state, 0) for state in (*IN_FLIGHT, *FINAL)},
-    }
 
 
 @click.command("status")
@@ -50,7 +18,7 @@ def gather(tp: Any) -> dict[str, Any]:
 @handle_errors
 def status(as_json: bool) -> None:
     """Live workers, queue depth per pool, jobs by state, and where the broker is."""
-    report = gather(app())
+    report = app().deployment_status()
     if as_json:
         emit_json(report)
         return

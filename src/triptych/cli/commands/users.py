@@ -6,7 +6,6 @@ import click
 
 from triptych.cli.app import app
 from triptych.cli.output import console, emit_json, handle_errors, json_option, user_option
-from triptych.service.users import create_user
 
 
 @click.group("users")
@@ -22,12 +21,8 @@ def users() -> None:
 @handle_errors
 def create(email, admin, plan, as_json) -> None:
     """Create an account (the first account on a fresh install is an admin)."""
-    tp = app()
-    with tp.ctx.sessions.begin() as s:
-        user = create_user(s, email, tp.ctx.clock, admin=admin, plan=plan)
-        s.flush()
-        tp.ctx.ledger(s).ensure_allowance(user)
-        out = {"id": user.id, "email": user.email, "role": user.role, "plan": user.plan}
+    member = app().accounts.create_user(email, admin=admin, plan=plan)
+    out = {"id": member.id, "email": member.email, "role": member.role, "plan": member.plan}
     if as_json:
         emit_json(out)
     else:

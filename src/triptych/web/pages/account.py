@@ -8,11 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from triptych.db.auth_models import ApiKey
-from triptych.db.models import User
 from triptych.errors import TriptychError
 from triptych.web import key_flash, readable
-from triptych.web import keys as keys_mod
 from triptych.web.deps import Principal, StateDep, check_csrf, facade_for
 from triptych.web.pages.common import PageUser, render
 from triptych.web.state import WebState
@@ -22,11 +19,8 @@ router = APIRouter()
 
 def _account(request: Request, state: WebState, principal: Principal,
              **extra: Any) -> HTMLResponse:
-    with state.tp.ctx.sessions.begin() as s:
-        user = s.get(User, principal.user_id)
-        keys = [keys_mod.key_public(k) for k in keys_mod.list_keys(s, principal.user_id)]
-        assert user is not None
-        s.expunge(user)
+    user = state.tp.accounts.member(principal.user_id)
+    keys = state.tp.accounts.keys(principal.user_id)
     now = state.now()
     for key in keys:  # the dates as people say them; the ISO ones stay in the API
         key["created_words"] = readable.when(datetime.fromisoformat(key["created_at"]), now)
@@ -42,11 +36,10 @@ def account_page(request: Request, state: StateDep, principal: PageUser) -> Resp
     extra: dict[str, Any] = {}
     if fresh is not None:
         key_id, secret = fresh
-        with state.tp.ctx.sessions.begin() as s:
-            row = s.get(ApiKey, key_id)
-            # Only a live key of this account (not one revoked since) is worth showing.
-            if row is not None and row.user_id == principal.user_id and not row.revoked_at:
-                extra = {"new_key": secret, "new_key_meta": keys_mod.key_public(row)}
+        # Only a live key of this account (not one revoked since) is worth showing.
+        meta = state.tp.accounts.live_key(principal.user_id, key_id)
+        if meta is not None:
+            extra = {"new_key": secret, "new_key_meta": meta}
     response = _account(request, state, principal, **extra)
     response.headers["Cache-Control"] = "no-store"  # the page may hold a secret
     for value in flash.headers.getlist("set-cookie"):
@@ -60,11 +53,8 @@ def account_create_key(request: Request, state: StateDep, principal: PageUser,
                        csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, principal, csrf_token)
     try:
-        with state.tp.ctx.sessions.begin() as s:
-            user = s.get(User, principal.user_id)
-            assert user is not None
-            row, secret = keys_mod.create_key(s, user, name, state.now())
-            key_id = row.id
+        key, secret = state.tp.accounts.create_key(principal.user_id, name)
+        key_id = key["id"]
     except TriptychError as exc:
         return _account(request, state, principal, error=exc.message, status_code=422)
     # Post-redirect-get: the secret waits in an encrypted, session-bound cookie for the one
@@ -79,8 +69,7 @@ def account_revoke_key(request: Request, state: StateDep, principal: PageUser,
                        key_id: Annotated[str, Path(max_length=64)],
                        csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, principal, csrf_token)
-    with state.tp.ctx.sessions.begin() as s:
-        keys_mod.revoke_key(s, principal.user_id, key_id, state.now())
+    state.tp.accounts.revoke_key(principal.user_id, key_id)
     return RedirectResponse("/account?revoked=1", status_code=303)
 
 

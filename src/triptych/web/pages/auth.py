@@ -90,8 +90,7 @@ def logout_submit(request: Request, state: StateDep, principal: MaybeUser,
     token = request.cookies.get(sessions_mod.COOKIE)
     if principal is not None and principal.via == "session" and token:
         check_csrf(request, principal, csrf_token)
-        with state.tp.ctx.sessions.begin() as s:
-            sessions_mod.end_session(s, token)
+        state.tp.accounts.sign_out(token)
     response = RedirectResponse("/login?signed_out=1", status_code=303)
     response.delete_cookie(sessions_mod.COOKIE, path="/")
     return response

@@ -9,8 +9,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from triptych.catalog.card import ModelCard
-from triptych.service import statement as statement_mod
-from triptych.service.more_credits import more_credits
 from triptych.web import readable
 from triptych.web.deps import StateDep, facade_for
 from triptych.web.pages.common import PageUser, render
@@ -26,12 +24,8 @@ def credits_page(request: Request, state: StateDep, principal: PageUser,
     credits = facade_for(state, principal).credits(statement=False)
     now = state.now()
     tp = state.tp
-    with tp.ctx.sessions.begin() as s:
-        page = statement_mod.statement(s, tp.catalog, principal.user_id, limit=PAGE_LINES,
-                                       before=before)
-        use = statement_mod.usage_by_model(s, tp.catalog, principal.user_id, now)
-        usual = statement_mod.usual_model(s, principal.user_id, now)
-        more = more_credits(tp.settings, s)
+    found = tp.accounts.credits_page(principal.user_id, limit=PAGE_LINES, before=before)
+    page, use, usual, more = found.page, found.use, found.usual, found.more
     lines = [{"line": line, "when": readable.when(line.at, now),
               "iso": line.at.isoformat(timespec="seconds") + "Z"} for line in page.lines]
     top = max((u.credits for u in use), default=0)
