@@ -110,6 +110,7 @@ class ImagePublic(BaseModel):
     url: str = Field(description="The image bytes (owner only).")
     svg_url: str | None = None
     record: dict[str, Any] = Field(description="The full generation record (also in the PNG).")
+    favourite: bool = Field(default=False, description="Starred in your gallery.")
 
 
 class JobError(BaseModel):
