@@ -139,7 +139,7 @@ def image_public(image: Image) -> dict[str, Any]:
     return {"id": image.id, "job_id": image.job_id, "index": image.index, "path": image.path,
             "svg_path": image.svg_path, "sha256": image.sha256, "media_type": image.media_type,
             "width": image.width, "height": image.height, "record": image.record,
-            "favourite": image.favourite_at is not None}
+            "favourite": getattr(image, "favourite_at", None) is not None}  # a fresh one: None
 
 
 # Read on every submit and every job look-up: Core statements built once.
@@ -312,8 +312,8 @@ class Triptych:
         raise_for_failure(job)
         return Generation(job=job, images=job["images"])
 
-    def submit_rerender(self, job_id: str, model: str, *,
-                        size: str | None = None) -> dict[str, Any]:
+    def submit_rerender(self, job_id: str, model: str, *, size: str | None = None,
+                        seed: int | None = None) -> dict[str, Any]:
         """Queue a stored generation's prompt and seed on another model (draft → final).
 
         The size carries over when the new model supports it, else the new model's default
@@ -329,7 +329,8 @@ class Triptych:
                 w = max(card.min_width, min(card.max_width, round(w * scale / 8) * 8))
                 h = max(card.min_height, min(card.max_height, round(h * scale / 8) * 8))
             size = f"{w}x{h}"
-        return self.submit(source["prompt"], model, seed=source["seed"], size=size, n=1,
+        return self.submit(source["prompt"], model,
+                           seed=source["seed"] if seed is None else seed, size=size, n=1,
                            content_mode=source["content_mode"], parent_job_id=job_id)
 
     def submit_variation(self, job_id: str) -> dict[str, Any]:

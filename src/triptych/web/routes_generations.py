@@ -69,7 +69,7 @@ def cancel_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
 def rerender_job(job_id: JobId, body: RerenderCreate, response: Response,
                  principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
     """Render a job's prompt and seed again on another model (draft → final)."""
-    job = tp.submit_rerender(job_id, body.model, size=body.size)
+    job = tp.submit_rerender(job_id, body.model, size=body.size, seed=body.seed)
     runner.dispatch_all(state, principal, [job])
     response.headers["Location"] = f"/v1/jobs/{job['id']}"
     return accepted_out(job)

@@ -97,6 +97,9 @@ class GenerationCreate(Create):
 class RerenderCreate(Create):
     model: str = Field(min_length=1, max_length=100)
     size: str | None = Field(default=None, max_length=20)
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX,
+                             description="Default: the job's seed (its first image's); "
+                             "give another image's seed to re-render that one.")
 
 
 class ImagePublic(BaseModel):
