@@ -38,11 +38,12 @@ from triptych.errors import (
     ModerationBlocked,
     NotFound,
 )
-from triptych.service import ledger_verify
+from triptych.service import ledger_verify, upgrade
 from triptych.service import recommend as recommend_mod
 from triptych.service.accounts import Accounts
 from triptych.service.clock import Clock, utc_now
 from triptych.service.deployment_status import deployment_status
+from triptych.service.gallery import GalleryFilter, list_images
 from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
 from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
 from triptych.service.metrics import DatabaseCollector
@@ -144,7 +145,8 @@ def raise_for_failure(job: dict[str, Any]) -> None:
 def image_public(image: Image) -> dict[str, Any]:
     return {"id": image.id, "job_id": image.job_id, "index": image.index, "path": image.path,
             "svg_path": image.svg_path, "sha256": image.sha256, "media_type": image.media_type,
-            "width": image.width, "height": image.height, "record": image.record}
+            "width": image.width, "height": image.height, "record": image.record,
+            "favourite": getattr(image, "favourite_at", None) is not None}  # a fresh one: None
 
 
 # Read on every submit and every job look-up: Core statements built once.
@@ -342,8 +344,8 @@ class Triptych:
         raise_for_failure(job)
         return Generation(job=job, images=job["images"])
 
-    def submit_rerender(self, job_id: str, model: str, *,
-                        size: str | None = None) -> dict[str, Any]:
+    def submit_rerender(self, job_id: str, model: str, *, size: str | None = None,
+                        seed: int | None = None) -> dict[str, Any]:
         """Queue a stored generation's prompt and seed on another model (draft → final).
 
         The size carries over when the new model supports it, else the new model's default
@@ -361,9 +363,26 @@ class Triptych:
             size = f"{w}x{h}"
         takes = options_for(card)  # the source's options that the new model takes too
         options = {k: v for k, v in source["options"].items() if k in takes}
-        return self.submit(source["prompt"], model, seed=source["seed"], size=size, n=1,
+        return self.submit(source["prompt"], model,
+                           seed=source["seed"] if seed is None else seed, size=size, n=1,
                            content_mode=source["content_mode"], parent_job_id=job_id,
                            options=options)
+
+    def submit_variation(self, job_id: str) -> dict[str, Any]:
+        """Queue one more image of a stored generation: same prompt, model, size and mode, a
+        new random seed (the "vary" button)."""
+        source = self.job(job_id)
+        return self.submit(source["prompt"], source["model"], size=source["size"], n=1,
+                           steps=source["steps"], content_mode=source["content_mode"],
+                           parent_job_id=job_id, options=source["options"])
+
+    def rerender_choices(self, job_id: str) -> dict[str, Any]:
+        """The models to render a job on next, better tiers first (``service.upgrade``)."""
+        source = self.job(job_id)
+        cards = list(self.catalog)
+        availability = {c.id: self.availability(c) for c in cards}
+        return upgrade.rerender_choices(self.jobs.card(source["model"]), cards, availability,
+                                        source["prompt"])
 
     def rerender(self, job_id: str, model: str, *, size: str | None = None,
                  progress: Progress | None = None) -> Generation:
@@ -529,6 +548,27 @@ class Triptych:
                                    .order_by(Image.index)).all()
                 out.append(job_public(job, list(images)))
             return out
+
+    def gallery(self, where: GalleryFilter | None = None, *, limit: int = 48,
+                offset: int = 0) -> list[dict[str, Any]]:
+        """Your live images, one row per image, newest job first (``service.gallery``)."""
+        user_id = self.user_id
+        with self.ctx.sessions.begin() as s:
+            return list_images(s, user_id, where or GalleryFilter(), limit=limit, offset=offset)
+
+    def set_favourite(self, image_id: str, favourite: bool) -> dict[str, Any]:
+        """Star or unstar one of your images; starring again keeps the first time."""
+        user_id = self.user_id
+        with self.ctx.sessions.begin() as s:
+            image = s.get(Image, image_id, with_for_update=True)
+            if image is None or image.user_id != user_id or image.deleted_at is not None:
+                raise NotFound(f"No image {image_id}.")
+            if not favourite:
+                image.favourite_at = None
+            elif image.favourite_at is None:
+                image.favourite_at = self.ctx.clock()
+            s.flush()
+            return image_public(image)
 
     def image(self, image_id: str) -> dict[str, Any]:
         user_id = self.user_id  # first: on SQLite a nested transaction would wait on this one

@@ -71,25 +71,30 @@ def test_signup_generate_compare_gallery_credits_logout(ui, page):
     page.get_by_label("Prompt", exact=True).fill(prompt)
     expect(page.locator("#recommendations li").first).to_be_visible(timeout=90_000)
     page.get_by_label("Model", exact=True).select_option("fake-general")
+    page.get_by_label("Images", exact=True).select_option("1")
     quote = page.locator("#quote-total")
     expect(quote).to_have_attribute("data-credits", "5")
     quoted_generate = int(quote.get_attribute("data-credits"))
-    page.get_by_text("Seed, size and count").click()
+    page.get_by_text("Seed and size").click()
     page.get_by_label("Seed", exact=True).fill("1234")
     page.get_by_role("button", name="Generate").click()
 
     result = page.get_by_test_id("result")
     expect(result).to_be_visible()
     expect(page.get_by_test_id("result-image")).to_be_visible()
+    page.get_by_text("Generation record").click()
     record = result.get_by_test_id("record")
-    expect(record.locator('[data-field="model"]')).to_have_text("fake-general")
+    expect(record.locator('[data-field="model"]')).to_have_text("Fake General")
+    expect(record.locator('[data-field="model-id"]')).to_have_text("fake-general")
     expect(record.locator('[data-field="status"]')).to_have_text("succeeded")
     expect(record.locator('[data-field="charged"]')).to_have_text(str(quoted_generate))
     expect(record.locator('[data-field="prompt"]')).to_have_text(prompt)
     expect(record.locator('[data-field="seed"]')).to_have_text("1234")
-    assert "/content?download=1" in page.locator("#download").get_attribute("href")
-    page.get_by_text("Full generation record").click()
-    expect(page.locator("#result-full-record pre")).to_contain_text('"generator": "Triptych"')
+    assert "/content?download=1" in page.get_by_role(
+        "link", name="Download image 1").get_attribute("href")
+    assert page.get_by_role("link", name="Download all").get_attribute("href").endswith(
+        "/images.zip")
+    expect(page.locator("#result-full-record")).to_contain_text('"generator": "Triptych"')
     expect(page.get_by_test_id("credit-balance")).to_have_text(str(start - quoted_generate))
     shot(page, "02-generated")
 
@@ -113,9 +118,10 @@ def test_signup_generate_compare_gallery_credits_logout(ui, page):
     expect(page.locator("#premium-form")).to_be_visible()
     shot(page, "03-compared")
 
-    # Gallery lists all four generations, by model.
+    # Gallery lists all four generations (a group per job, one image each), by model.
     page.get_by_role("link", name="Gallery").click()
-    tiles = page.get_by_test_id("gallery").locator("li")
+    expect(page.get_by_test_id("tile")).to_have_count(4)
+    tiles = page.get_by_test_id("gallery").locator(":scope > li")
     expect(tiles).to_have_count(4)
     models = sorted(tiles.nth(i).get_attribute("data-model") for i in range(4))
     assert models == ["fake-draft", "fake-general", "fake-general", "fake-premium"]

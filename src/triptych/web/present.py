@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -12,7 +13,19 @@ def image_out(image: dict[str, Any]) -> dict[str, Any]:
     out["svg_url"] = f"/v1/images/{image['id']}/content?format=svg" if image.get(
         "svg_path") else None
     out["media_type"] = "image/png"  # the content URL serves the PNG; SVG via svg_url
+    out["favourite"] = bool(image.get("favourite"))
     return out
+
+
+def gallery_item_out(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "url": f"/v1/images/{item['id']}/content"}
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """The database keeps naive UTC: an aware time from a query string is converted."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def job_out(job: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``/v1/generations`` and ``/v1/jobs``: submit (202 + quoted cost), follow, cancel, re-render."""
+"""``/v1/generations`` and ``/v1/jobs``: submit (202 + quoted cost), follow, cancel, re-render,
+vary, and every image of a job as one zip."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.present import accepted_out, job_out
 from triptych.web.responses import AUTH, GENERATE, errors
 from triptych.web.schemas import GenerationAccepted, GenerationCreate, JobPublic, RerenderCreate
+from triptych.web.schemas_studio import RerenderChoices
 from triptych.web.sse import job_events
+from triptych.web.zips import job_zip, zip_name
 
 router = APIRouter(tags=["generations"])
 
@@ -66,7 +69,40 @@ def cancel_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
 def rerender_job(job_id: JobId, body: RerenderCreate, response: Response,
                  principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
     """Render a job's prompt and seed again on another model (draft → final)."""
-    job = tp.submit_rerender(job_id, body.model, size=body.size)
+    job = tp.submit_rerender(job_id, body.model, size=body.size, seed=body.seed)
     runner.dispatch_all(state, principal, [job])
     response.headers["Location"] = f"/v1/jobs/{job['id']}"
     return accepted_out(job)
+
+
+@router.get("/v1/jobs/{job_id}/rerender-choices", response_model=RerenderChoices,
+            responses=errors(*AUTH, 404))
+def rerender_choices(job_id: JobId, tp: UserTp) -> dict[str, Any]:
+    """The models to render this job on next: better tiers first, the default recommended for
+    the prompt; same-tier alternatives, then cheaper drafts, last."""
+    return tp.rerender_choices(job_id)
+
+
+@router.post("/v1/jobs/{job_id}/vary", status_code=202, response_model=GenerationAccepted,
+             responses=errors(*GENERATE))
+def vary_job(job_id: JobId, response: Response, principal: CurrentUser, tp: UserTp,
+             state: StateDep) -> dict[str, Any]:
+    """One more image of this job: same prompt, model and size, a new random seed."""
+    job = tp.submit_variation(job_id)
+    runner.dispatch_all(state, principal, [job])
+    response.headers["Location"] = f"/v1/jobs/{job['id']}"
+    return accepted_out(job)
+
+
+@router.get("/v1/jobs/{job_id}/images.zip", response_class=Response,
+            responses={200: {"content": {"application/zip": {"schema": {
+                "type": "string", "format": "binary"}}},
+                "description": "Every image of the job, as PNGs with their records."},
+                **errors(*AUTH, 404)})
+def job_images_zip(job_id: JobId, tp: UserTp) -> Response:
+    """Download all: the job's images (those not deleted) in one zip (owner only)."""
+    job = tp.job(job_id)
+    data = job_zip(tp, job)
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{zip_name(job)}"',
+        "Cache-Control": "private, no-cache"})

@@ -101,6 +101,9 @@ class GenerationCreate(Create):
 class RerenderCreate(Create):
     model: str = Field(min_length=1, max_length=100)
     size: str | None = Field(default=None, max_length=20)
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX,
+                             description="Default: the job's seed (its first image's); "
+                             "give another image's seed to re-render that one.")
 
 
 class ImagePublic(BaseModel):
@@ -114,6 +117,7 @@ class ImagePublic(BaseModel):
     url: str = Field(description="The image bytes (owner only).")
     svg_url: str | None = None
     record: dict[str, Any] = Field(description="The full generation record (also in the PNG).")
+    favourite: bool = Field(default=False, description="Starred in your gallery.")
 
 
 class JobError(BaseModel):
