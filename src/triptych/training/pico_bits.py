@@ -33,9 +33,8 @@ from triptych.autoregressive.pipeline import (
 )
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.bits_tokenizer import BitsTokenizer
-from triptych.nets.checkpoint import read_checkpoint, weights_path
+from triptych.nets.checkpoint import weights_path
 from triptych.nets.gpt import GPT_CONFIGS, BitsGPT, GPTConfig
-from triptych.nets.text_encoder import Tokenizer
 from triptych.training import data, loop
 from triptych.training.common import (
     RunState,
@@ -51,7 +50,7 @@ from triptych.training.common import (
     with_overrides,
     write_card,
 )
-from triptych.training.pico_diffusion import trained_steps
+from triptych.training.pico_diffusion import run_tokenizer, trained_steps
 
 NAME = CHECKPOINT_NAME
 
@@ -139,11 +138,6 @@ def _init_bundle(init: Path, tok: BitsTokenizer) -> BitsBundle:
     return bundle
 
 
-def _run_tokenizer(export: Path) -> Tokenizer:
-    _, meta = read_checkpoint(export)
-    return Tokenizer(meta["vocab"], meta["max_len"])
-
-
 @torch.no_grad()
 def validation_loss(model: BitsGPT, text_ids: torch.Tensor, tokens: torch.Tensor,
                     device: torch.device, batch: int = 256) -> float:
@@ -194,7 +188,7 @@ def train_pico_bits(
     export = run_dir / f"{NAME}.safetensors"
     start = _init_bundle(init, bits_tok) if init is not None else None
     if resume and loop.has_state(run_dir) and export.is_file():
-        words = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+        words = run_tokenizer(export)  # a resumed run keeps its vocabulary
     elif start is not None:
         words = start.tokenizer  # its text encoder learnt these word ids
     else:

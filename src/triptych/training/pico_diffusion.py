@@ -122,7 +122,7 @@ def train_pico_diffusion(
     export = run_dir / f"{NAME}.safetensors"
     resuming = resume and loop.has_state(run_dir)
     if resuming and export.is_file():
-        tokenizer = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+        tokenizer = run_tokenizer(export)  # a resumed run keeps its vocabulary
     elif start is not None:
         tokenizer = start.tokenizer  # the warm start's embeddings index this vocabulary
     else:
@@ -200,7 +200,8 @@ def trained_steps(start: PicoBundle | BitsBundle | None) -> int:
     return int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
 
 
-def _run_tokenizer(export: Path) -> Tokenizer:
+def run_tokenizer(export: Path) -> Tokenizer:
+    """The vocabulary of a run's mid-run export (a resumed run keeps its own)."""
     from triptych.nets.checkpoint import read_checkpoint
 
     _, meta = read_checkpoint(export)
