@@ -123,12 +123,9 @@ def test_bf16_only_where_the_cpu_multiplies_it_natively() -> None:
 
 
 def test_trainers_autocast_to_bf16_only_on_native_bf16(monkeypatch) -> None:
-    from triptych.training import pico_bits, pico_dit
+    from triptych.training import loop
 
-    cfg = pico_dit.TransformerTrainConfig()
     for native in (False, True):
-        monkeypatch.setattr(pico_dit, "native_bf16", lambda n=native: n)
-        monkeypatch.setattr(pico_bits, "native_bf16", lambda n=native: n)
-        assert pico_dit.use_bf16(cfg, torch.device("cpu")) is native
-        on = pico_bits._autocast(torch.device("cpu"), True)
-        assert isinstance(on, torch.autocast) is native
+        monkeypatch.setattr(loop, "native_bf16", lambda n=native: n)
+        assert loop.use_bf16(None, torch.device("cpu")) is native  # auto: where it pays
+        assert loop.use_bf16(False, torch.device("cpu")) is False

@@ -116,3 +116,18 @@ def test_ema_update_matches_the_per_tensor_lerp() -> None:
     ema.update(model, step=10**6)
     for e, b, p in zip(ema.model.parameters(), before, model.parameters(), strict=True):
         assert torch.allclose(e, b + 0.1 * (p - b), atol=1e-6)
+
+
+def test_threads_come_from_settings_with_one_default(monkeypatch) -> None:
+    from triptych.settings import Settings
+    from triptych.training.common import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("TRIPTYCH_TORCH_THREADS", raising=False)
+        assert set_threads() == Settings().torch_threads == 1 == torch.get_num_threads()
+        monkeypatch.setenv("TRIPTYCH_TORCH_THREADS", "3")
+        assert set_threads() == 3 == torch.get_num_threads()
+        assert set_threads(2) == 2  # a trainer's --threads wins
+    finally:
+        torch.set_num_threads(before)

@@ -179,9 +179,9 @@ def test_cli_tiny_runs_write_checkpoints(tmp_path, monkeypatch) -> None:
 
 
 def test_max_minutes_fits_the_schedule_and_the_card_states_it(runs, tmp_path, monkeypatch) -> None:
-    import triptych.training.pico_bits as pico_bits
+    from triptych.training import loop
 
-    monkeypatch.setattr(pico_bits, "Timer", TickingTimer)
+    monkeypatch.setattr(loop, "Timer", TickingTimer)
     out = tmp_path / "capped.safetensors"
     summary = train_pico_bits(tiny=True, steps=5000, max_minutes=0.1, seed=1, out=out,
                               run_dir=tmp_path / "run", tokenizer_path=runs["tok"], **quiet)
@@ -191,7 +191,7 @@ def test_max_minutes_fits_the_schedule_and_the_card_states_it(runs, tmp_path, mo
 
 def test_tokenizer_workers_render_the_same_stream_and_the_clock_fits_it(runs, tmp_path,
                                                                         monkeypatch) -> None:
-    import triptych.training.bits_tokenizer as bits_tokenizer
+    from triptych.training import loop
 
     again = tmp_path / "tok.safetensors"  # two render processes: the same batches, same weights
     train_bits_tokenizer(tiny=True, seed=1, out=again, run_dir=tmp_path / "tok", workers=2,
@@ -199,7 +199,7 @@ def test_tokenizer_workers_render_the_same_stream_and_the_clock_fits_it(runs, tm
     a, b = load_file(str(runs["tok"])), load_file(str(again))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
-    monkeypatch.setattr(bits_tokenizer, "Timer", TickingTimer)
+    monkeypatch.setattr(loop, "Timer", TickingTimer)
     out = tmp_path / "capped.safetensors"
     summary = train_bits_tokenizer(tiny=True, steps=5000, max_minutes=0.1, batch=2, seed=1,
                                    out=out, run_dir=tmp_path / "capped", **quiet)

@@ -17,8 +17,9 @@ from triptych.diffusion.flow import FlowMatching
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.checkpoint import CheckpointError
 from triptych.nets.pico_dit import PicoDiT, load_transformer
-from triptych.training import pico_dit
-from triptych.training.pico_dit import BatchOrder, build_pico_dit, train_pico_dit
+from triptych.training import loop
+from triptych.training.loop import BatchOrder
+from triptych.training.pico_dit import build_pico_dit, train_pico_dit
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +82,18 @@ def test_batch_order_is_a_function_of_the_step() -> None:
 def test_same_seed_same_weights_and_exact_resume(tiny_run, ae_path, tmp_path,
                                                  monkeypatch) -> None:
     # interrupt a run right after its step-2 checkpoint, then rerun the same command
-    real_lr_at = pico_dit.lr_at
+    real_lr_at = loop.lr_at
 
     def crash_at_step_2(step, *args):
         if step == 2:
             raise KeyboardInterrupt
         return real_lr_at(step, *args)
 
-    monkeypatch.setattr(pico_dit, "lr_at", crash_at_step_2)
+    monkeypatch.setattr(loop, "lr_at", crash_at_step_2)
     out, run = tmp_path / "pico-dit.safetensors", tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         train_pico_dit(tiny=True, seed=1, out=out, run_dir=run, ae_path=ae_path, **quiet)
-    monkeypatch.setattr(pico_dit, "lr_at", real_lr_at)
+    monkeypatch.setattr(loop, "lr_at", real_lr_at)
     assert train_pico_dit(tiny=True, seed=1, out=out, run_dir=run, ae_path=ae_path,
                           **quiet)["steps"] == 4
     a, b = load_file(str(tiny_run["out"])), load_file(str(out))
@@ -151,7 +152,7 @@ def test_bf16_autocast_step_runs_for_both_models() -> None:
 
 
 def test_max_minutes_fits_the_schedule_to_the_clock(tmp_path, ae_path, monkeypatch) -> None:
-    monkeypatch.setattr(pico_dit, "Timer", TickingTimer)
+    monkeypatch.setattr(loop, "Timer", TickingTimer)
     out = tmp_path / "capped.safetensors"
     summary = train_pico_dit(tiny=True, steps=5000, max_minutes=0.03, seed=1, out=out,
                              run_dir=tmp_path / "run", ae_path=ae_path, **quiet)

@@ -9,28 +9,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
-from tests.support.training import quiet
+from tests.support.training import FakeSentenceModel, quiet
 
 from triptych.diffusion.dit_pipeline import load_dit_pipeline
 from triptych.nets import autoencoder as ae_mod
-from triptych.nets.lm_connector import LM_DIM, FrozenLM
+from triptych.nets.lm_connector import FrozenLM
 from triptych.nets.pico_dit import PicoLM, load_transformer
 from triptych.training.pico_lm import lm_feature_cache, train_pico_lm
-
-
-class FakeSentenceModel:
-    """Deterministic stand-in for MiniLM: [CLS] + one state per word + [SEP]."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, prompts, **_kwargs):
-        self.calls += 1
-        out = []
-        for p in prompts:
-            gen = torch.Generator().manual_seed(sum(map(ord, p)))
-            out.append(torch.randn(len(p.split()) + 2, LM_DIM, generator=gen))
-        return out
 
 
 @pytest.fixture(scope="module")

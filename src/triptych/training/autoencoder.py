@@ -18,22 +18,12 @@ import torch.nn.functional as F
 
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.autoencoder import AE_CONFIGS, Autoencoder
-from triptych.nets.checkpoint import weights_path
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.common import (
-    RUNS_DIR,
-    JsonLog,
-    RunState,
-    Timer,
     count_params,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    progress,
-    save_state,
     seed_everything,
-    set_threads,
     write_card,
 )
 
@@ -114,99 +104,62 @@ def train_autoencoder(
     cfg = TINY if tiny else AETrainConfig()
     if steps is not None:
         cfg = replace(cfg, steps=steps)
-    out = Path(out) if out else weights_path(ae_mod.CHECKPOINT_NAME)
-    run_dir = run_dir or RUNS_DIR / ("autoencoder-tiny" if tiny else "autoencoder")
-    threads = set_threads(threads)
-    gen = seed_everything(seed)
-    model = Autoencoder(AE_CONFIGS[cfg.size])
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=model, ema=None, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    bar = progress(cfg.steps, state.step, "autoencoder")
-    model.train()
-    while state.step < cfg.steps:
-        images, _, _ = data.render(cfg.batch, data.stream_seed(seed, state.step))
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
-        loss = ae_loss(model(images), images, cfg.grad_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state.step += 1
-        bar.update(1)
-        if state.step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
-            state.wall_s = timer.total
-            save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
-    bar.close()
-    state.wall_s = timer.total
+    paths = loop.prepare("autoencoder", ae_mod.CHECKPOINT_NAME, out=out, run_dir=run_dir,
+                         tiny=tiny, threads=threads)
+    seed_everything(seed)
+    model = Autoencoder(AE_CONFIGS[cfg.size]).train()
 
+    def loss(step: int, _gen: torch.Generator) -> torch.Tensor:
+        images, _, _ = data.render(cfg.batch, data.stream_seed(seed, step))
+        return ae_loss(model(images), images, cfg.grad_weight)
+
+    outcome = loop.train(loop.Job("autoencoder", model, torch.optim.Adam(model.parameters(),
+                                                                         lr=cfg.lr),
+                                  loss, seed=seed),
+                         loop.Schedule.of(cfg), run_dir=paths.run_dir, resume=resume, log=log)
     model.eval()
     mean, std = latent_stats(model, cfg.stats_n, seed + 1)
     model.latent_mean.copy_(mean)
     model.latent_std.copy_(std)
     decoder = {}
     if decoder_steps:
-        decoder = finetune_decoder(model, steps=decoder_steps, seed=seed, run_dir=run_dir,
+        decoder = finetune_decoder(model, steps=decoder_steps, seed=seed, run_dir=paths.run_dir,
                                    batch=cfg.batch, resume=resume, log=log)
     metrics = evaluate_psnr(model, cfg.eval_n, seed + 2)
     summary = {
-        "steps": state.step, "wall_s": round(state.wall_s, 1), "params": count_params(model),
-        "threads": threads, **decoder, **metrics,
+        "steps": outcome.state.step, "wall_s": round(outcome.state.wall_s, 1),
+        "params": count_params(model), "threads": paths.threads, **decoder, **metrics,
         "latent_mean": [round(float(v), 4) for v in mean],
         "latent_std": [round(float(v), 4) for v in std],
     }
-    ae_mod.save(model, out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
-    write_ae_card(out.with_suffix(".md"), model, cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    ae_mod.save(model, paths.out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
+    write_ae_card(paths.out.with_suffix(".md"), model, cfg, summary, seed)
+    outcome.record(summary, paths.out, log)
     return summary
 
 
 def finetune_decoder(model: Autoencoder, *, steps: int, seed: int, run_dir: Path, batch: int,
                      resume: bool = True, log=print) -> dict[str, Any]:
-    """Fine-tune only the decoder on text-heavy batches (encoder frozen); resumable."""
+    """Fine-tune only the decoder on text-heavy batches (encoder frozen); resumable (its
+    state and log are ``decoder_``-prefixed in ``run_dir``)."""
     model.encoder.requires_grad_(False)
     model.decoder.train()
-    opt = torch.optim.Adam(model.decoder.parameters(), lr=DECODER_LR)
-    gen = torch.Generator().manual_seed(seed + 5)
-    state_path = run_dir / "decoder_state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=model.decoder, ema=None, opt=opt, gen=gen)
-        log(f"resumed {state_path} at decoder step {state.step}")
-    jlog = JsonLog(run_dir / "decoder_log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    bar = progress(steps, state.step, "decoder fine-tune")
-    while state.step < steps:
-        images = data.render_kinds(batch, data.stream_seed(seed + 5, state.step), DECODER_KINDS)
+
+    def loss(step: int, _gen: torch.Generator) -> torch.Tensor:
+        images = data.render_kinds(batch, data.stream_seed(seed + 5, step), DECODER_KINDS)
         with torch.no_grad():
             z = model.encode(images)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, DECODER_LR, 50, steps)
-        loss = ae_loss(model.decoder(z), images, DECODER_GRAD_WEIGHT)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.decoder.parameters(), 1.0)
-        opt.step()
-        state.step += 1
-        bar.update(1)
-        if state.step % 25 == 0:
-            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        if state.step % 100 == 0 or state.step == steps:
-            state.wall_s = timer.total
-            save_state(state_path, model=model.decoder, ema=None, opt=opt, gen=gen, state=state)
-    bar.close()
+        return ae_loss(model.decoder(z), images, DECODER_GRAD_WEIGHT)
+
+    opt = torch.optim.Adam(model.decoder.parameters(), lr=DECODER_LR)
+    outcome = loop.train(
+        loop.Job("decoder fine-tune", model.decoder, opt, loss, seed=seed + 5,
+                 prefix="decoder_"),
+        loop.Schedule(steps=steps, lr=DECODER_LR, warmup=50, checkpoint_every=100),
+        run_dir=run_dir, resume=resume, log=log)
     model.eval().requires_grad_(False)
-    return {"decoder_steps": state.step, "decoder_wall_s": round(timer.total, 1)}
+    return {"decoder_steps": outcome.state.step,
+            "decoder_wall_s": round(outcome.state.wall_s, 1)}
 
 
 def write_ae_card(path: Path, model: Autoencoder, cfg: AETrainConfig, summary: dict,
@@ -249,7 +202,7 @@ def write_ae_card(path: Path, model: Autoencoder, cfg: AETrainConfig, summary: d
                 f"{summary['latent_mean']} / {summary['latent_std']}",
         }) + f"\n\nPSNR measured on {cfg.eval_n} fresh renders per split (seed {seed + 2}).",
         "Reproduce": f"```\n{command}\n```\n\nResumable: the run state lives in "
-                     "`runs/autoencoder/state.pt`; rerunning the command continues it "
+                     "`runs/autoencoder/`; rerunning the command continues it "
                      "(`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import shlex
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,26 +27,15 @@ import torch
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.autoencoder import psnr
 from triptych.nets.bits_tokenizer import TOKENIZER_CONFIGS, BitsTokenizer
-from triptych.nets.checkpoint import weights_path
 from triptych.nets.lfq import LFQ
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.autoencoder import ae_loss
 from triptych.training.common import (
-    RUNS_DIR,
-    ClockFit,
-    JsonLog,
-    RunState,
-    Timer,
     command_flags,
     count_params,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    progress,
-    save_state,
     seed_everything,
-    set_threads,
     with_overrides,
     write_card,
 )
@@ -69,15 +59,6 @@ class TokenizerTrainConfig:
 
 TINY = TokenizerTrainConfig(size="tiny", steps=4, batch=4, warmup=2, checkpoint_every=2,
                             log_every=1, eval_n=8)
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/"cpu" -> CPU; "cuda" (or "cuda:N") -> that GPU, with a clear error if absent."""
-    if not device or device == "cpu":
-        return torch.device("cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"--device {device} asked for, but torch sees no CUDA device")
-    return torch.device(device)
 
 
 @torch.no_grad()
@@ -162,93 +143,86 @@ def train_bits_tokenizer(
     if cfg.size not in TOKENIZER_CONFIGS:
         raise ValueError(f"unknown tokenizer size {cfg.size!r}; expected one of "
                          f"{', '.join(TOKENIZER_CONFIGS)}")
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
-    threads = set_threads(threads)
-    dev = resolve_device(device)
-    gen = seed_everything(seed)
+    paths = loop.prepare(NAME, NAME, out=out, run_dir=run_dir, tiny=tiny, threads=threads,
+                         device=device)
+    out, dev = paths.out, paths.device
+    seed_everything(seed)
     if decoder_from is not None:
         model = bt.load(decoder_from)  # frozen; only the decoder learns below
         if context_layers is not None:
             model = bt.with_context(model, context_layers)
         model.decoder.requires_grad_(True)
-        model.to(dev)
-        opt = torch.optim.Adam(model.decoder.parameters(), lr=cfg.lr)
+        model.to(dev).train()
+        model.encoder.eval()
+        trained = model.decoder
     else:
         base = TOKENIZER_CONFIGS[cfg.size]
-        model = BitsTokenizer(replace(base, context_layers=context_layers or 0)).to(dev)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=model, ema=None, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    last_save = timer.total
-    fit = ClockFit(max_minutes, state, timer, log)
-    total = fit.planned(cfg.steps)
-    stream = data.render_stream(cfg.batch, seed, state.step, workers)
-    bar = progress(total, state.step, NAME)
-    model.train()
-    if decoder_from is not None:
-        model.encoder.eval()
-    while state.step < total:
-        total, stop = fit.check(total)
-        bar.total = total
-        if stop:
-            break
-        images = next(stream).to(dev, non_blocking=True)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        if decoder_from is not None:
+        model = BitsTokenizer(replace(base, context_layers=context_layers or 0)).to(dev).train()
+        trained = model
+    stream = _Stream(cfg.batch, seed, workers)
+
+    def loss(step: int, _gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        images = stream(step).to(dev, non_blocking=True)
+        if decoder_from is not None:  # the encoder's codes as they are: no LFQ terms
             with torch.no_grad():
                 q, _, stats = model.quantizer(model.encoder(images))
-            rec = ae_loss(model.decoder(q), images, cfg.grad_weight)
-            loss = rec
+            rec = value = ae_loss(model.decoder(q), images, cfg.grad_weight)
         else:
             recon, _, stats = model(images)
             rec = ae_loss(recon, images, cfg.grad_weight)
-            loss = rec + stats["loss"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        state.step += 1
-        bar.update(1)
-        if state.step % cfg.log_every == 0:  # the only host syncs of the step
-            bar.set_postfix(rec=f"{rec.item():.4f}", H=f"{stats['batch_entropy'].item():.2f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), rec=round(rec.item(), 5),
-                       commit=round(stats["commit"].item(), 5),
-                       sample_entropy=round(stats["sample_entropy"].item(), 4),
-                       batch_entropy=round(stats["batch_entropy"].item(), 4),
-                       wall_s=round(timer.total, 1))
-        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
-            state.wall_s = timer.total
-            save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
-            last_save = timer.total
-    bar.close()
-    stream.close()  # stops the render workers before the evaluation renders its own sets
-    state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
-        save_state(state_path, model=model, ema=None, opt=opt, gen=gen, state=state)
-    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
+            value = rec + stats["loss"]
+        return value, {"rec": rec, **{k: stats[k] for k in LOGGED}}
+
+    try:
+        outcome = loop.train(
+            loop.Job(NAME, model, torch.optim.Adam(trained.parameters(), lr=cfg.lr), loss,
+                     seed=seed),
+            loop.Schedule.of(cfg, max_minutes=max_minutes), run_dir=paths.run_dir,
+            resume=resume, log=log)
+    finally:
+        stream.close()  # stops the render workers before the evaluation renders its own sets
+    state = outcome.state
+    cfg = replace(cfg, steps=outcome.total)  # the schedule that ran (a fitted --max-minutes)
 
     metrics = evaluate_tokenizer(model, cfg.eval_n, seed + 2, dev)
     ceiling = None if tiny else judge_ceiling(model, cfg.eval_n, seed + 3, dev, log)
     summary = {"steps": state.step, "wall_s": round(state.wall_s, 1),
                "params": count_params(model), "bits": model.bits, "vocab": model.vocab_size,
-               "threads": threads, "device": str(dev), **metrics, "judge_ceiling": ceiling,
+               "threads": paths.threads, "device": str(dev), **metrics, "judge_ceiling": ceiling,
                "decoder_from": str(decoder_from) if decoder_from else None,
                # of the encoder as stored (fp16): what a GPT trained on the file will record
                "fingerprint": bt.fingerprint(copy.deepcopy(model).cpu().half().float())}
     model.cpu()
     bt.save(model, out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_tokenizer_card(out.with_suffix(".md"), model, cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
+
+
+LOGGED = ("commit", "sample_entropy", "batch_entropy")  # the LFQ terms in the log
+
+
+class _Stream:
+    """Batch k of the seeded render stream for step k, rendered ahead by ``workers``
+    processes from the first step asked (a resumed run's) on."""
+
+    def __init__(self, batch: int, seed: int, workers: int) -> None:
+        self.batch, self.seed, self.workers = batch, seed, workers
+        self.batches: Iterator[torch.Tensor] | None = None
+        self.next = 0
+
+    def __call__(self, step: int) -> torch.Tensor:
+        if self.batches is None:
+            self.batches = data.render_stream(self.batch, self.seed, step, self.workers)
+            self.next = step
+        if step != self.next:
+            raise RuntimeError(f"render stream at batch {self.next}, step {step} asked")
+        self.next += 1
+        return next(self.batches)
+
+    def close(self) -> None:
+        if self.batches is not None:
+            self.batches.close()
 
 
 def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainConfig,
@@ -304,7 +278,7 @@ def write_tokenizer_card(path: Path, model: BitsTokenizer, cfg: TokenizerTrainCo
         }) + f"\n\nMeasured on {cfg.eval_n} fresh renders per split (seed {seed + 2}).",
         "Judge ceiling": _ceiling_table(summary.get("judge_ceiling"), cfg.eval_n, seed + 3),
         "Reproduce": f"```\n{command}\n```\n\nAdd `--device cuda` on a GPU. Resumable: the "
-                     f"run state lives in `runs/{NAME}/state.pt`; rerunning the command "
+                     f"run state lives in `runs/{NAME}/`; rerunning the command "
                      "continues it (`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })

@@ -1,9 +1,10 @@
-"""Shared training plumbing: seeding, EMA, warm-up LR, resumable run state, logs, model cards.
+"""The parts the training loop (``training/loop.py``) is made of, and what trainers share
+around it: seeding, threads, EMA, warm-up LR, the clock, logs, model cards.
 
-A run lives in ``runs/<name>/`` (git-ignored): ``state.pt`` holds everything needed to resume
-bit-for-bit (model, EMA, optimiser, step, RNG states, accumulated wall time), ``log.jsonl``
-one line per logging interval. The shipped artefact is a separate safetensors file (EMA
-weights, fp16) plus its markdown model card.
+A run lives in ``runs/<name>/`` (git-ignored): the run state to resume from (``state.json``
+and its tensors, written by the loop), ``log.jsonl`` one line per logging interval. The
+shipped artefact is a separate safetensors file (EMA weights, fp16) plus its markdown model
+card.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import platform
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,15 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 RUNS_DIR = REPO_ROOT / "runs"
 
 
-def seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch: a model's initial weights depend on the seed only."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def set_threads(threads: int | None = None) -> int:
-    """``threads``, else ``Settings.torch_threads`` (``TRIPTYCH_TORCH_THREADS``)."""
+    """``threads``, else ``Settings.torch_threads`` (``TRIPTYCH_TORCH_THREADS``, default 1)."""
     n = threads or Settings().torch_threads
     torch.set_num_threads(n)
     return n
@@ -97,34 +98,6 @@ class RunState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def save_state(path: Path, *, model: nn.Module, ema: EMA | None, opt: torch.optim.Optimizer,
-               gen: torch.Generator, state: RunState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "model": model.state_dict(),
-        "ema": ema.model.state_dict() if ema else None,
-        "opt": opt.state_dict(),
-        "gen": gen.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "state": state.__dict__,
-    }
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-
-
-def load_state(path: Path, *, model: nn.Module, ema: EMA | None, opt: torch.optim.Optimizer,
-               gen: torch.Generator) -> RunState:
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(payload["model"])
-    if ema is not None and payload["ema"] is not None:
-        ema.model.load_state_dict(payload["ema"])
-    opt.load_state_dict(payload["opt"])
-    gen.set_state(payload["gen"])
-    torch.set_rng_state(payload["torch_rng"])
-    return RunState(**payload["state"])
-
-
 class JsonLog:
     def __init__(self, path: Path, *, reset: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,14 +118,6 @@ def progress(total: int, initial: int, desc: str) -> Any:
                 mininterval=0.5 if interactive else 30.0, file=sys.stderr)
 
 
-def infinite_batches(n: int, batch: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
-    """Index batches over ``n`` items, reshuffled each epoch with ``gen`` (resumable)."""
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for i in range(0, n - batch + 1, batch):
-            yield perm[i : i + batch]
-
-
 class Timer:
     def __init__(self, start: float = 0.0) -> None:
         self.offset = start
@@ -161,47 +126,6 @@ class Timer:
     @property
     def total(self) -> float:
         return self.offset + time.monotonic() - self.t0
-
-
-def optimizer_step(loss: torch.Tensor, model: nn.Module, opt: torch.optim.Optimizer,
-                   ema: EMA, state: RunState, bar: Any) -> None:
-    """Backward, clip the gradient norm to 1.0, step the optimiser and the EMA, count it."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    opt.step()
-    ema.update(model, state.step)
-    state.step += 1
-    bar.update(1)
-
-
-class Cadence:
-    """When a training loop logs and checkpoints: a log line every ``log_every`` steps; the
-    run state and an export every ``every`` steps, after ``minutes`` without one (a crash or
-    a run's end never loses more), and at the last step."""
-
-    def __init__(self, jlog: JsonLog, timer: Timer, *, log_every: int, every: int,
-                 minutes: float) -> None:
-        self.jlog, self.timer = jlog, timer
-        self.log_every, self.every, self.minutes = log_every, every, minutes
-        self.last_save = timer.total
-
-    def log(self, state: RunState, loss: torch.Tensor, bar: Any) -> None:
-        if state.step % self.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            self.jlog.write(step=state.step, loss=round(loss.item(), 5),
-                            wall_s=round(self.timer.total, 1))
-
-    def due(self, state: RunState, total: int) -> bool:
-        """Whether to checkpoint now; if so, ``state.wall_s`` is brought up to date."""
-        late = self.timer.total - self.last_save > 60 * self.minutes
-        if state.step % self.every == 0 or state.step == total or late:
-            state.wall_s = self.timer.total
-            return True
-        return False
-
-    def saved(self) -> None:
-        self.last_save = self.timer.total
 
 
 class ClockFit:
@@ -272,6 +196,25 @@ def cpu_copy(model: nn.Module) -> nn.Module:
     if next(model.parameters()).device.type == "cpu":
         return model
     return copy.deepcopy(model).cpu().eval()
+
+
+PREVIEW_PROMPTS = (
+    "a red circle", "two cats", "a dog to the left of a cat", "a blue square and a yellow star",
+    "the word CAT in white on black", "a rocket on a green background", "three apples",
+    "a sun above a house",
+)
+
+
+@torch.no_grad()
+def save_grid(pipe: Any, path: Path, prompts: tuple[str, ...] = PREVIEW_PROMPTS) -> None:
+    """One row of 128 px samples (seed = index) for ``prompts``: a quick look at a run."""
+    from PIL import Image
+
+    from triptych.training.data import to_uint8
+
+    images = to_uint8(pipe(list(prompts), list(range(len(prompts)))))  # [N,64,64,3]
+    Image.fromarray(images.transpose(1, 0, 2, 3).reshape(64, -1, 3)).resize(
+        (128 * len(prompts), 128), Image.NEAREST).save(path)
 
 
 def count_params(model: nn.Module) -> int:

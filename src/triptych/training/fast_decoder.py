@@ -24,22 +24,13 @@ from triptych.nets import fast_decoder as fd_mod
 from triptych.nets.autoencoder import Autoencoder
 from triptych.nets.checkpoint import file_digest, weights_path
 from triptych.nets.fast_decoder import FAST_DECODER_CONFIGS, FastDecoder
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.autoencoder import DECODER_KINDS, ae_loss
 from triptych.training.common import (
-    RUNS_DIR,
-    JsonLog,
-    RunState,
-    Timer,
     count_params,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    progress,
-    save_state,
     seed_everything,
-    set_threads,
     write_card,
 )
 
@@ -112,57 +103,36 @@ def train_fast_decoder(
     cfg = TINY if tiny else FastDecoderTrainConfig()
     if steps is not None:
         cfg = replace(cfg, steps=steps)
-    out = Path(out) if out else weights_path(fd_mod.CHECKPOINT_NAME)
     ae_path = Path(ae_path) if ae_path else weights_path(ae_mod.CHECKPOINT_NAME)
-    run_dir = run_dir or RUNS_DIR / ("fast-decoder-tiny" if tiny else "fast-decoder")
-    threads = set_threads(threads)
-    gen = seed_everything(seed)
+    paths = loop.prepare("fast-decoder", fd_mod.CHECKPOINT_NAME, out=out, run_dir=run_dir,
+                         tiny=tiny, threads=threads)
+    out = paths.out
+    seed_everything(seed)
     teacher = ae_mod.load(ae_path)
-    student = FastDecoder.for_autoencoder(teacher, FAST_DECODER_CONFIGS[cfg.size])
-    opt = torch.optim.Adam(student.decoder.parameters(), lr=cfg.lr)
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=student, ema=None, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
-    timer = Timer(state.wall_s)
+    student = FastDecoder.for_autoencoder(teacher, FAST_DECODER_CONFIGS[cfg.size]).train()
     pool = latent_pool(teacher, cfg.pool, seed)  # the same pool on every resume
     std = teacher.latent_std.view(1, -1, 1, 1)
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    bar = progress(cfg.steps, state.step, "fast decoder")
-    student.train()
-    while state.step < cfg.steps:
+
+    def loss(_step: int, gen: torch.Generator) -> torch.Tensor:
         z = pool[torch.randint(0, len(pool), (cfg.batch,), generator=gen)]
         scale = cfg.noise * torch.rand(cfg.batch, 1, 1, 1, generator=gen)
         z = z + scale * std * torch.randn(z.shape, generator=gen)
         with torch.no_grad():
             target = teacher.decode(z)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, cfg.steps)
-        loss = ae_loss(student.decoder(z), target, cfg.grad_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.decoder.parameters(), 1.0)
-        opt.step()
-        state.step += 1
-        bar.update(1)
-        if state.step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), wall_s=round(timer.total, 1))
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
-            state.wall_s = timer.total
-            save_state(state_path, model=student, ema=None, opt=opt, gen=gen, state=state)
-    bar.close()
-    state.wall_s = timer.total
+        return ae_loss(student.decoder(z), target, cfg.grad_weight)
+
+    opt = torch.optim.Adam(student.decoder.parameters(), lr=cfg.lr)
+    outcome = loop.train(loop.Job("fast decoder", student, opt, loss, seed=seed),
+                         loop.Schedule.of(cfg), run_dir=paths.run_dir, resume=resume, log=log)
+    state = outcome.state
     student.eval().requires_grad_(False)
     metrics = evaluate(student, teacher, cfg.eval_n, seed + 2)
     summary = {"steps": state.step, "wall_s": round(state.wall_s, 1),
-               "params": count_params(student), "threads": threads,
+               "params": count_params(student), "threads": paths.threads,
                "autoencoder": file_digest(ae_path), **metrics}
     fd_mod.save(student, out, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_fast_decoder_card(out.with_suffix(".md"), student, cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
 
 
@@ -210,7 +180,7 @@ def write_fast_decoder_card(path: Path, model: FastDecoder, cfg: FastDecoderTrai
                 f"{summary.get('teacher_psnr_vs_render_heldout')} dB",
         }) + f"\n\nMeasured on {cfg.eval_n} fresh renders per split (seed {seed + 2}).",
         "Reproduce": f"```\n{command}\n```\n\nNeeds `autoencoder.safetensors` (the teacher). "
-                     "Resumable: the run state lives in `runs/fast-decoder/state.pt`; "
+                     "Resumable: the run state lives in `runs/fast-decoder/`; "
                      "rerunning the command continues it (`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })

@@ -7,13 +7,13 @@ the loop reads only tensors. Each step: teacher-forced cross-entropy on the 64 i
 (CFG). AdamW, warm-up + cosine, grad clip 1.0, EMA 0.999; bf16 autocast for the transformer
 where it pays (CUDA, or a CPU with AVX-512). The EMA weights are exported at every checkpoint
 (every ``checkpoint_every`` steps or ``checkpoint_minutes``), so a usable model exists long
-before the run ends. Every random draw comes from a CPU generator: ``device="cuda"`` changes
-speed, not the data order.
+before the run ends. The loop (``training/loop.py``) draws step k's batch and dropout from CPU
+generators seeded with (seed, k): ``device="cuda"`` changes speed, not the data order, and a
+resumed run continues exactly.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -31,47 +31,28 @@ from triptych.autoregressive.pipeline import (
     save_bits,
     trained_on,
 )
-from triptych.cpu_features import native_bf16
 from triptych.nets import bits_tokenizer as bt
 from triptych.nets.bits_tokenizer import BitsTokenizer
-from triptych.nets.checkpoint import read_checkpoint, weights_path
+from triptych.nets.checkpoint import weights_path
 from triptych.nets.gpt import GPT_CONFIGS, BitsGPT, GPTConfig
-from triptych.nets.text_encoder import Tokenizer
-from triptych.training import data
-from triptych.training.bits_tokenizer import resolve_device
+from triptych.training import data, loop
 from triptych.training.common import (
-    EMA,
-    RUNS_DIR,
-    ClockFit,
-    JsonLog,
     RunState,
-    Timer,
     adamw,
     command_flags,
     count_params,
     cpu_copy,
-    infinite_batches,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    optimizer_step,
-    progress,
-    save_state,
+    save_grid,
     seed_everything,
-    set_threads,
     to_device,
     with_overrides,
     write_card,
 )
-from triptych.training.pico_diffusion import trained_steps
+from triptych.training.pico_diffusion import run_tokenizer, trained_steps
 
 NAME = CHECKPOINT_NAME
-PREVIEW_PROMPTS = (
-    "a red circle", "two cats", "a dog to the left of a cat", "a blue square and a yellow star",
-    "the word CAT in white on black", "a rocket on a green background", "three apples",
-    "a sun above a house",
-)
 
 
 @dataclass(frozen=True)
@@ -103,16 +84,6 @@ class BitsTrainConfig:
 
 TINY = BitsTrainConfig(size="tiny", steps=4, batch=4, warmup=2, pairs=64, val_pairs=16,
                        amp=False, checkpoint_every=2, log_every=1, preview_every=0)
-
-
-def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    if not enabled:
-        return contextlib.nullcontext()
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if native_bf16():  # emulated bf16 (AVX-512 alone) is slower than fp32
-        return torch.autocast("cpu", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def build_model(size: str, bits: int, vocab_size: int, max_len: int) -> BitsGPT:
@@ -167,11 +138,6 @@ def _init_bundle(init: Path, tok: BitsTokenizer) -> BitsBundle:
     return bundle
 
 
-def _run_tokenizer(export: Path) -> Tokenizer:
-    _, meta = read_checkpoint(export)
-    return Tokenizer(meta["vocab"], meta["max_len"])
-
-
 @torch.no_grad()
 def validation_loss(model: BitsGPT, text_ids: torch.Tensor, tokens: torch.Tensor,
                     device: torch.device, batch: int = 256) -> float:
@@ -211,19 +177,18 @@ def train_pico_bits(
     vocabulary; a fresh optimiser and schedule); it must have learnt this tokenizer's ids."""
     cfg = with_overrides(TINY if tiny else BitsTrainConfig(), overrides, steps=steps,
                          pairs=pairs, batch=batch, lr=lr)
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
-    threads = set_threads(threads)
-    dev = resolve_device(device)
-    gen = seed_everything(seed)
+    paths = loop.prepare(NAME, NAME, out=out, run_dir=run_dir, tiny=tiny, threads=threads,
+                         device=device)
+    out, run_dir, dev = paths.out, paths.run_dir, paths.device
+    seed_everything(seed)
 
     tok_path = Path(tokenizer_path) if tokenizer_path else weights_path(bt.CHECKPOINT_NAME)
     bits_tok = bt.load(tok_path)  # CheckpointError names the file if it is missing
     tok_fp = bt.fingerprint(bits_tok)
     export = run_dir / f"{NAME}.safetensors"
     start = _init_bundle(init, bits_tok) if init is not None else None
-    if resume and (run_dir / "state.pt").is_file() and export.is_file():
-        words = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+    if resume and loop.has_state(run_dir) and export.is_file():
+        words = run_tokenizer(export)  # a resumed run keeps its vocabulary
     elif start is not None:
         words = start.tokenizer  # its text encoder learnt these word ids
     else:
@@ -240,88 +205,49 @@ def train_pico_bits(
         model = start.model.float().train().requires_grad_(True).to(dev)
     else:
         model = build_model(cfg.size, bits_tok.bits, len(words), words.max_len).to(dev)
-    ema = EMA(model, cfg.ema)
     opt = adamw(model.parameters(), dev, lr=cfg.lr, betas=cfg.betas,
                 weight_decay=cfg.weight_decay)
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=model, ema=ema, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
     sampling = BitsSampling(guidance=cfg.guidance, temperature=cfg.temperature, top_k=cfg.top_k)
     meta = {"tokenizer_fingerprint": tok_fp, "tokenizer_file": tok_path.name}
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    last_save = timer.total
-    fit = ClockFit(max_minutes, state, timer, log)
-    total = fit.planned(cfg.steps)
-    batches = infinite_batches(len(tokens), cfg.batch, gen)
-    bar = progress(total, state.step, NAME)
-    parts: dict[str, float] = {}
-    loss = None
-    model.train()
-    while state.step < total:
-        total, stop = fit.check(total)
-        bar.total = total
-        if stop:
-            break
-        idx = next(batches)
+    order = loop.BatchOrder(len(tokens), cfg.batch, seed)
+
+    def loss(step: int, gen: torch.Generator) -> tuple[torch.Tensor, dict]:
+        idx = order(step)
         drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout  # [B]
         cond = torch.where(drop[:, None], null_ids, text_ids[idx])  # [B,L]
         cond, target = to_device(dev, cond, tokens[idx])
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        with _autocast(dev, cfg.amp):
-            loss, ce = model.loss(cond, target, cfg.mtp_weight)
-        optimizer_step(loss, model, opt, ema, state, bar)
-        if state.step % cfg.log_every == 0 or state.step == total:
-            parts = {k: round(float(v), 4) for k, v in ce.items()}
-            bar.set_postfix(ce=f"{parts['ce0']:.3f}")
-            jlog.write(step=state.step, loss=round(loss.item(), 5), **parts,
-                       wall_s=round(timer.total, 1))
-        due = timer.total - last_save > 60 * cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or state.step == total or due:
-            state.wall_s = timer.total
-            save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
-            save_bits(export, ema.model, model.cfg, words, sampling,
-                      {**meta, "train": {"steps": state.step, "wall_s": round(state.wall_s, 1)}})
-            last_save = timer.total
-        if cfg.preview_every and state.step % cfg.preview_every == 0:
-            save_preview(BitsBundle(cpu_copy(ema.model), words, sampling), bits_tok,
-                         run_dir / f"preview_{state.step:06d}.png")
-    bar.close()
-    state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
-        save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
+        return model.loss(cond, target, cfg.mtp_weight)
 
-    ema_model = ema.model
+    def export_run(net: torch.nn.Module, state: RunState) -> None:
+        save_bits(export, net, model.cfg, words, sampling,
+                  {**meta, "train": {"steps": state.step, "wall_s": round(state.wall_s, 1)}})
+
+    def preview(net: torch.nn.Module, path: Path) -> None:
+        save_grid(BitsPipeline(BitsBundle(net, words, sampling), bits_tok), path)
+
+    model.train()
+    outcome = loop.train(
+        loop.Job(NAME, model, opt, loss, seed=seed, export=export_run, preview=preview,
+                 bf16=loop.use_bf16(None if cfg.amp else False, dev)),
+        loop.Schedule.of(cfg, max_minutes=max_minutes), run_dir=run_dir, resume=resume,
+        log=log)
+    state = outcome.state
+    ema_model = outcome.weights
     val_ce = validation_loss(ema_model, words(val["captions"]), val["ids"].long(), dev)
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1),
         "params": count_params(model), "params_text": count_params(model.text),
         "params_mtp": count_params(model.mtp), "vocab_words": len(words),
-        "bits": bits_tok.bits, "pairs": len(tokens), "threads": threads, "device": str(dev),
-        "final_train_ce": parts.get("ce0"), "val_ce": round(val_ce, 4),
+        "bits": bits_tok.bits, "pairs": len(tokens), "threads": paths.threads,
+        "device": str(dev), "final_train_ce": outcome.last.get("ce0"), "val_ce": round(val_ce, 4),
         "init": str(init) if init else None, "init_steps": trained_steps(start),
     }
-    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
+    cfg = replace(cfg, steps=outcome.total)  # the schedule that ran (a fitted --max-minutes)
     save_bits(out, cpu_copy(ema_model), model.cfg, words, sampling,
               {**meta, "train": summary, "train_config": asdict(cfg), "seed": seed})
     write_bits_card(out.with_suffix(".md"), model.cfg, cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
-
-
-@torch.no_grad()
-def save_preview(bundle: BitsBundle, bits_tok: BitsTokenizer, path: Path,
-                 prompts=PREVIEW_PROMPTS) -> None:
-    from PIL import Image
-
-    images = BitsPipeline(bundle, bits_tok)(list(prompts), list(range(len(prompts))))
-    grid = data.to_uint8(images)  # [N,64,64,3]
-    Image.fromarray(grid.transpose(1, 0, 2, 3).reshape(64, -1, 3)).resize(
-        (128 * len(prompts), 128), Image.NEAREST).save(path)
 
 
 def write_bits_card(path: Path, g: GPTConfig, cfg: BitsTrainConfig, summary: dict,

@@ -24,29 +24,17 @@ from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults, load_pico, save_pico
 from triptych.nets.text_encoder import TextConfig, Tokenizer
 from triptych.nets.unet import UNET_CONFIGS, UNetConfig
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.common import (
-    EMA,
-    RUNS_DIR,
-    Cadence,
-    ClockFit,
-    JsonLog,
     RunState,
-    Timer,
     adamw,
     command_flags,
     count_params,
     cpu_copy,
-    infinite_batches,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    optimizer_step,
-    progress,
-    save_state,
+    save_grid,
     seed_everything,
-    set_threads,
     to_device,
     with_overrides,
     write_card,
@@ -57,11 +45,6 @@ if TYPE_CHECKING:  # only named in an annotation: no import of the autoregressiv
 
 NAME = "pico-diffusion"
 AE_COMMAND = "triptych train autoencoder --seed 0 --steps 700 --decoder-steps 600"
-PREVIEW_PROMPTS = (
-    "a red circle", "two cats", "a dog to the left of a cat", "a blue square and a yellow star",
-    "the word CAT in white on black", "a rocket on a green background", "three apples",
-    "a sun above a house",
-)
 
 
 @dataclass(frozen=True)
@@ -123,25 +106,23 @@ def train_pico_diffusion(
     schedule to the clock (``ClockFit``) and stop there, as the transformer trainers do.
     ``overrides``: any other ``DiffusionTrainConfig`` field (a GPU run's checkpoint and preview
     cadence)."""
-    from triptych.training.pico_dit import resolve_device
-
     cfg = TINY if tiny else DiffusionTrainConfig()
     cfg = with_overrides(cfg, overrides, steps=steps, pairs=pairs, lr=lr, batch=batch,
                          kinds=kinds)
     layout_weights = data.parse_kinds(cfg.kinds) if cfg.kinds else None  # fail before any work
-    dev = resolve_device(device)
+    paths = loop.prepare(NAME, NAME, out=out, run_dir=run_dir, tiny=tiny, threads=threads,
+                         device=device)
+    out, run_dir, dev = paths.out, paths.run_dir, paths.device
     start = load_pico(init) if init else None
     if start is not None:
         cfg = replace(cfg, size=_size_of(start.model.cfg))
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
-    threads = set_threads(threads)
-    gen = seed_everything(seed)
+    seed_everything(seed)
 
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     export = run_dir / f"{NAME}.safetensors"
-    if resume and (run_dir / "state.pt").is_file() and export.is_file():
-        tokenizer = _run_tokenizer(export)  # a resumed run keeps its vocabulary
+    resuming = resume and loop.has_state(run_dir)
+    if resuming and export.is_file():
+        tokenizer = run_tokenizer(export)  # a resumed run keeps its vocabulary
     elif start is not None:
         tokenizer = start.tokenizer  # the warm start's embeddings index this vocabulary
     else:
@@ -156,76 +137,50 @@ def train_pico_diffusion(
     model = build_model(cfg.size, len(tokenizer), tokenizer.max_len)
     if start is not None:
         model.load_state_dict({k: v.float() for k, v in start.model.state_dict().items()})
-        log(f"warm start from {init}")
-    model.to(dev)
-    ema = EMA(model, cfg.ema)
+        log(f"warm start from {init}" + (" (the saved run state wins)" if resuming else ""))
+    model.to(dev).train()
     opt = adamw(model.parameters(), dev, lr=cfg.lr, weight_decay=cfg.weight_decay)
     flow = FlowMatching("logit_normal")
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=model, ema=ema, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}" +
-            (" (its saved weights win over --init)" if init else ""))
     sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=cfg.guidance)
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    fit = ClockFit(max_minutes, state, timer, log)
-    total = fit.planned(cfg.steps)
-    cadence = Cadence(jlog, timer, log_every=cfg.log_every, every=cfg.checkpoint_every,
-                      minutes=cfg.checkpoint_minutes)
-    batches = infinite_batches(len(latents), cfg.batch, gen)
-    # a resumed run restores the generator and draws a fresh permutation: deterministic
-    # for a given resume point, though not identical to an uninterrupted run
-    bar = progress(total, state.step, NAME)
-    model.train()
-    while state.step < total:
-        total, stop = fit.check(total)
-        bar.total = total
-        if stop:
-            break
-        idx = next(batches)
+    order = loop.BatchOrder(len(latents), cfg.batch, seed)
+
+    def loss(step: int, gen: torch.Generator) -> torch.Tensor:
+        idx = order(step)
         drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout  # [B]
         noise = torch.randn((len(idx), *latents.shape[1:]), generator=gen)  # [B,4,16,16]
         t = flow.sample_t(len(idx), gen)  # [B]
         idx, drop, noise, t = to_device(dev, idx, drop, noise, t)
-        x0 = latents[idx].float()  # [B,4,16,16]
         cond = torch.where(drop[:, None], null_ids, ids[idx])  # [B,L]; no mask-indexing sync
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        loss = flow.loss(lambda xt, tt: model(xt, tt, cond), x0, noise, t)  # noqa: B023
-        optimizer_step(loss, model, opt, ema, state, bar)
-        cadence.log(state, loss, bar)
-        if cadence.due(state, total):
-            save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
-            save_pico(export, cpu_copy(ema.model), model.cfg, tokenizer, sampling,
-                      {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
-                                 "init_steps": trained_steps(start)}})
-            cadence.saved()
-        if cfg.preview_every and state.step % cfg.preview_every == 0:
-            save_preview(PicoBundle(cpu_copy(ema.model), tokenizer, sampling), ae,
-                         run_dir / f"preview_{state.step:06d}.png")
-    bar.close()
-    state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
-        save_state(state_path, model=model, ema=ema, opt=opt, gen=gen, state=state)
-    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
-    ema_model = cpu_copy(ema.model)
+        return flow.loss(lambda xt, tt: model(xt, tt, cond), latents[idx].float(), noise, t)
+
+    def export_run(net: torch.nn.Module, state: RunState) -> None:
+        save_pico(export, net, model.cfg, tokenizer, sampling,
+                  {"train": {"steps": state.step, "wall_s": round(state.wall_s, 1),
+                             "init_steps": trained_steps(start)}})
+
+    def preview(net: torch.nn.Module, path: Path) -> None:
+        save_grid(PicoPipeline(PicoBundle(net, tokenizer, sampling), ae), path)
+
+    outcome = loop.train(
+        loop.Job(NAME, model, opt, loss, seed=seed, export=export_run, preview=preview),
+        loop.Schedule.of(cfg, max_minutes=max_minutes), run_dir=run_dir, resume=resume,
+        log=log)
+    state = outcome.state
+    cfg = replace(cfg, steps=outcome.total)  # the schedule that ran (a fitted --max-minutes)
+    ema_model = cpu_copy(outcome.weights)
 
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1),
         "params": count_params(model), "params_text": count_params(model.text),
         "params_unet": count_params(model.unet), "vocab": len(tokenizer),
-        "pairs": len(latents), "threads": threads, "device": str(dev),
+        "pairs": len(latents), "threads": paths.threads, "device": str(dev),
         "init": str(init) if init else None, "init_steps": trained_steps(start),
-        "final_loss": round(loss.item(), 5)
-        if state.step > 0 and "loss" in locals() else None,
+        "final_loss": outcome.last.get("loss"),
     }
     save_pico(out, ema_model, model.cfg, tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_diffusion_card(out.with_suffix(".md"), model, cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
 
 
@@ -245,21 +200,12 @@ def trained_steps(start: PicoBundle | BitsBundle | None) -> int:
     return int(train.get("steps", 0)) + int(train.get("init_steps", 0) or 0)
 
 
-def _run_tokenizer(export: Path) -> Tokenizer:
+def run_tokenizer(export: Path) -> Tokenizer:
+    """The vocabulary of a run's mid-run export (a resumed run keeps its own)."""
     from triptych.nets.checkpoint import read_checkpoint
 
     _, meta = read_checkpoint(export)
     return Tokenizer(meta["vocab"], meta["max_len"])
-
-
-@torch.no_grad()
-def save_preview(bundle: PicoBundle, ae, path: Path, prompts=PREVIEW_PROMPTS) -> None:
-    from PIL import Image
-
-    images = PicoPipeline(bundle, ae)(list(prompts), list(range(len(prompts))))
-    grid = data.to_uint8(images)  # [N,64,64,3]
-    Image.fromarray(grid.transpose(1, 0, 2, 3).reshape(64, -1, 3)).resize(
-        (128 * len(prompts), 128), Image.NEAREST).save(path)
 
 
 def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig,
@@ -307,7 +253,7 @@ def write_diffusion_card(path: Path, model: PicoModel, cfg: DiffusionTrainConfig
         "Metrics": metrics or "Not measured by the trainer; see docs/builtin-models.md for "
                               "`triptych eval` results.",
         "Reproduce": f"```\n{AE_COMMAND}\n{command}\n```\n\n"
-                     f"Resumable: the run state lives in `runs/{NAME}/state.pt`; rerunning the "
+                     f"Resumable: the run state lives in `runs/{NAME}/`; rerunning the "
                      "command continues it (`--no-resume` starts over).",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",
     })

@@ -1,28 +1,23 @@
 """Train pico-dit (recipe (c)): a DiT on autoencoder latents with the learned text encoder.
 
-Also home of the training loop that pico-lm shares (``run_transformer_training``): the two
-models differ only in their text front-end, so one loop trains both.
+Also home of the flow-matching job that pico-lm shares (``run_transformer_training``): the
+two models differ only in their text front-end.
 
 Each step: t ~ logit-normal, x_t = (1-t) x0 + t noise, regress v = noise - x0; 10 % of rows
 get the model's learned null context (CFG dropout). AdamW with warm-up + cosine, grad clip 1,
 EMA 0.999. bf16 autocast only where it pays (a CUDA device, or a CPU with native bf16: recipe (c)
 measured the DiT step 1.45x faster; the conv U-Net gained nothing).
 
-Reproducibility: the batch of step k, its noise, t and dropout come from generators seeded
-with (seed, k), so a resumed run continues exactly as an uninterrupted one would (the
-optimiser, EMA and step are in ``runs/<name>/state.pt``, saved every ``checkpoint_every``
-steps or ``checkpoint_minutes``, whichever comes first). The EMA weights are exported at every
+The loop (``training/loop.py``) draws the batch of step k, its noise, t and dropout from
+generators seeded with (seed, k) and resumes exactly; the EMA weights are exported at every
 checkpoint, so a usable model exists long before the run ends.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,7 +25,6 @@ from typing import Any
 
 import torch
 
-from triptych.cpu_features import native_bf16
 from triptych.diffusion.flow import FlowMatching
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.checkpoint import read_meta, weights_path
@@ -39,37 +33,22 @@ from triptych.nets.pico import SamplingDefaults
 from triptych.nets.pico_dit import PicoDiT, TextToVelocity, save_transformer
 from triptych.nets.text_encoder import TextConfig, Tokenizer
 from triptych.nets.unet import UNetConfig
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.common import (
-    EMA,
-    RUNS_DIR,
-    ClockFit,
-    JsonLog,
     RunState,
-    Timer,
     adamw,
     command_flags,
     count_params,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    optimizer_step,
-    progress,
-    save_state,
+    save_grid,
     seed_everything,
-    set_threads,
     to_device,
     with_overrides,
     write_card,
 )
 
 NAME = "pico-dit"
-PREVIEW_PROMPTS = (
-    "a red circle", "two cats", "a dog to the left of a cat", "a blue square and a yellow star",
-    "the word CAT in white on black", "a rocket on a green background", "three apples",
-    "a sun above a house",
-)
 
 
 @dataclass(frozen=True)
@@ -102,24 +81,6 @@ TINY = TransformerTrainConfig(size="tiny", steps=4, batch=4, warmup=2, pairs=64,
                               sample_steps=2, bf16=False, text_layers=1)
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """``None``/"auto": CUDA when present, else CPU. Asking for CUDA without one is an error."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
-    return dev
-
-
-def use_bf16(cfg: TransformerTrainConfig, device: torch.device) -> bool:
-    if cfg.bf16 is not None:
-        return cfg.bf16
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return native_bf16()  # emulated bf16 (AVX-512 alone) made a step 3x slower
-
-
 def build_pico_dit(size: str, vocab_size: int, max_len: int, text_layers: int = 2) -> PicoDiT:
     cfg = DIT_CONFIGS[size]
     text = TextConfig(vocab_size=vocab_size, max_len=max_len, dim=cfg.ctx_dim,
@@ -127,28 +88,9 @@ def build_pico_dit(size: str, vocab_size: int, max_len: int, text_layers: int = 
     return PicoDiT(cfg, text)
 
 
-class BatchOrder:
-    """Index batches over ``n`` items: epoch e is a permutation seeded with (seed, e), so the
-    batch of any step is known without replaying the ones before it (exact resume)."""
-
-    def __init__(self, n: int, batch: int, seed: int) -> None:
-        if n < batch:
-            raise ValueError(f"{n} training pairs are fewer than one batch of {batch}")
-        self.n, self.batch, self.seed = n, batch, seed
-        self.per_epoch = n // batch
-        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
-
-    def __call__(self, step: int) -> torch.Tensor:
-        epoch, k = divmod(step, self.per_epoch)
-        if epoch != self._epoch:
-            gen = torch.Generator().manual_seed(data.stream_seed(self.seed + 1, epoch))
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=gen)
-        return self._perm[k * self.batch : (k + 1) * self.batch]
-
-
 @dataclass
 class TrainJob:
-    """What differs between pico-dit and pico-lm; the loop below does the rest."""
+    """What differs between pico-dit and pico-lm; ``run_transformer_training`` does the rest."""
 
     name: str
     model: TextToVelocity
@@ -167,82 +109,36 @@ def run_transformer_training(
     device: torch.device,
     resume: bool,
     log: Callable[[str], None] = print,
-) -> tuple[RunState, float | None, bool]:
-    """The shared loop; returns (final state, last loss, bf16 used). Exports the EMA weights to
-    ``run_dir/<name>.safetensors`` at every checkpoint.
-
-    With ``cfg.max_minutes`` the warm-up + cosine schedule is fitted to the clock
-    (``ClockFit``); the card then states the fitted step count.
-    """
+) -> tuple[loop.Outcome, bool]:
+    """Flow matching with CFG dropout through ``loop.train``; returns (its outcome, bf16
+    used). Exports the EMA weights to ``run_dir/<name>.safetensors`` at every checkpoint."""
     model = job.model.to(device)
-    ema = EMA(model, cfg.ema)
     opt = adamw(model.parameters(), device, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    dummy_gen = torch.Generator()  # per-step generators replace the run-long one of common.py
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen)
-        log(f"resumed {state_path} at step {state.step}")
-    bf16 = use_bf16(cfg, device)
+    bf16 = loop.use_bf16(cfg.bf16, device)
     flow = FlowMatching("logit_normal")
     latents = job.latents.to(device)
-    order = BatchOrder(len(latents), cfg.batch, seed)
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    fit = ClockFit(cfg.max_minutes, state, timer, log)
-    first = state.step  # this invocation's start
-    total = fit.planned(cfg.steps)
-    last_save = time.monotonic()
-    export = run_dir / f"{job.name}.safetensors"
-    loss_value: float | None = None
-    bar = progress(total, state.step, job.name)
-    model.train()
-    while state.step < total:
-        total, stop = fit.check(total)
-        bar.total = total
-        if stop:
-            break
-        gen = torch.Generator().manual_seed(data.stream_seed(seed, state.step))
-        idx = order(state.step)
+    order = loop.BatchOrder(len(latents), cfg.batch, seed)
+
+    def loss(step: int, gen: torch.Generator) -> torch.Tensor:
+        idx = order(step)
         noise = torch.randn((len(idx), *latents.shape[1:]), generator=gen)  # [B,4,16,16]
         t = flow.sample_t(len(idx), gen)  # [B]
         drop = torch.rand(len(idx), generator=gen) < cfg.cfg_dropout  # [B]
         idx, noise, t, drop = to_device(device, idx, noise, t, drop)
-        x0 = latents[idx].float()  # [B,4,16,16]
         inputs = job.inputs(idx, device)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
-                    else contextlib.nullcontext())
-        with autocast:
-            loss = flow.loss(lambda xt, tt: model(xt, tt, inputs, drop=drop),  # noqa: B023
-                             x0, noise, t)
-        optimizer_step(loss, model, opt, ema, state, bar)
-        if state.step % cfg.log_every == 0 or state.step == total:
-            loss_value = loss.item()
-            bar.set_postfix(loss=f"{loss_value:.4f}")
-            jlog.write(step=state.step, loss=round(loss_value, 5),
-                       lr=round(opt.param_groups[0]["lr"], 7), wall_s=round(timer.total, 1))
-        due = (time.monotonic() - last_save) / 60 >= cfg.checkpoint_minutes
-        if state.step % cfg.checkpoint_every == 0 or due or state.step == total:
-            state.wall_s = timer.total
-            save_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen, state=state)
-            job.export(export, ema.model, {"train": {"steps": state.step,
-                                                     "wall_s": round(state.wall_s, 1)}})
-            last_save = time.monotonic()
-        if job.preview and cfg.preview_every and state.step % cfg.preview_every == 0:
-            job.preview(copy.deepcopy(ema.model).cpu().eval(),
-                        run_dir / f"preview_{state.step:06d}.png")
-    bar.close()
-    state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
-        save_state(state_path, model=model, ema=ema, opt=opt, gen=dummy_gen, state=state)
-    if job.preview and cfg.preview_every and state.step > first \
-            and state.step % cfg.preview_every:  # a last look at what ships
-        job.preview(copy.deepcopy(ema.model).cpu().eval(),
-                    run_dir / f"preview_{state.step:06d}.png")
-    job.model = ema.model.cpu().eval()  # what the caller ships
-    return state, loss_value, bf16
+        return flow.loss(lambda xt, tt: model(xt, tt, inputs, drop=drop),
+                         latents[idx].float(), noise, t)
+
+    export = run_dir / f"{job.name}.safetensors"
+    model.train()
+    outcome = loop.train(
+        loop.Job(job.name, model, opt, loss, seed=seed, bf16=bf16,
+                 export=lambda net, state: job.export(export, net, {"train": {
+                     "steps": state.step, "wall_s": round(state.wall_s, 1)}}),
+                 preview=job.preview),
+        loop.Schedule.of(cfg), run_dir=run_dir, resume=resume, log=log)
+    job.model = outcome.weights.cpu().eval()  # what the caller ships
+    return outcome, bf16
 
 
 def _unet_init(summary: dict[str, Any]) -> str:
@@ -253,20 +149,10 @@ def _unet_init(summary: dict[str, Any]) -> str:
             "steps) so only the connector is new")
 
 
-@torch.no_grad()
-def save_grid(pipe: Any, path: Path, prompts: tuple[str, ...] = PREVIEW_PROMPTS) -> None:
-    """One row of 128 px samples (seed = index) for ``prompts``: a quick look at a run."""
-    from PIL import Image
-
-    images = data.to_uint8(pipe(list(prompts), list(range(len(prompts)))))  # [N,64,64,3]
-    Image.fromarray(images.transpose(1, 0, 2, 3).reshape(64, -1, 3)).resize(
-        (128 * len(prompts), 128), Image.NEAREST).save(path)
-
-
 def _tokenizer(run_dir: Path, seed: int, tiny: bool, resume: bool) -> Tokenizer:
     """A resumed run keeps the vocabulary it started with (``run_dir/vocab.json``)."""
     path = run_dir / "vocab.json"
-    if resume and (run_dir / "state.pt").is_file() and path.is_file():
+    if resume and loop.has_state(run_dir) and path.is_file():
         saved = json.loads(path.read_text())
         return Tokenizer(saved["vocab"], saved["max_len"])
     tokenizer = data.build_tokenizer(seed, n_captions=200 if tiny else 20000)
@@ -327,10 +213,9 @@ def train_pico_dit(
 
     cfg = configure(tiny, steps, pairs, size, max_minutes, lr, overrides, batch, kinds)
     weights = layout_weights(cfg)
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
-    threads = set_threads(threads)
-    dev = resolve_device(device)
+    paths = loop.prepare(NAME, NAME, out=out, run_dir=run_dir, tiny=tiny, threads=threads,
+                         device=device)
+    out, run_dir, dev = paths.out, paths.run_dir, paths.device
 
     ae = ae_mod.load(ae_path or weights_path(ae_mod.CHECKPOINT_NAME))
     start = None
@@ -339,7 +224,7 @@ def train_pico_dit(
         if kind != PicoDiT.kind:
             raise ValueError(f"--init {init}: not a pico-dit checkpoint (its kind is {kind!r})")
         start = load_transformer(init)
-    if start is not None and not (resume and (run_dir / "state.pt").is_file()):
+    if start is not None and not (resume and loop.has_state(run_dir)):
         tokenizer = start.tokenizer  # the warm start's embeddings index this vocabulary
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "vocab.json").write_text(json.dumps({"vocab": tokenizer.vocab,
@@ -371,9 +256,9 @@ def train_pico_dit(
 
     job = TrainJob(NAME, model, cache["latents"], lambda idx, d: ids[idx.to(d)], export,
                    preview)
-    state, loss, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir,
-                                                 device=dev, resume=resume, log=log)
-    net = job.model
+    outcome, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir, device=dev,
+                                             resume=resume, log=log)
+    net, state = job.model, outcome.state
     cfg = planned(cfg, state)
     summary = {
         "steps": state.step, "planned_steps": cfg.steps, "wall_s": round(state.wall_s, 1),
@@ -381,13 +266,12 @@ def train_pico_dit(
         "params_text": count_params(net) - count_params(net.backbone),  # encoder + null vector
         "vocab": len(tokenizer), "pairs": len(ids),
         "init": str(init) if init else None, "init_steps": init_steps,
-        "device": str(dev), "bf16": bf16, "threads": threads,
-        "final_loss": None if loss is None else round(loss, 5),
+        "device": str(dev), "bf16": bf16, "threads": paths.threads,
+        "final_loss": outcome.last.get("loss"),
     }
     export(out, net, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_transformer_card(out.with_suffix(".md"), NAME, net, cfg, summary, seed)
-    JsonLog(run_dir / "log.jsonl").write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
 
 
@@ -469,7 +353,7 @@ def write_transformer_card(path: Path, name: str, net: TextToVelocity,
         "Metrics": metrics or "Not measured by the trainer; run `triptych eval " + name +
                               "` (and `--paraphrases docs/paraphrases.tsv`).",
         "Reproduce": f"```\ntriptych train autoencoder --seed 0\n{command}\n```\n\n"
-                     f"Resumable: the run state lives in `runs/{name}/state.pt`; rerunning the "
+                     f"Resumable: the run state lives in `runs/{name}/`; rerunning the "
                      "command continues it (`--no-resume` starts over). `--device cuda` trains "
                      "on a GPU.",
         "Command line that produced this file": f"`{shlex.join(sys.argv)}`",

@@ -8,8 +8,8 @@ The captions of the cached training pairs are encoded once by MiniLM (``FrozenLM
 per-token states cached in ``runs/data/minilm_<hash>.pt`` (fp16, ragged: ~12 word pieces per
 caption, ~220 MB for 25k distinct captions, about a minute on 2 cores). Training then reads
 only tensors, so a step costs what a backbone step costs; only the connector and the backbone
-train, the language model stays frozen. Everything else (loop, CFG dropout with a learned null
-context, EMA, checkpoints, resume) is ``pico_dit.run_transformer_training``.
+train, the language model stays frozen. Everything else (CFG dropout with a learned null
+context, the loop: EMA, checkpoints, resume) is ``pico_dit.run_transformer_training``.
 """
 
 from __future__ import annotations
@@ -30,22 +30,14 @@ from triptych.nets.pico import SamplingDefaults
 from triptych.nets.pico_dit import PicoLM, TextToVelocity, save_transformer
 from triptych.nets.text_encoder import SPECIALS, TextConfig, Tokenizer
 from triptych.nets.unet import UNET_CONFIGS, UNetConfig
-from triptych.training import data
-from triptych.training.common import (
-    RUNS_DIR,
-    JsonLog,
-    count_params,
-    seed_everything,
-    set_threads,
-)
+from triptych.training import data, loop
+from triptych.training.common import count_params, save_grid, seed_everything
 from triptych.training.pico_dit import (
     TrainJob,
     configure,
     layout_weights,
     planned,
-    resolve_device,
     run_transformer_training,
-    save_grid,
     write_transformer_card,
 )
 
@@ -199,10 +191,9 @@ def train_pico_lm(
     weights = layout_weights(cfg)
     if size in UNET_SIZES:
         cfg = replace(cfg, bf16=False)  # recipe (a): autocast slows the conv U-Net down
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = Path(run_dir) if run_dir else RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
-    threads = set_threads(threads)
-    dev = resolve_device(device)
+    paths = loop.prepare(NAME, NAME, out=out, run_dir=run_dir, tiny=tiny, threads=threads,
+                         device=device)
+    out, run_dir, dev = paths.out, paths.run_dir, paths.device
     if lm is None:
         lm = FrozenLM.from_dir(lm_path, str(dev)) if lm_path else FrozenLM()
 
@@ -226,9 +217,9 @@ def train_pico_lm(
 
     job = TrainJob(NAME, model, cache["latents"], lambda idx, d: features.batch(idx), export,
                    preview)
-    state, loss, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir,
-                                                 device=dev, resume=resume, log=log)
-    net = job.model
+    outcome, bf16 = run_transformer_training(job, cfg, seed=seed, run_dir=run_dir, device=dev,
+                                             resume=resume, log=log)
+    net, state = job.model, outcome.state
     cfg = planned(cfg, state)
     summary = {
         "steps": state.step, "planned_steps": cfg.steps, "wall_s": round(state.wall_s, 1),
@@ -239,10 +230,9 @@ def train_pico_lm(
         "init": str(init) if init else None, "init_steps": init_steps,
         "init_kind": read_meta(init).get("kind") if init else None,
         "lm": lm.name, "pairs": len(cache["latents"]), "device": str(dev), "bf16": bf16,
-        "threads": threads, "final_loss": None if loss is None else round(loss, 5),
+        "threads": paths.threads, "final_loss": outcome.last.get("loss"),
     }
     export(out, net, {"train": summary, "train_config": asdict(cfg), "seed": seed})
     write_transformer_card(out.with_suffix(".md"), NAME, net, cfg, summary, seed)
-    JsonLog(run_dir / "log.jsonl").write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary

@@ -9,7 +9,6 @@ sampling needs accuracy). Pair generation is chunked and resumable like training
 from __future__ import annotations
 
 import copy
-import random
 import shlex
 import sys
 from dataclasses import asdict, dataclass, replace
@@ -24,34 +23,24 @@ from triptych.diffusion.reflow import reflow_loss, teacher_pairs
 from triptych.nets import autoencoder as ae_mod
 from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoBundle, PicoModel, SamplingDefaults, load_pico, save_pico
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.common import (
-    EMA,
-    RUNS_DIR,
-    Cadence,
-    ClockFit,
-    JsonLog,
     RunState,
     Timer,
     adamw,
     command_flags,
     count_params,
     cpu_copy,
-    infinite_batches,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    optimizer_step,
     progress,
-    save_state,
+    save_grid,
     seed_everything,
-    set_threads,
     to_device,
     with_overrides,
     write_card,
 )
-from triptych.training.pico_diffusion import save_preview, trained_steps
+from triptych.training.pico_diffusion import trained_steps
 
 NAME = "pico-turbo"
 
@@ -162,18 +151,14 @@ def train_pico_turbo(
     field (a GPU run's pair chunk and checkpoint cadence). ``attention``: the student's
     attention levels, a subset of its start's (the others' blocks are dropped, every other
     weight carried over)."""
-    from triptych.training.pico_dit import resolve_device
-
     cfg = with_overrides(TINY if tiny else TurboTrainConfig(), overrides, steps=steps,
                          pairs=pairs, batch=batch, lr=lr,
                          attention=tuple(attention) if attention is not None else None)
-    dev = resolve_device(device)
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = run_dir or RUNS_DIR / (f"{NAME}-tiny" if tiny else NAME)
+    paths = loop.prepare(NAME, NAME, out=out, run_dir=run_dir, tiny=tiny, threads=threads,
+                         device=device)
+    out, run_dir, dev = paths.out, paths.run_dir, paths.device
     run_dir.mkdir(parents=True, exist_ok=True)
-    threads = set_threads(threads)
-    gen = seed_everything(seed)
-    random.seed(seed)
+    seed_everything(seed)
 
     teacher_path = Path(teacher_path) if teacher_path else weights_path("pico-diffusion")
     if ae_path is None and (teacher_path.parent / "autoencoder.safetensors").is_file():
@@ -200,66 +185,45 @@ def train_pico_turbo(
     noise_all, x0_all = pairs_data["noise"].to(dev), pairs_data["x0"].to(dev)  # [N,4,16,16]
 
     student = _student(base, cfg.attention).to(dev).train().requires_grad_(True)
-    ema = EMA(student, cfg.ema)
     opt = adamw(student.parameters(), dev, lr=cfg.lr, weight_decay=0.0)
     flow = FlowMatching(cfg.t_dist)
-    state_path = run_dir / "state.pt"
-    state = RunState(extra={"pair_wall_s": round(pair_wall, 1)})
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
     sampling = SamplingDefaults(steps=cfg.sample_steps, guidance=None, shift=1.0)
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    left = None if max_minutes is None else max(0.1, max_minutes - pair_wall / 60)
-    fit = ClockFit(left, state, timer, log)
-    total = fit.planned(cfg.steps)
-    cadence = Cadence(jlog, timer, log_every=cfg.log_every, every=cfg.checkpoint_every,
-                      minutes=cfg.checkpoint_minutes)
-    batches = infinite_batches(len(x0_all), min(cfg.batch, len(x0_all)), gen)
-    bar = progress(total, state.step, NAME)
-    loss = None
-    while state.step < total:
-        total, stop = fit.check(total)
-        bar.total = total
-        if stop:
-            break
-        idx = next(batches)
+    order = loop.BatchOrder(len(x0_all), min(cfg.batch, len(x0_all)), seed)
+
+    def loss(step: int, gen: torch.Generator) -> torch.Tensor:
+        idx = order(step)
         t = flow.sample_t(len(idx), gen)  # [B]
         idx, t = to_device(dev, idx, t)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
-        loss = reflow_loss(student, flow, x0_all[idx], noise_all[idx], ids[idx], t=t)
-        optimizer_step(loss, student, opt, ema, state, bar)
-        cadence.log(state, loss, bar)
-        if cadence.due(state, total):
-            save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
-            save_pico(run_dir / f"{NAME}.safetensors", cpu_copy(ema.model), student.cfg,
-                      tokenizer, sampling, {"train": {"steps": state.step}})
-            cadence.saved()
-    bar.close()
-    state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
-        save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
-    cfg = replace(cfg, steps=total)  # the schedule that ran (--max-minutes may have fitted it)
-    ema_model = cpu_copy(ema.model)
+        return reflow_loss(student, flow, x0_all[idx], noise_all[idx], ids[idx], t=t)
+
+    def export(net: torch.nn.Module, state: RunState) -> None:
+        save_pico(run_dir / f"{NAME}.safetensors", net, student.cfg, tokenizer, sampling,
+                  {"train": {"steps": state.step}})
+
+    left = None if max_minutes is None else max(0.1, max_minutes - pair_wall / 60)
+    outcome = loop.train(loop.Job(NAME, student, opt, loss, seed=seed, export=export),
+                         loop.Schedule.of(cfg, max_minutes=left), run_dir=run_dir,
+                         resume=resume, extra={"pair_wall_s": round(pair_wall, 1)}, log=log)
+    state = outcome.state
+    cfg = replace(cfg, steps=outcome.total)  # the schedule that ran (a fitted --max-minutes)
+    ema_model = cpu_copy(outcome.weights)
 
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1),
         "pair_wall_s": state.extra.get("pair_wall_s", round(pair_wall, 1)),
         "pairs": len(x0_all), "teacher_steps": cfg.teacher_steps,
         "teacher_guidance": pairs_data["guidance"], "params": count_params(student),
-        "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
+        "threads": paths.threads, "final_loss": outcome.last.get("loss"),
         "teacher": teacher_path.name, "device": str(dev),
         "init": str(init) if init else None, "init_steps": trained_steps(start),
     }
     save_pico(out, ema_model, student.cfg, tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed})
     if not tiny:
-        save_preview(PicoBundle(ema_model, tokenizer, sampling), ae, run_dir / "preview.png")
+        save_grid(PicoPipeline(PicoBundle(ema_model, tokenizer, sampling), ae),
+                  run_dir / "preview.png")
     write_turbo_card(out.with_suffix(".md"), cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
 
 

@@ -30,28 +30,16 @@ from triptych.diffusion.sampler import reuse_plan
 from triptych.nets.checkpoint import weights_path
 from triptych.nets.pico import PicoModel, load_pico, save_pico
 from triptych.nets.unet import ATTN_PARTS
-from triptych.training import data
+from triptych.training import data, loop
 from triptych.training.common import (
-    EMA,
-    RUNS_DIR,
-    Cadence,
-    ClockFit,
-    JsonLog,
     RunState,
-    Timer,
     adamw,
     command_flags,
     count_params,
     cpu_copy,
-    load_state,
-    lr_at,
     machine_summary,
     md_table,
-    optimizer_step,
-    progress,
-    save_state,
     seed_everything,
-    set_threads,
     with_overrides,
     write_card,
 )
@@ -250,8 +238,6 @@ def compress_turbo(
     ``init``: continue this earlier student (its architecture; fresh optimiser and schedule)
     instead of starting from the teacher's weights. ``device``: "cuda" trains on a GPU (the
     per-step draws stay on CPU generators, so a run is the same data on either)."""
-    from triptych.training.pico_dit import resolve_device
-
     cfg = with_overrides(TINY if tiny else CompressConfig(), None, steps=steps, batch=batch,
                          lr=lr, attention=tuple(attention) if attention is not None else None,
                          lite=tuple(lite) if lite is not None else None,
@@ -281,84 +267,55 @@ def compress_turbo(
                              "same --student-attention / --student-lite flags it was made with)")
         cfg = replace(cfg, attention=student.cfg.attn_levels, lite=student.cfg.lite_levels,
                       lite_parts=student.cfg.lite_parts)
-    dev = resolve_device(device)
+    paths = loop.prepare(f"{NAME}-compress", NAME, out=out, run_dir=run_dir, tiny=tiny,
+                         threads=threads, device=device)
+    out, run_dir, dev = paths.out, paths.run_dir, paths.device
     teacher.to(dev)
     student.to(dev).train().requires_grad_(True)
-    out = Path(out) if out else weights_path(NAME)
-    run_dir = run_dir or RUNS_DIR / (f"{NAME}-compress-tiny" if tiny else f"{NAME}-compress")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    threads = set_threads(threads)
-    gen = seed_everything(seed)
-    ema = EMA(student, cfg.ema)
+    seed_everything(seed)
     opt = adamw(student.parameters(), dev, lr=cfg.lr, weight_decay=0.0)
-    state_path = run_dir / "state.pt"
-    state = RunState()
-    if resume and state_path.is_file():
-        state = load_state(state_path, model=student, ema=ema, opt=opt, gen=gen)
-        log(f"resumed {state_path} at step {state.step}")
     grids = {n: timesteps(n, bundle.sampling.shift).to(dev) for n in (4, 2)}
     sampling = replace(bundle.sampling, reuse_deep=cfg.reuse_deep,
                        steps=cfg.student_steps or bundle.sampling.steps)
-    jlog = JsonLog(run_dir / "log.jsonl", reset=state.step == 0)
-    timer = Timer(state.wall_s)
-    fit = ClockFit(max_minutes, state, timer, log)
-    total = fit.planned(cfg.steps)
-    cadence = Cadence(jlog, timer, log_every=cfg.log_every, every=cfg.checkpoint_every,
-                      minutes=cfg.checkpoint_minutes)
-    bar = progress(total, state.step, f"{NAME} compress")
-    loss = None
 
-    def export() -> None:
-        save_pico(run_dir / f"{NAME}.safetensors", cpu_copy(ema.model), student.cfg,
-                  bundle.tokenizer, sampling, {"train": {"steps": state.step}})
-
-    while state.step < total:
-        total, stop = fit.check(total)
-        bar.total = total
-        if stop:
-            break
-        # each step's draws come from its own stream: a resumed run sees the same batches
-        step_gen = torch.Generator().manual_seed(data.stream_seed(seed + 29, state.step))
-        captions = [c for _, c in _scenes(cfg.batch, data.stream_seed(seed + 31, state.step))]
-        noise = torch.randn(cfg.batch, 4, 16, 16, generator=step_gen)
-        four = (torch.rand((), generator=step_gen).item() < cfg.four_step_share
+    def loss(step: int, gen: torch.Generator) -> torch.Tensor:
+        # fresh captions and noise each step, from streams seeded with the step
+        captions = [c for _, c in _scenes(cfg.batch, data.stream_seed(seed + 31, step))]
+        noise = torch.randn(cfg.batch, 4, 16, 16, generator=gen)
+        four = (torch.rand((), generator=gen).item() < cfg.four_step_share
                 or cfg.student_steps > 0)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, cfg.lr, cfg.warmup, total)
         ids, grid = bundle.tokenizer(captions).to(dev), grids[4 if four else 2]
         noise = noise.to(dev)
         if cfg.student_steps:
-            loss = halving_loss(student, teacher, ids, noise, grid, cfg.student_steps,
+            return halving_loss(student, teacher, ids, noise, grid, cfg.student_steps,
                                 cfg.endpoint)
-        elif cfg.reuse_deep:
-            loss = cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
-        else:
-            loss = compress_loss(student, teacher, ids, noise, grid, cfg.endpoint)
-        optimizer_step(loss, student, opt, ema, state, bar)
-        cadence.log(state, loss, bar)
-        if cadence.due(state, total):
-            save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
-            export()
-            cadence.saved()
-    bar.close()
-    state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
-        save_state(state_path, model=student, ema=ema, opt=opt, gen=gen, state=state)
-    cfg = replace(cfg, steps=total)
+        if cfg.reuse_deep:
+            return cached_loss(student, teacher, ids, noise, grid, cfg.reuse_deep)
+        return compress_loss(student, teacher, ids, noise, grid, cfg.endpoint)
+
+    def export(net: torch.nn.Module, state: RunState) -> None:
+        save_pico(run_dir / f"{NAME}.safetensors", net, student.cfg, bundle.tokenizer,
+                  sampling, {"train": {"steps": state.step}})
+
+    outcome = loop.train(loop.Job(f"{NAME} compress", student, opt, loss, seed=seed + 29,
+                                  export=export),
+                         loop.Schedule.of(cfg, max_minutes=max_minutes), run_dir=run_dir,
+                         resume=resume, log=log)
+    state = outcome.state
+    cfg = replace(cfg, steps=outcome.total)
     summary = {
         "steps": state.step, "wall_s": round(state.wall_s, 1), "batch": cfg.batch,
         "params": count_params(student), "teacher_params": count_params(teacher),
-        "threads": threads, "final_loss": round(loss.item(), 5) if loss is not None else None,
+        "threads": paths.threads, "final_loss": outcome.last.get("loss"),
         "teacher": teacher_path.name, "compress": True,
         "init": str(init) if init else None, "device": str(dev),
         "init_steps": (start.meta.get("train") or {}).get("steps") if start else None,
     }
-    save_pico(out, cpu_copy(ema.model), student.cfg, bundle.tokenizer, sampling,
+    save_pico(out, cpu_copy(outcome.weights), student.cfg, bundle.tokenizer, sampling,
               {"train": summary, "train_config": asdict(cfg), "seed": seed,
                "teacher_meta": bundle.meta.get("train")})
     write_compress_card(out.with_suffix(".md"), cfg, summary, seed)
-    jlog.write(final=summary)
-    log(f"saved {out} ({summary})")
+    outcome.record(summary, out, log)
     return summary
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from triptych.cli.commands.train import train
+from triptych.cli.commands.train_models import usage_errors
 from triptych.cli.output import console, emit_json, json_option
 
 # the tokenizer architectures (``nets.bits_tokenizer.TOKENIZER_CONFIGS``; "tiny" is --tiny's)
@@ -23,6 +24,7 @@ COMMANDS: list[click.Command] = []  # the subcommands attach to the ``train`` gr
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = usage_errors(func)  # a bad --device, --size, --init: a usage error
     func = click.option("--steps", type=int, default=None,
                         help="Training steps (default: the shipped recipe).")(func)
     func = click.option("--seed", type=int, default=0, show_default=True)(func)
@@ -35,7 +37,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--run-dir", type=click.Path(path_type=Path), default=None,
                         help="Where the resumable run state lives (default runs/<name>).")(func)
     func = click.option("--device", default="cpu", show_default=True,
-                        help="torch device: cpu, cuda or cuda:N.")(func)
+                        help="cpu, cuda, cuda:N, or auto (CUDA when present).")(func)
     return json_option(func)
 
 
