@@ -257,109 +257,6 @@ function initJob() {
   }
 }
 
-/* -- Compare ---------------------------------------------------------------------------- */
-
-function initCompare() {
-  const form = document.getElementById("compare-form");
-  const boxes = () => [...form.querySelectorAll('input[name="models"]:checked')];
-  const quote = document.getElementById("quote");
-  const runButton = document.getElementById("run-compare");
-  const section = document.getElementById("compare-results");
-  const grid = document.getElementById("compare-grid");
-  const statusLine = document.getElementById("compare-status");
-  const premiumForm = document.getElementById("premium-form");
-  let current = null;
-
-  const updateQuote = async () => {
-    const models = boxes().map((b) => b.value);
-    if (models.length < 2 || models.length > 4) {
-      quote.textContent = `Pick two to four models (${models.length} picked).`;
-      runButton.disabled = true;
-      return;
-    }
-    try {
-      const q = await api("POST", "/v1/quote", { models });
-      quote.replaceChildren("This comparison costs ", el("strong", { id: "compare-quote-total", "data-credits": q.total, text: plural(q.total, "credit") }),
-        `. You have ${q.available}.`);
-      runButton.disabled = !q.affordable;
-    } catch (e) { quote.textContent = e.message; }
-  };
-
-  const render = (cmp) => {
-    current = cmp;
-    section.hidden = false;
-    grid.replaceChildren();
-    for (const job of cmp.jobs) {
-      const cell = el("article", { class: "compare-cell" + (cmp.keeper_job_id === job.id ? " keeper" : ""), "data-model": job.model, "data-job-id": job.id });
-      cell.append(el("h3", { text: job.model }));
-      if (job.images.length) cell.append(el("img", { src: job.images[0].url, alt: `${job.model}: ${job.prompt}`, width: job.width, height: job.height }));
-      else cell.append(el("p", { class: job.status === "failed" ? "error" : "hint", text: job.status === "failed" ? (job.error && job.error.message) || "failed" : `${job.status}…` }));
-      const secs = job.seconds === null ? "—" : `${job.seconds.toFixed(2)} s`;
-      cell.append(el("p", { class: "meta", "data-testid": "cell-meta", text: `${plural(job.status === "succeeded" ? job.charged : job.cost, "credit")} · ${secs} · ${job.status}` }));
-      if (job.status === "succeeded") {
-        const isKeeper = cmp.keeper_job_id === job.id;
-        cell.append(el("button", { type: "button", "aria-pressed": isKeeper ? "true" : "false", text: isKeeper ? "Keeper ✓" : "Keep this",
-          onclick: async () => { try { render(await api("POST", `/v1/compare/${cmp.id}/keeper`, { job_id: job.id })); } catch (e) { showError(e.message); } } }));
-        cell.append(" ", el("a", { href: `/jobs/${job.id}`, text: "Open" }));
-      }
-      grid.append(cell);
-    }
-    const done = cmp.status === "done";
-    statusLine.textContent = done
-      ? `Done: ${plural(cmp.total_charged, "credit")} charged (quoted ${cmp.total_cost}). Seed ${cmp.seed}.`
-      : `Running… ${plural(cmp.total_cost, "credit")} held.`;
-    premiumForm.hidden = !(done && cmp.keeper_job_id);
-  };
-
-  const poll = async (id) => {
-    // Quick at first, then every two seconds: slow premium models must not eat the rate limit.
-    for (let i = 0; ; i++) {
-      let cmp;
-      try {
-        cmp = await api("GET", `/v1/compare/${id}`);
-      } catch (e) {
-        if (e.status !== 429) throw e;
-        await sleep(5000);
-        continue;
-      }
-      render(cmp);
-      if (cmp.status === "done") { refreshBalance(); updateQuote(); return; }
-      await sleep(Math.min(2000, 250 * 1.25 ** i));
-    }
-  };
-
-  form.addEventListener("change", updateQuote);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    showError("");
-    const models = boxes().map((b) => b.value);
-    const body = { prompt: document.getElementById("prompt").value.trim(), models };
-    const seed = document.getElementById("seed").value;
-    if (seed !== "") body.seed = +seed;
-    if (!body.prompt) { showError("Describe the image you want."); return; }
-    runButton.disabled = true;
-    try {
-      const cmp = await api("POST", "/v1/compare", body);
-      history.replaceState(null, "", `/compare/${cmp.id}`);
-      refreshBalance();
-      await poll(cmp.id);
-    } catch (e) { showError(e.message); }
-    runButton.disabled = false;
-  });
-  premiumForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    if (!current || !current.keeper_job_id) return;
-    try {
-      const job = await api("POST", `/v1/jobs/${current.keeper_job_id}/rerender`, { model: document.getElementById("premium-model").value });
-      window.location.href = `/jobs/${job.id}`;
-    } catch (e) { showError(e.message); }
-  });
-  const premium = document.querySelector('#premium-model option[data-tier="premium"]:not([disabled])');
-  if (premium) premium.selected = true;
-  updateQuote();
-  if (form.dataset.compareId) poll(form.dataset.compareId).catch((e) => showError(e.message));
-}
-
 /* -- confirmations on destructive forms -------------------------------------------------- */
 
 document.addEventListener("submit", (ev) => {
@@ -371,5 +268,4 @@ document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "create") initCreate();
   else if (page === "job") initJob();
-  else if (page === "compare") initCompare();
 });
