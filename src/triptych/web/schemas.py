@@ -224,6 +224,7 @@ class ModelPublic(BaseModel):
     quality: str
     description: str
     strengths: list[str]
+    weaknesses: list[str] = []
     best_for: list[str]
     capabilities: list[str]
     max_width: int
