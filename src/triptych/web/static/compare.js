@@ -134,14 +134,16 @@ function initCompare() {
     return api("POST", `/v1/compare/${cmp.id}/keeper`, { job_id: job.id });
   });
 
-  const keep = (cmp, job, order) => act(async () => {
-    const out = await api("POST", `/v1/compare/${cmp.id}/keeper`, { job_id: job.id });
+  const keep = async (cmp, job, order) => {
+    await act(() => api("POST", `/v1/compare/${cmp.id}/keeper`, { job_id: job.id }));
     // Keeping an image is choosing it: it counts as an open pick, unless a blind pick (the
-    // purer signal) was already made on this sheet.
-    if (cmp.pick && cmp.pick.blind) return out;
-    out.pick = await api("POST", `/v1/compare/${cmp.id}/pick`, { job_id: job.id, blind: false, shown: order }).catch(() => out.pick);
-    return out;
-  });
+    // purer signal) was already made on this sheet. Recorded after the keeper shows.
+    if (cmp.pick && cmp.pick.blind) return;
+    try {
+      const pick = await api("POST", `/v1/compare/${cmp.id}/pick`, { job_id: job.id, blind: false, shown: order });
+      if (current && current.id === cmp.id && current.keeper_job_id === job.id) render({ ...current, pick });
+    } catch (_) { /* the keeper stands; the pick is a bonus signal */ }
+  };
 
   const render = (cmp) => {
     current = cmp;
