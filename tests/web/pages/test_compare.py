@@ -80,7 +80,7 @@ def test_compare_side_by_side_then_render_the_keeper_on_a_higher_tier(studio, fa
     expect(page.locator("#premium-model")).to_have_value("fake-general")
     # Keeping counts as an open pick (the first pick loads the prompt-kind model: slower).
     expect(draft.locator(".badge")).to_have_text("Your pick", timeout=60_000)
-    shot(page, "compare")
+    shot(page, "compare-results")
     assert_accessible(page)
 
     keeper_id = draft.get_attribute("data-job-id")

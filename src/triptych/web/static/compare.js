@@ -239,6 +239,8 @@ function initCompare() {
       const cmp = await api("POST", "/v1/compare", body);
       history.replaceState(null, "", `/compare/${cmp.id}${blind ? "?blind=1" : ""}`);
       refreshBalance();
+      render(cmp);
+      section.scrollIntoView({ block: "start" });
       await poll(cmp.id);
     } catch (e) { showError(e.message); }
     runButton.disabled = false;
