@@ -39,6 +39,7 @@ from triptych.errors import (
     NotFound,
 )
 from triptych.service import ledger_verify, upgrade
+from triptych.service import picks as picks_mod
 from triptych.service import recommend as recommend_mod
 from triptych.service.accounts import Accounts
 from triptych.service.clock import Clock, utc_now
@@ -47,6 +48,7 @@ from triptych.service.gallery import GalleryFilter, list_images
 from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
 from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
 from triptych.service.metrics import DatabaseCollector
+from triptych.service.model_vocabulary import closed_vocabulary
 from triptych.service.progress import ProgressEvent, make_hub
 from triptych.service.requests import resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
@@ -500,12 +502,33 @@ class Triptych:
         availability = {c.id: self.availability(c) for c in cards}
         intents, recs = recommend_mod.recommend(
             prompt, cards, availability, budget=budget, speed=speed,
-            include_unavailable=include_unavailable, limit=limit)
+            include_unavailable=include_unavailable, limit=limit,
+            vocabularies={c.id: closed_vocabulary(c) for c in cards},
+            picks=picks_mod.win_table(self.ctx.sessions, self.user_id).records())
         return {
             "prompt": prompt,
             "intents": [vars(i) for i in intents if i.score > 0],
             "recommendations": [vars(r) for r in recs],
         }
+
+    # -- picks ------------------------------------------------------------------------------
+
+    def pick(self, compare_id: str, job_id: str, *, blind: bool = False,
+             shown: list[str] | None = None) -> dict[str, Any]:
+        """Store the image chosen on a comparison (replacing an earlier pick); ``shown``: the
+        job ids in the order they were shown."""
+        compare, _ = self._compare_row(compare_id)  # owner check before detecting the kind
+        kind = recommend_mod.prompt_kind(compare.prompt)
+        return picks_mod.save_pick(self.ctx.sessions, self.ctx.clock(), user_id=self.user_id,
+                                   compare_id=compare_id, job_id=job_id, prompt_kind=kind,
+                                   blind=blind, shown_jobs=shown)
+
+    def current_pick(self, compare_id: str) -> dict[str, Any] | None:
+        return picks_mod.pick_for(self.ctx.sessions, self.user_id, compare_id)
+
+    def win_rates(self) -> picks_mod.WinTable:
+        """The user's picks added up: wins and times shown per model and kind of prompt."""
+        return picks_mod.win_table(self.ctx.sessions, self.user_id)
 
     # -- history ----------------------------------------------------------------------------
 

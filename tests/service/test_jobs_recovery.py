@@ -154,3 +154,38 @@ def test_warm_up_loads_built_in_models_without_storing_or_charging(make_tp, fake
     assert len(fake_factory.engine("fake-local").calls) == 1
     assert fake_factory.engine("fake-general").calls == []
     assert tp.history() == [] and tp.credits(statement=False) == before
+
+
+def test_a_server_warms_every_built_in_model_and_is_ready_after(make_tp, fake_factory):
+    """The embedded executor loads each built-in model (the default first) in the background
+    at start; /readyz's models check fails until they are all loaded."""
+    import threading
+
+    from triptych.service.executor import make_executor
+    from triptych.service.readiness import check_models
+
+    tp = make_tp()
+    release = threading.Event()
+    fake_factory.engine("fake-local").before_return = lambda _request: release.wait(10)
+    executor = make_executor(tp)
+    executor.start()
+    try:
+        with pytest.raises(RuntimeError, match="warming up built-in models: 0 of 1 ready"):
+            check_models(tp.jobs.warming)
+        release.set()
+        for _ in range(200):
+            if tp.jobs.warming["ready"] == 1:
+                break
+            threading.Event().wait(0.01)
+        assert check_models(tp.jobs.warming).startswith("ok (1 built-in")
+        assert [r.prompt for r in fake_factory.engine("fake-local").calls] == ["warm up"]
+        assert fake_factory.engine("fake-general").calls == []  # hosted: nothing to load
+    finally:
+        executor.stop()
+
+
+def test_warm_up_can_be_switched_off(make_tp, fake_factory):
+    tp = make_tp(warm_up=False)
+    assert tp.jobs.to_warm(["fake-local"]) == []
+    tp.jobs.warm_up(["fake-local"])
+    assert fake_factory.engine("fake-local").calls == []

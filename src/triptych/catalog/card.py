@@ -37,8 +37,9 @@ class ModelCard(BaseModel):
     tier: Tier
     credits: int = Field(ge=0, description="credits per image")
     quality: str  # a short label: "draft", "good", "high", "highest"
-    description: str
-    strengths: list[str] = []
+    description: str  # plain words for end users: what it is and what it is for
+    strengths: list[str] = []  # what it is good at, in plain words
+    weaknesses: list[str] = []  # what it is bad at, in plain words
     best_for: list[str] = []  # recommender intents, see service/recommend.py
     capabilities: list[Capability] = []
     max_width: int

@@ -174,6 +174,8 @@ class JobService:
         self.ctx = ctx
         self.engines = EngineCache()
         self.leases = LeaseRenewer(self)
+        # Built-in models loaded so far by warm_up, of how many (/readyz waits for all).
+        self.warming: dict[str, int] = {"ready": 0, "of": 0}
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -384,15 +386,20 @@ class JobService:
         seconds = time.perf_counter() - started
         return self._succeed(job, card, result, seconds)
 
+    def to_warm(self, model_ids: list[str]) -> list[str]:
+        """The built-in models among these that warm_up would load (none when it is off)."""
+        return [m for m in model_ids
+                if self.ctx.settings.warm_up and pool_of(self.card(m)) == "builtin"]
+
     def warm_up(self, model_ids: list[str]) -> None:
         """Load built-in models and make one throwaway image each, so the first user's job
         does not pay for reading weights and preparing the runtime (seconds on a fresh
         install). Nothing is stored or charged; a model that fails here fails its jobs
         later with the real error."""
-        for model_id in model_ids if self.ctx.settings.warm_up else []:
+        todo = self.to_warm(model_ids)
+        self.warming = {"ready": 0, "of": len(todo)}
+        for model_id in todo:
             card = self.card(model_id)
-            if pool_of(card) != "builtin":
-                continue
             started = time.perf_counter()
             try:
                 engine = self.engines.get(card, self.ctx.settings)
@@ -402,6 +409,7 @@ class JobService:
                 log.info("warmed up %s in %.1f s", model_id, time.perf_counter() - started)
             except Exception:
                 log.warning("warming up %s failed", model_id, exc_info=True)
+            self.warming = {"ready": self.warming["ready"] + 1, "of": len(todo)}
 
     def _record(self, job: Job, card: ModelCard, result: EngineResult, index: int,
                 seconds: float, notes: dict[str, Any]) -> dict[str, Any]:

@@ -66,12 +66,22 @@ def check_store(store: Any) -> str:
     return "ok"
 
 
+def check_models(warming: dict[str, int]) -> str:
+    """Not ready while built-in models are still loading (``TRIPTYCH_WARM_UP``): a balancer
+    then sends nobody a first image that pays for loading weights."""
+    if warming["ready"] < warming["of"]:
+        raise RuntimeError(f"warming up built-in models: {warming['ready']} of "
+                           f"{warming['of']} ready")
+    return f"ok ({warming['of']} built-in models loaded)" if warming["of"] else "ok"
+
+
 def checks_for(tp: Any) -> dict[str, Callable[[], str]]:
-    """The checks for a ``Triptych``: database, broker, store."""
+    """The checks for a ``Triptych``: database, broker, store, models loaded."""
     with tp.ctx.sessions() as session:
         engine = session.get_bind()
     return {
         "database": lambda: check_database(engine),
         "broker": lambda: check_broker(tp.settings.broker_url),
         "store": lambda: check_store(tp.ctx.store),
+        "models": lambda: check_models(tp.jobs.warming),
     }

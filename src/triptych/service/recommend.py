@@ -19,14 +19,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from triptych.catalog.card import TIER_ORDER, ModelCard, credits_text
+from triptych.catalog.card import TIER_ORDER, ModelCard
+from triptych.service import recommend_reasons as reasons_mod
+from triptych.service.model_vocabulary import prompt_words, unknown_words
 
 log = logging.getLogger("triptych.recommend")
 
 # The catalog capability that serves an intent, for models made for something else.
+QUALITY_RANK = reasons_mod.QUALITY_RANK
 CAPABILITY_FOR = {"text": "text-rendering", "photo": "photorealism", "design": "design",
                   "creative": "creative"}
-QUALITY_RANK = {"draft": 0, "good": 1, "high": 2, "highest": 3}
 SPEEDS = {"instant": 0, "fast": 1, "medium": 2, "any": 3}
 SEMANTIC_FLOOR = 0.30  # below this cosine similarity, an example says nothing
 SEMANTIC_WEIGHT = 0.85  # meaning alone, at full confidence, scores just under a keyword
@@ -145,6 +147,8 @@ class DetectedIntent:
     label: str
     score: float
     evidence: list[str] = field(default_factory=list)
+    keyword: str = ""  # the words of the prompt that matched a rule
+    example: str = ""  # the example prompt it reads like
 
 
 @dataclass
@@ -174,14 +178,26 @@ def _example_matrix() -> tuple[list[str], list[str], np.ndarray]:
     return owners, sentences, embed(sentences)
 
 
-def _semantic_scores(prompt: str) -> dict[str, tuple[float, str]]:
-    """Per intent: (confidence in [0, 1], the closest example), judged against plain scenes."""
+def _embed(texts: list[str]) -> np.ndarray | None:
+    """Unit vectors of ``texts``, or None where the sentence model cannot load (the
+    recommender then works on keywords and catalog data alone)."""
     try:
         from triptych.embeddings import embed
 
+        return embed(texts)
+    except Exception:
+        log.warning("sentence model unavailable; keyword intents only", exc_info=True)
+        return None
+
+
+def _semantic_scores(vector: np.ndarray | None) -> dict[str, tuple[float, str, float]]:
+    """Per intent: (confidence in [0, 1], the closest example, its similarity), judged
+    against plain scenes."""
+    if vector is None:
+        return {}
+    try:
         owners, sentences, matrix = _example_matrix()
-        vector = embed([prompt])[0]
-    except Exception:  # the recommender still works on keywords alone
+    except Exception:
         log.warning("sentence model unavailable; keyword intents only", exc_info=True)
         return {}
     sims = matrix @ vector
@@ -206,30 +222,93 @@ def _semantic_scores(prompt: str) -> dict[str, tuple[float, str]]:
     return out
 
 
-def detect_intents(prompt: str, *, semantic: bool = True) -> list[DetectedIntent]:
-    """Score every intent in [0, 1]; sorted, strongest first. Always ends with 'general'."""
-    sem = _semantic_scores(prompt) if semantic else {}
+def detect_intents(prompt: str, *, semantic: bool = True,
+                   vector: np.ndarray | None = None) -> list[DetectedIntent]:
+    """Score every intent in [0, 1]; sorted, strongest first. Always ends with 'general'.
+    ``vector``: the prompt's embedding when the caller already has it."""
+    if semantic and vector is None:
+        vectors = _embed([prompt])
+        vector = None if vectors is None else vectors[0]
+    sem = _semantic_scores(vector) if semantic else {}
     found = []
     for intent in INTENTS:
         evidence = []
         score = 0.0
+        keyword = example_used = ""
         for pattern in intent.patterns:
             match = re.search(pattern, prompt, re.IGNORECASE)
             if match:
-                evidence.append(f"keyword '{match.group(0).strip()}'")
+                keyword = match.group(0).strip()
+                evidence.append(f"keyword '{keyword}'")
                 score = 0.9
                 break
         confidence, example, sim = sem.get(intent.id, (0.0, "", 0.0))
         if confidence > 0.2:
+            example_used = example
             evidence.append(f"reads like “{example}” (similarity {sim:.2f})")
         # An explicit keyword outranks meaning alone; the two together are strongest.
         score = score + 0.1 * confidence if score else SEMANTIC_WEIGHT * confidence
-        found.append(DetectedIntent(intent.id, intent.label, round(min(score, 1.0), 3), evidence))
+        found.append(DetectedIntent(intent.id, intent.label, round(min(score, 1.0), 3), evidence,
+                                    keyword, example_used))
     found.sort(key=lambda d: d.score, reverse=True)
     general_score = max(0.0, DETECT_THRESHOLD - (found[0].score if found else 0)) + 0.3
     found.append(DetectedIntent("general", GENERAL.label, round(general_score, 3),
                                 ["no specialised need dominates"]))
     return found
+
+
+
+
+def prompt_kind(prompt: str, *, semantic: bool = True) -> str:
+    """The kind of prompt, for picks and win rates: the strongest detected intent, else
+    'general'."""
+    top = detect_intents(prompt, semantic=semantic)[0]
+    return top.id if top.score >= DETECT_THRESHOLD else "general"
+
+
+def kind_label(kind: str) -> str:
+    intent = _BY_ID.get(kind)
+    return intent.label if intent else kind
+
+
+# kind of prompt -> model id -> (wins, times shown): the user's picks (service/picks.py)
+PicksTable = dict[str, dict[str, tuple[int, int]]]
+# With enough picks of a kind, a model's fit is blended with its win rate at this weight:
+# what you choose, blind, outweighs the rules by half (never more: a few picks are noisy).
+PICKS_WEIGHT = 0.5
+PICKS_FULL = 3  # times shown in picks of a kind before that signal counts in full
+WORDING_PENALTY = 0.6  # share of its fit a model loses when it cannot read the whole prompt
+WORDING_BONUS = 0.15  # what a model that reads any words gains when some cannot
+# A card strength this close to the prompt is worth naming, and it decides between models
+# that fit equally well and are of the same quality.
+STRENGTH_FLOOR = 0.25
+
+
+@lru_cache(maxsize=8)
+def _strength_vectors(texts: tuple[str, ...]) -> np.ndarray | None:
+    return _embed(list(texts))
+
+
+def _strength_matches(vector: np.ndarray | None, cards: list[ModelCard],
+                      prompt: str) -> dict[str, tuple[float, str]]:
+    """Per card, (closeness, strength) of the strength that best matches the prompt: by
+    meaning, or by shared words when the sentence model is unavailable. Only matches above
+    STRENGTH_FLOOR are kept."""
+    texts = tuple(sorted({s for card in cards for s in card.strengths}))
+    if not texts:
+        return {}
+    vectors = _strength_vectors(texts) if vector is not None else None
+    if vectors is not None:
+        sims = dict(zip(texts, (vectors @ vector).tolist(), strict=True))
+    else:
+        words = set(prompt_words(prompt))
+        sims = {t: 0.3 * len(words & set(prompt_words(t))) for t in texts}
+    out = {}
+    for card in cards:
+        scored = [(sims[s], s) for s in card.strengths]
+        if scored and max(scored)[0] >= STRENGTH_FLOOR:
+            out[card.id] = max(scored)
+    return out
 
 
 def recommend(
@@ -242,17 +321,36 @@ def recommend(
     include_unavailable: bool = False,
     limit: int = 5,
     semantic: bool = True,
+    vocabularies: dict[str, frozenset[str] | None] | None = None,
+    picks: PicksTable | None = None,
 ) -> tuple[list[DetectedIntent], list[Recommendation]]:
+    """Rank the models for ``prompt``. ``vocabularies``: per model, the words it can read
+    (None or absent: any words); ``picks``: the user's win records by kind of prompt."""
     if speed not in SPEEDS:
         raise ValueError(f"speed must be one of {', '.join(SPEEDS)}")
-    intents = detect_intents(prompt, semantic=semantic)
+    vectors = _embed([prompt]) if semantic else None
+    vector = None if vectors is None else vectors[0]
+    intents = detect_intents(prompt, semantic=semantic and vector is not None, vector=vector)
     detected = [d for d in intents if d.score >= DETECT_THRESHOLD and d.id != "general"]
     if not detected:
         detected = [next(d for d in intents if d.id == "general")]
     weights = {d.id: d.score for d in detected}
     primary = detected[0]
+    kind_record = (picks or {}).get(primary.id, {})
 
-    ranked: list[tuple[tuple, Recommendation]] = []
+    # Free wording: the words some model's own word list lacks. The words that asked for a
+    # need ("quick", "photo of") say how to render, not what to draw: they do not count.
+    asked = {w for d in detected for w in prompt_words(d.keyword)}
+    words = set(prompt_words(prompt)) - asked
+    missing = {card.id: [w for w in unknown_words(prompt, vocab) if w not in asked]
+               for card in cards if (vocab := (vocabularies or {}).get(card.id)) is not None}
+    hard = [w for w in prompt_words(prompt) if any(w in m for m in missing.values())]
+    hard = list(dict.fromkeys(hard))
+    hard_share = len(hard) / max(1, len(words))
+    strengths = _strength_matches(vector, cards, prompt)
+
+    ranked: list[tuple[tuple, ModelCard, float, bool, str]] = []
+    picks_moved: dict[str, float] = {}  # how much the user's picks changed each fit
     for order, card in enumerate(cards):
         ok, why_not = availability.get(card.id, (False, "unknown"))
         if not ok and not include_unavailable:
@@ -271,22 +369,47 @@ def recommend(
                          and CAPABILITY_FOR.get(intent_id) in card.capabilities)
         if not fit and "general" in card.best_for:
             fit = 0.2  # a general model is a fair second choice for anything
-        reasons = []
-        for intent_id in card.best_for:
-            if intent_id in weights:
-                intent = _BY_ID[intent_id]
-                evidence = next((d.evidence for d in detected if d.id == intent_id), [])
-                seen = f" ({'; '.join(evidence[:2])})" if evidence else ""
-                reasons.append(f"Detected intent: {intent.label}{seen} — {card.name} "
-                               f"{intent.why}.")
-        if not reasons:
-            reasons.append(f"Not specialised for {primary.label}; listed as an alternative.")
-        reasons.append(f"Trade-off: {credits_text(card.credits)} "
-                       f"per image, {card.tier} tier, {card.quality} quality.")
+        if card.id in missing:  # it will drop the words it cannot read
+            fit *= 1 - WORDING_PENALTY * len(missing[card.id]) / max(1, len(words))
+        elif hard:
+            fit += WORDING_BONUS * hard_share
+        wins, shown = kind_record.get(card.id, (0, 0))
+        if shown:
+            weight = PICKS_WEIGHT * min(1.0, shown / PICKS_FULL)
+            blended = (1 - weight) * fit + weight * wins / shown
+            picks_moved[card.id] = blended - fit
+            fit = blended
+        closeness = round(strengths.get(card.id, (0.0, ""))[0], 2)
+        key = (-round(fit, 3), -QUALITY_RANK.get(card.quality, 0), -closeness, card.credits,
+               order)
+        ranked.append((key, card, fit, ok, why_not))
+    ranked.sort(key=lambda item: item[0])
+    ranked = ranked[:limit]
+
+    chosen = [card for _, card, *_ in ranked]
+    closed_names = [c.name for c in cards if c.id in missing and missing[c.id]]
+    recs = []
+    for _, card, fit, ok, why_not in ranked:
+        matched = next((d for d in detected if d.id in card.best_for), None)
+        covered = [(d, CAPABILITY_FOR[d.id]) for d in detected
+                   if d.id not in card.best_for and CAPABILITY_FOR.get(d.id) in card.capabilities]
+        reasons = [reasons_mod.fit_reason(card, matched, _BY_ID.get(matched.id) if matched
+                                          else None, primary, covered)]
+        optional = [
+            reasons_mod.strength_reason(strengths.get(card.id, (0.0, ""))[1]),
+            reasons_mod.wording_reason(card, missing.get(card.id), hard, closed_names),
+            reasons_mod.picks_reason(card, kind_record.get(card.id), primary.label,
+                                     picks_moved.get(card.id, 0.0)),
+        ]
+        reasons += [r for r in optional if r]
+        reasons.append(reasons_mod.trade_off(card, chosen))
         if not ok:
             reasons.append(f"Unavailable here: {why_not}.")
-        key = (-round(fit, 3), -QUALITY_RANK.get(card.quality, 0), card.credits, order)
-        ranked.append((key, Recommendation(card.id, card.name, round(fit, 3), card.tier,
-                                           card.credits, ok, reasons, "" if ok else why_not)))
-    ranked.sort(key=lambda item: item[0])
-    return intents, [rec for _, rec in ranked[:limit]]
+        recs.append(Recommendation(card.id, card.name, round(fit, 3), card.tier, card.credits,
+                                   ok, reasons, "" if ok else why_not))
+    return intents, recs
+
+
+def kind_labels() -> dict[str, str]:
+    """Every kind of prompt a pick can be filed under, with its label."""
+    return {i.id: i.label for i in (*INTENTS, GENERAL)}

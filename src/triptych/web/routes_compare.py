@@ -7,12 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from triptych.client import Triptych
+from triptych.service.recommend import kind_labels
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.present import job_out
 from triptych.web.responses import AUTH, GENERATE, errors
 from triptych.web.routes_generations import IdempotencyKey
-from triptych.web.schemas import CompareCreate, ComparePublic, KeeperUpdate
+from triptych.web.schemas import (
+    CompareCreate,
+    ComparePublic,
+    KeeperUpdate,
+    PickCreate,
+    PickPublic,
+    WinRatesPublic,
+)
 
 router = APIRouter(tags=["compare"])
 
@@ -25,6 +33,7 @@ def compare_status(tp: Triptych, compare_id: str) -> dict[str, Any]:
     sheet = status.pop("sheet_path")
     status["sheet_url"] = f"/v1/compare/{compare_id}/sheet" if sheet else None
     status["jobs"] = [job_out(j) for j in status["jobs"]]
+    status["pick"] = tp.current_pick(compare_id)
     return status
 
 
@@ -51,6 +60,25 @@ def mark_keeper(compare_id: CompareId, body: KeeperUpdate, tp: UserTp) -> dict[s
     """Mark the result you keep (re-render it on a premium model with /v1/jobs/{id}/rerender)."""
     tp.set_keeper(compare_id, body.job_id)
     return compare_status(tp, compare_id)
+
+
+@router.post("/v1/compare/{compare_id}/pick", response_model=PickPublic,
+             responses=errors(*AUTH, 404))
+def pick(compare_id: CompareId, body: PickCreate, tp: UserTp) -> dict[str, Any]:
+    """Store the image you chose (blind: with the model names hidden). Picking again
+    replaces the earlier pick; your picks feed your win rates and the recommender."""
+    return tp.pick(compare_id, body.job_id, blind=body.blind, shown=body.shown)
+
+
+@router.get("/v1/picks", response_model=WinRatesPublic, responses=errors(*AUTH))
+def win_rates(tp: UserTp) -> dict[str, Any]:
+    """Your win rates from your picks: wins / times shown, per model and kind of prompt."""
+    return picks_summary(tp)
+
+
+def picks_summary(tp: Triptych) -> dict[str, Any]:
+    names = {card.id: card.name for card in tp.catalog}
+    return tp.win_rates().summary(names, kind_labels())
 
 
 @router.get("/v1/compare/{compare_id}/sheet", response_class=Response,

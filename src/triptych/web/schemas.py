@@ -4,7 +4,7 @@ hold only what a caller may see (never a filesystem path, hash or secret)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -165,6 +165,16 @@ class CompareCreate(Create):
     size: str | None = Field(default=None, max_length=20)
 
 
+class PickPublic(BaseModel):
+    compare_id: str
+    job_id: str
+    model: str
+    shown: list[str] = Field(description="Models that showed an image, in the order shown.")
+    prompt_kind: str
+    blind: bool
+    created_at: str
+
+
 class ComparePublic(BaseModel):
     id: str
     prompt: str
@@ -175,10 +185,41 @@ class ComparePublic(BaseModel):
     keeper_job_id: str | None
     sheet_url: str | None
     jobs: list[JobPublic]
+    pick: PickPublic | None = None
 
 
 class KeeperUpdate(Create):
     job_id: str = Field(min_length=1, max_length=32)
+
+
+class PickCreate(Create):
+    job_id: str = Field(min_length=1, max_length=32, description="The image you chose.")
+    blind: bool = Field(default=False, description="Chosen with the model names hidden.")
+    shown: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None, max_length=4,
+        description="The comparison's job ids in the order shown (default: its own order).")
+
+
+class WinRatePublic(BaseModel):
+    model: str
+    name: str
+    wins: int
+    shown: int
+    rate: float
+
+
+class KindWinRatesPublic(BaseModel):
+    kind: str
+    label: str
+    picks: int
+    models: list[WinRatePublic]
+
+
+class WinRatesPublic(BaseModel):
+    picks: int
+    blind: int
+    models: list[WinRatePublic]
+    kinds: list[KindWinRatesPublic]
 
 
 # -- catalog, quote, recommend ----------------------------------------------------------------
@@ -199,6 +240,7 @@ class ModelPublic(BaseModel):
     quality: str
     description: str
     strengths: list[str]
+    weaknesses: list[str] = []
     best_for: list[str]
     capabilities: list[str]
     max_width: int

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from triptych.web.pages import account, admin, auth, compare, create, credits, gallery, models
+from triptych.web.pages import (
+    account,
+    admin,
+    auth,
+    compare,
+    create,
+    credits,
+    gallery,
+    models,
+    picks,
+)
 
 router = APIRouter()
-for _module in (auth, create, compare, gallery, credits, models, account, admin):
+for _module in (auth, create, compare, picks, gallery, credits, models, account, admin):
     router.include_router(_module.router)
