@@ -26,9 +26,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """One headless Chromium for the session (Playwright allows one sync driver at a time)."""
+    """One headless Chromium per test module. Playwright allows one sync driver at a time,
+    and while it runs its event loop owns the main thread: stopping it at the end of the
+    module leaves later modules free to use asyncio.run."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
