@@ -23,6 +23,7 @@ from triptych.web import (
     api_docs,
     openai_compat,
     pages,
+    readable,
     request_metrics,
     routes_admin,
     routes_auth,
@@ -93,6 +94,7 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     app.add_middleware(SecurityHeaders)
     app.add_middleware(request_metrics.RequestMetrics)
     templates.env.globals["MAX_PROMPT_CHARS"] = MAX_PROMPT_CHARS  # one limit, every form
+    templates.env.filters["day"] = readable.day  # "1 January", not an ISO date
     _document_errors(app)
     return app
 

@@ -22,6 +22,8 @@ def test_page_fits_and_is_accessible(studio, page, name):
 @pytest.mark.parametrize("name", ["login", "signup", "models", "docs"])
 def test_signed_out_page_is_accessible(studio, page, name):
     page.goto(f"{studio.url}/{name}")
+    if name == "docs":  # Swagger UI renders the OpenAPI document client-side
+        page.locator(".swagger-ui .info .title").wait_for()
     assert fits_width(page)
     if name != "docs":  # Swagger UI's own markup: checked for loading in test_account.py
         assert_accessible(page)

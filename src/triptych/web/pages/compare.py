@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from triptych.service.requests import MAX_PROMPT_CHARS
 from triptych.web.deps import StateDep, facade_for
 from triptych.web.pages.common import PageUser, grouped_models, render
 
@@ -17,7 +18,7 @@ router = APIRouter()
 def compare_page(request: Request, state: StateDep, principal: PageUser, prompt: str = "",
                  seed: str = "", models: str = "", blind: bool = False) -> Response:
     return render(request, state, "compare.html", principal, groups=grouped_models(state),
-                  prompt=prompt[:2000], seed=seed[:12], chosen=models.split(",")[:4],
+                  prompt=prompt[:MAX_PROMPT_CHARS], seed=seed[:12], chosen=models.split(",")[:4],
                   compare_id=None, blind=blind)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from triptych.service.requests import MAX_PROMPT_CHARS
 from triptych.web.deps import StateDep, facade_for
 from triptych.web.pages.common import PageUser, default_model, grouped_models, render
 from triptych.web.present import job_out
@@ -23,7 +24,7 @@ def create_page(request: Request, state: StateDep, principal: PageUser,
                 prompt: str = "", model: str = "", seed: str = "", size: str = "",
                 welcome: bool = False) -> Response:
     return render(request, state, "create.html", principal, groups=grouped_models(state),
-                  selected=model or default_model(state), prompt=prompt[:2000],
+                  selected=model or default_model(state), prompt=prompt[:MAX_PROMPT_CHARS],
                   seed=seed[:12], size=size[:20], welcome=welcome, job=None)
 
 
