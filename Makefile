@@ -1,5 +1,5 @@
 # The two commands of the quick start: `make demo` and `make test`.
-.PHONY: install demo test lint bench
+.PHONY: install demo test lint bench screenshots
 
 install:
 	bash scripts/setup.sh
@@ -20,3 +20,8 @@ lint:
 
 bench: install
 	.venv/bin/python benchmarks/service_overhead.py
+
+# Retake the web studio's screenshots (browser tests) and copy those docs/studio.md shows.
+screenshots: install
+	.venv/bin/python -m pytest -q tests/web/pages
+	.venv/bin/python scripts/docs_screenshots.py
