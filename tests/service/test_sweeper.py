@@ -38,3 +38,23 @@ def test_a_lost_local_job_is_requeued_and_redispatched_in_one_pass(tp, clock, fa
     taken: list[str] = []
     result = Sweeper(local.jobs, lambda job_id, _p, _m: taken.append(job_id)).run_once()
     assert result["requeued"] == [job["id"]] == result["redispatched"] == taken
+
+
+def test_every_so_often_a_pass_drops_long_gone_workers(tp, clock):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from triptych.db.service_models import Worker
+    from triptych.service import worker_registry as reg
+    from triptych.service.sweeper import GC_EVERY, WORKER_ROWS_KEPT
+
+    now = clock()
+    reg.register(tp.ctx.sessions, "gone@a", "a", 1, ["triptych.builtin"], [], 1,
+                 now - timedelta(seconds=WORKER_ROWS_KEPT + 60))
+    reg.register(tp.ctx.sessions, "live@b", "b", 2, ["triptych.builtin"], [], 1, now)
+    sweeper = Sweeper(tp.jobs, lambda *_: None)
+    for _ in range(GC_EVERY):
+        sweeper.run_once()
+    with tp.ctx.sessions() as s:
+        assert [w.id for w in s.scalars(select(Worker))] == ["live@b"]

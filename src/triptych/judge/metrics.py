@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from triptych.judge.labels import IGNORE, targets
-from triptych.judge.model import Judge, to_input
+from triptych.judge.model import Judge
 from triptych.world.scene import Scene
 
 
@@ -64,7 +64,3 @@ def per_attribute(metrics: dict[str, float]) -> dict[str, float]:
     return {k: metrics[k] for k in keys if k in metrics}
 
 
-def to_x(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    if isinstance(images, np.ndarray):
-        images = torch.from_numpy(images)
-    return to_input(images)

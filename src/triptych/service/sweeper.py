@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
+from triptych.service import worker_registry
 from triptych.service.jobs import JobService
 from triptych.service.store_gc import UNCOMMITTED_GRACE, collect_orphans
 
@@ -28,6 +29,7 @@ log = logging.getLogger("triptych.sweeper")
 
 ADVISORY_KEY = 0x7472_6970  # "trip": one sweeper at a time across processes
 GC_EVERY = 20  # passes between two collections of orphaned image files
+WORKER_ROWS_KEPT = 7 * 86400  # seconds a silent worker's row stays for `triptych status`
 
 Redispatch = Callable[[str, int, str], object]  # (job id, priority, model id)
 
@@ -69,11 +71,18 @@ class Sweeper:
             return {**result, "redispatched": redispatched}
 
     def _collect(self) -> None:
+        """Now and then: image files no row references, and rows of workers long gone
+        (a container starts under a new name each time, so they would pile up)."""
         try:
             collect_orphans(self.jobs.ctx.sessions, self.jobs.ctx.store, UNCOMMITTED_GRACE,
                             self.jobs.ctx.clock())
         except Exception:
             log.exception("collecting orphaned image files failed")
+        try:
+            worker_registry.prune(self.jobs.ctx.sessions, self.jobs.ctx.clock(),
+                                  older_than_seconds=WORKER_ROWS_KEPT)
+        except Exception:
+            log.exception("pruning the worker registry failed")
 
     @contextmanager
     def _exclusive(self) -> Iterator[bool]:

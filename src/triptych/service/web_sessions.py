@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from triptych.db.auth_models import WebSession
@@ -47,6 +47,3 @@ def lookup_session(s: Session, token: str, now: datetime) -> tuple[WebSession, U
 def end_session(s: Session, token: str) -> None:
     s.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
 
-
-def user_sessions(s: Session, user_id: int) -> list[WebSession]:
-    return list(s.scalars(select(WebSession).where(WebSession.user_id == user_id)))

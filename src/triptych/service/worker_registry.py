@@ -97,7 +97,3 @@ def served_pools(workers: Iterable[Worker]) -> dict[str, int]:
         counts.update(pools_of(worker))
     return dict(sorted(counts.items()))
 
-
-def served_models(workers: Iterable[Worker]) -> set[str]:
-    """Model ids that at least one of ``workers`` runs."""
-    return {model for worker in workers for model in worker.models or []}

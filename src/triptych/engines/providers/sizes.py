@@ -22,11 +22,6 @@ def nearest_ratio(width: int, height: int, choices: Sequence[str]) -> str:
     return min(choices, key=lambda r: abs(math.log(ratio_value(r)) - target))
 
 
-def ratio_label(width: int, height: int) -> str:
-    g = math.gcd(width, height)
-    return f"{width // g}:{height // g}"
-
-
 def nearest_size(width: int, height: int, sizes: Sequence[tuple[int, int]]) -> tuple[int, int]:
     """The listed size closest in aspect ratio, then in area."""
     target_ratio = math.log(width / height)
