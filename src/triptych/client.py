@@ -199,6 +199,10 @@ class Triptych:
         other._user_id = user_id
         return other
 
+    def warm_up_recommender(self) -> None:
+        """Load the recommender's sentence model now rather than on the first prompt."""
+        recommend_mod.warm_up()
+
     def deployment_status(self) -> dict[str, Any]:
         """Workers, queues and jobs by state, as ``triptych status`` shows them."""
         return deployment_status(self.ctx)

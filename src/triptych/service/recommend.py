@@ -178,6 +178,15 @@ def _example_matrix() -> tuple[list[str], list[str], np.ndarray]:
     return owners, sentences, embed(sentences)
 
 
+def warm_up() -> None:
+    """Load the sentence model and embed the intent examples now (seconds, once per process),
+    so the first recommendation a person sees as they type is as quick as the next."""
+    try:
+        _example_matrix()
+    except Exception:
+        log.warning("sentence model unavailable; keyword intents only", exc_info=True)
+
+
 def _embed(texts: list[str]) -> np.ndarray | None:
     """Unit vectors of ``texts``, or None where the sentence model cannot load (the
     recommender then works on keywords and catalog data alone)."""

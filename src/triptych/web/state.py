@@ -38,6 +38,9 @@ class WebState:
             if self.owns_executor and not self._started:
                 self.executor.start()
                 self._started = True
+        if self.tp.settings.warm_up:  # recommendations are made here, not in workers
+            threading.Thread(target=self.tp.warm_up_recommender, daemon=True,
+                             name="triptych-warm-recommender").start()
 
     def stop(self) -> None:
         with self._lock:
