@@ -5,6 +5,7 @@ weights), and device resolution has one default and one error."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from triptych.nets.lm_connector import FrozenLM
 from triptych.training.autoencoder import train_autoencoder
 from triptych.training.bits_tokenizer import train_bits_tokenizer
 from triptych.training.fast_decoder import train_fast_decoder
+from triptych.training.judge import TINY as JUDGE_TINY
+from triptych.training.judge import train_judge
 from triptych.training.loop import read_run_state, resolve_device
 from triptych.training.pico_bits import train_pico_bits
 from triptych.training.pico_diffusion import train_pico_diffusion
@@ -35,6 +38,14 @@ def bits_tokenizer(tmp_path_factory) -> Path:
     return out
 
 
+def _train_judge(*, tiny: bool, seed: int, steps: int, out: Path, run_dir: Path, threads: int,
+                 **kwargs: Any) -> dict:
+    """The judge's trainer takes its recipe whole (the CLI's options): the tiny one here."""
+    assert tiny
+    return train_judge(replace(JUDGE_TINY, seed=seed, steps=steps, threads=threads), run_dir,
+                       out, use_ae=False, **kwargs)
+
+
 # each trainer on its tiny config (warm-up 2 steps: the first 2 steps' learning rates do not
 # depend on the schedule's length, so a 2-step run is the first half of a 4-step one)
 TRAINERS: dict[str, Callable[[dict[str, Path]], tuple[Callable[..., Any], dict[str, Any]]]] = {
@@ -44,6 +55,7 @@ TRAINERS: dict[str, Callable[[dict[str, Path]], tuple[Callable[..., Any], dict[s
     "bits-tokenizer decoder": lambda r: (train_bits_tokenizer,
                                          {"decoder_from": r["tok"], "context_layers": 1}),
     "fast-decoder": lambda r: (train_fast_decoder, {"ae_path": r["ae"]}),
+    "judge": lambda r: (_train_judge, {}),
     "pico-bits": lambda r: (train_pico_bits, {"tokenizer_path": r["tok"]}),
     "pico-diffusion": lambda r: (train_pico_diffusion, {"ae_path": r["ae"]}),
     "pico-dit": lambda r: (train_pico_dit, {"ae_path": r["ae"]}),
