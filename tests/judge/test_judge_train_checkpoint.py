@@ -1,8 +1,11 @@
-"""Judge network shapes, checkpoint round trip and errors, seeded/resumable tiny training."""
+"""Judge network shapes, checkpoint round trip and errors, seeded/resumable tiny training
+(``training/judge.py`` on the training loop; its bit-for-bit resume is checked with every other
+trainer's in tests/training/test_training_loop.py)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,11 @@ from click.testing import CliRunner
 from triptych.judge.checkpoint import JudgeCheckpointError, load_judge, load_judge_from, save_judge
 from triptych.judge.labels import sample_batch
 from triptych.judge.model import CONFIGS, Judge, to_input
-from triptych.judge.train import TrainJudgeConfig, train_judge
+from triptych.training import judge as judge_training
+from triptych.training.judge import TINY, AutoencoderMissingError, TrainJudgeConfig, train_judge
+from triptych.training.loop import read_run_state
+
+quiet = {"use_ae": False, "log": lambda _m: None, "eval_ceiling": None}
 
 
 def test_forward_shapes() -> None:
@@ -55,12 +62,10 @@ def test_missing_and_corrupt_checkpoints_name_the_file(tmp_path: Path) -> None:
 
 
 def _tiny(steps: int) -> TrainJudgeConfig:
-    return TrainJudgeConfig(size="tiny", steps=steps, batch=8, warmup=2, eval_n=16,
-                            eval_every=100, ckpt_every=1)
+    return replace(TINY, steps=steps, checkpoint_every=1)
 
 
 def test_training_is_seeded_and_resumable(tmp_path: Path) -> None:
-    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": None}
     train_judge(_tiny(4), tmp_path / "a", tmp_path / "a.safetensors", **quiet)
     train_judge(_tiny(4), tmp_path / "b", tmp_path / "b.safetensors", **quiet)
     train_judge(_tiny(2), tmp_path / "c", tmp_path / "c.safetensors", **quiet)
@@ -71,7 +76,44 @@ def test_training_is_seeded_and_resumable(tmp_path: Path) -> None:
         assert torch.equal(weights[0][key], weights[1][key]), key
         assert torch.equal(weights[0][key], weights[2][key]), key
     card = (tmp_path / "a.md").read_text()
-    assert "triptych train judge" in card and "## Metrics" in card
+    assert "triptych train judge" in card and "## Metrics" in card and "state.json" in card
+    # the loop's run state, not a state.pt; a resume with more --steps is a second phase
+    assert read_run_state(tmp_path / "c")[1]["step"] == 4
+    assert not list((tmp_path / "c").glob("*.pt"))
+    assert [p["from_step"] for p in info["history"]] == [0, 2]
+    assert "# phase 2: steps 2-4" in (tmp_path / "c.md").read_text()
+    assert json.loads((tmp_path / "c" / "final_metrics.json").read_text())["steps"] == 4
+    logged = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "loss" in r] == [1, 2, 3, 4]
+    assert [r["step"] for r in logged if "eval" in r] == [4]
+
+
+class _RoundTrip:
+    """A stand-in autoencoder: a fixed blur, so reconstructions differ from renders."""
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.avg_pool2d(x, 2)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(z, scale_factor=2)
+
+
+def test_a_missing_autoencoder_stops_the_run_resumably(tmp_path: Path, monkeypatch) -> None:
+    cfg = replace(TINY, ae_from_step=2, ae_prob=0.5)
+    kwargs = {**quiet, "use_ae": True}
+    monkeypatch.setattr(judge_training, "load_autoencoder", lambda _log: _RoundTrip())
+    train_judge(cfg, tmp_path / "straight", tmp_path / "straight.safetensors", **kwargs)
+    monkeypatch.setattr(judge_training, "load_autoencoder", lambda _log: None)
+    with pytest.raises(AutoencoderMissingError, match="Step 2 needs autoencoder"):
+        train_judge(cfg, tmp_path / "run", tmp_path / "run.safetensors", **kwargs)
+    assert read_run_state(tmp_path / "run")[1]["step"] == 2
+    assert not (tmp_path / "run.safetensors").exists()
+    monkeypatch.setattr(judge_training, "load_autoencoder", lambda _log: _RoundTrip())
+    info = train_judge(cfg, tmp_path / "run", tmp_path / "run.safetensors", **kwargs)
+    assert info["steps"] == 4 and info["autoencoder"]
+    a, b = (load_judge_from(tmp_path / f"{n}.safetensors").state_dict() for n in ("straight",
+                                                                                 "run"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_train_judge_cli(tmp_path: Path) -> None:
@@ -83,16 +125,27 @@ def test_train_judge_cli(tmp_path: Path) -> None:
         "--no-ae", "--run-dir", str(tmp_path / "run"), "--out", str(out), "--json",
     ])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # the progress bar is on stderr
     assert data["steps"] == 2 and out.exists() and out.with_suffix(".md").exists()
 
 
+def test_train_judge_cli_refuses_an_old_run_state(tmp_path: Path) -> None:
+    from triptych.cli.main import cli
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "state.pt").write_bytes(b"old")
+    args = ["train", "judge", "--size", "tiny", "--steps", "2", "--batch", "8", "--eval-n", "16",
+            "--no-ae", "--run-dir", str(tmp_path / "run"), "--out",
+            str(tmp_path / "judge.safetensors")]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2 and "--no-resume" in refused.output, refused.output
+    assert CliRunner().invoke(cli, [*args, "--no-resume"]).exit_code == 0
+
+
 def test_text_only_stage_freezes_every_other_reading(tmp_path: Path) -> None:
-    quiet = {"use_ae": False, "progress": False, "log": lambda _m: None, "eval_ceiling": None}
     train_judge(_tiny(3), tmp_path / "s1", tmp_path / "s1.safetensors", **quiet)
-    stage2 = TrainJudgeConfig(size="tiny", steps=3, batch=8, warmup=1, eval_n=16, eval_every=100,
-                              ckpt_every=1, lr=0.05, init=str(tmp_path / "s1.safetensors"),
-                              train_only="text", text_share=0.9)
+    stage2 = replace(TINY, steps=3, warmup=1, checkpoint_every=1, lr=0.05,
+                     init=str(tmp_path / "s1.safetensors"), train_only="text", text_share=0.9)
     info = train_judge(stage2, tmp_path / "s2", tmp_path / "s2.safetensors", **quiet)
     before = load_judge_from(tmp_path / "s1.safetensors")
     after = load_judge_from(tmp_path / "s2.safetensors")
@@ -111,8 +164,7 @@ def test_text_only_stage_freezes_every_other_reading(tmp_path: Path) -> None:
 def test_text_only_stage_needs_a_trained_judge(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="init"):
         train_judge(TrainJudgeConfig(size="tiny", steps=1, train_only="text"), tmp_path / "r",
-                    tmp_path / "j.safetensors", use_ae=False, progress=False,
-                    log=lambda _m: None, eval_ceiling=None)
+                    tmp_path / "j.safetensors", **quiet)
     from triptych.cli.main import cli
 
     result = CliRunner().invoke(cli, ["train", "judge", "--size", "tiny", "--train-only", "text",
@@ -165,7 +217,7 @@ def test_train_judge_cli_runs_a_text_stage(tmp_path: Path) -> None:
                                       "--train-only", "text", "--text-share", "0.8",
                                       "--random-words", "0.5"])
     assert result.exit_code == 0, result.output
-    config = json.loads(result.output)["config"]
+    config = json.loads(result.stdout)["config"]
     assert (config["train_only"], config["text_share"], config["random_words"]) == \
         ("text", 0.8, 0.5)
     assert "--random-words 0.5" in second.with_suffix(".md").read_text()

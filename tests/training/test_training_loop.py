@@ -5,6 +5,7 @@ weights), and device resolution has one default and one error."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from triptych.nets.lm_connector import FrozenLM
 from triptych.training.autoencoder import train_autoencoder
 from triptych.training.bits_tokenizer import train_bits_tokenizer
 from triptych.training.fast_decoder import train_fast_decoder
+from triptych.training.judge import TINY as JUDGE_TINY
+from triptych.training.judge import train_judge
 from triptych.training.loop import read_run_state, resolve_device
 from triptych.training.pico_bits import train_pico_bits
 from triptych.training.pico_diffusion import train_pico_diffusion
@@ -35,6 +38,14 @@ def bits_tokenizer(tmp_path_factory) -> Path:
     return out
 
 
+def _train_judge(*, tiny: bool, seed: int, steps: int, out: Path, run_dir: Path, threads: int,
+                 **kwargs: Any) -> dict:
+    """The judge's trainer takes its recipe whole (the CLI's options): the tiny one here."""
+    assert tiny
+    return train_judge(replace(JUDGE_TINY, seed=seed, steps=steps, threads=threads), run_dir,
+                       out, use_ae=False, **kwargs)
+
+
 # each trainer on its tiny config (warm-up 2 steps: the first 2 steps' learning rates do not
 # depend on the schedule's length, so a 2-step run is the first half of a 4-step one)
 TRAINERS: dict[str, Callable[[dict[str, Path]], tuple[Callable[..., Any], dict[str, Any]]]] = {
@@ -44,6 +55,7 @@ TRAINERS: dict[str, Callable[[dict[str, Path]], tuple[Callable[..., Any], dict[s
     "bits-tokenizer decoder": lambda r: (train_bits_tokenizer,
                                          {"decoder_from": r["tok"], "context_layers": 1}),
     "fast-decoder": lambda r: (train_fast_decoder, {"ae_path": r["ae"]}),
+    "judge": lambda r: (_train_judge, {}),
     "pico-bits": lambda r: (train_pico_bits, {"tokenizer_path": r["tok"]}),
     "pico-diffusion": lambda r: (train_pico_diffusion, {"ae_path": r["ae"]}),
     "pico-dit": lambda r: (train_pico_dit, {"ae_path": r["ae"]}),
@@ -167,3 +179,39 @@ def test_the_global_random_states_resume_too(tmp_path) -> None:
     run("resumed", 2)
     resumed = run("resumed", 4)  # its setup draws what the first half's did: not step 2's
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_the_loop_evaluates_stops_early_and_shows_a_trainer_its_state(tmp_path) -> None:
+    """``Job.evaluate`` is logged every ``eval_every`` steps and at the end, train/eval modes
+    untouched; ``stop_at`` keeps a state to resume; ``on_start`` sees the fresh or resumed state
+    before any step; the cosine ends at ``final_frac``."""
+    import json
+
+    from triptych.training.common import lr_at
+    from triptych.training.loop import Job, Schedule, train
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Dropout(0.1)).train()
+    started: list[int] = []
+
+    def loss(_step: int, gen: torch.Generator) -> torch.Tensor:
+        return net(torch.randn(4, 3, generator=gen)).pow(2).mean()
+
+    def evaluate(model: torch.nn.Module) -> dict[str, float]:
+        model.eval()
+        return {"w": float(model[0].weight.detach().sum())}
+
+    def run(**given: Any):
+        job = Job("toy", net, torch.optim.SGD(net.parameters(), lr=0.1), loss, seed=0,
+                  evaluate=evaluate)
+        return train(job, Schedule(steps=5, lr=0.1, warmup=1, final_frac=0.5, eval_every=2,
+                                   log_every=1),
+                     run_dir=tmp_path, on_start=lambda s: started.append(s.step),
+                     log=lambda *_: None, **given)
+
+    stopped = run(stop_at=3)
+    assert stopped.state.step == 3 < stopped.total and read_run_state(tmp_path)[1]["step"] == 3
+    assert net.training and net[1].training
+    assert run().state.step == 5 and started == [0, 3]
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "eval" in r] == [2, 4, 5]
+    assert rows[-2]["lr"] == pytest.approx(lr_at(4, 0.1, 1, 5, final_frac=0.5))

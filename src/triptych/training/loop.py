@@ -11,10 +11,12 @@
   ``run_dir/state.json`` plus the tensors in a safetensors file it names; rerunning resumes
   from it, and N steps in one go equal N/2, a resume, and N/2 more.
 * **Schedule**: linear warm-up then cosine (``lr_at``); with ``max_minutes`` the schedule is
-  fitted to the clock (``ClockFit``) and a hard stop keeps the state for a resume.
+  fitted to the clock (``ClockFit``) and a hard stop keeps the state for a resume, as does
+  ``stop_at`` (a step the run cannot pass yet: the judge without its autoencoder).
 * **EMA** (``Schedule.ema``; None: the exact weights ship), gradient clipping, a JSON log line
   every ``log_every`` steps, a progress bar, and the shipped weights exported at every
-  checkpoint (``Job.export``) and previewed every ``preview_every`` steps (``Job.preview``).
+  checkpoint (``Job.export``), previewed every ``preview_every`` steps (``Job.preview``) and
+  scored every ``eval_every`` steps and at the end (``Job.evaluate``, into the log).
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class Schedule:
     steps: int
     lr: float
     warmup: int
+    final_frac: float = 0.1  # the cosine ends at final_frac * lr
     ema: float | None = None  # None: no EMA, the trained weights themselves ship
     clip: float = 1.0  # gradient norm
     log_every: int = 25
@@ -111,6 +114,7 @@ class Schedule:
     checkpoint_minutes: float = 5.0  # a crash never loses more than this
     max_minutes: float | None = None  # fit the schedule to the clock, then stop
     preview_every: int = 0
+    eval_every: int = 0  # Job.evaluate's cadence (0: never)
 
     @classmethod
     def of(cls, cfg: Any, **given: Any) -> Schedule:
@@ -134,6 +138,9 @@ class Job:
     seed: int  # step k draws from Generator(stream_seed(seed, k))
     export: Callable[[nn.Module, RunState], Any] | None = None  # the shipped weights (CPU)
     preview: Callable[[nn.Module, Path], Any] | None = None  # the shipped weights -> a PNG
+    # the shipped weights -> scores for the log (train/eval modes are restored after it); it
+    # must not change the weights nor draw from the global random generators
+    evaluate: Callable[[nn.Module], dict[str, Any]] | None = None
     bf16: bool = False  # autocast the loss
     prefix: str = ""  # run_dir/<prefix>state.json, <prefix>log.jsonl
 
@@ -271,11 +278,24 @@ def _autocast(bf16: bool, device: torch.device) -> contextlib.AbstractContextMan
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+def _evaluate(job: Job, shipped: nn.Module) -> dict[str, Any]:
+    modes = [(m, m.training) for m in shipped.modules()]
+    try:
+        return job.evaluate(cpu_copy(shipped)) if job.evaluate is not None else {}
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 def train(job: Job, schedule: Schedule, *, run_dir: Path, resume: bool = True,
           extra: dict[str, Any] | None = None,
+          on_start: Callable[[RunState], Any] | None = None, stop_at: int | None = None,
           log: Callable[[str], None] = print) -> Outcome:
     """Run ``job`` to the end of ``schedule`` (or the clock's), resuming ``run_dir``'s saved
-    state when ``resume``. ``extra``: a fresh run's ``RunState.extra``."""
+    state when ``resume``. ``extra``: a fresh run's ``RunState.extra``; ``on_start(state)``:
+    called once the state is fresh or resumed, before any step (it may note something in
+    ``state.extra``, e.g. a changed recipe); ``stop_at``: stop on reaching this step and keep
+    the state for a resume, the schedule still planned to its end."""
     run_dir = Path(run_dir)
     model, opt, prefix = job.model, job.opt, job.prefix
     device = next(model.parameters()).device
@@ -286,6 +306,8 @@ def train(job: Job, schedule: Schedule, *, run_dir: Path, resume: bool = True,
         log(f"resumed {run_dir / f'{prefix}state.json'} at step {state.step}")
     elif resume:
         _refuse_old_state(run_dir, prefix)
+    if on_start is not None:
+        on_start(state)
     jlog = JsonLog(run_dir / f"{prefix}log.jsonl", reset=state.step == 0)
     timer = Timer(state.wall_s)
     fit = ClockFit(schedule.max_minutes, state, timer, log)
@@ -308,11 +330,12 @@ def train(job: Job, schedule: Schedule, *, run_dir: Path, resume: bool = True,
     while state.step < total:
         total, stop = fit.check(total)
         bar.total = total
-        if stop:
+        if stop or (stop_at is not None and state.step >= stop_at):
             break
         gen = torch.Generator().manual_seed(stream_seed(job.seed, state.step))
         for group in opt.param_groups:
-            group["lr"] = lr_at(state.step, schedule.lr, schedule.warmup, total)
+            group["lr"] = lr_at(state.step, schedule.lr, schedule.warmup, total,
+                                schedule.final_frac)
         with _autocast(job.bf16, device):
             out = job.loss(state.step, gen)
         loss, parts = out if isinstance(out, tuple) else (out, {})
@@ -331,8 +354,14 @@ def train(job: Job, schedule: Schedule, *, run_dir: Path, resume: bool = True,
             bar.set_postfix(loss=f"{last['loss']:.4f}")
             jlog.write(step=state.step, **last, lr=round(opt.param_groups[0]["lr"], 7),
                        wall_s=round(now, 1))
+        ends = state.step == total
+        if job.evaluate is not None and schedule.eval_every and (
+                state.step % schedule.eval_every == 0 or ends):
+            scores = _evaluate(job, shipped)
+            jlog.write(step=state.step, eval=scores)
+            log(f"{job.name} at step {state.step}: {scores}")
         late = now - last_save > 60 * schedule.checkpoint_minutes
-        if state.step % schedule.checkpoint_every == 0 or state.step == total or late:
+        if state.step % schedule.checkpoint_every == 0 or ends or late:
             state.wall_s = now
             checkpoint()
             last_save = now
@@ -340,7 +369,7 @@ def train(job: Job, schedule: Schedule, *, run_dir: Path, resume: bool = True,
             preview()
     bar.close()
     state.wall_s = timer.total
-    if state.step < total:  # stopped by the clock: keep the state so that it can resume
+    if state.step < total:  # stopped (clock, stop_at): keep the state so that it can resume
         save_run_state(run_dir, prefix, model=model, ema=ema, opt=opt, state=state)
     if schedule.preview_every and state.step > first and state.step % schedule.preview_every:
         preview()  # a last look at what ships

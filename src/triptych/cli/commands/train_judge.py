@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from triptych.cli.commands.train import train
+from triptych.cli.commands.train_models import usage_errors
 from triptych.cli.output import console, emit_json, handle_errors, json_option
 
 
@@ -33,20 +34,23 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @click.option("--eval-n", default=1024, show_default=True, type=int)
 @click.option("--run-dir", default="runs/judge", show_default=True, type=click.Path(path_type=Path),
               help="Resumable state and logs; rerun the same command to continue.")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue the run in --run-dir if one exists.")
 @click.option("--out", default=None, type=click.Path(path_type=Path),
               help="Checkpoint path [default: the package's weights/judge.safetensors].")
 @json_option
 @handle_errors
+@usage_errors
 def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int, ae_prob: float,
                         ae_from_step: int, no_ae: bool, threads: int, text_share: float,
                         random_words: float,
                         init: Path | None, train_only: str | None, eval_n: int, run_dir: Path,
-                        out: Path | None, as_json: bool) -> None:
+                        resume: bool, out: Path | None, as_json: bool) -> None:
     """Train the judge network on rendered scenes (seeded, resumable, writes judge.md)."""
     from triptych.evaluation.judge_ceilings import judge_ceilings
     from triptych.judge.checkpoint import DEFAULT_PATH
     from triptych.judge.metrics import per_attribute
-    from triptych.judge.train import TrainJudgeConfig, train_judge
+    from triptych.training.judge import TrainJudgeConfig, train_judge
 
     if train_only and not init:
         raise click.UsageError("--train-only text fine-tunes a trained judge: pass --init PATH.")
@@ -57,7 +61,7 @@ def train_judge_command(size: str, steps: int, batch: int, lr: float, seed: int,
                            train_only=train_only,
                            eval_every=max(1, min(250, steps)))
     out = out or DEFAULT_PATH
-    info = train_judge(cfg, run_dir, out, use_ae=not no_ae, progress=not as_json,
+    info = train_judge(cfg, run_dir, out, use_ae=not no_ae, resume=resume,
                        log=(lambda _m: None) if as_json else console.print,
                        eval_ceiling=judge_ceilings)
     if as_json:

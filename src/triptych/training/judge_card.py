@@ -1,4 +1,4 @@
-"""The judge's model card (weights/judge.md), written by the trainer."""
+"""The judge's model card (weights/judge.md), written by its trainer (``training/judge.py``)."""
 
 from __future__ import annotations
 
@@ -87,8 +87,8 @@ generator can reach under this judge.{_random_metrics_line(info)}
 
 ## Reproduce
 {_reproduce(info)}
-(seeded and resumable: each run directory keeps `state.pt`; rerunning the same command
-continues where it stopped.)
+(seeded and resumable: each run directory keeps its run state, `state.json` and the tensors it
+names; rerunning the same command continues where it stopped, `--no-resume` starts over.)
 """
     path = Path(path)
     path.write_text(text)
@@ -134,7 +134,7 @@ def _training(info: dict) -> str:
     own = (f"{info['steps']} steps × batch {cfg['batch']}, AdamW lr {cfg['lr']} (warm-up "
            f"{cfg['warmup']}, cosine), weight decay {cfg['weight_decay']}, seed {cfg['seed']}, "
            f"{cfg['threads']} CPU thread(s). Wall time: {info['wall_time_s'] / 60:.1f} min of "
-           "training steps.")
+           "training (its periodic evaluations included).")
     prior = info.get("prior")
     if prior is None:
         return own

@@ -1,10 +1,13 @@
-"""Train the judge: seeded, resumable, renders generated on the fly per step.
+"""Train the judge (``triptych train judge``) through the training loop (``training/loop.py``:
+resume bit-for-bit, schedule, checkpoints, log, progress); renders are generated per step.
 
-Every step's data and augmentation derive from (seed, step) alone, so a resumed run sees
+Every step's data and augmentation derive from (seed, step) alone (the same seeds as the
+judge's earlier, loop-of-its-own trainer, so its recipes still reproduce), so a resumed run sees
 exactly the batches an uninterrupted one would. Once ``ae_from_step`` is reached, a fraction
 ``ae_prob`` of each batch is replaced by autoencoder reconstructions of the same renders, so
-the judge tolerates generator artefacts (if the autoencoder checkpoint is missing, training
-goes on with renders only and the card says so).
+the judge tolerates generator artefacts. If the autoencoder checkpoint is missing, the run stops
+resumably at ``ae_from_step`` (``AutoencoderMissingError``) rather than train a different
+judge; ``use_ae=False`` (``--no-ae``) trains on renders only and the card says so.
 
 A second stage can start from a trained judge (``init``) and train only its text line head
 (``train_only="text"``, on a batch with more words: ``text_share``): every other head is
@@ -15,8 +18,6 @@ and only text scores move.
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from triptych.judge.labels import (
 )
 from triptych.judge.metrics import attribute_accuracy, per_attribute
 from triptych.judge.model import CONFIGS, Judge, is_text_param, to_input
+from triptych.training import loop
+from triptych.training.common import RunState, seed_everything, set_threads
 
 LOSS_WEIGHTS = {"slot_class": 1.0, "slot_colour": 1.0, "background": 0.5, "chars": 1.0,
                 "word_colour": 0.5}
@@ -51,12 +54,14 @@ class TrainJudgeConfig:
     lr: float = 2e-3  # small convnet + BatchNorm tolerates a high AdamW lr
     weight_decay: float = 1e-4
     warmup: int = 100
+    final_frac: float = 0.02  # the cosine ends at 2 % of lr
     seed: int = 0
     ae_prob: float = 0.4  # fraction of a batch that are AE reconstructions (after ae_from_step)
     ae_from_step: int = 800  # renders first; reconstructions once the readout has formed
-    eval_every: int = 250
+    eval_every: int = 250  # scores on min(eval_n, 512) fresh renders, into the log
     eval_n: int = 1024
-    ckpt_every: int = 50
+    checkpoint_every: int = 50
+    log_every: int = 25
     threads: int = 1  # the machine is shared: one core by default
     text_share: float = JUDGE_KINDS["text"]  # share of world scenes that are words
     random_words: float = 0.0  # share of word scenes whose word is random letters
@@ -68,11 +73,9 @@ class TrainJudgeConfig:
         return asdict(self)
 
 
-def _lr(cfg: TrainJudgeConfig, step: int) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+# a few steps of the tiny judge (tests); warm-up 2: a 2-step run is the first half of a 4-step one
+TINY = TrainJudgeConfig(size="tiny", steps=4, batch=8, warmup=2, eval_every=100, eval_n=16,
+                        checkpoint_every=2, log_every=1)
 
 
 def loss_fn(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -95,16 +98,14 @@ class AutoencoderMissingError(ModelUnavailable):
     code = "autoencoder_missing"
 
 
-def load_autoencoder(required: bool = False):
-    """M's autoencoder, or None if its checkpoint has not landed."""
+def load_autoencoder(log: Callable[[str], None] = print):
+    """The shipped autoencoder, or None if its checkpoint has not landed."""
     try:
         from triptych.nets.autoencoder import load_pretrained
 
         return load_pretrained()
-    except Exception as exc:  # missing module or checkpoint: train on renders only
-        if required:
-            raise
-        print(f"[judge] autoencoder unavailable ({exc}); training on renders only")
+    except Exception as exc:  # a missing or unreadable checkpoint
+        log(f"[judge] autoencoder unavailable ({exc})")
         return None
 
 
@@ -191,111 +192,78 @@ def _train_mode(model: Judge, cfg: TrainJudgeConfig) -> None:
                 module.eval()
 
 
-def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DEFAULT_PATH,
-                use_ae: bool = True, progress: bool = True,
-                log: Callable[[str], None] = print,
+def _phases(config: dict) -> Callable[[RunState], None]:
+    """Keep the run's phases in its state (``extra["history"]``): a resume with another config
+    (e.g. more --steps) starts a phase, so the card can give an exact reproduce recipe."""
+
+    def note(state: RunState) -> None:
+        history = state.extra.setdefault("history", [{"from_step": 0, "config": config}])
+        if history[-1]["config"] != config:
+            history.append({"from_step": state.step, "config": config})
+
+    return note
+
+
+def train_judge(cfg: TrainJudgeConfig, run_dir: str | Path, out: str | Path = DEFAULT_PATH, *,
+                use_ae: bool = True, resume: bool = True, log: Callable[[str], None] = print,
                 eval_ceiling: Callable[[Path, bool], dict] | None = None) -> dict:
-    """Train (or resume from ``run_dir/state.pt``), write ``out`` and its card, return metrics.
-    ``eval_ceiling(out, with_ae)``: scores to put on the card (the evaluation package's
-    reference ceilings; passed in, as evaluation sits above the judge)."""
-    torch.set_num_threads(cfg.threads)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    model = Judge(CONFIGS[cfg.size])
+    """Train (or resume ``run_dir``'s run state when ``resume``), write ``out``, its card and
+    ``run_dir/final_metrics.json``, return the metrics. ``eval_ceiling(out, with_ae)``: scores
+    to put on the card (the evaluation package's reference ceilings)."""
     if cfg.train_only and not cfg.init:
         raise ValueError("train_only needs init: a text head on an untrained backbone")
+    set_threads(cfg.threads)
+    run_dir = Path(run_dir)
+    seed_everything(cfg.seed)
+    model = Judge(CONFIGS[cfg.size])
     prior = _load_init(model, cfg) if cfg.init else None
     trained = model.text_parameters() if cfg.train_only == "text" else list(model.parameters())
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model.requires_grad_(False)
     for p in trained:
         p.requires_grad_(True)
-    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state_path = run_dir / "state.pt"
-    step, elapsed = 0, 0.0
-    config = json.loads(json.dumps(cfg.to_dict()))
-    history = [{"from_step": 0, "config": config}]  # phases, for an exact reproduce recipe
-    if state_path.exists():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, elapsed = state["step"], state["elapsed"]
-        history = state.get("history") or [{"from_step": 0, "config": state["config"]}]
-        if history[-1]["config"] != config:
-            log(f"[judge] resuming at step {step} with a changed config (e.g. more --steps)")
-            history.append({"from_step": step, "config": config})
-        log(f"[judge] resumed at step {step}")
     wants_ae = use_ae and cfg.ae_prob > 0
-    ae = None
+    ae = load_autoencoder(log) if wants_ae and cfg.ae_from_step < cfg.steps else None
 
-    def checkpoint() -> None:
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                    "elapsed": elapsed, "config": config, "history": history},
-                   run_dir / "state.pt.tmp")
-        (run_dir / "state.pt.tmp").replace(state_path)
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.steps, initial=step, desc="judge", unit="step")
-    log_file = (run_dir / "log.jsonl").open("a")
-    while step < cfg.steps:
-        if wants_ae and ae is None and step >= cfg.ae_from_step:
-            ae = load_autoencoder(required=False)
-            if ae is None:  # stop resumably rather than silently train a different judge
-                checkpoint()
-                if bar is not None:
-                    bar.close()
-                raise AutoencoderMissingError(
-                    f"Step {step} needs autoencoder reconstructions but the autoencoder "
-                    "checkpoint is not available. Train it ('triptych train autoencoder') and "
-                    f"rerun the same command to resume from {state_path}, or pass --no-ae."
-                )
-        t0 = time.perf_counter()
+    def loss(step: int, _gen: torch.Generator) -> tuple[torch.Tensor, dict]:
         _train_mode(model, cfg)
         x, tgt = make_batch(cfg, step, ae)
-        for group in opt.param_groups:
-            group["lr"] = _lr(cfg, step)
         losses = loss_fn(model(x), tgt)
-        opt.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
-        opt.step()
-        step += 1
-        elapsed += time.perf_counter() - t0
-        record = {"step": step, "lr": _lr(cfg, step - 1), "elapsed": round(elapsed, 1),
-                  **{k: round(v.item(), 4) for k, v in losses.items()}}
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            record["eval"] = per_attribute(evaluate(model, min(cfg.eval_n, 512))["renders"])
-            log(f"[judge] step {step}: {record['eval']}")
-        log_file.write(json.dumps(record) + "\n")
-        log_file.flush()
-        if bar is not None:
-            bar.set_postfix(loss=f"{float(losses['total']):.3f}")
-            bar.update(1)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            checkpoint()
-    if bar is not None:
-        bar.close()
-    log_file.close()
+        return losses.pop("total"), losses
+
+    def scores(judge: torch.nn.Module) -> dict[str, float]:
+        return per_attribute(evaluate(judge, min(cfg.eval_n, 512))["renders"])
+
+    config = json.loads(json.dumps(cfg.to_dict()))
+    job = loop.Job("judge", model, torch.optim.AdamW(trained, lr=cfg.lr,
+                                                     weight_decay=cfg.weight_decay),
+                   loss, seed=cfg.seed, evaluate=scores)
+    outcome = loop.train(job, loop.Schedule.of(cfg), run_dir=run_dir, resume=resume,
+                         on_start=_phases(config), log=log,
+                         stop_at=cfg.ae_from_step if wants_ae and ae is None else None)
+    state = outcome.state
+    if state.step < outcome.total:  # stopped resumably rather than train a different judge
+        raise AutoencoderMissingError(
+            f"Step {state.step} needs autoencoder reconstructions but the autoencoder "
+            "checkpoint is not available. Train it ('triptych train autoencoder') and rerun "
+            f"the same command to resume from {run_dir}, or pass --no-ae.")
 
     if ae is None and use_ae:
-        ae = load_autoencoder(required=False)  # still report the reconstruction ceiling
+        ae = load_autoencoder(log)  # still report the reconstruction ceiling
+    model.eval()
     metrics = {"any": evaluate(model, cfg.eval_n, ae, "any"),
                "heldout": evaluate(model, cfg.eval_n, ae, "heldout", seed=EVAL_SEED + 1),
                "random-words": evaluate_random_words(model, cfg.eval_n, ae)}
-    info = {"steps": step, "wall_time_s": round(elapsed, 1), "params": model.num_params(),
-            "autoencoder": wants_ae and ae is not None, "config": cfg.to_dict(),
-            "history": history, "metrics": metrics}
+    info = {"steps": state.step, "wall_time_s": round(state.wall_s, 1),
+            "params": model.num_params(), "autoencoder": wants_ae and ae is not None,
+            "config": cfg.to_dict(), "history": state.extra["history"], "metrics": metrics}
     if prior is not None:
         info["prior"] = prior
     save_judge(model, out, extra={k: v for k, v in info.items() if k != "metrics"})
     if eval_ceiling is not None:
         info["eval_ceiling"] = eval_ceiling(Path(out), ae is not None)
-    from triptych.judge.card import write_card
+    from triptych.training.judge_card import write_card
 
     write_card(Path(out).with_suffix(".md"), info)
     (run_dir / "final_metrics.json").write_text(json.dumps(info, indent=2))
+    outcome.jlog.write(final={k: info[k] for k in ("steps", "wall_time_s", "autoencoder")})
     return info
