@@ -128,6 +128,7 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
 
     from triptych.nets import autoencoder as ae_mod
     from triptych.nets import bits_tokenizer as bt
+    from triptych.nets import pixels
     from triptych.nets.checkpoint import weights_path
     from triptych.training import data
     from triptych.training import pico_bits as pb
@@ -162,7 +163,7 @@ def build_caches(pairs: int, bits_pairs: int, seed: int, device: str, workers: i
             parts = sorted((c for c in chunks if c[0] == kind), key=lambda c: c[1])
             codes, captions = [], []
             for _, _, images, caps in parts:
-                x = data.to_tensor(images).to(dev)
+                x = pixels.to_tensor(images).to(dev)
                 if kind == "latents":
                     codes.append(data.encode_latents(ae, x, batch=1024).half().cpu())
                 else:  # a bits kind: ``tok`` was loaded above

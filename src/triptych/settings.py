@@ -49,8 +49,8 @@ class Settings(BaseSettings):
         "Who to ask for credits when there is no billing page (an email or a sentence); "
         "unset: the oldest admin account's email."))
     job_lease_seconds: int = Field(600, description=(
-        "A running job renews its lease every third of this; one whose lease lapses (its "
-        "process died) is recovered."))
+        "How long a running job's claim lasts; its process renews it every third of this, "
+        "and a job whose claim runs out (its process died) is recovered."))
     max_attempts: int = Field(2, description=(
         "Runs of one built-in job before recovery fails and refunds it."))
     workers: int = Field(2, description="Threads of the in-process executor (no broker).")

@@ -210,7 +210,7 @@ def save_grid(pipe: Any, path: Path, prompts: tuple[str, ...] = PREVIEW_PROMPTS)
     """One row of 128 px samples (seed = index) for ``prompts``: a quick look at a run."""
     from PIL import Image
 
-    from triptych.training.data import to_uint8
+    from triptych.nets.pixels import to_uint8
 
     images = to_uint8(pipe(list(prompts), list(range(len(prompts)))))  # [N,64,64,3]
     Image.fromarray(images.transpose(1, 0, 2, 3).reshape(64, -1, 3)).resize(

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from triptych.nets.autoencoder import Autoencoder
-from triptych.nets.pixels import to_tensor, to_uint8  # noqa: F401  (re-exported)
+from triptych.nets.pixels import to_tensor
 from triptych.nets.text_encoder import Tokenizer
 from triptych.training.common import RUNS_DIR
 

@@ -1,57 +1,10 @@
 /* Triptych compare page: one prompt on two to four models side by side, the keeper, blind
-   picks. Plain JavaScript, no build step; self-contained (its own small helpers) so the page
-   does not depend on app.js's internals. User text is only set with textContent. */
+   picks. Plain JavaScript, no build step; uses app.js's helpers (api, el, showError,
+   refreshBalance, sleep, plural), loaded before it on every page. User text is only set with
+   textContent. */
 "use strict";
 
 (() => {
-const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-
-async function api(method, url, body) {
-  const init = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(url, init);
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) {
-    const err = new Error((data && data.error && data.error.message) || `HTTP ${res.status}`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-function showError(message) {
-  const box = document.getElementById("form-error");
-  if (!box) return;
-  box.textContent = message || "";
-  box.hidden = !message;
-}
-
-async function refreshBalance() {
-  const badge = document.getElementById("credit-balance");
-  if (!badge) return;
-  try {
-    badge.textContent = (await api("GET", "/v1/credits?statement=false")).available;
-  } catch (_) { /* the header keeps its last value */ }
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
-
 /* -- the page --------------------------------------------------------------------------- */
 
 const TIER_RANK = { instant: 0, fast: 1, medium: 2, premium: 3 };
