@@ -38,15 +38,18 @@ from triptych.errors import (
     ModerationBlocked,
     NotFound,
 )
-from triptych.service import ledger_verify, upgrade
+from triptych.service import audit, ledger_verify, upgrade
 from triptych.service import picks as picks_mod
 from triptych.service import recommend as recommend_mod
 from triptych.service.accounts import Accounts
+from triptych.service.admin import Admin
+from triptych.service.audit import Actor
 from triptych.service.clock import Clock, utc_now
 from triptych.service.deployment_status import deployment_status
 from triptych.service.gallery import GalleryFilter, list_images
 from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
 from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
+from triptych.service.live_catalog import LiveCatalog
 from triptych.service.metrics import DatabaseCollector
 from triptych.service.model_vocabulary import closed_vocabulary
 from triptych.service.progress import ProgressEvent, make_hub
@@ -178,8 +181,11 @@ class Triptych:
                                  sqlite_busy_seconds=settings.sqlite_busy_seconds)
             migrate(engine)
             self.db = engine
+            base = catalog or load_catalog(extra=settings.catalog_files,
+                                           engine_check=registry.binding_problem)
             self.ctx = JobContext(
-                settings=settings, catalog=catalog or load_catalog(),
+                settings=settings,
+                catalog=LiveCatalog(base, engine, settings.catalog_refresh_seconds),
                 sessions=session_factory(engine), clock=clock or utc_now,
                 store=make_store(settings), hub=make_hub(settings),
             )
@@ -189,14 +195,19 @@ class Triptych:
         self.catalog = self.ctx.catalog
         self.user_email = user or self.settings.local_user
         self._user_id: int | None = None
+        self.api_key_id: str | None = None  # the API key acting (its spend cap applies)
         # Users, sessions, keys, statements: what the web UI and CLI need of accounts.
         self.accounts = Accounts(self.ctx)
+        self.admin = Admin(self.ctx)  # catalog changes, accounts, usage, the audit log
 
-    def as_user(self, email: str, *, user_id: int | None = None) -> Triptych:
+    def as_user(self, email: str, *, user_id: int | None = None,
+                api_key_id: str | None = None) -> Triptych:
         """The same database and engines, acting as another account. Pass ``user_id`` when the
-        caller has already authenticated it (skips the get-or-create round trip)."""
+        caller has already authenticated it (skips the get-or-create round trip), and
+        ``api_key_id`` when it came with an API key (the key's spend cap applies)."""
         other = Triptych(user=email, _shared=(self.ctx, self.jobs))
         other._user_id = user_id
+        other.api_key_id = api_key_id
         return other
 
     def warm_up_recommender(self) -> None:
@@ -319,7 +330,8 @@ class Triptych:
         seed = self._seed_for(seed, idempotency_key)
         _, spec = self._spec(model, prompt, seed=seed, **kwargs)
         [job] = self.jobs.submit(self.user_id, [spec], idempotency_key=idempotency_key,
-                                 parent_job_id=parent_job_id, run_here=run_here)
+                                 parent_job_id=parent_job_id, run_here=run_here,
+                                 api_key_id=self.api_key_id)
         return job
 
     def run(self, job_id: str, progress: Progress | None = None) -> dict[str, Any]:
@@ -426,7 +438,7 @@ class Triptych:
         compare = Compare(id=new_id(), user_id=self.user_id, prompt=specs[0].prompt, seed=seed,
                           created_at=self.ctx.clock())
         jobs = self.jobs.submit(self.user_id, specs, compare=compare,
-                                idempotency_key=idempotency_key)
+                                idempotency_key=idempotency_key, api_key_id=self.api_key_id)
         compare_id = jobs[0].compare_id
         return {"id": compare_id, "prompt": specs[0].prompt, "seed": seed,
                 "total_cost": sum(j.cost for j in jobs), "jobs": [self.job(j.id) for j in jobs]}
@@ -667,9 +679,10 @@ class Triptych:
                 out["statement"] = ledger.statement(user, limit)
             return out
 
-    def grant(self, email: str, amount: int, *, reason: str,
-              key: str | None = None) -> dict[str, Any]:
-        """Operator action: add purchased credits to an account (created if new)."""
+    def grant(self, email: str, amount: int, *, reason: str, key: str | None = None,
+              actor: Actor | None = None) -> dict[str, Any]:
+        """Operator action: add purchased credits to an account (created if new). With an
+        ``actor``, the grant goes in the audit log in the same transaction."""
         if not isinstance(amount, int) or amount <= 0:
             raise InvalidRequest("Grant a positive whole number of credits.", field="amount")
         if not reason or not reason.strip():
@@ -680,8 +693,11 @@ class Triptych:
             s.flush()
             ledger = self.ctx.ledger(s)
             ledger.ensure_allowance(user)
-            ledger.grant(user, amount, reason=reason.strip(),
-                         key=key or f"grant:{user.id}:{new_id()}")
+            applied = ledger.grant(user, amount, reason=reason.strip(),
+                                   key=key or f"grant:{user.id}:{new_id()}")
+            if actor is not None and applied:
+                audit.record(s, self.ctx.clock(), actor, "credits.grant", user.email, None,
+                             amount, note=reason.strip())
         return self.as_user(email).credits(statement=False)
 
     def set_plan(self, email: str, plan: str) -> dict[str, Any]:

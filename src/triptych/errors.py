@@ -95,3 +95,26 @@ class JobFailed(TriptychError):
 
     code = "job_failed"
     http_status = 502
+
+
+class AccountDisabled(TriptychError):
+    code = "account_disabled"
+    http_status = 403
+
+    def __init__(self) -> None:
+        super().__init__("This account is disabled. Ask your administrator.")
+
+
+class SpendCapReached(TriptychError):
+    """An API key's monthly spend cap would be passed (checked with the hold)."""
+
+    code = "spend_cap_reached"
+    http_status = 402
+
+    def __init__(self, *, cap: int, spent: int, needed: int, resets_on: str,
+                 key_id: str) -> None:
+        super().__init__(
+            f"This API key has a monthly spend cap of {cap} credits; {spent} are spent or "
+            f"held this month and this request needs {needed}. The cap resets on "
+            f"{resets_on}; until then, use a key with a higher cap.",
+            cap=cap, spent=spent, needed=needed, resets_on=resets_on, key_id=key_id)

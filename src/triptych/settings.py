@@ -6,6 +6,7 @@ directory; they are never written to the database or echoed in errors.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,16 @@ class Settings(BaseSettings):
         "data directory."))
     local_user: str = Field("local@localhost", description=(
         "The account the CLI acts as without `--user`."))
+
+    # -- the catalog (docs/operators/catalog-and-admin.md) ----------------------------------
+    catalog: str | None = Field(None, description=(
+        "Extra catalog TOML files merged over the built-in one, in order (separated by `:` "
+        "(`;` on Windows) or commas): add models behind any adapter, change a price, tier "
+        "or description, or turn a model off. Check them with `triptych models check`."))
+    catalog_refresh_seconds: float = Field(5.0, description=(
+        "How often each process re-reads the admins' price and availability changes from "
+        "the database (what pages show may be this old; a job always holds the current "
+        "price)."))
 
     # -- credits and jobs -------------------------------------------------------------------
     free_monthly_credits: int = Field(50, description="Credits a free account gets each month.")
@@ -139,6 +150,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'triptych.db'}"
+
+    @property
+    def catalog_files(self) -> tuple[Path, ...]:
+        if not self.catalog:
+            return ()
+        parts = self.catalog.replace(",", os.pathsep).split(os.pathsep)
+        return tuple(Path(p.strip()).expanduser() for p in parts if p.strip())
 
     @property
     def shared_redis_url(self) -> str | None:

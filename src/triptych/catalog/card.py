@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Family = Literal[
     "diffusion",
@@ -55,6 +55,9 @@ class ModelCard(BaseModel):
     engine: str  # "<scheme>:<target>", e.g. "builtin:pico-turbo" or "bfl:flux-2-pro"
     version: str = ""
     builtin: bool = False
+    # False: listed (old jobs keep their name) but refuses new jobs. Operator files set it;
+    # an admin's run-time switch (service/catalog_overrides.py) overrides it.
+    enabled: bool = True
 
     @field_validator("engine")
     @classmethod
@@ -62,6 +65,15 @@ class ModelCard(BaseModel):
         if ":" not in value:
             raise ValueError("engine binding must look like 'scheme:target'")
         return value
+
+    @model_validator(mode="after")
+    def _sizes_in_range(self) -> ModelCard:
+        for axis in ("width", "height"):
+            low, default, high = (getattr(self, f"{k}_{axis}") for k in ("min", "default", "max"))
+            if not low <= default <= high:
+                raise ValueError(f"default_{axis} {default} must lie between min_{axis} {low} "
+                                 f"and max_{axis} {high}")
+        return self
 
     @property
     def scheme(self) -> str:

@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from triptych.catalog.card import ModelCard
+from triptych.catalog.operator_files import EngineCheck, merge_files
 
 
 class UnknownModelError(KeyError):
@@ -56,9 +57,20 @@ def parse_catalog(text: str) -> Catalog:
     return Catalog([ModelCard(**entry) for entry in data.get("model", [])])
 
 
-@lru_cache(maxsize=4)
-def load_catalog(path: Path | None = None) -> Catalog:
-    if path is not None:
-        return parse_catalog(Path(path).read_text())
+def builtin_catalog() -> Catalog:
+    """The catalog shipped in the package (``models.toml``), before any operator file."""
     text = resources.files("triptych.catalog").joinpath("models.toml").read_text()
     return parse_catalog(text)
+
+
+@lru_cache(maxsize=8)
+def load_catalog(path: Path | None = None, extra: tuple[Path, ...] = (),
+                 engine_check: EngineCheck | None = None) -> Catalog:
+    """The catalog of ``path`` (default: the built-in one) with the operator's files
+    (``extra``, from ``TRIPTYCH_CATALOG``) merged over it; ``CatalogFileError`` names every
+    problem in them."""
+    base = parse_catalog(Path(path).read_text()) if path is not None else builtin_catalog()
+    if not extra:
+        return base
+    cards, _ = merge_files(list(base), extra, engine_check=engine_check)
+    return Catalog(cards)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from triptych.db.models import Base
@@ -26,6 +26,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Credits this key may spend (held or charged) per calendar month (UTC); None: no cap.
+    monthly_cap: Mapped[int | None] = mapped_column(Integer)
 
 
 class WebSession(Base):

@@ -36,6 +36,7 @@ class User(Base):
     plan: Mapped[str] = mapped_column(String(16), default="free")  # free | pro
     unrestricted_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)  # by an admin: no sign-in
 
 
 class Account(Base):
@@ -116,6 +117,9 @@ class Job(Base):
     compare_id: Mapped[str | None] = mapped_column(ForeignKey("compares.id"), index=True)
     compare_index: Mapped[int | None] = mapped_column(Integer)  # column order on the sheet
     parent_job_id: Mapped[str | None] = mapped_column(String(32))
+    # The API key that submitted it (its monthly spend cap counts this job); None: the web
+    # UI, the CLI or the Python API.
+    api_key_id: Mapped[str | None] = mapped_column(String(32), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)

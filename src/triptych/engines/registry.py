@@ -57,7 +57,24 @@ def factory_for(scheme: str) -> EngineFactory | None:
     return getattr(module, "factory", None)
 
 
+def known_schemes() -> list[str]:
+    return sorted({*_BUILTIN_SCHEMES, *_registered})
+
+
+def binding_problem(engine: str) -> str:
+    """What is wrong with a catalog engine binding (``scheme:target``), or "" when an adapter
+    is installed for it and takes that target (checked without a key or a network call)."""
+    scheme, _, target = engine.partition(":")
+    factory = factory_for(scheme)
+    if factory is None:
+        return f"no adapter for '{scheme}' (adapters: {', '.join(known_schemes())})"
+    checker = getattr(factory, "engine_cls_target_problem", None)
+    return checker(target) if checker is not None else ""
+
+
 def availability(card: ModelCard, settings: Settings) -> Availability:
+    if not card.enabled:
+        return Availability(False, "turned off by the administrator")
     factory = factory_for(card.scheme)
     if factory is None:
         return Availability(False, f"no engine installed for '{card.scheme}'")

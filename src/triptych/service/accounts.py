@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from triptych.db.auth_models import ApiKey
 from triptych.db.models import Image, Job, User
-from triptych.errors import TriptychError
+from triptych.errors import AccountDisabled, TriptychError
 from triptych.service import api_keys, statement, web_sessions
 from triptych.service.more_credits import MoreCredits, more_credits
 from triptych.service.users import create_user, get_user, normalise_email
@@ -112,6 +112,8 @@ class Accounts:
             user = s.get(User, user_id)
             if user is None:
                 raise TriptychError("This account no longer exists.")
+            if user.disabled_at is not None:
+                raise AccountDisabled()
             if new_hash:
                 user.password_hash = new_hash
             token, row = web_sessions.create_session(s, user, self.ctx.clock(), days)
@@ -137,13 +139,15 @@ class Accounts:
         with self.ctx.sessions.begin() as s:
             return api_keys.authenticate(s, secret, self.ctx.clock())
 
-    def create_key(self, user_id: int, name: str) -> tuple[dict[str, Any], str]:
-        """The new key's public fields and its secret (the only time it exists)."""
+    def create_key(self, user_id: int, name: str, *,
+                   monthly_cap: int | None = None) -> tuple[dict[str, Any], str]:
+        """The new key's public fields and its secret (the only time it exists);
+        ``monthly_cap``: credits it may spend per calendar month (None: no cap)."""
         with self.ctx.sessions.begin() as s:
             user = s.get(User, user_id)
             if user is None:
                 raise TriptychError("This account no longer exists.")
-            row, secret = api_keys.create_key(s, user, name, self.ctx.clock())
+            row, secret = api_keys.create_key(s, user, name, self.ctx.clock(), monthly_cap)
             return api_keys.key_public(row), secret
 
     def keys(self, user_id: int, *, include_revoked: bool = False) -> list[dict[str, Any]]:

@@ -30,8 +30,18 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(s: Session, user: User, name: str, now: datetime) -> tuple[ApiKey, str]:
-    """Make a key for ``user``; returns the row and the secret (the only time it exists)."""
+MAX_MONTHLY_CAP = 10_000_000
+
+
+def create_key(s: Session, user: User, name: str, now: datetime,
+               monthly_cap: int | None = None) -> tuple[ApiKey, str]:
+    """Make a key for ``user``; returns the row and the secret (the only time it exists).
+    ``monthly_cap``: the most credits it may spend (held or charged) per calendar month."""
+    if monthly_cap is not None and (isinstance(monthly_cap, bool) or
+                                    not 1 <= monthly_cap <= MAX_MONTHLY_CAP):
+        raise InvalidRequest(f"A monthly spend cap is a whole number of credits from 1 to "
+                             f"{MAX_MONTHLY_CAP}; leave it empty for no cap.",
+                             field="monthly_cap")
     active = s.scalars(select(ApiKey.id).where(ApiKey.user_id == user.id,
                                                ApiKey.revoked_at.is_(None))).all()
     if len(active) >= MAX_KEYS_PER_USER:
@@ -40,7 +50,7 @@ def create_key(s: Session, user: User, name: str, now: datetime) -> tuple[ApiKey
     prefix = f"{KEY_PREFIX}{secrets.token_hex(4)}"
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey(id=uuid.uuid4().hex, user_id=user.id, name=name.strip()[:100], prefix=prefix,
-                 key_hash=digest(secret), created_at=now)
+                 key_hash=digest(secret), created_at=now, monthly_cap=monthly_cap)
     s.add(row)
     s.flush()
     return row, secret
@@ -65,7 +75,7 @@ def revoke_key(s: Session, user_id: int, key_id: str, now: datetime) -> ApiKey:
 # Every API request runs this: one Core statement (key and account together), built once.
 _BY_HASH = (select(ApiKey.id, ApiKey.revoked_at, ApiKey.last_used_at,
                    User.id.label("user_id"), User.email, User.role, User.plan,
-                   User.unrestricted_opt_in)
+                   User.unrestricted_opt_in, User.disabled_at)
             .join(User, User.id == ApiKey.user_id)
             .where(ApiKey.key_hash == bindparam("h")))
 _TOUCH = update(ApiKey).where(ApiKey.id == bindparam("k")).values(last_used_at=bindparam("t"))
@@ -88,7 +98,7 @@ def authenticate(s: Session, secret: str, now: datetime) -> KeyOwner | None:
         return None
     conn = s.connection()
     row = conn.execute(_BY_HASH, {"h": digest(secret)}).first()
-    if row is None or row.revoked_at is not None:
+    if row is None or row.revoked_at is not None or row.disabled_at is not None:
         return None
     if row.last_used_at is None or now - row.last_used_at > TOUCH_EVERY:
         conn.execute(_TOUCH, {"k": row.id, "t": now})
@@ -102,4 +112,5 @@ def key_public(row: ApiKey) -> dict[str, Any]:
             "last_used_at": (row.last_used_at.isoformat(timespec="seconds")
                              if row.last_used_at else None),
             "revoked_at": (row.revoked_at.isoformat(timespec="seconds")
-                           if row.revoked_at else None)}
+                           if row.revoked_at else None),
+            "monthly_cap": row.monthly_cap}

@@ -20,13 +20,14 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triptych.catalog.card import ModelCard
 from triptych.catalog.loader import Catalog, UnknownModelError
+from triptych.db.auth_models import ApiKey
 from triptych.db.models import Compare, Image, Job, User
 from triptych.engines import registry
 from triptych.engines.base import Engine, EngineResult, GenerationRequest
@@ -44,10 +45,11 @@ from triptych.errors import (
     InvalidRequest,
     ModelUnavailable,
     NotFound,
+    SpendCapReached,
     TooManyJobs,
 )
 from triptych.service import metrics
-from triptych.service.clock import Clock
+from triptych.service.clock import Clock, next_period_start
 from triptych.service.job_status import (
     CANCELED,
     FAILED,
@@ -59,6 +61,7 @@ from triptych.service.job_status import (
 )
 from triptych.service.lease import LeaseRenewer
 from triptych.service.ledger import Ledger, LedgerCache
+from triptych.service.live_catalog import LiveCatalog
 from triptych.service.pools import pool_of, repeatable
 from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
@@ -89,6 +92,11 @@ _LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in)
 # sees every submit that committed while we waited (a subquery of the locking one would not).
 _IN_FLIGHT = select(func.count()).select_from(_JOBS).where(
     _JOBS.c.user_id == bindparam("u"), _JOBS.c.status.in_(IN_FLIGHT))
+# What a key has spent this month: held by its jobs in flight, charged by its finished ones.
+_KEY_CAP = select(ApiKey.monthly_cap).where(ApiKey.id == bindparam("k"))
+_KEY_SPENT = select(func.coalesce(func.sum(
+    case((_JOBS.c.status.in_(IN_FLIGHT), _JOBS.c.cost), else_=_JOBS.c.charged)), 0)).where(
+    _JOBS.c.api_key_id == bindparam("k"), _JOBS.c.created_at >= bindparam("since"))
 _INSERT_JOB = insert(Job)
 _INSERT_IMAGE = insert(Image)
 _CLAIM = (update(_JOBS)
@@ -185,7 +193,11 @@ class JobService:
         except UnknownModelError as exc:
             raise InvalidRequest(str(exc), field="model") from None
 
-    def require_available(self, card: ModelCard) -> None:
+    def require_available(self, card: ModelCard, *, switch: bool = True) -> None:
+        """Refuse a model that cannot run here. ``switch=False``: leave the admin's on/off
+        switch to the submit's transaction, which reads it from the database."""
+        if not switch:
+            card = card.model_copy(update={"enabled": True})
         status = registry.availability(card, self.ctx.settings)
         if not status.available:
             raise ModelUnavailable(f"{card.name} is unavailable: {status.reason}",
@@ -209,21 +221,24 @@ class JobService:
         compare: Compare | None = None,
         parent_job_id: str | None = None,
         run_here: bool = False,
+        api_key_id: str | None = None,
     ) -> list[Job | JobRecord]:
         """Create jobs and hold their whole cost in one transaction (all or nothing).
 
         ``run_here``: the caller runs the new jobs itself right away (``run_claimed``), so
-        they are created already claimed, with their lease, in the same transaction."""
+        they are created already claimed, with their lease, in the same transaction.
+        ``api_key_id``: the key that asked; its monthly spend cap is checked in the same
+        transaction as the hold."""
         # An empty key is no key: stored, it would collide on the unique index with the next.
         idempotency_key = idempotency_key or None
         cards = [self.card(spec.model_id) for spec in specs]
         for card, spec in zip(cards, specs, strict=True):
             check_prompt(spec.prompt, spec.content_mode)  # before anything is charged
-            self.require_available(card)
+            self.require_available(card, switch=False)
         fingerprint = "|".join(spec.fingerprint() for spec in specs)
         try:
             return self._submit(user_id, specs, cards, fingerprint, idempotency_key, compare,
-                                parent_job_id, run_here)
+                                parent_job_id, run_here, api_key_id)
         except IntegrityError:
             if not idempotency_key:
                 raise
@@ -235,7 +250,8 @@ class JobService:
 
     def _submit(self, user_id: int, specs: list[GenerationSpec], cards: list[ModelCard],
                 fingerprint: str, idempotency_key: str | None, compare: Compare | None,
-                parent_job_id: str | None, run_here: bool = False) -> list[Job | JobRecord]:
+                parent_job_id: str | None, run_here: bool = False,
+                api_key_id: str | None = None) -> list[Job | JobRecord]:
         with self.ctx.sessions.begin() as s:
             # One submit per user at a time, across processes (PostgreSQL row lock; SQLite's
             # BEGIN IMMEDIATE already serialises writers): the in-flight count, the balance
@@ -256,13 +272,16 @@ class JobService:
                     retry_after=5)
             for spec in specs:
                 check_rights(user, spec)
+            cards = self._current(s, cards)
             ledger = self.ctx.ledger(s)
             ledger.ensure_allowance(user)
             total = sum(quote(card, spec.n) for card, spec in zip(cards, specs, strict=True))
+            now = self.ctx.clock()
+            if api_key_id:
+                self._check_cap(conn, api_key_id, total, now)
             if compare is not None:
                 s.add(compare)
                 s.flush()
-            now = self.ctx.clock()
             jobs: list[Job | JobRecord] = []
             held = 0
             for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
@@ -278,7 +297,8 @@ class JobService:
                     request_hash=request_hash(fingerprint),
                     compare_id=compare.id if compare else None,
                     compare_index=i if compare else None,
-                    parent_job_id=parent_job_id, attempts=0, cancel_requested=False,
+                    parent_job_id=parent_job_id, api_key_id=api_key_id, attempts=0,
+                    cancel_requested=False,
                     created_at=now, notes={"options": spec.options} if spec.options else {},
                 )
                 if run_here:  # claimed by this process, as claim() would
@@ -295,6 +315,33 @@ class JobService:
                 held += values["cost"]
                 jobs.append(JobRecord(**values))  # what was inserted: nothing to reload
             return jobs
+
+    def _current(self, s: Session, cards: list[ModelCard]) -> list[ModelCard]:
+        """The cards as the database says now (an admin's price and on/off switch), read
+        under the submit's lock: what is held is never a stale price."""
+        catalog = self.ctx.catalog
+        if not isinstance(catalog, LiveCatalog):
+            return cards
+        now = catalog.effective(s, [card.id for card in cards])
+        for card in now.values():
+            if not card.enabled:
+                raise ModelUnavailable(
+                    f"{card.name} is turned off by the administrator and takes no new jobs "
+                    f"(jobs already running finish). Choose another model.",
+                    model=card.id, reason="turned off by the administrator")
+        return [now[card.id] for card in cards]
+
+    def _check_cap(self, conn: Any, key_id: str, needed: int, now: Any) -> None:
+        """Refuse what would take the key past its monthly cap. Race-free: the caller holds
+        the user's row lock (the key's owner), so this key's submits run one at a time."""
+        cap = conn.execute(_KEY_CAP, {"k": key_id}).scalar()
+        if cap is None:
+            return
+        since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        spent = conn.execute(_KEY_SPENT, {"k": key_id, "since": since}).scalar_one()
+        if spent + needed > cap:
+            raise SpendCapReached(cap=cap, spent=int(spent), needed=needed, key_id=key_id,
+                                  resets_on=next_period_start(now).date().isoformat())
 
     def _by_idempotency(self, s: Session, user: User, key: str, fingerprint: str) -> list[Job]:
         first = s.scalar(select(Job).where(Job.user_id == user.id, Job.idempotency_key == key))
@@ -419,7 +466,7 @@ class JobService:
             "provider": card.provider, "family": card.family, "seed": job.seed + index,
             "base_seed": job.seed, "width": job.width, "height": job.height,
             "steps": result.steps if result.steps is not None else job.steps,
-            "content_mode": job.content_mode, "credits": card.credits,
+            "content_mode": job.content_mode, "credits": job.cost // job.n,  # as quoted
             "seconds": round(seconds, 3), "created_at": self.ctx.clock().isoformat(),
             "generator": "Triptych", **({"notes": notes} if notes else {}),
             **({"options": options} if (options := (job.notes or {}).get("options")) else {}),

@@ -37,7 +37,7 @@ def lookup_session(s: Session, token: str, now: datetime) -> tuple[WebSession, U
     if row is None or row.expires_at <= now:
         return None
     user = s.get(User, row.user_id)
-    if user is None:
+    if user is None or user.disabled_at is not None:
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now

@@ -73,7 +73,8 @@ def resolve_principal(request: Request, state: WebState) -> Principal | None:
             raise Unauthorized("Send your API key as 'Authorization: Bearer tpk_…'.")
         owner = state.tp.accounts.authenticate(token.strip())
         if owner is None:
-            raise Unauthorized("This API key is not valid (unknown or revoked).")
+            raise Unauthorized("This API key is not valid (unknown or revoked, or its account "
+                               "is disabled).")
         principal = _principal(owner, "key", key_id=owner.key_id)
     else:
         token = request.cookies.get(sessions_mod.COOKIE)
@@ -126,7 +127,8 @@ AdminUser = Annotated[Principal, Depends(admin_user)]
 
 def facade_for(state: WebState, principal: Principal) -> Triptych:
     # The account exists (we just authenticated it): no get-or-create round trip.
-    return state.tp.as_user(principal.email, user_id=principal.user_id)
+    return state.tp.as_user(principal.email, user_id=principal.user_id,
+                            api_key_id=principal.key_id)
 
 
 def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:

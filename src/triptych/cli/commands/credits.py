@@ -50,7 +50,9 @@ def credits(ctx: click.Context, limit, user_email, as_json) -> None:
 @handle_errors
 def grant(user, amount, reason, key, as_json) -> None:
     """Grant or sell AMOUNT credits to USER (an email; the account is created if new)."""
-    out = app().grant(user, amount, reason=reason, key=key)
+    from triptych.service.audit import Actor
+
+    out = app().grant(user, amount, reason=reason, key=key, actor=Actor.cli())
     if as_json:
         emit_json(out)
     else:

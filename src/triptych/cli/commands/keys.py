@@ -17,13 +17,15 @@ def keys() -> None:
 @click.option("--user", "user_email", required=True, metavar="EMAIL",
               help="The account the key acts as.")
 @click.option("--name", default="", help="A label to tell keys apart.")
+@click.option("--monthly-cap", type=int, default=None, metavar="CREDITS",
+              help="The most credits the key may spend per calendar month (UTC).")
 @json_option
 @handle_errors
-def create(user_email: str, name: str, as_json: bool) -> None:
+def create(user_email: str, name: str, monthly_cap: int | None, as_json: bool) -> None:
     """Make a key and print it (shown only this once)."""
     accounts = app().accounts
     member = accounts.by_email(user_email)
-    key, secret = accounts.create_key(member.id, name)
+    key, secret = accounts.create_key(member.id, name, monthly_cap=monthly_cap)
     out = {**key, "key": secret, "user": member.email}
     if as_json:
         emit_json(out)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from triptych.cli.app import app
@@ -15,19 +17,51 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--admin", is_flag=True, help="Make this account an admin.")
+@click.option("--admin", is_flag=True, help="Make this account an admin (asks for its "
+                                             "password, so it can sign in to the web UI).")
 @click.option("--plan", type=click.Choice(["free", "pro"]), default="free", show_default=True)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@click.option("--password/--no-password", "ask", default=None,
+              help="Ask for a password (hidden, typed twice); default: yes for --admin.")
 @json_option
 @handle_errors
-def create(email, admin, plan, as_json) -> None:
+def create(email, admin, plan, password_stdin, ask, as_json) -> None:
     """Create an account (the first account on a fresh install is an admin)."""
-    member = app().accounts.create_user(email, admin=admin, plan=plan)
-    out = {"id": member.id, "email": member.email, "role": member.role, "plan": member.plan}
+    password = _password(password_stdin, admin if ask is None else ask)
+    password_hash = None
+    if password is not None:
+        from triptych.web.config import WebConfig
+        from triptych.web.passwords import Passwords
+
+        password_hash = Passwords(WebConfig.from_settings(app().settings)).hash(password)
+    member = app().accounts.create_user(email, admin=admin, plan=plan,
+                                        password_hash=password_hash)
+    out = {"id": member.id, "email": member.email, "role": member.role, "plan": member.plan,
+           "password": password_hash is not None}
     if as_json:
         emit_json(out)
     else:
         console.print(f"Created {out['email']} ({out['role']}, {out['plan']} plan).",
                       highlight=False)
+
+
+def _password(from_stdin: bool, ask: bool) -> str | None:
+    """The new account's password: from stdin, or asked for (hidden, confirmed)."""
+    from triptych.errors import InvalidRequest
+    from triptych.web.passwords import MAX_PASSWORD, MIN_PASSWORD
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif ask:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                                err=True)
+    else:
+        return None
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidRequest(f"Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} "
+                             f"characters.", field="password")
+    return password
 
 
 @users.command("unrestricted")
