@@ -21,7 +21,8 @@ def list_keys(principal: CurrentUser, state: StateDep) -> list[dict[str, Any]]:
 
 @router.post("/v1/keys", status_code=201, response_model=KeyCreated, responses=errors(*AUTH))
 def create_key(body: KeyCreate, principal: CurrentUser, state: StateDep) -> dict[str, Any]:
-    key, secret = state.tp.accounts.create_key(principal.user_id, body.name)
+    key, secret = state.tp.accounts.create_key(principal.user_id, body.name,
+                                               monthly_cap=body.monthly_cap)
     return {**key, "key": secret}
 
 

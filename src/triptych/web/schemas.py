@@ -66,6 +66,10 @@ class AccountUpdate(Create):
 
 class KeyCreate(Create):
     name: str = Field(default="", max_length=100)
+    monthly_cap: int | None = Field(
+        default=None, ge=1, le=10_000_000,
+        description="The most credits the key may spend (held or charged) per calendar month "
+                    "(UTC); unset: no cap. A request past it answers 402 spend_cap_reached.")
 
 
 class KeyPublic(BaseModel):
@@ -75,6 +79,7 @@ class KeyPublic(BaseModel):
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
+    monthly_cap: int | None = Field(default=None, description="Credits per month; null: no cap.")
 
 
 class KeyCreated(KeyPublic):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from triptych.errors import TriptychError
+from triptych.errors import InvalidRequest, TriptychError
 from triptych.web import key_flash, readable
 from triptych.web.deps import Principal, StateDep, check_csrf, facade_for
 from triptych.web.pages.common import PageUser, render
@@ -50,10 +50,12 @@ def account_page(request: Request, state: StateDep, principal: PageUser) -> Resp
 @router.post("/account/keys", response_class=HTMLResponse)
 def account_create_key(request: Request, state: StateDep, principal: PageUser,
                        name: Annotated[str, Form(max_length=100)] = "",
+                       monthly_cap: Annotated[str, Form(max_length=12)] = "",
                        csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, principal, csrf_token)
     try:
-        key, secret = state.tp.accounts.create_key(principal.user_id, name)
+        cap = _cap(monthly_cap)
+        key, secret = state.tp.accounts.create_key(principal.user_id, name, monthly_cap=cap)
         key_id = key["id"]
     except TriptychError as exc:
         return _account(request, state, principal, error=exc.message, status_code=422)
@@ -62,6 +64,17 @@ def account_create_key(request: Request, state: StateDep, principal: PageUser,
     response = RedirectResponse("/account", status_code=303)
     key_flash.stash(request, response, key_id, secret, state.config.secure_cookies)
     return response
+
+
+def _cap(text: str) -> int | None:
+    """The form's spend cap: empty is no cap."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise InvalidRequest("A monthly spend cap is a whole number of credits; leave it "
+                             "empty for no cap.", field="monthly_cap")
+    return int(text)
 
 
 @router.post("/account/keys/{key_id}/revoke")
