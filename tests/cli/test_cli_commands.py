@@ -80,7 +80,8 @@ def test_recommend_and_models(run):
 
 
 def test_users_and_ledger_verify(run):
-    out = json.loads(run("users", "create", "admin2@example.com", "--admin", "--json").output)
+    out = json.loads(run("users", "create", "admin2@example.com", "--admin", "--no-password",
+                         "--json").output)
     assert out["role"] == "admin"
     assert json.loads(run("ledger", "verify", "--json").output) == {"ok": True, "problems": []}
 
