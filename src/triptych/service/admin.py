@@ -178,7 +178,7 @@ class Admin:
                     "sessions": [{"id": w.token_hash[:16], "created_at": w.created_at,
                                   "last_seen_at": w.last_seen_at, "expires_at": w.expires_at}
                                  for w in sessions],
-                    "keys": [api_keys.key_public(k) for k in keys]}
+                    "api_keys": [api_keys.key_public(k) for k in keys]}
 
     def set_disabled(self, user_id: int, disabled: bool, actor: Actor) -> dict[str, Any]:
         """Disable an account (its sign-ins end, its keys and password stop working) or

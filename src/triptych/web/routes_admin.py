@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from triptych.client import job_public
+from triptych.service.audit import Actor
 from triptych.web.deps import AdminUser, StateDep
 from triptych.web.present import job_out
 from triptych.web.responses import AUTH, errors
@@ -19,12 +20,18 @@ router = APIRouter(tags=["admin"])
 def grant_credits(body: GrantCreate, admin: AdminUser, state: StateDep) -> dict[str, Any]:
     """Add purchased credits to an account (it goes on their statement with the reason)."""
     reason = f"{body.reason.strip()} (by {admin.email})"
-    return state.tp.grant(body.email, body.amount, reason=reason)
+    return state.tp.grant(body.email, body.amount, reason=reason,
+                          actor=Actor(admin.user_id, admin.email))
 
 
 @router.post("/v1/admin/plan", response_model=CreditsPublic, responses=errors(*AUTH, 404))
 def change_plan(body: PlanUpdate, admin: AdminUser, state: StateDep) -> dict[str, Any]:
-    return state.tp.set_plan(body.email, body.plan)
+    old = state.tp.accounts.by_email(body.email).plan
+    out = state.tp.set_plan(body.email, body.plan)
+    if old != body.plan:
+        state.tp.admin.record(Actor(admin.user_id, admin.email), "user.plan",
+                              body.email.strip().lower(), old, body.plan)
+    return out
 
 
 def all_jobs(state: Any, *, limit: int, offset: int, status: str | None = None,

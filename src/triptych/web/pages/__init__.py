@@ -8,6 +8,11 @@ from fastapi import APIRouter
 from triptych.web.pages import (
     account,
     admin,
+    admin_audit,
+    admin_catalog,
+    admin_providers,
+    admin_usage,
+    admin_users,
     auth,
     compare,
     create,
@@ -18,5 +23,6 @@ from triptych.web.pages import (
 )
 
 router = APIRouter()
-for _module in (auth, create, compare, picks, gallery, credits, models, account, admin):
+for _module in (auth, create, compare, picks, gallery, credits, models, account, admin,
+                admin_users, admin_usage, admin_providers, admin_catalog, admin_audit):
     router.include_router(_module.router)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from itsdangerous import BadSignature
 
 from triptych.catalog.card import TIER_ORDER
 from triptych.errors import TriptychError
+from triptych.service.audit import Actor
 from triptych.web.deps import Principal, StateDep, client_address, facade_for, resolve_principal
 from triptych.web.errors import Forbidden, RateLimited, Unauthorized
 from triptych.web.routes_catalog import models_public
@@ -118,3 +120,14 @@ def require_admin(principal: PageUser) -> Principal:
 
 
 PageAdmin = Annotated[Principal, Depends(require_admin)]
+
+
+def actor(principal: Principal) -> Actor:
+    """The admin behind a request, as the audit log records them."""
+    return Actor(principal.user_id, principal.email)
+
+
+def back(path: str, *, done: str = "", error: str = "") -> RedirectResponse:
+    """Post-redirect-get to an admin page with what happened (or went wrong) to show."""
+    query = urlencode({k: v for k, v in (("done", done), ("error", error)) if v})
+    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
