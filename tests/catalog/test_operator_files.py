@@ -141,3 +141,15 @@ def test_an_unreadable_file_says_to_check_the_setting(tmp_path) -> None:
     with pytest.raises(CatalogFileError) as info:
         merge_files(list(builtin_catalog()), [tmp_path / "missing.toml"])
     assert "TRIPTYCH_CATALOG" in str(info.value) and "missing.toml" in str(info.value)
+
+
+def test_the_documented_example_is_valid(tmp_path) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "operators" / "catalog-and-admin.md"
+    example = doc.read_text().split("```toml\n", 1)[1].split("```", 1)[0]
+    path = write(tmp_path, "catalog.toml", example)
+    cards, [report] = merge_files(list(builtin_catalog()), [path],
+                                  engine_check=binding_problem)
+    assert report.added == ["flux-dev", "recraft-v3-fal"]
+    assert set(report.changed) == {"flux-pro", "gpt-image-1"}
+    assert report.disabled == ["gpt-image-1"]
+    assert len(cards) == len(builtin_catalog()) + 2
