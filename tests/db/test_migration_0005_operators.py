@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-
 from tests.conftest import BOTH_DBS
+
 from triptych.db import engine as db_engine
 from triptych.db.models import Base
 

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from triptych.catalog.card import ModelCard
@@ -42,12 +42,15 @@ def apply(card: ModelCard, override: Override | None) -> ModelCard:
     return card.model_copy(update=update) if update else card
 
 
+# Read by every submit: a Core statement built once.
+_ALL = select(ModelOverride.model_id, ModelOverride.credits, ModelOverride.enabled)
+_SOME = _ALL.where(ModelOverride.model_id.in_(bindparam("ids", expanding=True)))
+
+
 def read_overrides(session: Session, model_ids: list[str] | None = None) -> dict[str, Override]:
-    stmt = select(ModelOverride.model_id, ModelOverride.credits, ModelOverride.enabled)
-    if model_ids is not None:
-        stmt = stmt.where(ModelOverride.model_id.in_(model_ids))
-    return {row.model_id: Override(row.credits, row.enabled)
-            for row in session.connection().execute(stmt)}
+    conn = session.connection()
+    rows = conn.execute(_ALL) if model_ids is None else conn.execute(_SOME, {"ids": model_ids})
+    return {row.model_id: Override(row.credits, row.enabled) for row in rows}
 
 
 def _read_outside_transactions(engine: Engine) -> dict[str, Override]:
