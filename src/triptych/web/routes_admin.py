@@ -1,17 +1,29 @@
-"""``/v1/admin``: grant credits, change plans, see every job. Admin accounts only."""
+"""``/v1/admin``: grant credits, change plans, see every job, change a model's price and
+availability, read the audit log. Admin accounts only."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from triptych.client import job_public
-from triptych.service.audit import Actor
+from triptych.errors import NotFound
+from triptych.service.admin import CatalogRow
+from triptych.service.audit import ACTIONS, Actor
 from triptych.web.deps import AdminUser, StateDep
 from triptych.web.present import job_out
 from triptych.web.responses import AUTH, errors
-from triptych.web.schemas import AdminJobsPage, CreditsPublic, GrantCreate, PlanUpdate
+from triptych.web.schemas import (
+    AdminJobsPage,
+    AdminModel,
+    AuditPage,
+    CreditsPublic,
+    GrantCreate,
+    ModelOverrideUpdate,
+    PlanUpdate,
+)
 
 router = APIRouter(tags=["admin"])
 
@@ -54,3 +66,53 @@ def list_all_jobs(
     more = len(items) > limit
     return {"items": items[:limit], "limit": limit, "offset": offset,
             "next_offset": offset + limit if more else None}
+
+
+def model_out(row: CatalogRow) -> dict[str, Any]:
+    out = asdict(row)
+    out["updated_at"] = row.updated_at.isoformat(timespec="seconds") if row.updated_at else None
+    return out
+
+
+@router.get("/v1/admin/models", response_model=list[AdminModel], responses=errors(*AUTH))
+def list_model_overrides(admin: AdminUser, state: StateDep) -> list[dict[str, Any]]:
+    """Every model's card price and switch beside what applies now."""
+    return [model_out(row) for row in state.tp.admin.catalog()]
+
+
+@router.patch("/v1/admin/models/{model_id}", response_model=AdminModel,
+              responses=errors(*AUTH, 404))
+def change_model(body: ModelOverrideUpdate, admin: AdminUser, state: StateDep,
+                 model_id: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+    """Change a model's price and/or switch for new jobs; held jobs keep their price."""
+    who = Actor(admin.user_id, admin.email)
+    row = None
+    if body.credits is not None:
+        row = state.tp.admin.set_price(model_id, body.credits, who)
+    if body.enabled is not None:
+        row = state.tp.admin.set_enabled(model_id, body.enabled, who)
+    if row is None:
+        row = next((r for r in state.tp.admin.catalog() if r.id == model_id), None)
+        if row is None:
+            raise NotFound(f"There is no model '{model_id}'.", field="model")
+    return model_out(row)
+
+
+@router.delete("/v1/admin/models/{model_id}/override", response_model=AdminModel,
+               responses=errors(*AUTH, 404))
+def reset_model(admin: AdminUser, state: StateDep,
+                model_id: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
+    """Drop a model's run-time change: its card's price and switch apply again."""
+    return model_out(state.tp.admin.reset_model(model_id, Actor(admin.user_id, admin.email)))
+
+
+@router.get("/v1/admin/audit", response_model=AuditPage, responses=errors(*AUTH))
+def audit_log(
+    admin: AdminUser, state: StateDep,
+    action: Annotated[Literal[tuple(ACTIONS)] | None, Query()] = None,  # type: ignore[valid-type]
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    """Every admin action, newest first."""
+    items, total = state.tp.admin.audit(limit=limit, offset=offset, action=action)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

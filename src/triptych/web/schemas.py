@@ -391,6 +391,51 @@ class AdminJobsPage(BaseModel):
     next_offset: int | None
 
 
+class ModelOverrideUpdate(Create):
+    """A run-time change to a model; fields left out stay as they are."""
+
+    credits: int | None = Field(default=None, ge=0, le=1_000_000,
+                                description="Credits per image for new jobs.")
+    enabled: bool | None = Field(default=None, description="False: refuses new jobs.")
+
+
+class AdminModel(BaseModel):
+    """A model's card values (built-in catalog plus operator files) and what applies now."""
+
+    id: str
+    name: str
+    provider: str
+    tier: str
+    card_credits: int
+    card_enabled: bool
+    credits: int
+    enabled: bool
+    override_credits: int | None
+    override_enabled: bool | None
+    updated_at: str | None
+    updated_by: str | None
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: str
+    actor: str
+    actor_id: int | None
+    action: str
+    action_words: str
+    target: str
+    old: Any = None
+    new: Any = None
+    note: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryPublic]
+    total: int
+    limit: int
+    offset: int
+
+
 # -- OpenAI-compatible ------------------------------------------------------------------------
 
 class OpenAIImagesRequest(BaseModel):
