@@ -111,3 +111,29 @@ def test_a_price_must_be_a_whole_number_in_range(tp) -> None:
         with pytest.raises(InvalidRequest):
             tp.admin.set_price("fake-draft", bad, ADMIN)
     assert tp.admin.audit()[1] == 0
+
+
+@BOTH_DBS
+def test_admins_changing_one_model_at_once_both_land(tp) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def change(credits: int) -> None:
+        barrier.wait()
+        try:
+            tp.admin.set_price("fake-premium", credits, Actor(None, f"cli:admin{credits}"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=change, args=(c,)) for c in (20, 21, 22, 23)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    entries, total = tp.admin.audit()
+    assert total == 4
+    final = tp.admin.catalog()
+    assert {r.id: r.credits for r in final}["fake-premium"] == entries[0]["new"]

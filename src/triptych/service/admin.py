@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from triptych.catalog.loader import UnknownModelError
 from triptych.db.auth_models import WebSession
@@ -21,7 +22,7 @@ from triptych.errors import InvalidRequest, NotFound
 from triptych.service import api_keys, audit
 from triptych.service.audit import Actor
 from triptych.service.clock import period_of
-from triptych.service.live_catalog import LiveCatalog, apply, read_overrides
+from triptych.service.live_catalog import LiveCatalog, Override, apply, read_overrides
 
 if TYPE_CHECKING:
     from triptych.service.jobs import JobContext
@@ -109,6 +110,13 @@ class Admin:
         return self._row(model_id)
 
     def _override(self, model_id: str, actor: Actor, **change: Any) -> CatalogRow:
+        try:
+            return self._override_once(model_id, actor, change)
+        except IntegrityError:  # another admin made this model's first override meanwhile
+            return self._override_once(model_id, actor, change)
+
+    def _override_once(self, model_id: str, actor: Actor, change: dict[str, Any]
+                       ) -> CatalogRow:
         card = self._base_card(model_id)
         now = self.ctx.clock()
         with self.ctx.sessions.begin() as s:
@@ -117,7 +125,7 @@ class Admin:
                 row = ModelOverride(model_id=model_id, credits=None, enabled=None,
                                     updated_at=now, updated_by=actor.label)
                 s.add(row)
-            before = apply(card, read_overrides(s, [model_id]).get(model_id))
+            before = apply(card, Override(row.credits, row.enabled))
             for name, value in change.items():
                 old = getattr(before, name)
                 setattr(row, name, value)
@@ -206,7 +214,8 @@ class Admin:
         with self.ctx.sessions.begin() as s:
             user = s.get(User, user_id)
             row = s.scalar(select(WebSession).where(
-                WebSession.user_id == user_id, WebSession.token_hash.startswith(session_id)))
+                WebSession.user_id == user_id,
+                WebSession.token_hash.startswith(session_id, autoescape=True)))
             if user is None or row is None:
                 raise NotFound("No such sign-in (it may have ended already).")
             s.delete(row)
