@@ -46,7 +46,7 @@ def test_admin_page_fits_and_is_accessible(studio, page, fake_factory, name) -> 
     expect(page.get_by_role("navigation", name="Admin sections")).to_be_visible()
     assert fits_width(page), f"/{path} scrolls sideways at {page.size}"
     assert_accessible(page)
-    shot(page, name.replace("/", "-"))
+    shot(page, "admin-" + (name.split("/", 1)[1] if "/" in name else "jobs"))
 
 
 def test_a_plain_account_gets_the_403_page(studio, page) -> None:
