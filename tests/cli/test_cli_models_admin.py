@@ -114,3 +114,15 @@ def test_keys_create_with_a_monthly_cap(run, tp) -> None:
     assert out["monthly_cap"] == 100
     bad = run("keys", "create", "--user", "dev@example.com", "--monthly-cap", "0", ok=False)
     assert bad.exit_code == 1 and "monthly spend cap" in bad.output
+
+
+def test_audit_command_lists_and_filters(run, tp) -> None:
+    assert "Nothing recorded yet" in run("audit").output
+    run("models", "set-price", "fake-draft", "2")
+    run("credits", "grant", "pat@example.com", "5", "--reason", "thanks")
+    out = run("audit").output
+    assert "Audit log (2 in all" in out and "fake-draft" in out and "pat@example.com" in out
+    data = json.loads(run("audit", "--action", "model.price", "--json").output)
+    assert data["total"] == 1 and data["items"][0]["target"] == "fake-draft"
+    data = json.loads(run("audit", "--target", "pat@example.com", "--json").output)
+    assert [e["action"] for e in data["items"]] == ["credits.grant"]
