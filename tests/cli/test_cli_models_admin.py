@@ -126,3 +126,20 @@ def test_audit_command_lists_and_filters(run, tp) -> None:
     assert data["total"] == 1 and data["items"][0]["target"] == "fake-draft"
     data = json.loads(run("audit", "--target", "pat@example.com", "--json").output)
     assert [e["action"] for e in data["items"]] == ["credits.grant"]
+
+
+def test_serve_refuses_a_bad_catalog_file_with_its_line(tmp_path, monkeypatch) -> None:
+    bad = tmp_path / "ops.toml"
+    bad.write_text('[[model]]\nid = "flux-pro"\ncredits = "lots"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRIPTYCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIPTYCH_CATALOG", str(bad))
+    app_module._base.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve", "--port", "1"])
+    finally:
+        app_module._base.cache_clear()
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "The catalog files (TRIPTYCH_CATALOG) have errors" in said
+    assert "ops.toml:3: model 'flux-pro', field 'credits'" in said

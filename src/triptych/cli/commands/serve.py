@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from triptych.cli.output import handle_errors
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -14,6 +16,7 @@ import click
                    "TRIPTYCH_BROKER_URL sends jobs to `triptych worker` processes.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@handle_errors  # e.g. a bad TRIPTYCH_CATALOG file: its problems, not a traceback
 def serve(host: str, port: int, job_workers: int | None, log_level: str) -> None:
     """Serve Triptych over HTTP: browser UI at /, API under /v1, OpenAPI at /openapi.json."""
     import uvicorn
