@@ -200,8 +200,9 @@ class Triptych:
         return other
 
     def warm_up_recommender(self) -> None:
-        """Load the recommender's sentence model now rather than on the first prompt."""
-        recommend_mod.warm_up()
+        """Start loading the recommender's sentence model (in the background) rather than on
+        the first prompt; /readyz says "not ready" until it has loaded."""
+        recommend_mod.warm_up_in_background()
 
     def deployment_status(self) -> dict[str, Any]:
         """Workers, queues and jobs by state, as ``triptych status`` shows them."""
