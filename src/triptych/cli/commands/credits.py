@@ -60,7 +60,7 @@ def grant(user, amount, reason, key, as_json) -> None:
 
 @credits.command("plan")
 @click.argument("user")
-@click.argument("plan", type=click.Choice(["free", "pro"]))
+@click.argument("plan")
 @json_option
 @handle_errors
 def plan(user, plan, as_json) -> None:
