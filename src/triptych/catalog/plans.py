@@ -142,5 +142,8 @@ def load_plans(extra: Path | None = None, *, free_monthly: int | None = None,
             for plan_id, credits in (("free", free_monthly), ("pro", pro_monthly)):
                 if credits is not None and plan_id in merged["plans"]:
                     merged["plans"][plan_id]["monthly_credits"] = credits
+    if DEFAULT_PLAN not in merged["plans"]:
+        raise PlansError(f"{files[-1]}: the '{DEFAULT_PLAN}' plan cannot be removed (new "
+                         f"accounts start on it)")
     return PlanBook(_build(Plan, "plans", merged["plans"], where["plans"]),
                     _build(Pack, "packs", merged["packs"], where["packs"]))

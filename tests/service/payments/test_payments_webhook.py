@@ -215,3 +215,16 @@ def test_concurrent_duplicates_on_postgres_grant_once(pg_tp, pg_schema, stripe_f
     credits = tp.credits()
     assert credits["purchased"] == 400  # granted once, a fifth refunded once
     assert tp.verify_ledger() == []
+
+
+@BOTH_DBS
+def test_delayed_payment_grants_when_it_succeeds(tp, stripe_fake):
+    from tests.support.fake_stripe import event
+    session = bought(tp, stripe_fake)
+    pending = stripe_fake.completed(session, paid=False)  # e.g. a bank debit, not yet paid
+    assert "not paid yet" in send(tp, pending).did
+    assert tp.credits()["purchased"] == 0
+    paid = {**pending["data"]["object"], "payment_status": "paid"}
+    send(tp, event("checkout.session.async_payment_succeeded", paid))
+    send(tp, event("checkout.session.completed", paid))  # another event, the same payment
+    assert tp.credits()["purchased"] == 500 and tp.verify_ledger() == []
