@@ -63,6 +63,14 @@ class FakeStripe:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:  # noqa: N802
+                page = b"<!doctype html><title>Fake Checkout</title><h1>Fake Checkout</h1>"
+                self.send_response(200 if self.path.startswith("/pay/") else 404)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 params = nest(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
@@ -106,7 +114,7 @@ class FakeStripe:
         amount = int(line.get("price_data", {}).get("unit_amount") or 0)
         session = {
             "id": new_id("cs"), "object": "checkout.session", "mode": params["mode"],
-            "url": f"https://checkout.stripe.test/pay/{next(_ids)}",
+            "url": f"{self.url}/pay/{next(_ids)}",  # the hosted page: a stub here
             "client_reference_id": params.get("client_reference_id"),
             "customer_email": params.get("customer_email"),
             "metadata": params.get("metadata", {}), "amount_total": amount,

@@ -13,7 +13,7 @@ URLS = {"success_url": "http://t.test/credits?paid=1", "cancel_url": "http://t.t
 def test_pack_checkout_sends_the_pack_and_the_account(tp, stripe_fake):
     uid = tp.user_id
     session = tp.payments.checkout_pack(uid, "small", **URLS)
-    assert session.url.startswith("https://checkout.stripe.test/")
+    assert session.url.startswith(f"{stripe_fake.url}/pay/")
     [(_, path, params)] = stripe_fake.requests
     assert path == "/v1/checkout/sessions" and params["mode"] == "payment"
     price = params["line_items"][0]["price_data"]

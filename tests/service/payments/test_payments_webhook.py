@@ -48,7 +48,7 @@ def test_completed_grants_once_even_delivered_three_times(tp, stripe_fake):
     credits = tp.credits()
     assert credits["purchased"] == 500 and credits["available"] == 550
     assert [(r.credits, r.reference, r.amount_cents) for r in receipts] == [(500, session, 500)]
-    assert "bought small" in credits["statement"][0]["memo"]
+    assert credits["statement"][0]["memo"] == f"bought 500 credits (Stripe {session})"
     assert events(tp) == 1 and tp.verify_ledger() == []
 
 

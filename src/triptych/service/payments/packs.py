@@ -56,14 +56,17 @@ def due_back(row: Payment) -> int:
     return row.granted * min(row.refunded_cents, row.amount_cents) // row.amount_cents
 
 
-def reconcile(s: Session, ledger: Ledger, row: Payment, now: datetime) -> tuple[int, int]:
-    """Bring the ledger to what the row says; returns (credits granted, taken back) now."""
+def reconcile(s: Session, ledger: Ledger, row: Payment, now: datetime,
+              label: str = "") -> tuple[int, int]:
+    """Bring the ledger to what the row says; returns (credits granted, taken back) now.
+    ``label``: the pack as people know it, for the statement."""
     granted = taken = 0
     if row.user_id and row.credits and row.grant_event_id and not row.granted:
         user = s.get(User, row.user_id)
         assert user is not None
         ledger.grant(user, row.credits, key=f"payment:{row.payment_intent}", kind="purchase",
-                     reason=f"bought {row.pack_id or 'credits'} (Stripe {row.session_id})")
+                     reason=f"bought {label or row.pack_id or 'credits'} "
+                            f"(Stripe {row.session_id})")
         row.granted = granted = row.credits
     owed = due_back(row) - row.reversed - row.shortfall
     if owed > 0:
@@ -78,7 +81,8 @@ def reconcile(s: Session, ledger: Ledger, row: Payment, now: datetime) -> tuple[
 
 
 def completed(s: Session, ledger: Ledger, row: Payment, *, event_id: str, user: User,
-              session: dict, pack_id: str, credits: int, now: datetime) -> str:
+              session: dict, pack_id: str, credits: int, now: datetime,
+              label: str = "") -> str:
     if row.grant_event_id is not None:
         return f"payment {row.payment_intent} was already granted by {row.grant_event_id}"
     row.grant_event_id = event_id
@@ -88,7 +92,7 @@ def completed(s: Session, ledger: Ledger, row: Payment, *, event_id: str, user: 
     row.credits = credits
     row.amount_cents = int(session.get("amount_total") or row.amount_cents or 0)
     row.currency = str(session.get("currency") or row.currency or "")
-    granted, taken = reconcile(s, ledger, row, now)
+    granted, taken = reconcile(s, ledger, row, now, label)
     return f"granted {granted} credits to user {user.id}" + (
         f", took back {taken} (refunded or disputed earlier)" if taken or row.shortfall else "")
 

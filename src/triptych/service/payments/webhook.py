@@ -146,13 +146,13 @@ def _checkout_completed(ctx: JobContext, s: Session, event: dict[str, Any],
         credits = ctx.plans.packs[pack_id].credits
     if credits <= 0:
         return "checkout without a Triptych credit pack; ignored"
+    name = ctx.plans.packs[pack_id].name if pack_id in ctx.plans.packs else \
+        f"{credits} credits"
     row = packs.payment_row(s, str(session.get("payment_intent") or session["id"]), now)
     already = row.grant_event_id is not None
     did = packs.completed(s, ledger, row, event_id=event["id"], user=user, session=session,
-                          pack_id=pack_id, credits=credits, now=now)
+                          pack_id=pack_id, credits=credits, now=now, label=name)
     if not already:
-        name = ctx.plans.packs[pack_id].name if pack_id in ctx.plans.packs else \
-            f"{credits} credits"
         outcome.receipts.append(Receipt(user.id, user.email, "pack", name, credits,
                                         row.amount_cents, row.currency, str(session["id"])))
     return did

@@ -4,6 +4,7 @@ use by model (a server-drawn chart) and the statement in plain words, a page at 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,6 +13,7 @@ from triptych.catalog.card import ModelCard
 from triptych.errors import TriptychError
 from triptych.web import readable
 from triptych.web.deps import Principal, StateDep, check_csrf, facade_for
+from triptych.web.middleware import CSP
 from triptych.web.pages.common import PageUser, render
 from triptych.web.routes_payments import start_checkout
 from triptych.web.state import WebState
@@ -25,8 +27,22 @@ def credits_page(request: Request, state: StateDep, principal: PageUser,
                  before: Annotated[int | None, Query(ge=1)] = None,
                  paid: Annotated[int | None, Query()] = None,
                  cancelled: Annotated[int | None, Query()] = None) -> Response:
-    return _page(request, state, principal, before, paid=bool(paid),
-                 cancelled=bool(cancelled))
+    response = _page(request, state, principal, before, paid=bool(paid),
+                     cancelled=bool(cancelled))
+    if state.tp.payments.on:
+        response.headers["Content-Security-Policy"] = checkout_csp(state)
+    return response
+
+
+def checkout_csp(state: WebState) -> str:
+    """The site's policy, letting this page's forms go on to Stripe's hosted Checkout (a
+    form's redirect must be allowed by ``form-action`` of the page that sent it)."""
+    sources = ["https://checkout.stripe.com"]
+    base = state.tp.settings.stripe_api_base
+    if base:  # a test or stripe-mock server answers with its own Checkout address
+        parts = urlsplit(base)
+        sources.append(f"{parts.scheme}://{parts.netloc}")
+    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(sources))
 
 
 def _page(request: Request, state: WebState, principal: Principal, before: int | None = None,
