@@ -32,3 +32,12 @@ def test_users_plan_up_and_down(run):
     assert "Unknown plan 'gold'" in bad
     missing = run("users", "plan", "nobody@example.com", "pro", code=1).output
     assert "No account for nobody@example.com" in missing
+
+
+def test_plans_lists_plans_and_packs(run):
+    out = json.loads(run("plans", "--json").output)
+    assert [p["id"] for p in out["plans"]] == ["free", "pro"] and not out["payments_on"]
+    assert {p["id"] for p in out["packs"]} == {"small", "large"}
+    text = run("plans").output
+    assert "Payments are off" in text and "pro" in text
+    assert json.loads(run("payments", "list", "--json").output) == []

@@ -78,7 +78,8 @@ def test_refund_after_the_credits_were_spent_records_the_shortfall(tp, stripe_fa
     assert tp.credits()["available"] == 0  # never below zero
     [payment] = tp.payments.payments_of(tp.user_id)
     assert (payment["granted"], payment["reversed"], payment["shortfall"]) == (500, 495, 5)
-    assert payment["disputed"]
+    assert payment["disputed"] and payment["user"] == tp.user_email
+    assert tp.payments.payments_of(short_only=True) == [payment]  # the operator's list
     send(tp, stripe_fake.refunded(session))  # the refund after the dispute takes nothing more
     assert tp.payments.payments_of(tp.user_id)[0]["reversed"] == 495
     assert tp.verify_ledger() == []

@@ -120,15 +120,24 @@ class Payments:
     def webhook(self, payload: bytes, signature: str | None) -> webhook.Outcome:
         return webhook.handle(self.ctx, payload, signature)
 
-    def payments_of(self, user_id: int) -> list[dict[str, Any]]:
+    def payments_of(self, user_id: int | None = None, *,
+                    short_only: bool = False) -> list[dict[str, Any]]:
+        """Paid packs, newest first (one account's, or everyone's for the operator):
+        what each granted and what refunds or disputes took back or could not."""
+        query = (select(Payment, User.email).join(User, User.id == Payment.user_id,
+                                                  isouter=True).order_by(Payment.id.desc()))
+        if user_id is not None:
+            query = query.where(Payment.user_id == user_id)
+        if short_only:
+            query = query.where(Payment.shortfall > 0)
         with self.ctx.sessions.begin() as s:
-            rows = s.scalars(select(Payment).where(Payment.user_id == user_id)
-                             .order_by(Payment.id.desc()))
-            return [{"payment_intent": r.payment_intent, "session": r.session_id,
+            return [{"user": email, "payment_intent": r.payment_intent, "session": r.session_id,
                      "pack": r.pack_id, "credits": r.credits, "granted": r.granted,
+                     "amount_cents": r.amount_cents, "currency": r.currency,
+                     "refunded_cents": r.refunded_cents, "disputed": r.disputed,
                      "reversed": r.reversed, "shortfall": r.shortfall,
-                     "refunded_cents": r.refunded_cents, "disputed": r.disputed}
-                    for r in rows]
+                     "at": r.created_at.isoformat(timespec="seconds")}
+                    for r, email in s.execute(query)]
 
     def _email(self, user_id: int) -> str:
         with self.ctx.sessions.begin() as s:
