@@ -187,15 +187,15 @@ def test_verify_finds_a_grant_without_its_event(tp, stripe_fake):
     assert any("payment:pi_forged has no payment on record" in p for p in problems)
 
 
-def test_concurrent_duplicates_on_postgres_grant_once(pg_tp, pg_schema, stripe_fake,
-                                                       settings):
-    tp = pg_tp
+def _paid_pg(pg_tp, settings):
     for name in ("stripe_secret_key", "stripe_webhook_secret", "stripe_api_base"):
-        setattr(tp.settings, name, getattr(settings, name))
-    session = bought(tp, stripe_fake)
-    payload, header = delivery(stripe_fake.completed(session))
-    refund = delivery(stripe_fake.refunded(session, amount_refunded=100))
-    barrier = threading.Barrier(6)
+        setattr(pg_tp.settings, name, getattr(settings, name))
+    return pg_tp
+
+
+def _at_once(tp, bodies):
+    """Deliver every body from its own thread, all released together; the outcomes."""
+    barrier = threading.Barrier(len(bodies))
     outcomes, errors = [], []
 
     def deliver(body):
@@ -205,16 +205,38 @@ def test_concurrent_duplicates_on_postgres_grant_once(pg_tp, pg_schema, stripe_f
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    bodies = [(payload, header)] * 3 + [refund] * 3
     threads = [threading.Thread(target=deliver, args=(b,)) for b in bodies]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
     assert errors == []
+    return outcomes
+
+
+def test_concurrent_duplicates_on_postgres_grant_once(pg_tp, stripe_fake, settings):
+    tp = _paid_pg(pg_tp, settings)
+    session = bought(tp, stripe_fake)
+    completed = delivery(stripe_fake.completed(session))
+    refund = delivery(stripe_fake.refunded(session, amount_refunded=100))
+    outcomes = _at_once(tp, [completed] * 3 + [refund] * 3)
     assert sorted(o.duplicate for o in outcomes) == [False, False, True, True, True, True]
     credits = tp.credits()
     assert credits["purchased"] == 400  # granted once, a fifth refunded once
+    assert tp.verify_ledger() == []
+
+
+def test_concurrent_subscription_events_on_postgres(pg_tp, stripe_fake, settings):
+    tp = _paid_pg(pg_tp, settings)
+    tp.payments.checkout_plan(tp.user_id, "pro", **URLS)
+    done = stripe_fake.completed(next(reversed(stripe_fake.sessions)))
+    sub = done["data"]["object"]["subscription"]
+    bodies = [delivery(done), delivery(stripe_fake.subscription(sub, "created")),
+              delivery(stripe_fake.subscription(sub, "deleted"))]
+    _at_once(tp, bodies * 2)
+    credits = tp.credits()
+    assert credits["plan"] == "free" and events(tp) == 3
+    assert credits["allowance"] in (50, 500)  # 500 if the start applied before the end
     assert tp.verify_ledger() == []
 
 
