@@ -52,6 +52,9 @@ def test_payments_off_says_ask_your_administrator(client, tp, stripe_fake):
     assert refused.status_code == 404 and "ask your administrator" in refused.text
     assert post_event(client, {"id": "evt_1"}).status_code == 404
     assert stripe_fake.requests == []
+    assert "not part of the Free plan" in client.get("/account").text
+    tp.set_plan("page@example.com", "pro")  # the plan, not its name, offers the opt-in
+    assert 'name="unrestricted"' in client.get("/account").text
 
 
 def test_credits_page_offers_packs_and_pro_and_redirects_to_checkout(client, tp, stripe_fake):
