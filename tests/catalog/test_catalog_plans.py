@@ -13,9 +13,9 @@ def test_builtin_plans_and_packs():
     free, pro = book.get("free"), book.get("pro")
     assert (free.monthly_credits, pro.monthly_credits) == (50, 500)
     assert pro.priority < free.priority and pro.unrestricted and not free.unrestricted
-    assert free.size_refusal(1024, 1024) is None
-    assert "Free plan" in free.size_refusal(2048, 1024) and "1024x1024" in free.size_refusal(
-        2048, 1024)
+    assert free.size_refusal(2048, 2048) is None
+    assert "Free plan" in free.size_refusal(4096, 1024) and "2048x2048" in free.size_refusal(
+        4096, 1024)
     assert book.best_paid().id == "pro" and not free.for_sale
     assert all(p.credits > 0 and p.for_sale for p in book.packs.values())
     assert book.get("gone").id == "free"  # a plan removed from the file falls back to free
@@ -72,3 +72,12 @@ def test_bad_files_name_the_file_and_field(tmp_path, text, words):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(PlansError, match="nope.toml"):
         load_plans(tmp_path / "nope.toml")
+
+
+def test_every_models_default_size_fits_the_free_plan():
+    from triptych.catalog.loader import load_catalog
+
+    free = load_plans().get("free")
+    too_big = [c.id for c in load_catalog()
+               if free.size_refusal(c.default_width, c.default_height)]
+    assert too_big == []  # a model picked without a size never refuses a free account

@@ -21,7 +21,7 @@ def test_plan_packs_checkout_and_the_credits_arriving(studio, page):
         page.goto(f"{studio.url}/credits")
         expect(page.get_by_test_id("plan-name")).to_have_text("Free")
         expect(page.get_by_test_id("plan")).to_contain_text("50 free credits each month")
-        expect(page.get_by_test_id("plan")).to_contain_text("Images up to 1024×1024")
+        expect(page.get_by_test_id("plan")).to_contain_text("Images up to 2048×2048")
         expect(page.get_by_test_id("upgrade")).to_contain_text("Upgrade to Pro · $10.00 a month")
         expect(page.get_by_test_id("buy-small")).to_have_text("500 credits · $5.00")
         expect(page.get_by_test_id("buy-credits")).to_have_attribute("href", "/credits#buy")
