@@ -87,7 +87,8 @@ def ledger(action, as_json) -> None:
             console.print(f"[red]✗[/] {problem}", highlight=False)
     else:
         console.print("[green]✓[/] ledger verified: books balance, no negative balances, "
-                      "no orphan holds, every job settled once.")
+                      "no orphan holds, every job settled once, every payment granted once "
+                      "and reversed within its grant.")
     if problems:
         raise SystemExit(1)
 
