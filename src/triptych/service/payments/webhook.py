@@ -74,7 +74,11 @@ def handle(ctx: JobContext, payload: bytes, signature: str | None) -> Outcome:
     try:
         with ctx.sessions.begin() as s:
             outcome = apply(ctx, s, event)
-    except IntegrityError:  # a concurrent duplicate committed its event row first
+    except IntegrityError:
+        with ctx.sessions.begin() as s:
+            if s.get(StripeEvent, event["id"]) is None:
+                raise  # not a duplicate: answer 500, and Stripe delivers it again
+        # a concurrent duplicate committed its event row first
         outcome = Outcome(event["id"], str(event.get("type")), duplicate=True,
                           did="already applied")
     log.info("stripe event %s (%s): %s", outcome.event_id, outcome.type,
