@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     admin_contact: str | None = Field(None, description=(
         "Who to ask for credits when there is no billing page (an email or a sentence); "
         "unset: the oldest admin account's email."))
+    plans: Path | None = Field(None, description=(
+        "A TOML file of plans and credit packs merged over the built-in ones "
+        "(docs/operators/plans-and-payments.md)."))
     job_lease_seconds: int = Field(600, description=(
         "How long a running job's claim lasts; its process renews it every third of this, "
         "and a job whose claim runs out (its process died) is recovered."))
@@ -127,6 +130,15 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, description=(
         "When set, `/metrics` answers only `Authorization: Bearer <token>`."))
 
+    # -- payments through Stripe (docs/operators/plans-and-payments.md) --------------------
+    stripe_secret_key: SecretStr | None = Field(None, description=(
+        "Stripe secret key; unset (the default): payments are off and people are told to "
+        "ask their administrator."))
+    stripe_webhook_secret: SecretStr | None = Field(None, description=(
+        "The signing secret of the Stripe webhook endpoint (`/v1/payments/stripe/webhook`)."))
+    stripe_api_base: str | None = Field(None, description=(
+        "Stripe API base URL (stripe-mock or a test server); unset: Stripe's own."))
+
     # -- hosted providers: TRIPTYCH_<PROVIDER>_API_KEY / TRIPTYCH_<PROVIDER>_BASE_URL --------
     bfl_api_key: SecretStr | None = _key("Black Forest Labs (Flux)")
     bfl_base_url: str = _url("Black Forest Labs (Flux)", "https://api.bfl.ai")
@@ -169,6 +181,10 @@ class Settings(BaseSettings):
     @property
     def image_dir(self) -> Path:
         return self.home / "images"
+
+    @property
+    def payments_on(self) -> bool:
+        return self.stripe_secret_key is not None and self.stripe_webhook_secret is not None
 
     def provider_key(self, provider: str) -> str | None:
         secret = getattr(self, f"{provider}_api_key", None)

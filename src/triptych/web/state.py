@@ -39,8 +39,7 @@ class WebState:
                 self.executor.start()
                 self._started = True
         if self.tp.settings.warm_up:  # recommendations are made here, not in workers
-            threading.Thread(target=self.tp.warm_up_recommender, daemon=True,
-                             name="triptych-warm-recommender").start()
+            self.tp.warm_up_recommender()
 
     def stop(self) -> None:
         with self._lock:

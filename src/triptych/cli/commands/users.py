@@ -64,6 +64,28 @@ def _password(from_stdin: bool, ask: bool) -> str | None:
     return password
 
 
+@users.command("plan")
+@click.argument("email")
+@click.argument("plan")
+@json_option
+@handle_errors
+def plan(email, plan, as_json) -> None:
+    """Move EMAIL to PLAN (a plan of plans.toml or TRIPTYCH_PLANS). An upgrade tops up this
+    month's allowance; a downgrade keeps what is left of it until month end."""
+    from triptych.service.audit import Actor
+
+    old = app().accounts.by_email(email).plan
+    out = app().set_plan(email, plan)
+    if old != plan:
+        app().admin.record(Actor.cli(), "user.plan", email.strip().lower(), old, plan)
+    if as_json:
+        emit_json(out)
+    else:
+        name = app().plan_of(plan).name
+        console.print(f"{email} is on the {name} plan: {out['available']} credits available "
+                      f"({out['monthly_allowance']} a month).", highlight=False)
+
+
 @users.command("unrestricted")
 @click.argument("state", type=click.Choice(["on", "off"]))
 @user_option

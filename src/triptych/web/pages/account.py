@@ -26,7 +26,8 @@ def _account(request: Request, state: WebState, principal: Principal,
         key["created_words"] = readable.when(datetime.fromisoformat(key["created_at"]), now)
         used = key["last_used_at"]
         key["used_words"] = readable.when(datetime.fromisoformat(used), now) if used else "never"
-    return render(request, state, "account.html", principal, account=user, keys=keys, **extra)
+    return render(request, state, "account.html", principal, account=user, keys=keys,
+                  plan=state.tp.plan_of(user.plan), **extra)
 
 
 @router.get("/account", response_class=HTMLResponse)
