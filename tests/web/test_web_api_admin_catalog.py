@@ -64,3 +64,15 @@ def test_a_key_with_a_cap_over_the_api(client, tp) -> None:
     assert "resets on" in error["message"]
     assert client.post("/v1/keys", headers=boss,
                        json={"monthly_cap": 0}).status_code == 422
+
+
+def test_the_openai_endpoint_answers_a_reached_cap_as_out_of_quota(client, tp) -> None:
+    owner = make_key(tp, "boss@example.com")
+    made = client.post("/v1/keys", headers=owner, json={"monthly_cap": 1}).json()
+    capped = {"Authorization": f"Bearer {made['key']}"}
+    refused = client.post("/v1/images/generations", headers=capped,
+                          json={"prompt": "a star", "model": "fake-general"})
+    assert refused.status_code == 429 and refused.headers["x-should-retry"] == "false"
+    error = refused.json()["error"]
+    assert (error["type"], error["code"], error["cap"]) == ("insufficient_quota",
+                                                          "spend_cap_reached", 1)

@@ -33,6 +33,7 @@ from triptych.errors import (
     JobFailed,
     ModelUnavailable,
     ModerationBlocked,
+    SpendCapReached,
     TooManyJobs,
     TriptychError,
 )
@@ -134,6 +135,9 @@ def openai_error(exc: TriptychError) -> JSONResponse:
         status, kind = 429, "insufficient_quota"
         extra.update({k: exc.fields[k] for k in ("needed", "available", "renews_on",
                                                   "buy_url") if k in exc.fields})
+    elif isinstance(exc, SpendCapReached):  # the key's own quota: as out of credit
+        status, kind = 429, "insufficient_quota"
+        extra.update({k: exc.fields[k] for k in ("cap", "spent", "needed", "resets_on")})
     elif isinstance(exc, TooManyJobs | RateLimited):
         status, kind, retry = 429, "rate_limit_error", "true"
     elif isinstance(exc, Unauthorized):
