@@ -29,6 +29,8 @@ class WebConfig:
     password_memory_kib: int = 65536
     password_parallelism: int = 4
     metrics_token: str = ""  # when set, /metrics wants it as a bearer token
+    max_body_bytes: int = 1_048_576  # refused with 413 before anything reads more
+    trusted_proxies: str = ""  # CIDRs whose X-Forwarded-For is believed (client_ip.py)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
@@ -43,6 +45,8 @@ class WebConfig:
             password_parallelism=settings.password_parallelism,
             metrics_token=(settings.metrics_token.get_secret_value()
                            if settings.metrics_token else ""),
+            max_body_bytes=settings.max_body_bytes,
+            trusted_proxies=settings.trusted_proxies,
         )
 
 
