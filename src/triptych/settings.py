@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from triptych.address_lists import UpstreamAllow, parse_networks
 
 PROVIDERS = ("bfl", "gemini", "xai", "recraft", "byteplus", "fal", "replicate", "openai")
 
@@ -161,6 +163,18 @@ class Settings(BaseSettings):
     replicate_base_url: str = _url("Replicate", "https://api.replicate.com")
     openai_api_key: SecretStr | None = _key("OpenAI")
     openai_base_url: str = _url("OpenAI", "https://api.openai.com")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at start, naming the entry
+        return value
+
+    @field_validator("upstream_allow")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        UpstreamAllow.parse(value)
+        return value
 
     @property
     def resolved_database_url(self) -> str:
