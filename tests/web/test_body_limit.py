@@ -6,9 +6,7 @@ nothing in between buffers the upload."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import triptych
-from tests.support.processes import Proc, free_port, wait_for
+from tests.support.processes import Proc, serve_source
 from triptych.web.body_limit import describe
 
 LIMIT = 1_048_576  # the default
@@ -48,24 +45,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("body-limit")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPTYCH_")}
-    env.update(TRIPTYCH_HOME=str(home), TRIPTYCH_WARM_UP="false",
-               PYTHONPATH=os.pathsep.join(p for p in (str(Path(triptych.__file__).parents[1]),
-                                                      env.get("PYTHONPATH")) if p))
-    port = free_port()
-    proc = Proc("serve", [sys.executable, "-m", "triptych", "serve", "--host", "127.0.0.1",
-                          "--port", str(port), "--log-level", "warning"], env, home).start()
-
-    def ready() -> bool:
-        if not proc.alive():
-            raise RuntimeError(f"serve exited:\n{proc.text()[-3000:]}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 120, "triptych serve")
+    proc, port = serve_source(tmp_path_factory.mktemp("body-limit"))
     try:
         yield Server(proc, port)
     finally:
