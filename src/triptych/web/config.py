@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from triptych.private_files import private_dir
 from triptych.settings import Settings
 
 
@@ -55,7 +56,7 @@ def load_or_create_secret(home: Path) -> str:
     path = home / "web-secret"
     if path.exists():
         return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     secret = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
