@@ -189,6 +189,13 @@ def test_redirects_are_bounded(alt_server: FakeServer) -> None:
     assert len(alt_server.calls) == FAST.max_redirects + 1
 
 
+@pytest.mark.parametrize("url", ["http://cdn.example.com:99999/x", "http://[::1/x",
+                                 "http://[::1]:80x/x"])
+def test_a_malformed_url_is_an_unusable_result(url: str) -> None:
+    with pytest.raises(FatalError, match="unusable result URL"):
+        http().download(url)
+
+
 def test_an_unresolvable_name_is_a_retryable_connection_failure() -> None:
     def resolver(host: str, port: int) -> list[str]:
         raise OSError("Name or service not known")

@@ -244,7 +244,11 @@ class ProviderHttp:
         return bool(host) and any(_host_matches(host, p) for p in self._trusted)
 
     def _check_url(self, url: str, what: str) -> None:
-        scheme = urlsplit(url).scheme.lower()
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as exc:  # e.g. an unclosed [IPv6 bracket
+            raise FatalError(f"{self.display} returned an unusable {what}.",
+                             detail=self.redact(f"{url[:200]}: {exc}")) from None
         if scheme not in ("http", "https"):
             raise FatalError(
                 f"{self.display} returned an unusable {what}.",
@@ -321,8 +325,12 @@ class ProviderHttp:
         self._check_url(url, what)
         try:
             parts = urlsplit(url)
-            default_port = 443 if parts.scheme.lower() == "https" else 80
-            self.upstream.refuse_literal(parts.hostname or "", parts.port or default_port)
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError as exc:  # a port that is no number
+            raise FatalError(f"{self.display} returned an unusable {what}.",
+                             detail=self.redact(f"{url[:200]}: {exc}")) from None
+        try:
+            self.upstream.refuse_literal(parts.hostname or "", port)
             return self._with_retries(
                 lambda: self._request_once(self._download_client, "GET", url, None, {}, None,
                                            cap),
@@ -339,7 +347,7 @@ class ProviderHttp:
                 detail=self.redact(f"refused {what} {url[:200]}{via}: {exc}; an operator can "
                                    "allow a self-hosted upstream with TRIPTYCH_UPSTREAM_ALLOW"),
             ) from None
-        except (httpx.InvalidURL, ValueError) as exc:
+        except httpx.InvalidURL as exc:
             raise FatalError(f"{self.display} returned an unusable {what}.",
                              detail=self.redact(f"{url[:200]}: {exc}")) from None
 
