@@ -68,12 +68,13 @@ class Upload:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-def upload(port: int, *, declared: bool, total: int = HUGE) -> Upload:
+def upload(port: int, *, declared: bool, total: int = HUGE, path: str = "/v1/generations",
+           content_type: str = "application/json") -> Upload:
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     framing = (f"Content-Length: {total}" if declared else "Transfer-Encoding: chunked")
-    head = (f"POST /v1/generations HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\n{framing}\r\n\r\n").encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: {content_type}\r\n{framing}\r\n\r\n").encode()
     state = Upload()
     piece = b"x" * CHUNK
 
@@ -153,6 +154,20 @@ def test_a_300_mb_body_is_refused_at_the_limit_with_memory_flat(server: Server,
     assert state.closed
     assert state.sent < 64 * MIB, state.sent
     assert after - before < 16 * MIB, (before, after)
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/v1/images/generations", "application/json"),
+    ("/login", "application/x-www-form-urlencoded"),  # a page's form
+])
+def test_every_kind_of_route_is_cut_off_at_the_limit(server: Server, path: str,
+                                                    content_type: str) -> None:
+    state = upload(server.port, declared=False, total=8 * MIB, path=path,
+                   content_type=content_type)
+    status, body = status_and_body(state.answer)
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
+    assert state.closed
+    # (the fixture checks the server logged no error for any of these)
 
 
 def test_a_body_within_the_limit_still_reaches_the_route(server: Server) -> None:
