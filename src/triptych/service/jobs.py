@@ -51,6 +51,7 @@ from triptych.errors import (
 )
 from triptych.service import metrics
 from triptych.service.clock import Clock, next_period_start
+from triptych.service.idempotency import check_key
 from triptych.service.job_status import (
     CANCELED,
     FAILED,
@@ -240,7 +241,7 @@ class JobService:
         ``api_key_id``: the key that asked; its monthly spend cap is checked in the same
         transaction as the hold."""
         # An empty key is no key: stored, it would collide on the unique index with the next.
-        idempotency_key = idempotency_key or None
+        idempotency_key = check_key(idempotency_key)
         cards = [self.card(spec.model_id) for spec in specs]
         for card, spec in zip(cards, specs, strict=True):
             check_prompt(spec.prompt, spec.content_mode)  # before anything is charged

@@ -30,7 +30,8 @@ def check_provider(provider: str, settings: Settings, catalog: Catalog) -> dict[
         env = f"TRIPTYCH_{provider.upper()}_API_KEY"
         return {**row, "status": "not_configured", "detail": f"set {env} to enable"}
     module = importlib.import_module(f"triptych.engines.providers.{provider}")
-    engine = module.factory.engine_for(key, base_url, _first_target(provider, catalog))
+    engine = module.factory.engine_for(key, base_url, _first_target(provider, catalog),
+                                       upstream_allow=settings.upstream_allow)
     try:
         result = engine.check()
     finally:

@@ -52,7 +52,8 @@ def setup(request, tmp_path, main_server: FakeServer, alt_server: FakeServer
                                                  trusted_hosts=("127.0.0.2",)))
     settings = Settings(home=tmp_path / "home", _env_file=None, catalog=str(catalog),
                         warm_up=False, replicate_api_key=KEY,
-                        replicate_base_url=main_server.url)
+                        replicate_base_url=main_server.url,
+                        upstream_allow=alt_server.allow)  # the fake's file host
     try:
         if request.param == "postgres":
             with fresh_pg_schema() as schema:
