@@ -1,7 +1,7 @@
 """operators: catalog overrides, audit log, disabled users, API key spend caps
 
-Revision ID: 0005_operators
-Revises: 0006_payments
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 16:30:00
 
 Hand-written; the new tables' models live in ``triptych.db.operator_models``.
@@ -12,8 +12,8 @@ from alembic import op
 
 import triptych.db.operator_models  # noqa: F401  (puts the tables on Base.metadata)
 
-revision = "0005_operators"
-down_revision = "0006_payments"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

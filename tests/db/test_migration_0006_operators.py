@@ -40,7 +40,7 @@ def test_down_and_up_again(tp) -> None:
     config.set_main_option("script_location", str(db_engine._MIGRATIONS))
     with tp.db.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0006_payments")
+        command.downgrade(config, "0005")
     inspector = inspect(tp.db)
     assert not {"model_overrides", "audit_log"} & set(inspector.get_table_names())
     assert "monthly_cap" not in {c["name"] for c in inspector.get_columns("api_keys")}

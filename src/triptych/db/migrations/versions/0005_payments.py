@@ -1,6 +1,6 @@
 """payments: Stripe events, paid credit packs, subscriptions
 
-Revision ID: 0006_payments
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06 16:40:00
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import triptych.db.payment_models  # noqa: F401  (puts the tables on Base.metadata)
 
-revision = "0006_payments"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
