@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from triptych.catalog.local_model import LocalModel
+
 Family = Literal[
     "diffusion",
     "distilled-diffusion",
@@ -55,6 +57,7 @@ class ModelCard(BaseModel):
     engine: str  # "<scheme>:<target>", e.g. "builtin:pico-turbo" or "bfl:flux-2-pro"
     version: str = ""
     builtin: bool = False
+    local: LocalModel | None = None  # how a local open-weight (diffusers:) model runs here
 
     @field_validator("engine")
     @classmethod

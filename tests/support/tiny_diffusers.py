@@ -1,0 +1,105 @@
+"""Tiny diffusers pipelines built offline from configs (random weights, a tokenizer written
+from a small byte-level vocabulary), saved with ``save_pretrained``: real pipeline classes
+that run a step in milliseconds on a CPU. Used by the diffusers engine's tests,
+``scripts/gpu_smoke.py`` and ``benchmarks/model_swap.py``; nothing touches the hub."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+
+def _byte_chars() -> list[str]:
+    """GPT-2's byte-to-printable-character table (the alphabet of byte-level BPE)."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+                 + list(range(ord("®"), ord("ÿ") + 1)))
+    out, extra = [], 0
+    for b in range(256):
+        if b in printable:
+            out.append(chr(b))
+        else:
+            out.append(chr(256 + extra))
+            extra += 1
+    return out
+
+
+def write_clip_tokenizer(folder: Path) -> Path:
+    """A CLIP BPE tokenizer with every byte as a token and no merges: enough to turn any
+    prompt into ids, and written locally (the usual test tokenizers live on the hub)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = _byte_chars()
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in chars:
+        vocab.setdefault(ch, len(vocab))
+        vocab.setdefault(ch + "</w>", len(vocab))
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    from transformers import CLIPTokenizer
+
+    tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
+                        pad_token="<|endoftext|>", model_max_length=16)
+    tok.save_pretrained(str(folder))
+    return folder
+
+
+def _clip_config(seed: int):
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32,
+                          intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4,
+                          num_hidden_layers=2, vocab_size=600, hidden_act="gelu",
+                          projection_dim=32, max_position_embeddings=16)
+
+
+def build_tiny_sdxl(folder: Path, seed: int = 0, width: int = 32) -> Path:
+    """A StableDiffusionXLPipeline (the SDXL-Turbo class) with ~1 M parameters."""
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(width, width * 2), layers_per_block=1, sample_size=32,
+        in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+        use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=6 * 8 + 32, cross_attention_dim=64,
+        norm_num_groups=1)
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, steps_offset=1,
+                                       beta_schedule="scaled_linear",
+                                       timestep_spacing="trailing")
+    vae = AutoencoderKL(block_out_channels=[16, 32], in_channels=3, out_channels=3,
+                        down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4,
+                        norm_num_groups=16, sample_size=64)
+    text_encoder = CLIPTextModel(_clip_config(seed))
+    text_encoder_2 = CLIPTextModelWithProjection(_clip_config(seed))
+    tok_dir = write_clip_tokenizer(folder.parent / f".{folder.name}-tokenizer")
+    tokenizer = CLIPTokenizer.from_pretrained(str(tok_dir))
+    pipe = StableDiffusionXLPipeline(
+        vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer, unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True)
+    pipe.save_pretrained(str(folder))
+    return folder
+
+
+def tiny_card(model_id: str, folder: Path, **local: object):
+    """A catalog card for a tiny pipeline folder: 32 to 64 px, 2 steps, guidance off."""
+    from triptych.catalog.card import ModelCard
+    from triptych.catalog.local_model import LocalModel
+
+    settings = {"guidance": 0.0, **local}
+    return ModelCard(id=model_id, name=f"Tiny {model_id}", provider="Local (diffusers)",
+                     family="diffusion", tier="fast", credits=2, quality="draft",
+                     description="A tiny random pipeline for tests.", max_width=64,
+                     max_height=64, min_width=32, min_height=32, default_width=32,
+                     default_height=32, max_n=4, default_steps=2, max_steps=4,
+                     engine=f"diffusers:{folder}", local=LocalModel(**settings))
