@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+import triptych.engines.diffusers_engine.loading  # noqa: F401  (quiet, offline diffusers)
+
 
 def _byte_chars() -> list[str]:
     """GPT-2's byte-to-printable-character table (the alphabet of byte-level BPE)."""

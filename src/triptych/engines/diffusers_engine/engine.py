@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import threading
 from collections.abc import Hashable
@@ -353,9 +354,7 @@ class DiffusersFactory:
             inspect_folder(resolve(card.target, settings.resolved_models_dir))
         except FolderProblem as exc:
             return Availability(False, str(exc))
-        try:
-            import diffusers  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("diffusers") is None:
             return Availability(False, "the diffusers package is not installed")
         return Availability(True)
 

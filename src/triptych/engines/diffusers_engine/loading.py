@@ -8,6 +8,7 @@ The class comes from the folder's ``model_index.json`` through ``AutoPipelineFor
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,16 @@ from triptych.catalog.local_model import LocalModel
 from triptych.engines.diffusers_engine.folder import PipelineFolder
 from triptych.engines.residency import module_bytes
 
-# Before diffusers and huggingface_hub first import: they read it once.
+# Before diffusers, transformers and huggingface_hub first import: they read these once
+# (as triptych/embeddings.py does for the sentence model).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # a server's log is no terminal
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Importing diffusers' pipelines names transformers' image processors, which warn (once, at
+# whatever moment they are first named) that torchvision is absent; text-to-image never uses
+# them, and the warning would land in the middle of someone else's output.
+logging.getLogger("transformers.utils.import_utils").setLevel(logging.ERROR)
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -87,7 +95,7 @@ def load(folder: PipelineFolder, local: LocalModel, device: str) -> LoadedPipeli
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
-    diffusers_logging.disable_progress_bar()  # a server's log is no terminal
+    diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
     dtype = resolve_dtype(local.dtype, device)
     kwargs = dict(dtype=dtype, local_files_only=True)
