@@ -387,15 +387,18 @@ class JobService:
         return self._succeed(job, card, result, seconds)
 
     def to_warm(self, model_ids: list[str]) -> list[str]:
-        """The built-in models among these that warm_up would load (none when it is off)."""
-        return [m for m in model_ids
-                if self.ctx.settings.warm_up and pool_of(self.card(m)) == "builtin"]
+        """The models among these that warm_up would load: the built-in ones (unless
+        warm-up is off) and those named in ``TRIPTYCH_RESIDENCY_PRELOAD``."""
+        settings = self.ctx.settings
+        preload = set(settings.preload_models)
+        return [m for m in model_ids if m in preload
+                or (settings.warm_up and pool_of(self.card(m)) == "builtin")]
 
     def warm_up(self, model_ids: list[str]) -> None:
-        """Load built-in models and make one throwaway image each, so the first user's job
-        does not pay for reading weights and preparing the runtime (seconds on a fresh
-        install). Nothing is stored or charged; a model that fails here fails its jobs
-        later with the real error."""
+        """Load built-in (and preloaded) models and make one throwaway image each, so the
+        first user's job does not pay for reading weights and preparing the runtime.
+        Nothing is stored or charged; a model that fails here fails its jobs later with the
+        real error."""
         todo = self.to_warm(model_ids)
         self.warming = {"ready": 0, "of": len(todo)}
         for model_id in todo:

@@ -76,6 +76,7 @@ def run_worker(make_facade: Callable[[], Triptych], patterns: list[str],
     app = make_celery(tp.settings)
     app.conf.task_queues = [make_queue(q) for q in the_plan.queues]
     served = [c.id for c in the_plan.models]
+    tasks.use_served(served)
     if the_plan.pool != "prefork":
         tasks.use_jobs(tp.jobs)  # jobs run in this process: share its facade
         tp.jobs.warm_up(served)  # before taking the first job
