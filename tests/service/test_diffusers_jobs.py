@@ -69,8 +69,15 @@ def local_tp(db, request, settings, clock, fake_factory, card) -> Iterator[Tript
 
 
 def test_local_models_go_to_the_gpu_pool(card):
+    from triptych.service.distributed.worker import plan
+
     assert pool_of(card) == "gpu"
     assert queue_for(card) == "triptych.gpu.tiny-local"
+    # `triptych worker --models gpu`: one process holds each model once
+    the_plan = plan([*FAKE_CARDS, card], ["gpu"], None)
+    assert [c.id for c in the_plan.models] == ["tiny-local"]
+    assert (the_plan.queues, the_plan.pool, the_plan.concurrency) == (
+        ["triptych.gpu.tiny-local"], "solo", 1)
 
 
 @BOTH_DBS
