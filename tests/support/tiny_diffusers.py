@@ -41,7 +41,7 @@ def write_clip_tokenizer(folder: Path) -> Path:
     from transformers import CLIPTokenizer
 
     tok = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"),
-                        pad_token="<|endoftext|>", model_max_length=16)
+                        pad_token="<|endoftext|>", model_max_length=77)
     tok.save_pretrained(str(folder))
     return folder
 
@@ -52,7 +52,7 @@ def _clip_config(seed: int):
     return CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32,
                           intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4,
                           num_hidden_layers=2, vocab_size=600, hidden_act="gelu",
-                          projection_dim=32, max_position_embeddings=16)
+                          projection_dim=32, max_position_embeddings=77)
 
 
 def build_tiny_sdxl(folder: Path, seed: int = 0, width: int = 32) -> Path:
