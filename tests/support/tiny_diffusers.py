@@ -105,3 +105,36 @@ def tiny_card(model_id: str, folder: Path, **local: object):
                      max_height=64, min_width=32, min_height=32, default_width=32,
                      default_height=32, max_n=4, default_steps=2, max_steps=4,
                      engine=f"diffusers:{folder}", local=LocalModel(**settings))
+
+
+def build_tiny_flux(folder: Path, seed: int = 0) -> Path:
+    """A FluxPipeline (the FLUX.1 [schnell] class): a one-block flow transformer whose
+    latents are packed into tokens, CLIP and T5 text encoders."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxPipeline,
+        FluxTransformer2DModel,
+    )
+    from transformers import CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1,
+        attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+        pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
+    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3,
+                        block_out_channels=(16, 32), down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, layers_per_block=1,
+                        latent_channels=4, norm_num_groups=16, use_quant_conv=False,
+                        use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+    t5 = T5EncoderModel(T5Config(vocab_size=600, d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                 num_heads=4, relative_attention_num_buckets=8,
+                                 decoder_start_token_id=0, pad_token_id=1, eos_token_id=1))
+    tok_dir = write_clip_tokenizer(folder.parent / f".{folder.name}-tokenizer")
+    tokenizer = CLIPTokenizer.from_pretrained(str(tok_dir))
+    pipe = FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae,
+                        text_encoder=CLIPTextModel(_clip_config(seed)), tokenizer=tokenizer,
+                        text_encoder_2=t5, tokenizer_2=tokenizer, transformer=transformer)
+    pipe.save_pretrained(str(folder))
+    return folder

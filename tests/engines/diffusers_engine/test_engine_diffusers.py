@@ -225,6 +225,18 @@ def test_allowed_sizes_from_the_catalog(tiny_dirs, settings, residency):
         e.generate(req(size=64))
 
 
+def test_a_flux_pipeline_draws_and_previews_its_packed_latents(tiny_dirs, settings,
+                                                                residency):
+    e = engine(tiny_card("flux", tiny_dirs["flux"]), settings, residency)
+    seen: list[tuple[float, Image.Image | None]] = []
+    result = e.generate(GenerationRequest("a cat", 64, 32, seed=1, steps=2),
+                        lambda f, p: seen.append((f, p)))
+    assert result.notes["pipeline"] == "FluxPipeline"
+    assert result.images[0].image.size == (64, 32)
+    assert [f for f, _ in seen] == [0.5, 1.0]
+    assert all(p is not None and p.size == (64, 32) for _, p in seen)  # the request's aspect
+
+
 # ---------------------------------------------------------------------- batches
 
 
@@ -238,8 +250,9 @@ def test_batch_keys_group_compatible_requests(tiny_dirs, settings, residency):
     assert key != e.batch_key(req(options={"negative_prompt": "blur"}))
 
 
-def test_a_batch_gives_each_request_its_image_alone(tiny_dirs, settings, residency):
-    e = engine(tiny_card("alpha", tiny_dirs["alpha"]), settings, residency)
+@pytest.mark.parametrize("model", ["alpha", "flux"])
+def test_a_batch_gives_each_request_its_image_alone(tiny_dirs, settings, residency, model):
+    e = engine(tiny_card(model, tiny_dirs[model]), settings, residency)
     requests = [req(seed=1), req(seed=2, n=2, prompt="two green triangles"), req(seed=3)]
     alone = [e.generate(r) for r in requests]
     seen: list[list[float]] = [[], [], []]
@@ -318,3 +331,15 @@ def test_a_small_budget_evicts_the_other_model_and_the_image_survives_a_reload(
     assert report["models"][0]["model"] == "alpha"
     assert report["models"][0]["bytes"] == one_model
     manager.clear()
+
+
+def test_the_attention_backend_is_set_and_a_wrong_one_is_a_clear_error(tiny_dirs, settings,
+                                                                       residency):
+    native = engine(tiny_card("native", tiny_dirs["flux"], attention="native"), settings,
+                    residency)
+    assert native.generate(req()).images
+    wrong = engine(tiny_card("wrong", tiny_dirs["flux"], attention="warp-drive"), settings,
+                   residency)
+    with pytest.raises(ProviderUnavailableError, match="warp-drive"):
+        wrong.generate(req())
+    assert not residency.is_resident("wrong")

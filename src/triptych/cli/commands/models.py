@@ -74,7 +74,7 @@ def add_local(path: Path, model_id: str, credits: int, tier: str | None, name: s
         if write is not None:
             append_entry(write, text)
     except (FolderProblem, ValueError) as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     if write is None:
         click.echo(text, nl=False)
