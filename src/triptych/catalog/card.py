@@ -54,10 +54,10 @@ class ModelCard(BaseModel):
     takes_seed: bool = True
     default_steps: int | None = None
     max_steps: int | None = None
+    local: LocalModel | None = None  # how a local open-weight (diffusers:) model runs here
     engine: str  # "<scheme>:<target>", e.g. "builtin:pico-turbo" or "bfl:flux-2-pro"
     version: str = ""
     builtin: bool = False
-    local: LocalModel | None = None  # how a local open-weight (diffusers:) model runs here
 
     @field_validator("engine")
     @classmethod
