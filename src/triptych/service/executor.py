@@ -47,7 +47,6 @@ def make_executor(tp: Triptych, workers: int | None = None) -> Executor:
         first = []
     warm = first + [c.id for c in tp.catalog
                     if c.builtin and c.id not in first and tp.availability(c)[0]]
-    warm += [m for m in tp.settings.preload_models if m in tp.catalog and m not in warm]
     return InProcessExecutor(tp.jobs, workers=workers or tp.settings.workers, warm=warm)
 
 
@@ -55,7 +54,10 @@ class InProcessExecutor:
     def __init__(self, jobs: JobService, workers: int = 2,
                  recovery_interval: float | None = None, warm: list[str] | None = None) -> None:
         self.jobs = jobs
-        self.warm = warm or []  # built-in models to load in the background at start
+        # built-in models, then those the operator preloads (TRIPTYCH_RESIDENCY_PRELOAD), to
+        # load in the background at start
+        self.warm = [*(warm or []), *(m for m in jobs.ctx.settings.preload_models
+                                     if m in jobs.ctx.catalog and m not in (warm or []))]
         # Within a priority, jobs for local models already loaded go first (fewer swaps).
         self._queue = ResidentFirstQueue(needs_swap_for(jobs),
                                          jobs.ctx.settings.resident_first_skips)
