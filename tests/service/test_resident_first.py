@@ -132,3 +132,15 @@ def test_the_embedded_executor_prefers_the_loaded_model(local_tp):
         executor.dispatch(job_id, 1, model)
     assert executor._queue.get() == ids[1]
     assert executor._queue.get() == ids[0]
+
+
+def test_preloaded_models_are_loaded_at_start(local_tp):
+    from triptych.service.executor import InProcessExecutor
+
+    local_tp.settings.residency_preload = "cold, not-in-catalog"
+    executor = InProcessExecutor(local_tp.jobs, workers=1, warm=["fake-draft"])
+    assert executor.warm == ["fake-draft", "cold"]
+    assert local_tp.jobs.to_warm(["hot", "cold"]) == ["cold"]
+    local_tp.jobs.warm_up(["hot", "cold"])
+    assert residency.shared().is_resident("cold") and not residency.shared().is_resident("hot")
+    assert local_tp.history() == []  # nothing stored or charged
