@@ -131,3 +131,24 @@ def test_a_missing_folder_is_unavailable_and_charges_nothing(local_tp, card, tmp
         tp.generate("a cat", "gone")
     assert tp.credits()["available"] == 50
     tp.db.dispose()
+
+
+@BOTH_DBS
+def test_a_cancel_stops_a_running_local_job_between_steps(local_tp, monkeypatch):
+    from triptych.service import jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "CANCEL_CHECK_AFTER", 0.0)
+    monkeypatch.setattr(jobs_module, "CANCEL_CHECK_EVERY", 0.0)
+    job_id = local_tp.submit("a red circle", "tiny-local", seed=4, steps=4)["id"]
+    steps: list[float] = []
+
+    def cancel_at_first_step(fraction, _preview):
+        steps.append(fraction)
+        if len(steps) == 1:
+            local_tp.cancel(job_id)
+
+    job = local_tp.run(job_id, cancel_at_first_step)
+    assert job["status"] == "canceled" and job["charged"] == 0
+    assert steps == [0.25]  # the pipeline stopped after the step that saw the cancel
+    assert local_tp.credits()["available"] == 50 and local_tp.credits()["held"] == 0
+    assert local_tp.verify_ledger() == []

@@ -75,6 +75,16 @@ LOST_MESSAGE = ("The worker running this job stopped. Nothing was charged; pleas
 Progress = Callable[[float, Any], None]
 PROGRESS_EVERY = 0.1  # seconds between two progress events published for one job
 PREVIEW_EVERY = 0.5  # seconds between two previews
+# A job running longer than CANCEL_CHECK_AFTER seconds looks for a cancel between engine
+# steps, at most every CANCEL_CHECK_EVERY seconds (one primary-key read): a 30-step local
+# model stops within a step; a sub-second built-in job never pays for the read.
+CANCEL_CHECK_AFTER = 1.0
+CANCEL_CHECK_EVERY = 0.5
+
+
+class CanceledWhileRunning(Exception):
+    """Raised from a running job's progress callback once its cancel is seen: engines let a
+    callback's exception through, so the model stops between two steps."""
 
 
 # The statements every job runs, built once (Core with bound parameters: a fraction of an
@@ -352,10 +362,15 @@ class JobService:
         )
 
         sent = {"event": float("-inf"), "preview": float("-inf")}
+        cancel_check = {"at": time.monotonic() - CANCEL_CHECK_EVERY + CANCEL_CHECK_AFTER}
 
         def on_progress(fraction: float, preview: Any = None) -> None:
             if progress is not None:  # the caller's own callback sees every step
                 progress(fraction, preview)
+            if time.monotonic() - cancel_check["at"] >= CANCEL_CHECK_EVERY:
+                cancel_check["at"] = time.monotonic()
+                if self._cancel_requested(job_id):
+                    raise CanceledWhileRunning(job_id)
             # Subscribers (possibly across processes) get at most PROGRESS_EVERY events and
             # PREVIEW_EVERY previews a second: a fast model steps far quicker than a person
             # can watch, and each event is encoded, published and streamed.
@@ -377,6 +392,8 @@ class JobService:
             if not result.images:
                 raise FatalError(f"{card.name} returned no image.")
             del result.images[job.n:]  # never store (or charge for) more than was asked
+        except CanceledWhileRunning:
+            return self._canceled_while_running(job, time.perf_counter() - started)
         except EngineError as exc:
             return self._fail(job, exc, time.perf_counter() - started)
         except Exception as exc:  # an engine bug must not leave credits held
@@ -511,6 +528,21 @@ class JobService:
             self._settle_void(s, self.ctx.ledger(s), job, FAILED, exc.code, message)
             return job
 
+    def _cancel_requested(self, job_id: str) -> bool:
+        with self.ctx.sessions() as s:
+            return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+    def _canceled_while_running(self, detached: JobRecord, seconds: float) -> Job:
+        """The engine stopped early for a cancel: refund, as when a cancel finds it done."""
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, detached.id, with_for_update=True)
+            assert job is not None
+            if job.status == RUNNING and job.attempts == detached.attempts:
+                job.seconds = seconds
+                self._settle_void(s, self.ctx.ledger(s), job, CANCELED, "canceled",
+                                  "Cancelled by you.")
+            return job
+
     def _settle_void(self, s: Session, ledger: Ledger, job: Job, status: str, code: str,
                      message: str) -> None:
         job.status = status
@@ -543,7 +575,8 @@ class JobService:
     # -- cancel and recovery ----------------------------------------------------------------
 
     def cancel(self, user_id: int, job_id: str) -> Job:
-        """Cancel a job: a queued one is refunded now, a running one when its engine returns."""
+        """Cancel a job: a queued one is refunded now, a running one when its engine stops
+        (between two steps, for engines that report progress) or returns."""
         with self.ctx.sessions.begin() as s:
             user = s.get(User, user_id)
             assert user is not None
