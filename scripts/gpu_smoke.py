@@ -13,6 +13,7 @@ the device:
   float32 and the device's half dtype (pass: no pixel more than 2 levels of 255 apart);
 * memory accounting: what the residency manager counts for a loaded model vs what the CUDA
   allocator gained when it loaded, and what an eviction gives back;
+* model offload: the same image as without it, with less held on the GPU between jobs;
 * compile on/off: first and steady-state image time with ``torch.compile`` off and on.
 
 Without a CUDA device it says so, runs what it can on the CPU (seeds, batching in float32,
@@ -106,6 +107,26 @@ def check_memory(folder: Path, device: str) -> dict:
     return out
 
 
+def check_offload(folder: Path, device: str) -> dict:
+    """Model offload: same image as without it, less held on the device between jobs."""
+    out = {}
+    images = {}
+    for offload in ("none", "model"):
+        manager = Residency()
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        e = engine(folder, device, "float32", manager, offload=offload)
+        images[offload] = pixels(e.generate(request(2)))
+        torch.cuda.synchronize(device)
+        out[f"{offload}_held_bytes"] = torch.cuda.memory_allocated(device) - before
+        out[f"{offload}_counted_bytes"] = manager.report()["models"][0]["bytes"]
+        manager.clear()
+    diff = int(np.abs(images["none"] - images["model"]).max())
+    out["max_pixel_diff"] = diff
+    out["pass"] = diff <= 2 and out["model_held_bytes"] < out["none_held_bytes"]
+    return out
+
+
 def check_compile(folder: Path, device: str, runs: int = 5) -> dict:
     rows = {}
     for compiled in (False, True):
@@ -159,6 +180,8 @@ def main() -> int:
                                                          args.batch)
         manager.clear()
         checks["memory"] = check_memory(folder, device)
+        if device.startswith("cuda"):
+            checks["offload"] = check_offload(folder, device)
         if device.startswith("cuda") and not args.no_compile:
             checks["compile"] = check_compile(folder, device)
     report["checks"] = checks

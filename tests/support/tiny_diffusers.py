@@ -138,3 +138,15 @@ def build_tiny_flux(folder: Path, seed: int = 0) -> Path:
                         text_encoder_2=t5, tokenizer_2=tokenizer, transformer=transformer)
     pipe.save_pretrained(str(folder))
     return folder
+
+
+def add_preview_decoder(folder: Path) -> Path:
+    """A tiny AutoencoderTiny (TAESD's class) in ``preview_decoder/`` for 4-channel latents."""
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    AutoencoderTiny(in_channels=3, out_channels=3, encoder_block_out_channels=(16, 16),
+                    decoder_block_out_channels=(16, 16), num_encoder_blocks=(1, 1),
+                    num_decoder_blocks=(1, 1), latent_channels=4
+                    ).save_pretrained(str(folder / "preview_decoder"))
+    return folder

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tests.support.tiny_diffusers import tiny_card
+from tests.support.tiny_diffusers import add_preview_decoder, tiny_card
 
 from triptych.engines import registry
 from triptych.engines.base import EngineResult, GenerationRequest
@@ -97,6 +97,23 @@ def test_progress_gives_fractions_and_previews(tiny_dirs, settings, residency):
     for p in (previews[1], previews[3]):
         assert isinstance(p, Image.Image) and p.mode == "RGB" and p.size == (64, 64)
         assert np.asarray(p).std() > 0  # a picture, not a flat fill
+
+
+def test_a_preview_decoder_in_the_folder_draws_the_previews(tiny_dirs, tmp_path, settings,
+                                                            residency, monkeypatch):
+    folder = tmp_path / "with-taesd"
+    shutil.copytree(tiny_dirs["alpha"], folder)
+    add_preview_decoder(folder)
+    from triptych.engines.diffusers_engine import previews
+
+    used = []
+    real = previews.decode
+    monkeypatch.setattr(previews, "decode", lambda *a: used.append(1) or real(*a))
+    seen = []
+    engine(tiny_card("taesd", folder), settings, residency).generate(
+        req(size=64), lambda f, p: seen.append(p))
+    assert used and all(p is not None and p.size == (64, 64) for p in seen)
+    assert residency.report()["models"][0]["bytes"] > 0  # the decoder counts too
 
 
 def test_a_raising_progress_callback_cancels_between_steps(tiny_dirs, settings, residency):
