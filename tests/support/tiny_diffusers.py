@@ -150,3 +150,35 @@ def add_preview_decoder(folder: Path) -> Path:
                     num_decoder_blocks=(1, 1), latent_channels=4
                     ).save_pretrained(str(folder / "preview_decoder"))
     return folder
+
+
+def build_tiny_pixart_sigma(folder: Path, seed: int = 0) -> Path:
+    """A PixArtSigmaPipeline: a two-block transformer on a T5 encoder; its progress comes
+    through the older ``callback(step, t, latents)`` hook."""
+    from diffusers import (
+        AutoencoderKL,
+        DPMSolverMultistepScheduler,
+        PixArtSigmaPipeline,
+        PixArtTransformer2DModel,
+    )
+    from transformers import CLIPTokenizer, T5Config, T5EncoderModel
+
+    torch.manual_seed(seed)
+    transformer = PixArtTransformer2DModel(
+        sample_size=8, num_layers=2, patch_size=2, attention_head_dim=8, num_attention_heads=3,
+        caption_channels=32, in_channels=4, cross_attention_dim=24, out_channels=8,
+        attention_bias=True, activation_fn="gelu-approximate", num_embeds_ada_norm=1000,
+        norm_type="ada_norm_single", norm_elementwise_affine=False, norm_eps=1e-6)
+    vae = AutoencoderKL(block_out_channels=[16, 32], in_channels=3, out_channels=3,
+                        down_block_types=["DownEncoderBlock2D"] * 2,
+                        up_block_types=["UpDecoderBlock2D"] * 2, latent_channels=4,
+                        norm_num_groups=16, sample_size=64)
+    t5 = T5EncoderModel(T5Config(vocab_size=600, d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                 num_heads=4, relative_attention_num_buckets=8,
+                                 decoder_start_token_id=0, pad_token_id=1, eos_token_id=1))
+    tok_dir = write_clip_tokenizer(folder.parent / f".{folder.name}-tokenizer")
+    pipe = PixArtSigmaPipeline(tokenizer=CLIPTokenizer.from_pretrained(str(tok_dir)),
+                               text_encoder=t5, vae=vae, transformer=transformer,
+                               scheduler=DPMSolverMultistepScheduler())
+    pipe.save_pretrained(str(folder))
+    return folder

@@ -36,6 +36,9 @@ class LocalModel(BaseModel):
     max_guidance: float = 20.0
     sizes: list[str] = Field(default_factory=list)  # "WxH" allowed; empty: any multiple of 16
     preview_every: int = Field(1, ge=1)  # steps between two progress previews
+    # PixArt-Σ and SANA draw at the nearest trained aspect ratio, then resize to the size
+    # asked; False draws at exactly the size asked
+    resolution_binning: bool = True
 
     @field_validator("device")
     @classmethod

@@ -32,6 +32,13 @@ def engine(card, settings, residency) -> DiffusersEngine:
     return DiffusersEngine(card, settings, residency)
 
 
+def local_card(model: str, dirs, **local):
+    """The tiny model's card; PixArt-Σ with guidance (CFG) on and exact sizes."""
+    if model == "pixart":
+        local = {"guidance": 4.5, "resolution_binning": False, **local}
+    return tiny_card(model, dirs[model], **local)
+
+
 def req(seed: int = 1, n: int = 1, size: int = 32, **kw) -> GenerationRequest:
     return GenerationRequest(prompt=kw.pop("prompt", "a red circle"), width=size, height=size,
                              seed=seed, n=n, **kw)
@@ -116,8 +123,10 @@ def test_a_preview_decoder_in_the_folder_draws_the_previews(tiny_dirs, tmp_path,
     assert residency.report()["models"][0]["bytes"] > 0  # the decoder counts too
 
 
-def test_a_raising_progress_callback_cancels_between_steps(tiny_dirs, settings, residency):
-    e = engine(tiny_card("alpha", tiny_dirs["alpha"]), settings, residency)
+@pytest.mark.parametrize("model", ["alpha", "pixart"])  # callback_on_step_end, callback
+def test_a_raising_progress_callback_cancels_between_steps(tiny_dirs, settings, residency,
+                                                           model):
+    e = engine(local_card(model, tiny_dirs), settings, residency)
     calls = []
 
     def cancel(fraction, _preview):
@@ -242,6 +251,18 @@ def test_allowed_sizes_from_the_catalog(tiny_dirs, settings, residency):
         e.generate(req(size=64))
 
 
+def test_a_pixart_sigma_pipeline_draws_through_its_older_callback(tiny_dirs, settings,
+                                                                   residency):
+    e = engine(local_card("pixart", tiny_dirs), settings, residency)
+    seen: list[tuple[float, Image.Image | None]] = []
+    result = e.generate(GenerationRequest("a cat", 64, 32, seed=1, steps=2),
+                        lambda f, p: seen.append((f, p)))
+    assert result.notes == {"pipeline": "PixArtSigmaPipeline", "device": "cpu",
+                            "guidance": 4.5}
+    assert result.images[0].image.size == (64, 32)
+    assert [f for f, _ in seen] == [0.5, 1.0] and all(p is not None for _, p in seen)
+
+
 def test_a_flux_pipeline_draws_and_previews_its_packed_latents(tiny_dirs, settings,
                                                                 residency):
     e = engine(tiny_card("flux", tiny_dirs["flux"]), settings, residency)
@@ -267,9 +288,9 @@ def test_batch_keys_group_compatible_requests(tiny_dirs, settings, residency):
     assert key != e.batch_key(req(options={"negative_prompt": "blur"}))
 
 
-@pytest.mark.parametrize("model", ["alpha", "flux"])
+@pytest.mark.parametrize("model", ["alpha", "flux", "pixart"])
 def test_a_batch_gives_each_request_its_image_alone(tiny_dirs, settings, residency, model):
-    e = engine(tiny_card(model, tiny_dirs[model]), settings, residency)
+    e = engine(local_card(model, tiny_dirs), settings, residency)
     requests = [req(seed=1), req(seed=2, n=2, prompt="two green triangles"), req(seed=3)]
     alone = [e.generate(r) for r in requests]
     seen: list[list[float]] = [[], [], []]

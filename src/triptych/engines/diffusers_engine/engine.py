@@ -299,6 +299,12 @@ class DiffusersEngine:
         kwargs: dict[str, Any] = {}
         if plan.guidance is not None and "guidance_scale" in params:
             kwargs["guidance_scale"] = plan.guidance
+        if "use_resolution_binning" in params:
+            kwargs["use_resolution_binning"] = self.local.resolution_binning
+        if "clean_caption" in params:  # PixArt: only with the packages it needs (else a warning)
+            from diffusers.utils import is_bs4_available, is_ftfy_available
+
+            kwargs["clean_caption"] = is_bs4_available() and is_ftfy_available()
         if "callback_on_step_end" in params:
             def step_end(_pipe: Any, step: int, _t: Any, tensors: dict[str, Any]) -> dict:
                 on_step(step, tensors["latents"])
