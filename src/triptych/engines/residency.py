@@ -202,7 +202,7 @@ class Residency:
             except Exception:
                 log.warning("unloading %s failed", resident.key, exc_info=True)
         resident.value = None
-        _release_memory(resident.device)
+        release_memory(resident.device)
 
     # ------------------------------------------------------------------ letting go
     def evict(self, key: str) -> bool:
@@ -283,7 +283,8 @@ def _device_total(device: str) -> int | None:
         return None
 
 
-def _release_memory(device: str) -> None:
+def release_memory(device: str) -> None:
+    """Collect what was let go and give the CUDA allocator's cache back to the device."""
     gc.collect()
     if device.startswith("cuda"):
         try:

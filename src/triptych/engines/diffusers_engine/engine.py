@@ -56,7 +56,7 @@ from triptych.engines.errors import (
     ProviderUnavailableError,
 )
 from triptych.engines.options import OptionSpec
-from triptych.engines.residency import Residency
+from triptych.engines.residency import Residency, release_memory
 from triptych.engines.residency import shared as shared_residency
 
 if TYPE_CHECKING:
@@ -326,6 +326,7 @@ class DiffusersEngine:
     def _failure(self, exc: Exception) -> EngineError:
         if is_out_of_memory(exc):
             freed = self.residency.evict_idle(self.device, keep=self.card.id)
+            release_memory(self.device)  # the failed run's activations, at least
             log.warning("%s ran out of memory on %s (unloaded %s)", self.card.id, self.device,
                         ", ".join(freed) or "nothing")
             return OutOfMemoryError(
