@@ -55,7 +55,9 @@ class Cancelled(Exception):
 def test_registry_builds_it_for_the_diffusers_scheme(tiny_dirs, settings):
     card = tiny_card("alpha", tiny_dirs["alpha"])
     assert registry.availability(card, settings).available
-    assert isinstance(registry.create_engine(card, settings), DiffusersEngine)
+    built = registry.create_engine(card, settings)
+    built = getattr(built, "engine", built)  # the batcher may wrap it (engines/batching.py)
+    assert isinstance(built, DiffusersEngine)
     assert set(registry.options_for(card)) == {"guidance", "negative_prompt"}
 
 
@@ -381,3 +383,23 @@ def test_the_attention_backend_is_set_and_a_wrong_one_is_a_clear_error(tiny_dirs
     with pytest.raises(ProviderUnavailableError, match="warp-drive"):
         wrong.generate(req())
     assert not residency.is_resident("wrong")
+
+
+def test_concurrent_requests_through_the_batcher_match_alone(tiny_dirs, settings, residency):
+    """With the batcher (engines/batching.py, where it is installed): concurrent callers
+    share one pipeline call and each gets its image alone."""
+    batching = pytest.importorskip("triptych.engines.batching")
+    e = engine(tiny_card("alpha", tiny_dirs["alpha"]), settings, residency)
+    requests = [req(seed=s) for s in range(4)]
+    alone = [e.generate(r) for r in requests]
+    batcher = batching.BatchingEngine(e, window=0.5, max_batch=4, wait_when_idle=True)
+    out: list[EngineResult | None] = [None] * 4
+    threads = [threading.Thread(target=lambda k=k: out.__setitem__(
+        k, batcher.generate(requests[k]))) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert any(r is not None and r.notes.get("batched_with") for r in out)
+    for one, many in zip(alone, out, strict=True):
+        assert many is not None and np.abs(pixels(one) - pixels(many)).max() <= 2
