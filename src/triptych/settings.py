@@ -90,6 +90,22 @@ class Settings(BaseSettings):
         "Load the built-in models (one throwaway image each) when a server or worker "
         "starts, so the first image is as fast as the second."))
 
+    # -- local open-weight models (diffusers:, docs/local-models.md) ------------------------
+    models_dir: Path | None = Field(None, description=(
+        "Where relative `diffusers:` folders are read from; unset: `<home>/models`."))
+    residency_budget_gb: str = Field("", description=(
+        "GiB of loaded local models allowed per device: `24` for every device, or "
+        "`cuda:0=22,cuda:1=40,cpu=16`; unset: 90% of each GPU's memory, no limit elsewhere. "
+        "Loading past it evicts the least recently used idle model."))
+    residency_keep_alive_seconds: float = Field(0.0, description=(
+        "Unload a local model idle for this long (0: keep it until its room is needed)."))
+    residency_preload: str = Field("", description=(
+        "Comma-separated model ids to load when a server or worker starts (one throwaway "
+        "image each), so their first job does not wait for the load."))
+    resident_first_skips: int = Field(4, description=(
+        "How many times a queued job for a local model that is not loaded may be passed "
+        "over for jobs of models already loaded (fewer swaps); 0: strict queue order."))
+
     # -- running as a service (docs/deploy.md) ----------------------------------------------
     broker_url: str | None = Field(None, description=(
         "Celery broker (`redis://…` or `amqp://…`). Unset: models run in the serving process. "
@@ -207,6 +223,14 @@ class Settings(BaseSettings):
         if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
             return self.broker_url
         return None
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.home / "models"
+
+    @property
+    def preload_models(self) -> list[str]:
+        return [m.strip() for m in self.residency_preload.split(",") if m.strip()]
 
     @property
     def image_dir(self) -> Path:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from triptych.catalog.local_model import LocalModel
+
 Family = Literal[
     "diffusion",
     "distilled-diffusion",
@@ -52,6 +54,7 @@ class ModelCard(BaseModel):
     takes_seed: bool = True
     default_steps: int | None = None
     max_steps: int | None = None
+    local: LocalModel | None = None  # how a local open-weight (diffusers:) model runs here
     engine: str  # "<scheme>:<target>", e.g. "builtin:pico-turbo" or "bfl:flux-2-pro"
     version: str = ""
     builtin: bool = False

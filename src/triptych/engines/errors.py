@@ -3,6 +3,7 @@ the ledger and tell the user what to do without knowing which engine failed.
 
     EngineError
     ├── RetryableError            transient (timeout, 429, 5xx); the job may be retried
+    │   └── OutOfMemoryError           a local model ran out of device memory for this job
     ├── ModerationError           blocked by a safety system; ``side`` is "input" or "output"
     ├── InvalidRequestError       a parameter the model cannot honour; ``field`` names it
     ├── ProviderUnavailableError  auth failure, outage, missing key or missing checkpoint
@@ -36,6 +37,13 @@ class RetryableError(EngineError):
     ) -> None:
         super().__init__(message, detail=detail)
         self.retry_after = retry_after
+
+
+class OutOfMemoryError(RetryableError):
+    """A local model (``diffusers:``) ran out of GPU or CPU memory: smaller sizes, fewer
+    images or another moment (other models unloaded) may fit."""
+
+    code = "out_of_memory"
 
 
 class ModerationError(EngineError):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # scheme -> module exposing a module-level ``factory`` implementing EngineFactory
 _BUILTIN_SCHEMES = {
     "builtin": "triptych.engines.builtin",
+    "diffusers": "triptych.engines.diffusers_engine",
     "bfl": "triptych.engines.providers.bfl",
     "gemini": "triptych.engines.providers.gemini",
     "xai": "triptych.engines.providers.xai",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from triptych.engines import residency
 from triptych.service import job_counts, worker_registry
 from triptych.service.job_status import FINAL, IN_FLIGHT
 from triptych.service.redact import redact_url
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 
 
 def deployment_status(ctx: JobContext) -> dict[str, Any]:
-    """Workers alive, queue depth and oldest job per pool, jobs by state, and where the
-    broker, database and store are (credentials redacted)."""
+    """Workers alive (with the local models each has loaded), queue depth and oldest job per
+    pool, jobs by state, and where the broker, database and store are (credentials
+    redacted)."""
     settings = ctx.settings
     now = ctx.clock()
     with ctx.sessions() as s:
@@ -30,6 +32,7 @@ def deployment_status(ctx: JobContext) -> dict[str, Any]:
             "concurrency": w.concurrency, "started_at": w.started_at.isoformat(),
             "last_seen": w.last_seen.isoformat(),
             "last_seen_seconds_ago": round(max(0.0, (now - w.last_seen).total_seconds()), 1),
+            "residency": (w.notes or {}).get("residency"),
         } for w in live]
     states = job_counts.by_state(groups)
     return {
@@ -42,4 +45,7 @@ def deployment_status(ctx: JobContext) -> dict[str, Any]:
         "queues": {pool: {"depth": q.depth, "oldest_age_seconds": round(q.oldest_age_seconds, 1)}
                    for pool, q in job_counts.queues(groups, ctx.catalog, now).items()},
         "jobs": {state: states.get(state, 0) for state in (*IN_FLIGHT, *FINAL)},
+        # Local models loaded in this process (the embedded executor's, when a server asks);
+        # each worker reports its own above.
+        "residency": manager.report() if (manager := residency.current()) else None,
     }

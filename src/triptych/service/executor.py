@@ -9,15 +9,14 @@ memory queue, or any backlog another server on the same database can help with.
 
 from __future__ import annotations
 
-import itertools
 import logging
-import queue
 import threading
 from typing import TYPE_CHECKING, Protocol
 
 from triptych.db.models import Job
 from triptych.service.job_status import FINAL
 from triptych.service.jobs import JobService
+from triptych.service.resident_first import ResidentFirstQueue, needs_swap_for
 from triptych.service.sweeper import Sweeper
 
 if TYPE_CHECKING:
@@ -55,14 +54,18 @@ class InProcessExecutor:
     def __init__(self, jobs: JobService, workers: int = 2,
                  recovery_interval: float | None = None, warm: list[str] | None = None) -> None:
         self.jobs = jobs
-        self.warm = warm or []  # built-in models to load in the background at start
-        self._queue: queue.PriorityQueue[tuple[int, int, str | None]] = queue.PriorityQueue()
-        self._seq = itertools.count()
+        # built-in models, then those the operator preloads (TRIPTYCH_RESIDENCY_PRELOAD), to
+        # load in the background at start
+        self.warm = [*(warm or []), *(m for m in jobs.ctx.settings.preload_models
+                                     if m in jobs.ctx.catalog and m not in (warm or []))]
+        # Within a priority, jobs for local models already loaded go first (fewer swaps).
+        self._queue = ResidentFirstQueue(needs_swap_for(jobs),
+                                         jobs.ctx.settings.resident_first_skips)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self.workers = workers
-        self.sweeper = Sweeper(jobs, lambda job_id, priority, _model: self.dispatch(
-            job_id, priority), interval=recovery_interval)
+        self.sweeper = Sweeper(jobs, lambda job_id, priority, model: self.dispatch(
+            job_id, priority, model), interval=recovery_interval)
         self._done: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -86,7 +89,7 @@ class InProcessExecutor:
             if event is not None:
                 return event  # already waiting in our queue
             event = self._done[job_id] = threading.Event()
-        self._queue.put((priority, next(self._seq), job_id))
+        self._queue.put(priority, job_id, model_id)
         return event
 
     def wait(self, job_id: str, timeout: float | None = None) -> bool:
@@ -104,7 +107,7 @@ class InProcessExecutor:
         self.sweeper.stop()
         self._stop.set()
         for _ in self._threads:
-            self._queue.put((99, next(self._seq), None))
+            self._queue.put(99, None)
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -114,7 +117,7 @@ class InProcessExecutor:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            _, _, job_id = self._queue.get()
+            job_id = self._queue.get()
             if job_id is None:
                 return
             try:

@@ -80,6 +80,16 @@ LOST_MESSAGE = ("The worker running this job stopped. Nothing was charged; pleas
 Progress = Callable[[float, Any], None]
 PROGRESS_EVERY = 0.1  # seconds between two progress events published for one job
 PREVIEW_EVERY = 0.5  # seconds between two previews
+# A job running longer than CANCEL_CHECK_AFTER seconds looks for a cancel between engine
+# steps, at most every CANCEL_CHECK_EVERY seconds (one primary-key read): a 30-step local
+# model stops within a step; a sub-second built-in job never pays for the read.
+CANCEL_CHECK_AFTER = 1.0
+CANCEL_CHECK_EVERY = 0.5
+
+
+class CanceledWhileRunning(Exception):
+    """Raised from a running job's progress callback once its cancel is seen: engines let a
+    callback's exception through, so the model stops between two steps."""
 
 
 # The statements every job runs, built once (Core with bound parameters: a fraction of an
@@ -411,10 +421,15 @@ class JobService:
         )
 
         sent = {"event": float("-inf"), "preview": float("-inf")}
+        cancel_check = {"at": time.monotonic() - CANCEL_CHECK_EVERY + CANCEL_CHECK_AFTER}
 
         def on_progress(fraction: float, preview: Any = None) -> None:
             if progress is not None:  # the caller's own callback sees every step
                 progress(fraction, preview)
+            if time.monotonic() - cancel_check["at"] >= CANCEL_CHECK_EVERY:
+                cancel_check["at"] = time.monotonic()
+                if self._cancel_requested(job_id):
+                    raise CanceledWhileRunning(job_id)
             # Subscribers (possibly across processes) get at most PROGRESS_EVERY events and
             # PREVIEW_EVERY previews a second: a fast model steps far quicker than a person
             # can watch, and each event is encoded, published and streamed.
@@ -436,6 +451,8 @@ class JobService:
             if not result.images:
                 raise FatalError(f"{card.name} returned no image.")
             del result.images[job.n:]  # never store (or charge for) more than was asked
+        except CanceledWhileRunning:
+            return self._canceled_while_running(job, time.perf_counter() - started)
         except EngineError as exc:
             return self._fail(job, exc, time.perf_counter() - started)
         except Exception as exc:  # an engine bug must not leave credits held
@@ -446,15 +463,18 @@ class JobService:
         return self._succeed(job, card, result, seconds)
 
     def to_warm(self, model_ids: list[str]) -> list[str]:
-        """The built-in models among these that warm_up would load (none when it is off)."""
-        return [m for m in model_ids
-                if self.ctx.settings.warm_up and pool_of(self.card(m)) == "builtin"]
+        """The models among these that warm_up would load: the built-in ones (unless
+        warm-up is off) and those named in ``TRIPTYCH_RESIDENCY_PRELOAD``."""
+        settings = self.ctx.settings
+        preload = set(settings.preload_models)
+        return [m for m in model_ids if m in preload
+                or (settings.warm_up and pool_of(self.card(m)) == "builtin")]
 
     def warm_up(self, model_ids: list[str]) -> None:
-        """Load built-in models and make one throwaway image each, so the first user's job
-        does not pay for reading weights and preparing the runtime (seconds on a fresh
-        install). Nothing is stored or charged; a model that fails here fails its jobs
-        later with the real error."""
+        """Load built-in (and preloaded) models and make one throwaway image each, so the
+        first user's job does not pay for reading weights and preparing the runtime.
+        Nothing is stored or charged; a model that fails here fails its jobs later with the
+        real error."""
         todo = self.to_warm(model_ids)
         self.warming = {"ready": 0, "of": len(todo)}
         for model_id in todo:
@@ -567,6 +587,21 @@ class JobService:
             self._settle_void(s, self.ctx.ledger(s), job, FAILED, exc.code, message)
             return job
 
+    def _cancel_requested(self, job_id: str) -> bool:
+        with self.ctx.sessions() as s:
+            return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+    def _canceled_while_running(self, detached: JobRecord, seconds: float) -> Job:
+        """The engine stopped early for a cancel: refund, as when a cancel finds it done."""
+        with self.ctx.sessions.begin() as s:
+            job = s.get(Job, detached.id, with_for_update=True)
+            assert job is not None
+            if job.status == RUNNING and job.attempts == detached.attempts:
+                job.seconds = seconds
+                self._settle_void(s, self.ctx.ledger(s), job, CANCELED, "canceled",
+                                  "Cancelled by you.")
+            return job
+
     def _settle_void(self, s: Session, ledger: Ledger, job: Job, status: str, code: str,
                      message: str) -> None:
         job.status = status
@@ -599,7 +634,8 @@ class JobService:
     # -- cancel and recovery ----------------------------------------------------------------
 
     def cancel(self, user_id: int, job_id: str) -> Job:
-        """Cancel a job: a queued one is refunded now, a running one when its engine returns."""
+        """Cancel a job: a queued one is refunded now, a running one when its engine stops
+        (between two steps, for engines that report progress) or returns."""
         with self.ctx.sessions.begin() as s:
             user = s.get(User, user_id)
             assert user is not None

@@ -5,9 +5,12 @@ Two kinds, on purpose:
 - **Process-local histograms** (this module's globals): HTTP request latency, job latency
   from submit to final state, engine time. Each process counts what it did; Prometheus
   sums them across the processes it scrapes (every ``serve`` and ``worker``).
+- **This process's resident local models** (``ResidencyCollector``, engines/residency.py):
+  bytes per loaded model, each device's use and budget, loads, hits and evictions.
 - **Database-derived series** (``DatabaseCollector``): jobs by model and state, queue depth
   and age per pool, credits captured and refunded, failures by provider and code, live
-  workers. They must be true across processes, so they are read from the database on each
+  workers (and the local models each worker reports loaded). They must be true across
+  processes, so they are read from the database on each
   scrape (one ``GROUP BY`` over jobs, one over the ledger, one over workers). Every API
   process reports the same values: aggregate them with ``max``, not ``sum``.
 
@@ -31,6 +34,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from triptych.catalog.loader import Catalog
+from triptych.engines import residency
 from triptych.service import job_counts, worker_registry
 from triptych.service.clock import Clock
 from triptych.service.pools import POOLS
@@ -71,15 +75,50 @@ def observe_request(route: str, method: str, status_code: int, seconds: float) -
     HTTP_LATENCY.labels(route, method, f"{status_code // 100}xx").observe(seconds)
 
 
+class ResidencyCollector:
+    """The local models loaded in this process, read at scrape time."""
+
+    def collect(self) -> Iterator[Metric]:
+        manager = residency.current()
+        report = manager.report() if manager is not None else None
+        resident = GaugeMetricFamily("triptych_resident_model_bytes",
+                                     "Bytes a loaded local model holds on its device.",
+                                     labels=["model", "device"])
+        used = GaugeMetricFamily("triptych_residency_used_bytes",
+                                 "Bytes of loaded local models per device.", labels=["device"])
+        budget = GaugeMetricFamily("triptych_residency_budget_bytes",
+                                   "The residency budget per device (absent: no limit).",
+                                   labels=["device"])
+        for m in report["models"] if report else []:
+            resident.add_metric([m["model"], m["device"]], m["bytes"])
+        for device, d in (report["devices"] if report else {}).items():
+            used.add_metric([device], d["used_bytes"])
+            if d["budget_bytes"] is not None:
+                budget.add_metric([device], d["budget_bytes"])
+        yield from (resident, used, budget)
+        for name, key, text in (
+                ("triptych_model_loads", "loads", "Local model loads (a miss: weights read)."),
+                ("triptych_model_resident_hits", "hits", "Jobs that found their model loaded."),
+                ("triptych_model_evictions", "evictions",
+                 "Local models unloaded to make room (budget or out of memory).")):
+            yield CounterMetricFamily(name, text, value=report[key] if report else 0)
+
+
+_residency_collector = ResidencyCollector()
+REGISTRY.register(_residency_collector)  # type: ignore[arg-type]
+
+
 def process_registry() -> Collector:
     """This process's own metrics: the default registry, or, in multiprocess mode, the sum
-    of every process's files in ``PROMETHEUS_MULTIPROC_DIR``."""
+    of every process's files in ``PROMETHEUS_MULTIPROC_DIR`` plus this process's resident
+    models."""
     path = os.environ.get(MULTIPROC_ENV)
     if not path:
         return REGISTRY
     Path(path).mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=path)
+    registry.register(_residency_collector)  # type: ignore[arg-type]
     return registry
 
 
@@ -162,6 +201,15 @@ class DatabaseCollector:
                                          if pool in worker_registry.pools_of(w)))
         yield workers
         yield slots
+
+        resident = GaugeMetricFamily(
+            "triptych_worker_resident_model_bytes",
+            "Bytes of each local model a live worker reports loaded.",
+            labels=["worker", "model", "device"])
+        for w in live:
+            for m in ((w.notes or {}).get("residency") or {}).get("models", []):
+                resident.add_metric([w.id, m["model"], m["device"]], m["bytes"])
+        yield resident
 
 
 class Exposition:

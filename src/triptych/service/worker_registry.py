@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,13 +45,18 @@ def register(sessions: sessionmaker[Session], id: str, hostname: str, pid: int,
     raise RuntimeError(f"could not register worker {id}")
 
 
-def beat(sessions: sessionmaker[Session], id: str, now: datetime) -> bool:
-    """Renew a running worker's ``last_seen``; False when it has no live row (never
-    registered, pruned, or marked stopped), so the caller can register again."""
+def beat(sessions: sessionmaker[Session], id: str, now: datetime,
+         notes: dict[str, Any] | None = None) -> bool:
+    """Renew a running worker's ``last_seen`` (and replace its ``notes``, e.g. the models it
+    has loaded, when given); False when it has no live row (never registered, pruned, or
+    marked stopped), so the caller can register again."""
+    values: dict[str, Any] = {"last_seen": now}
+    if notes is not None:
+        values["notes"] = notes
     with sessions.begin() as s:
         return s.execute(
             update(Worker).where(Worker.id == id, Worker.stopped_at.is_(None))
-            .values(last_seen=now).execution_options(synchronize_session=False)
+            .values(**values).execution_options(synchronize_session=False)
         ).rowcount == 1
 
 

@@ -17,7 +17,8 @@ from triptych.cli.output import console, emit_json, handle_errors, json_option
 @json_option
 @handle_errors
 def status(as_json: bool) -> None:
-    """Live workers, queue depth per pool, jobs by state, and where the broker is."""
+    """Live workers, resident local models, queue depth per pool, jobs by state, and where
+    the broker is."""
     report = app().deployment_status()
     if as_json:
         emit_json(report)
@@ -41,6 +42,8 @@ def status(as_json: bool) -> None:
         console.print("[yellow]No live worker.[/] Start one: triptych worker --models …",
                       highlight=False)
 
+    _residency(report)
+
     queues = Table(title="Queues")
     for column in ("pool", "queued", "oldest"):
         queues.add_column(column)
@@ -50,6 +53,31 @@ def status(as_json: bool) -> None:
     console.print(queues)
     console.print("[bold]Jobs[/]     " + " · ".join(
         f"{state} {count}" for state, count in report["jobs"].items()), highlight=False)
+
+
+def _gib(n: int | None) -> str:
+    return "no limit" if n is None else f"{n / 1024**3:.2f} GiB"
+
+
+def _residency(report: dict) -> None:
+    """Local models each worker (or this process) has loaded, and each device's budget."""
+    holders = [(w["id"], w["residency"]) for w in report["workers"] if w.get("residency")]
+    if report.get("residency"):
+        holders.append(("this process", report["residency"]))
+    if not any(r["models"] or r["devices"] for _, r in holders):
+        return
+    table = Table(title="Resident models")
+    for column in ("where", "model", "device", "size", "in use", "idle"):
+        table.add_column(column)
+    for where, r in holders:
+        for m in r["models"]:
+            table.add_row(where, m["model"], m["device"], _gib(m["bytes"]),
+                          "yes" if m["in_use"] else "no", f"{m['idle_seconds']:g} s")
+        for device, d in r["devices"].items():
+            over = " [red]over budget[/]" if d["over_budget"] else ""
+            table.add_row(where, "[dim]budget[/]", device,
+                          f"{_gib(d['used_bytes'])} of {_gib(d['budget_bytes'])}{over}", "", "")
+    console.print(table)
 
 
 COMMANDS = [status]

@@ -9,13 +9,18 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlalchemy import select
+
+from triptych.db.models import Job
 from triptych.service.jobs import JobService
+from triptych.service.resident_first import needs_swap_for, resident_backlog
 
 log = logging.getLogger("triptych.tasks")
 
 _jobs: JobService | None = None
 _factory: Callable[[], JobService] | None = None
 _lock = threading.Lock()
+_served: list[str] = []  # the models this worker serves (``use_served``)
 
 
 def worker_jobs() -> JobService:
@@ -43,8 +48,27 @@ def use_jobs(jobs: JobService | None) -> None:
         _jobs = jobs
 
 
+def use_served(model_ids: list[str]) -> None:
+    """The models this worker serves: the ones whose queued jobs it may run first."""
+    _served[:] = model_ids
+
+
 def run_job(job_id: str) -> None:
     """Run a job if it is still queued. A duplicate or redelivered message finds it claimed
     or final and returns at once; the message is acknowledged either way."""
-    job = worker_jobs().run_job(job_id)
+    jobs = worker_jobs()
+    for other in _resident_jobs_first(jobs, job_id):
+        log.info("job %s waits: job %s runs first on a model already loaded", job_id, other)
+        jobs.run_job(other)  # its own message, delivered later, finds it final
+    job = jobs.run_job(job_id)
     log.info("job %s: %s", job_id, job.status)
+
+
+def _resident_jobs_first(jobs: JobService, job_id: str) -> list[str]:
+    """When this job's model would need a swap, a few queued jobs for models this worker
+    has loaded (service/resident_first.py); none otherwise."""
+    with jobs.ctx.sessions() as s:
+        model_id = s.scalar(select(Job.model_id).where(Job.id == job_id))
+    if not needs_swap_for(jobs)(model_id):
+        return []
+    return resident_backlog(jobs, _served, jobs.ctx.settings.resident_first_skips)

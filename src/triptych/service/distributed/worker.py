@@ -76,6 +76,7 @@ def run_worker(make_facade: Callable[[], Triptych], patterns: list[str],
     app = make_celery(tp.settings)
     app.conf.task_queues = [make_queue(q) for q in the_plan.queues]
     served = [c.id for c in the_plan.models]
+    tasks.use_served(served)
     if the_plan.pool != "prefork":
         tasks.use_jobs(tp.jobs)  # jobs run in this process: share its facade
         tp.jobs.warm_up(served)  # before taking the first job
@@ -139,11 +140,19 @@ class Presence:
         self._stop.set()
         worker_registry.stopped(self.tp.ctx.sessions, self.worker_id, self.tp.ctx.clock())
 
+    def notes(self) -> dict | None:
+        """What ``triptych status`` shows beside the worker: its resident local models."""
+        from triptych.engines import residency
+
+        manager = residency.current()
+        return {"residency": manager.report()} if manager is not None else None
+
     def _loop(self) -> None:
         from triptych.service import worker_registry
 
         while not self._stop.wait(self.INTERVAL):
             try:
-                worker_registry.beat(self.tp.ctx.sessions, self.worker_id, self.tp.ctx.clock())
+                worker_registry.beat(self.tp.ctx.sessions, self.worker_id, self.tp.ctx.clock(),
+                                     notes=self.notes())
             except Exception:
                 log.warning("could not renew the worker's presence", exc_info=True)
