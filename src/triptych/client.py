@@ -41,6 +41,7 @@ from triptych.errors import (
 from triptych.service import ledger_verify, upgrade
 from triptych.service import picks as picks_mod
 from triptych.service import recommend as recommend_mod
+from triptych.service.account_email import AccountEmail
 from triptych.service.accounts import Accounts
 from triptych.service.clock import Clock, utc_now
 from triptych.service.deployment_status import deployment_status
@@ -191,6 +192,8 @@ class Triptych:
         self._user_id: int | None = None
         # Users, sessions, keys, statements: what the web UI and CLI need of accounts.
         self.accounts = Accounts(self.ctx)
+        # Sign-up by verification link, address confirmation, password reset.
+        self.account_email = AccountEmail(self.ctx)
 
     def as_user(self, email: str, *, user_id: int | None = None) -> Triptych:
         """The same database and engines, acting as another account. Pass ``user_id`` when the

@@ -36,6 +36,8 @@ class User(Base):
     plan: Mapped[str] = mapped_column(String(16), default="free")  # free | pro
     unrestricted_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    # When the owner proved the address (an emailed link); None: not yet (migration 0007).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Account(Base):

@@ -34,16 +34,18 @@ class Member:
     plan: str
     unrestricted_opt_in: bool
     created_at: datetime
+    email_verified: bool = False
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "role": self.role, "plan": self.plan,
                 "unrestricted_opt_in": self.unrestricted_opt_in,
+                "email_verified": self.email_verified,
                 "created_at": self.created_at.isoformat(timespec="seconds")}
 
 
 def _member(user: User) -> Member:
     return Member(user.id, user.email, user.role, user.plan, user.unrestricted_opt_in,
-                  user.created_at)
+                  user.created_at, user.email_verified_at is not None)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,10 @@ class Accounts:
     # -- browser sessions -------------------------------------------------------------------
 
     def sign_up(self, email: str, password_hash: str, *, days: int) -> SignedIn:
+        """Sign up and in at once (no verification link; see ``account_email`` for that)."""
         with self.ctx.sessions.begin() as s:
-            user = create_user(s, email, self.ctx.clock, password_hash=password_hash)
+            user = create_user(s, email, self.ctx.clock, password_hash=password_hash,
+                               verified=False)
             s.flush()
             self.ctx.ledger(s).ensure_allowance(user)
             token, row = web_sessions.create_session(s, user, self.ctx.clock(), days)

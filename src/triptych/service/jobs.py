@@ -46,7 +46,7 @@ from triptych.errors import (
     NotFound,
     TooManyJobs,
 )
-from triptych.service import metrics
+from triptych.service import account_notices, metrics
 from triptych.service.clock import Clock
 from triptych.service.job_status import (
     CANCELED,
@@ -150,7 +150,8 @@ class JobContext:
     def ledger(self, session: Session) -> Ledger:
         grants = {"free": self.settings.free_monthly_credits,
                   "pro": self.settings.pro_monthly_credits}
-        return Ledger(session, self.clock, grants, self.ledger_cache)
+        return Ledger(session, self.clock, grants, self.ledger_cache,
+                      require_verified=self.settings.verification_required)
 
 
 class EngineCache:
@@ -478,6 +479,8 @@ class JobService:
             job = JobRecord(**row._mapping, images=[SimpleNamespace(**i) for i in images])
             self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {job.n} images not "
                                       "delivered" if missing else "delivered", fresh=True)
+            if job.charged:
+                account_notices.after_capture(s, self.ctx.settings, now, job.user_id)
         self.ctx.hub.publish(ProgressEvent(job_id, SUCCEEDED, 1.0))
         metrics.observe_job(job.model_id, SUCCEEDED,
                             (job.finished_at - job.created_at).total_seconds(), seconds)

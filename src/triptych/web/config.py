@@ -29,6 +29,9 @@ class WebConfig:
     password_memory_kib: int = 65536
     password_parallelism: int = 4
     metrics_token: str = ""  # when set, /metrics wants it as a bearer token
+    signup_per_address: int = 5  # sign-ups per client address per window
+    signup_per_network: int = 20  # per IPv4 /24 or IPv6 /64
+    signup_window_minutes: int = 60
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
@@ -43,6 +46,9 @@ class WebConfig:
             password_parallelism=settings.password_parallelism,
             metrics_token=(settings.metrics_token.get_secret_value()
                            if settings.metrics_token else ""),
+            signup_per_address=settings.signup_per_address,
+            signup_per_network=settings.signup_per_network,
+            signup_window_minutes=settings.signup_window_minutes,
         )
 
 

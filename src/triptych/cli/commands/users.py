@@ -30,6 +30,26 @@ def create(email, admin, plan, as_json) -> None:
                       highlight=False)
 
 
+@users.command("reset-link")
+@click.argument("email")
+@json_option
+@handle_errors
+def reset_link(email, as_json) -> None:
+    """Print a one-time link that sets this account's password (how an admin gives a
+    password to an account that has none, such as the first admin)."""
+    tp = app()
+    url = tp.account_email.reset_link(email)
+    minutes = tp.settings.reset_link_minutes
+    if as_json:
+        emit_json({"email": email, "url": url, "expires_in_minutes": minutes})
+        return
+    console.print(url, highlight=False, soft_wrap=True)
+    hint = "" if tp.settings.public_url else (
+        " Put this server's address in front of it (set TRIPTYCH_PUBLIC_URL to have it "
+        "printed whole).")
+    console.print(f"Open it within {minutes} minutes; it works once.{hint}", highlight=False)
+
+
 @users.command("unrestricted")
 @click.argument("state", type=click.Choice(["on", "off"]))
 @user_option

@@ -1,0 +1,33 @@
+"""The server's mail sender: checks the mail settings once at start-up (a mistake is an
+error then, not at the first sign-up) and runs the outbox's sender thread."""
+
+from __future__ import annotations
+
+from triptych.client import Triptych
+from triptych.errors import TriptychError
+from triptych.service.mail_transport import parse_smtp_url
+from triptych.service.outbox import Mailer
+from triptych.settings import Settings
+
+
+def check_mail_settings(settings: Settings) -> None:
+    if settings.smtp_url is None:
+        if settings.require_verified_email:
+            raise TriptychError("TRIPTYCH_REQUIRE_VERIFIED_EMAIL needs TRIPTYCH_SMTP_URL: "
+                                "verification links go by email.")
+        return
+    parse_smtp_url(settings.smtp_url.get_secret_value())
+    if not settings.public_url:
+        # Links built from the request's Host header would let anyone have us mail a reset
+        # link that points at their own site.
+        raise TriptychError("TRIPTYCH_SMTP_URL needs TRIPTYCH_PUBLIC_URL (e.g. "
+                            "https://images.example.com): emailed links point there.")
+    if not settings.public_url.startswith(("http://", "https://")):
+        raise TriptychError("TRIPTYCH_PUBLIC_URL must start with http:// or https://.")
+
+
+def mailer_for(tp: Triptych) -> Mailer | None:
+    check_mail_settings(tp.settings)
+    if tp.settings.smtp_url is None:
+        return None
+    return Mailer(tp.account_email.outbox())
