@@ -80,7 +80,7 @@ PREVIEW_EVERY = 0.5  # seconds between two previews
 # The statements every job runs, built once (Core with bound parameters: a fraction of an
 # ORM query's cost per call; see benchmarks/service_overhead.py).
 _JOBS = Job.__table__
-_LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in)
+_LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in, User.email_verified_at)
               .where(User.id == bindparam("u"))
               # NO KEY UPDATE: foreign-key checks of a settle's inserts pass it (PostgreSQL;
               # SQLite has no row locks and serialises writers with BEGIN IMMEDIATE)
