@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-
 from tests.conftest import BOTH_DBS
 from tests.support.smtp_server import (
     PUBLIC_URL,
@@ -17,6 +16,7 @@ from tests.support.smtp_server import (
     smtp_server,
     token_in,
 )
+
 from triptych.db.auth_models import WebSession
 from triptych.db.models import User
 from triptych.errors import NotFound

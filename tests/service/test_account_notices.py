@@ -7,10 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
-
 from tests.conftest import BOTH_DBS
-from tests.support.smtp_server import PUBLIC_URL, SmtpServer, link_in, mail_settings, smtp_server
-from tests.support.smtp_server import text_of
+from tests.support.smtp_server import (
+    PUBLIC_URL,
+    SmtpServer,
+    link_in,
+    mail_settings,
+    smtp_server,
+    text_of,
+)
+
 from triptych.db.email_models import OutboxMessage
 from triptych.service.account_notices import send_receipt
 

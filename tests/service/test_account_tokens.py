@@ -7,8 +7,8 @@ import threading
 from datetime import timedelta
 
 from sqlalchemy import select
-
 from tests.conftest import BOTH_DBS
+
 from triptych.db.email_models import AccountToken
 from triptych.service import account_tokens
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
-
 from tests.support.ports import refused_port
 from tests.support.smtp_server import smtp_server
+
 from triptych.errors import TriptychError
 from triptych.service.mail_transport import MailError, SmtpTransport, parse_smtp_url
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-
 from tests.conftest import BOTH_DBS
 from tests.support.ports import refused_port
 from tests.support.smtp_server import SmtpServer, html_of, smtp_server, stalled_server, text_of
+
 from triptych.db.email_models import OutboxMessage
 from triptych.service import outbox
 from triptych.service.mail_messages import Letter
