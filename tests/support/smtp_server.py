@@ -106,6 +106,16 @@ def smtp_server(*, username: str | None = None, password: str | None = None
 class Stalled:
     port: int
     accepted: threading.Event  # a client is connected and waiting for the greeting
+    listener: socket.socket
+    held: list[socket.socket] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Hang up on everyone (their waits fail at once) and stop listening."""
+        with contextlib.suppress(OSError):  # wakes the thread blocked in accept (Linux)
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
 
 
 @contextlib.contextmanager
@@ -115,8 +125,7 @@ def stalled_server() -> Iterator[Stalled]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
-    stalled = Stalled(listener.getsockname()[1], threading.Event())
-    held: list[socket.socket] = []
+    stalled = Stalled(listener.getsockname()[1], threading.Event(), listener)
 
     def accept() -> None:
         while True:
@@ -124,7 +133,7 @@ def stalled_server() -> Iterator[Stalled]:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            held.append(conn)
+            stalled.held.append(conn)
             stalled.accepted.set()
 
     thread = threading.Thread(target=accept, daemon=True)
@@ -132,10 +141,7 @@ def stalled_server() -> Iterator[Stalled]:
     try:
         yield stalled
     finally:
-        listener.close()
-        for conn in held:
-            conn.close()
-
+        stalled.close()
 
 PUBLIC_URL = "http://triptych.test"
 
