@@ -89,6 +89,7 @@ def test_a_reset_link_works_once_and_signs_out_every_other_session(app, tp, smtp
         phone.cookies.clear()
         page = phone.get(link)
         assert "Choose a new password" in page.text
+        assert page.headers["cache-control"] == "no-store"
         weak = phone.post("/reset", data={"token": token_in(mail), "password": "qwertyuiop",
                                           "csrf_token": TOKEN.search(page.text).group(1)})
         assert weak.status_code == 422 and "most common" in weak.text

@@ -104,9 +104,14 @@ def check_email_page(request: Request, state: StateDep) -> Response:
     return anonymous_form(request, state, "check_email.html")
 
 
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"  # the page holds a link's secret
+    return response
+
+
 @router.get("/verify", response_class=HTMLResponse)
 def verify_page(request: Request, state: StateDep, token: str = "") -> Response:
-    return anonymous_form(request, state, "verify.html", token=token[:100])
+    return _no_store(anonymous_form(request, state, "verify.html", token=token[:100]))
 
 
 @router.post("/verify", response_class=HTMLResponse)
@@ -140,8 +145,8 @@ def forgot_submit(request: Request, state: StateDep, email: Annotated[str, Form(
 
 @router.get("/reset", response_class=HTMLResponse)
 def reset_page(request: Request, state: StateDep, token: str = "") -> Response:
-    return anonymous_form(request, state, "reset.html", token=token[:100],
-                          min_length=state.tp.settings.password_min_length)
+    return _no_store(anonymous_form(request, state, "reset.html", token=token[:100],
+                                    min_length=state.tp.settings.password_min_length))
 
 
 @router.post("/reset", response_class=HTMLResponse)
