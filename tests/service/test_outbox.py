@@ -159,3 +159,28 @@ def test_the_sender_thread_sends_after_commit_and_a_stalled_server_blocks_no_one
     mailer.stop()  # the stalled server is gone: its send failed, to be retried
     assert [r.to_address for r in rows(tp) if r.sent_at is None] == [
         "second@example.com", "third@example.com"]
+
+
+def test_cli_mail_test_and_status(tp, smtp, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+    from pydantic import SecretStr
+
+    from triptych.cli import app as app_module
+    from triptych.cli.main import cli
+
+    monkeypatch.setattr(app_module, "_base", lambda: tp)
+    runner = CliRunner()
+    sent = runner.invoke(cli, ["mail", "test", "ops@example.com"])
+    assert sent.exit_code == 0 and "Sent a test email" in sent.output
+    [message] = smtp.inbox.wait(1)
+    assert message["Subject"] == "Triptych can send email"
+    queue(tp)
+    status = json.loads(runner.invoke(cli, ["mail", "status", "--json"]).output)
+    assert status == {"waiting": 1, "sent": 0, "failed": 0, "recent_errors": []}
+    with refused_port() as port:
+        monkeypatch.setattr(tp.settings, "smtp_url",
+                            SecretStr(f"smtp://127.0.0.1:{port}?timeout=2"))
+        failed = runner.invoke(cli, ["mail", "test", "ops@example.com", "--json"])
+    assert failed.exit_code == 1 and "Could not send" in failed.output

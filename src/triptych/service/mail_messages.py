@@ -98,3 +98,8 @@ def receipt(*, credits: int, amount: str, description: str, reference: str, at: 
          f"Date: {at}. Reference: {reference}."],
         ("Open my credits", credits_link),
         ["Keep this email as your receipt."])
+
+
+def test_message(site: str) -> Letter:
+    return _letter("Triptych can send email",
+                   [f"This test email from {site} arrived, so its mail settings work."])

@@ -93,14 +93,14 @@ def enqueue(s: Session, settings: Settings, now: datetime, *, kind: str, to: str
     return True
 
 
-def _message(row: OutboxMessage, sender: str) -> EmailMessage:
+def _message(sender: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = row.to_address
-    message["Subject"] = row.subject
+    message["To"] = to
+    message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="triptych")
-    message.set_content(row.text_body)
-    message.add_alternative(row.html_body, subtype="html")
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
     return message
 
 
@@ -115,6 +115,31 @@ class Outbox:
         if transport is None and settings.smtp_url is not None:
             transport = SmtpTransport(parse_smtp_url(settings.smtp_url.get_secret_value())).send
         self.transport = transport
+
+    def send_now(self, to: str, letter: Letter) -> None:
+        """Send one email at once, bypassing the queue (``triptych mail test``); raises
+        ``MailError`` with the server's reason."""
+        if self.transport is None:
+            raise MailError("TRIPTYCH_SMTP_URL is not set: this install sends no email.")
+        self.transport(_message(self.settings.mail_from, to, letter.subject, letter.text,
+                                letter.html))
+
+    def status(self) -> dict[str, object]:
+        """How many emails wait, were sent and were given up on, and the latest errors."""
+        with self.sessions.begin() as s:
+            def count(*where) -> int:
+                return s.scalar(select(func.count()).select_from(OutboxMessage)
+                                .where(*where)) or 0
+
+            waiting = (OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+            errors = s.execute(select(OutboxMessage.id, OutboxMessage.kind,
+                                      OutboxMessage.to_address, OutboxMessage.attempts,
+                                      OutboxMessage.last_error)
+                               .where(OutboxMessage.last_error.is_not(None))
+                               .order_by(OutboxMessage.id.desc()).limit(5)).all()
+            return {"waiting": count(*waiting), "sent": count(OutboxMessage.sent_at.is_not(None)),
+                    "failed": count(OutboxMessage.failed_at.is_not(None)),
+                    "recent_errors": [dict(row._mapping) for row in errors]}
 
     def _claim(self, limit: int) -> list[OutboxMessage]:
         now = self.clock()
@@ -143,7 +168,8 @@ class Outbox:
         sent = 0
         for row in self._claim(limit):
             try:
-                self.transport(_message(row, self.settings.mail_from))
+                self.transport(_message(self.settings.mail_from, row.to_address, row.subject,
+                                        row.text_body, row.html_body))
             except MailError as exc:
                 self._failed(row, exc.message)
                 continue
