@@ -66,3 +66,11 @@ def test_concurrent_uses_of_one_token_let_exactly_one_win(tp):
     for t in threads:
         t.join()
     assert len(won) == racers and sum(w is not None for w in won) == 1
+
+
+def test_tokens_long_expired_are_cleaned_up(tp, clock):
+    _issue(tp, minutes=60)
+    clock.advance(days=2)
+    _issue(tp, minutes=60)
+    with tp.ctx.sessions.begin() as s:
+        assert len(s.scalars(select(AccountToken)).all()) == 1

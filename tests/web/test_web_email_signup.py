@@ -136,3 +136,16 @@ def test_the_account_page_resends_the_link(client, tp, smtp, settings):
     assert link_in(mail).startswith(f"{PUBLIC_URL}/verify?token=")
     assert client.post("/v1/auth/verify", json={"token": token_in(mail)}).status_code == 200
     assert "(confirmed)" in client.get("/account").text
+
+
+def test_without_verification_a_taken_address_is_refused_and_its_owner_told(client, tp, smtp,
+                                                                             settings):
+    settings.require_verified_email = False  # signed in at once: see the module docstring
+    tp.accounts.create_user("taken@example.com", password_hash="owners")
+    taken = api_signup(client, "taken@example.com")
+    assert taken.status_code == 422 and taken.json()["error"]["field"] == "email"
+    [mail] = smtp.inbox.wait(1)
+    assert mail["Subject"] == "Someone tried to sign up with your address"
+    new = api_signup(client, "new@example.com")
+    assert new.status_code == 201 and new.json()["user"]["email_verified"] is False
+    assert client.get("/v1/credits").json()["available"] == 50  # no verification needed

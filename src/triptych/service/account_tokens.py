@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from triptych.db.email_models import AccountToken
@@ -31,6 +31,8 @@ def issue(s: Session, user_id: int, purpose: str, now: datetime, lifetime: timed
           password_hash: str | None = None) -> str:
     """A new token for ``user_id``; returns the secret (it exists only here)."""
     token = secrets.token_urlsafe(32)
+    # Opportunistic clean-up, as sessions do: a day past expiry a token is only clutter.
+    s.execute(delete(AccountToken).where(AccountToken.expires_at < now - timedelta(days=1)))
     s.add(AccountToken(token_hash=digest(token), user_id=user_id, purpose=purpose,
                        password_hash=password_hash, created_at=now,
                        expires_at=now + lifetime, used_at=None))
