@@ -80,6 +80,10 @@ class Setup:
                        for i, port in enumerate(self.ports)]
         for proc in self.procs[:workers_started]:
             procs.wait_for(lambda p=proc: " ready." in p.text(), 120, proc.name)
+        for port in self.ports:  # /readyz: the recommender's model loaded, not measured here
+            procs.wait_for(lambda port=port: httpx.get(f"http://127.0.0.1:{port}/readyz",
+                                                       timeout=5).status_code == 200,
+                           120, f"{self.name} /readyz")
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -88,8 +92,10 @@ class Setup:
             conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
 
 
-def run_job(http: httpx.Client, base: str, headers: dict, body: dict) -> tuple[float, str]:
-    """Submit, then follow the event stream to the end; (submit seconds, final status)."""
+def run_job(http: httpx.Client, base: str, headers: dict, body: dict
+            ) -> tuple[float, str, float]:
+    """Submit, then follow the event stream to the end; (submit seconds, final status,
+    seconds from submit to the ``done`` event)."""
     t0 = time.perf_counter()
     reply = http.post(f"{base}/v1/generations", json=body, headers=headers)
     submit = time.perf_counter() - t0
@@ -106,7 +112,7 @@ def run_job(http: httpx.Client, base: str, headers: dict, body: dict) -> tuple[f
 
                 status = json.loads(line.removeprefix("data: "))["status"]
                 break
-    return submit, status
+    return submit, status, time.perf_counter() - t0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -117,7 +123,7 @@ def cpu_seconds(pid: int) -> float:
 
 def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
     bases = [f"http://127.0.0.1:{port}" for port in setup.ports]
-    results: list[tuple[float, str]] = []
+    results: list[tuple[float, str, float]] = []
     lock = threading.Lock()
     counter = iter(range(jobs))
 
@@ -131,18 +137,23 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
 
     run_job(httpx.Client(timeout=300), bases[0], setup.keys[0], body_for(-1))  # warm up
     cpu0 = {p.name: cpu_seconds(p.popen.pid) for p in setup.procs}
+    own0 = cpu_seconds(os.getpid())  # the clients (and the fake provider) compete too
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(client, range(concurrency)))
     wall = time.perf_counter() - t0
     cpu = {name: cpu_seconds(p.popen.pid) - cpu0[name] for p in setup.procs
            for name in [p.name]}
+    cpu["clients"] = cpu_seconds(os.getpid()) - own0
     submits = sorted(r[0] for r in results)
     ok = sum(1 for r in results if r[1] == "succeeded")
+    ends = sorted(r[2] for r in results)
     return {"jobs/s": len(results) / wall, "ok": ok, "jobs": len(results), "wall": wall,
             "cpu": ", ".join(f"{name} {sec:.1f} s" for name, sec in cpu.items()),
             "submit p50 ms": statistics.median(submits) * 1e3,
-            "submit p99 ms": submits[min(len(submits) - 1, int(len(submits) * 0.99))] * 1e3}
+            "submit p99 ms": submits[min(len(submits) - 1, int(len(submits) * 0.99))] * 1e3,
+            "job p50 ms": statistics.median(ends) * 1e3,
+            "job p99 ms": ends[min(len(ends) - 1, int(len(ends) * 0.99))] * 1e3}
 
 
 def main() -> None:
@@ -202,7 +213,8 @@ def main() -> None:
     print(f"{args.hosted_jobs} jobs against a provider answering in {args.latency:.1f} s, "
           f"{args.concurrency} at once, one hosted worker:")
     print(f"  {r['jobs/s']:7.2f} jobs/s ({r['ok']}/{r['jobs']} ok, {r['wall']:.1f} s); submit "
-          f"p50 {r['submit p50 ms']:.1f} ms, p99 {r['submit p99 ms']:.1f} ms")
+          f"p50 {r['submit p50 ms']:.1f} ms, p99 {r['submit p99 ms']:.1f} ms; submit to done "
+          f"p50 {r['job p50 ms']:.0f} ms, p99 {r['job p99 ms']:.0f} ms")
     print(f"  CPU: {r['cpu']}")
     redis.kill9()
     fake.close()

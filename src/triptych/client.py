@@ -27,6 +27,7 @@ from sqlalchemy import bindparam, or_, select
 
 from triptych.catalog.card import TIER_ORDER, ModelCard
 from triptych.catalog.loader import Catalog, load_catalog
+from triptych.catalog.plans import Plan, PlanBook
 from triptych.db.engine import make_engine, migrate, session_factory
 from triptych.db.models import Compare, Image, Job, User
 from triptych.engines import registry
@@ -50,8 +51,10 @@ from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
 from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
 from triptych.service.metrics import DatabaseCollector
 from triptych.service.model_vocabulary import closed_vocabulary
+from triptych.service.payments.checkout import Payments
+from triptych.service.plan_changes import change_plan
 from triptych.service.progress import ProgressEvent, make_hub
-from triptych.service.requests import resolve
+from triptych.service.requests import check_size, parse_size, resolve
 from triptych.service.sheet import SheetEntry, compose_sheet
 from triptych.service.store import ObjectMissing, StoreError, local_path, make_store
 from triptych.service.store_gc import UNCOMMITTED_GRACE, location_in_use
@@ -194,6 +197,8 @@ class Triptych:
         self.accounts = Accounts(self.ctx)
         # Sign-up by verification link, address confirmation, password reset.
         self.account_email = AccountEmail(self.ctx)
+        # Credit packs and paid plans through Stripe (off without its keys).
+        self.payments = Payments(self.ctx)
 
     def as_user(self, email: str, *, user_id: int | None = None) -> Triptych:
         """The same database and engines, acting as another account. Pass ``user_id`` when the
@@ -203,8 +208,9 @@ class Triptych:
         return other
 
     def warm_up_recommender(self) -> None:
-        """Load the recommender's sentence model now rather than on the first prompt."""
-        recommend_mod.warm_up()
+        """Start loading the recommender's sentence model (in the background) rather than on
+        the first prompt; /readyz says "not ready" until it has loaded."""
+        recommend_mod.warm_up_in_background()
 
     def deployment_status(self) -> dict[str, Any]:
         """Workers, queues and jobs by state, as ``triptych status`` shows them."""
@@ -292,14 +298,17 @@ class Triptych:
               size: str | None = None, models: list[str] | None = None) -> dict[str, Any]:
         """What a request would cost, and whether the balance covers it. Charges nothing."""
         lines = []
+        credits = self.credits(statement=False)
+        plan = self.ctx.plans.get(credits["plan"])
         for model_id in models or [model or self.default_model()]:
             card = self.jobs.card(model_id)
+            width, height = parse_size(size) or (card.default_width, card.default_height)
+            check_size(plan, width, height)  # refused here, before anything is held
             ok, reason = self.availability(card)
             lines.append({"model": card.id, "name": card.name, "credits_per_image": card.credits,
                           "n": n, "credits": card.credits * n, "tier": card.tier,
                           "available": ok, "unavailable_reason": reason})
         total = sum(line["credits"] for line in lines)
-        credits = self.credits(statement=False)
         return {"lines": lines, "total": total, "available": credits["available"],
                 "affordable": credits["available"] >= total, "renews_on": credits["renews_on"]}
 
@@ -687,25 +696,28 @@ class Triptych:
                          key=key or f"grant:{user.id}:{new_id()}")
         return self.as_user(email).credits(statement=False)
 
-    def set_plan(self, email: str, plan: str) -> dict[str, Any]:
-        from triptych.service.users import PLANS
+    def plan_of(self, plan_id: str) -> Plan:
+        """A plan by id (an unknown one: the free plan)."""
+        return self.ctx.plans.get(plan_id)
 
-        if plan not in PLANS:
-            raise InvalidRequest(f"Plans are {', '.join(PLANS)}.", field="plan")
+    def plans(self) -> PlanBook:
+        return self.ctx.plans
+
+    def set_plan(self, email: str, plan: str) -> dict[str, Any]:
+        """Move an account to ``plan`` (service/plan_changes.py says what happens to this
+        month's allowance)."""
         with self.ctx.sessions.begin() as s:
             user = get_user(s, email)
-            user.plan = plan
-            if plan != "pro":
-                user.unrestricted_opt_in = False
-            s.flush()
-            self.ctx.ledger(s).ensure_allowance(user)  # tops up to the new plan's allowance
+            change_plan(s, self.ctx.ledger(s), self.ctx.plans, user, plan)
         return self.as_user(email).credits(statement=False)
 
     def set_unrestricted(self, opt_in: bool) -> None:
         with self.ctx.sessions.begin() as s:
             user = self._user(s)
-            if opt_in and user.plan != "pro":
-                raise InvalidRequest("Unrestricted mode is for pro accounts.", field="plan")
+            plan = self.ctx.plans.get(user.plan)
+            if opt_in and not plan.unrestricted:
+                raise InvalidRequest(f"Unrestricted mode is not part of the {plan.name} plan.",
+                                     field="plan")
             user.unrestricted_opt_in = opt_in
 
     def verify_ledger(self) -> list[str]:

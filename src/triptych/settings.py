@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     admin_contact: str | None = Field(None, description=(
         "Who to ask for credits when there is no billing page (an email or a sentence); "
         "unset: the oldest admin account's email."))
+    plans: Path | None = Field(None, description=(
+        "A TOML file of plans and credit packs merged over the built-in ones "
+        "(docs/operators/plans-and-payments.md)."))
     job_lease_seconds: int = Field(600, description=(
         "How long a running job's claim lasts; its process renews it every third of this, "
         "and a job whose claim runs out (its process died) is recovered."))
@@ -115,6 +118,15 @@ class Settings(BaseSettings):
     password_parallelism: int = Field(4, description="Argon2id lanes per hash.")
     metrics_token: SecretStr | None = Field(None, description=(
         "When set, `/metrics` answers only `Authorization: Bearer <token>`."))
+
+    # -- payments through Stripe (docs/operators/plans-and-payments.md) --------------------
+    stripe_secret_key: SecretStr | None = Field(None, description=(
+        "Stripe secret key; unset (the default): payments are off and people are told to "
+        "ask their administrator."))
+    stripe_webhook_secret: SecretStr | None = Field(None, description=(
+        "The signing secret of the Stripe webhook endpoint (`/v1/payments/stripe/webhook`)."))
+    stripe_api_base: str | None = Field(None, description=(
+        "Stripe API base URL (stripe-mock or a test server); unset: Stripe's own."))
 
     # -- email and accounts (docs/operators/email-and-accounts.md) --------------------------
     smtp_url: SecretStr | None = Field(None, description=(
@@ -184,6 +196,10 @@ class Settings(BaseSettings):
     @property
     def image_dir(self) -> Path:
         return self.home / "images"
+
+    @property
+    def payments_on(self) -> bool:
+        return self.stripe_secret_key is not None and self.stripe_webhook_secret is not None
 
     def provider_key(self, provider: str) -> str | None:
         secret = getattr(self, f"{provider}_api_key", None)

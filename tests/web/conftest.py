@@ -59,6 +59,15 @@ def app(tp: Triptych, web_config: WebConfig) -> FastAPI:
     return create_app(tp, web_config)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _recommender_loaded() -> None:
+    """Load the recommender's sentence model once per test process, so no app's /readyz
+    waits on it (a server loads it at start and is not ready until then)."""
+    from triptych.service import recommend
+
+    recommend.warm_up()
+
+
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as c:  # runs the lifespan: the executor's workers start

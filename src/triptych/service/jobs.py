@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triptych.catalog.card import ModelCard
 from triptych.catalog.loader import Catalog, UnknownModelError
+from triptych.catalog.plans import PlanBook, load_plans
 from triptych.db.models import Compare, Image, Job, User
 from triptych.engines import registry
 from triptych.engines.base import Engine, EngineResult, GenerationRequest
@@ -146,12 +147,21 @@ class JobContext:
     store: ImageStore
     hub: ProgressHub
     ledger_cache: LedgerCache = field(default_factory=LedgerCache)
+    plans: PlanBook | None = None  # None: the built-in plans and TRIPTYCH_PLANS
+
+    def __post_init__(self) -> None:
+        if self.plans is None:
+            self.plans = plans_for(self.settings)
 
     def ledger(self, session: Session) -> Ledger:
-        grants = {"free": self.settings.free_monthly_credits,
-                  "pro": self.settings.pro_monthly_credits}
-        return Ledger(session, self.clock, grants, self.ledger_cache,
+        assert self.plans is not None
+        return Ledger(session, self.clock, self.plans.monthly_grants(), self.ledger_cache,
                       require_verified=self.settings.verification_required)
+
+
+def plans_for(settings: Settings) -> PlanBook:
+    return load_plans(settings.plans, free_monthly=settings.free_monthly_credits,
+                      pro_monthly=settings.pro_monthly_credits)
 
 
 class EngineCache:
@@ -255,8 +265,9 @@ class JobService:
                     f"You have {in_flight} jobs in flight; the limit is "
                     f"{self.ctx.settings.max_jobs_in_flight}. Wait for one to finish.",
                     retry_after=5)
+            plan = self.ctx.plans.get(user.plan)
             for spec in specs:
-                check_rights(user, spec)
+                check_rights(user, plan, spec)
             ledger = self.ctx.ledger(s)
             ledger.ensure_allowance(user)
             total = sum(quote(card, spec.n) for card, spec in zip(cards, specs, strict=True))
@@ -272,7 +283,7 @@ class JobService:
                     prompt=spec.prompt, seed=spec.seed, width=spec.width, height=spec.height,
                     n=spec.n, steps=spec.steps, content_mode=spec.content_mode,
                     cost=quote(card, spec.n), charged=0, status=QUEUED,
-                    priority=0 if user.plan == "pro" else 1,
+                    priority=plan.priority,
                     # Only the first job carries the key: the unique index then guards the
                     # whole group, and the group is found again through it.
                     idempotency_key=idempotency_key if i == 0 else None,

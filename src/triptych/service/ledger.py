@@ -335,6 +335,21 @@ class Ledger:
         return self.transfer(key, self._system(ISSUANCE), purchased, amount,
                              kind=kind, user_id=user.id, memo=reason)
 
+    def take_back(self, user_id: int, amount: int, *, reason: str, key: str,
+                  kind: str = "reversal") -> int:
+        """Return up to ``amount`` purchased credits to issuance (a refunded or disputed
+        payment); never below zero: what was already spent stays spent. Returns how many
+        were taken back (0 if ``key`` was applied before)."""
+        purchased = self._purchased(user_id)
+        self._lock([purchased.id])
+        self.s.refresh(purchased)  # the balance as of our lock
+        part = min(amount, purchased.balance)
+        if part <= 0:
+            return 0
+        moved = self.transfer(key, purchased, self._system(ISSUANCE), part, kind=kind,
+                              user_id=user_id, memo=reason)
+        return part if moved else 0
+
     # -- job holds --------------------------------------------------------------------------
 
     def balance(self, user: User, *, lock_ids: list[int] | None = None) -> Balance:

@@ -8,6 +8,10 @@
 5. A settled job's captures and refunds add up to its hold; a succeeded job is charged what
    it delivered (``jobs.charged``), a failed or cancelled one nothing.
 6. Expired (closed) allowance accounts hold nothing.
+7. Payments: every payment grant (``purchase``) has its payment and the Stripe event that
+   granted it on record, with the amount and account it says; nothing is granted twice; every
+   reversal matches a granted payment, adds up to what the payment records as taken back,
+   and never exceeds the grant.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triptych.db.models import Account, Job, Transfer
+from triptych.db.payment_models import Payment, StripeEvent
 from triptych.service.job_status import CANCELED, FAILED, FINAL, SUCCEEDED
 
 
@@ -71,4 +76,54 @@ def verify_ledger(session: Session) -> list[str]:
                 f"{account.name}: holds {account.balance} but open job holds sum to "
                 f"{open_by_user.get(account.user_id, 0)}"
             )
+    problems += _verify_payments(session, transfers, accounts)
+    return problems
+
+
+def _verify_payments(session: Session, transfers: list[Transfer],
+                     accounts: dict[int, Account]) -> list[str]:
+    problems: list[str] = []
+    payments = {p.payment_intent: p for p in session.scalars(select(Payment))}
+    events = set(session.scalars(select(StripeEvent.id)))
+    grants: dict[str, list[Transfer]] = defaultdict(list)
+    reversals: dict[str, int] = defaultdict(int)
+    for t in transfers:
+        if t.kind == "purchase" and t.key.startswith("payment:"):
+            grants[t.key.removeprefix("payment:")].append(t)
+        elif t.kind == "reversal":
+            pi = t.key.removeprefix("reversal:").rsplit(":", 1)[0]
+            reversals[pi] += t.amount
+            if pi not in payments:
+                problems.append(f"reversal {t.key}: no payment {pi} on record")
+            if accounts[t.to_account_id].kind != "system" or \
+                    accounts[t.from_account_id].user_id != t.user_id:
+                problems.append(f"reversal {t.key}: does not return the user's credits")
+    for pi, moves in grants.items():
+        payment = payments.get(pi)
+        if payment is None:
+            problems.append(f"payment grant payment:{pi} has no payment on record")
+            continue
+        if len(moves) > 1:
+            problems.append(f"payment {pi} granted {len(moves)} times")
+        t = moves[0]
+        if payment.grant_event_id not in events:
+            problems.append(f"payment {pi}: its grant's Stripe event "
+                            f"{payment.grant_event_id} is not recorded")
+        if t.amount != payment.granted or t.user_id != payment.user_id:
+            problems.append(f"payment {pi}: granted {t.amount} to user {t.user_id}, recorded "
+                            f"{payment.granted} to user {payment.user_id}")
+        if accounts[t.to_account_id].kind != "purchased":
+            problems.append(f"payment {pi}: granted into {accounts[t.to_account_id].name}")
+    granted_events = [p.grant_event_id for p in payments.values() if p.grant_event_id]
+    if len(granted_events) != len(set(granted_events)):
+        problems.append("one Stripe event granted more than one payment")
+    for pi, payment in payments.items():
+        if payment.granted and pi not in grants:
+            problems.append(f"payment {pi} records {payment.granted} granted, the ledger none")
+        if reversals.get(pi, 0) != payment.reversed:
+            problems.append(f"payment {pi}: reversals sum to {reversals.get(pi, 0)}, recorded "
+                            f"{payment.reversed}")
+        if payment.reversed + payment.shortfall > payment.granted:
+            problems.append(f"payment {pi}: {payment.reversed} taken back + "
+                            f"{payment.shortfall} short exceeds the {payment.granted} granted")
     return problems

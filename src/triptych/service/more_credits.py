@@ -1,4 +1,5 @@
-"""How a person gets more credits: the operator's payment page when there is one
+"""How a person gets more credits: the credits page's packs when payments are on
+(``TRIPTYCH_STRIPE_*``), the operator's payment page when there is one
 (``TRIPTYCH_BILLING_URL``), else their administrator (``TRIPTYCH_ADMIN_CONTACT``, or the oldest
 admin account's email). End users never see the operator's CLI."""
 
@@ -30,7 +31,12 @@ class MoreCredits:
         return bool(self.contact) and "@" in self.contact and " " not in self.contact
 
 
+BUY_HERE = "/credits#buy"  # the credits page's packs and plans (payments through Stripe)
+
+
 def more_credits(settings: Settings, session: Session) -> MoreCredits:
+    if settings.payments_on:
+        return MoreCredits(BUY_HERE, settings.admin_contact)
     if settings.billing_url:
         return MoreCredits(settings.billing_url, settings.admin_contact)
     contact = settings.admin_contact or session.scalar(

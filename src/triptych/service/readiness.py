@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
+from triptych.service import recommend
 from triptych.service.redact import redact_url, scrub_password
 
 # Each check gets this long: a probe that hangs is as bad as one that fails.
@@ -75,6 +77,13 @@ def check_models(warming: dict[str, int]) -> str:
     return f"ok ({warming['of']} built-in models loaded)" if warming["of"] else "ok"
 
 
+def check_recommender(warming: threading.Event) -> str:
+    """Not ready while the recommender's sentence model loads (seconds of CPU at start)."""
+    if warming.is_set():
+        raise RuntimeError("loading the recommender's sentence model")
+    return "ok"
+
+
 def checks_for(tp: Any) -> dict[str, Callable[[], str]]:
     """The checks for a ``Triptych``: database, broker, store, models loaded."""
     with tp.ctx.sessions() as session:
@@ -84,4 +93,5 @@ def checks_for(tp: Any) -> dict[str, Callable[[], str]]:
         "broker": lambda: check_broker(tp.settings.broker_url),
         "store": lambda: check_store(tp.ctx.store),
         "models": lambda: check_models(tp.jobs.warming),
+        "recommender": lambda: check_recommender(recommend.WARMING),
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -178,6 +179,20 @@ def _example_matrix() -> tuple[list[str], list[str], np.ndarray]:
     return owners, sentences, embed(sentences)
 
 
+# Set while a process's warm-up runs: /readyz answers "not ready" meanwhile, so a balancer
+# neither sends the first prompt to a cold recommender nor measures a process still loading.
+WARMING = threading.Event()
+WARMED = threading.Event()
+
+
+def warm_up_in_background() -> None:
+    """``warm_up`` on a thread; not ready from this call on until it has finished."""
+    if WARMED.is_set():  # another app in this process loaded it (or tried) already
+        return
+    WARMING.set()
+    threading.Thread(target=warm_up, daemon=True, name="triptych-warm-recommender").start()
+
+
 def warm_up() -> None:
     """Load the sentence model and embed the intent examples now (seconds, once per process),
     so the first recommendation a person sees as they type is as quick as the next."""
@@ -185,6 +200,9 @@ def warm_up() -> None:
         _example_matrix()
     except Exception:
         log.warning("sentence model unavailable; keyword intents only", exc_info=True)
+    finally:
+        WARMED.set()
+        WARMING.clear()
 
 
 def _embed(texts: list[str]) -> np.ndarray | None:

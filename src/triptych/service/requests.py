@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from triptych.catalog.card import ModelCard
+from triptych.catalog.plans import Plan
 from triptych.db.models import User
 from triptych.engines.options import check_options
 from triptych.engines.registry import options_for
@@ -103,12 +104,23 @@ def resolve(
                           options=checked)
 
 
-def check_rights(user: User, spec: GenerationSpec) -> None:
-    """What the account may ask for: unrestricted mode is for pro accounts that opted in."""
-    if spec.content_mode == "unrestricted" and (user.plan != "pro"
+def check_rights(user: User, plan: Plan, spec: GenerationSpec) -> None:
+    """What the account may ask for: unrestricted mode is for accounts whose plan allows it
+    and that opted in; an image no larger than the plan's size limits."""
+    if spec.content_mode == "unrestricted" and (not plan.unrestricted
                                                  or not user.unrestricted_opt_in):
-        raise InvalidRequest("Unrestricted mode needs a pro account that has opted in "
-                             "(account settings).", field="content_mode")
+        raise InvalidRequest(f"Unrestricted mode needs a plan that includes it (you are on "
+                             f"{plan.name}) and an opt-in (account settings).",
+                             field="content_mode")
+    check_size(plan, spec.width, spec.height)
+
+
+def check_size(plan: Plan, width: int, height: int) -> None:
+    """Refuse a size over the plan's limits, naming the plan and the limit."""
+    refusal = plan.size_refusal(width, height)
+    if refusal:
+        raise InvalidRequest(f"{refusal} Ask for a smaller size or move to a larger plan.",
+                             field="size")
 
 
 def quote(card: ModelCard, n: int) -> int:

@@ -37,7 +37,7 @@ _CHARGE_NOTE = re.compile(r"\s*(Nothing was charged[^.]*\.|Cancelled by you\.)\s
 
 @dataclass(frozen=True)
 class Line:
-    kind: str  # charge | partial | refund | pending | monthly | grant | expired
+    kind: str  # charge | partial | refund | pending | monthly | grant | reversal | expired
     at: datetime
     credits: int  # the headline number: charged, refunded, set aside, granted or expired
     delta: int  # effect on what the person can spend
@@ -67,6 +67,8 @@ class Line:
             return f"+{self.credits} free credits for {_month(self.period)}"
         if self.kind == "grant":
             return f"+{credits_text(self.credits)}" + (f": {self.reason}" if self.reason else "")
+        if self.kind == "reversal":  # a refunded or disputed payment
+            return f"{credits_text(self.credits)} taken back: {self.reason}"
         unused = "1 unused free credit" if self.credits == 1 else \
             f"{self.credits} unused free credits"
         return f"{unused} from {_month(self.period)} expired"
@@ -152,6 +154,8 @@ def _alone_line(t: Transfer, accounts: dict[int, Account]) -> Line:
     common = dict(at=t.created_at, key=t.id, credits=t.amount)
     if t.kind == "expire":
         return Line("expired", delta=-t.amount, period=source.period or "", **common)
+    if t.kind == "reversal":
+        return Line("reversal", delta=-t.amount, reason=t.memo.strip(), **common)
     if dest.kind == "allowance":
         return Line("monthly", delta=t.amount, period=dest.period or "", **common)
     return Line("grant", delta=t.amount, reason=t.memo.strip(), **common)

@@ -33,6 +33,7 @@ from triptych.web import (
     routes_keys,
     routes_library,
     routes_ops,
+    routes_payments,
 )
 from triptych.web.config import WebConfig, load_or_create_secret
 from triptych.web.errors import install_error_handlers
@@ -87,7 +88,8 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     app.state.web = state
     install_error_handlers(app)
     for module in (routes_auth, routes_keys, routes_generations, routes_compare,
-                   routes_catalog, routes_library, routes_admin, openai_compat):
+                   routes_catalog, routes_library, routes_admin, routes_payments,
+                   openai_compat):
         app.include_router(module.router)
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(routes_ops.router, include_in_schema=False)  # docs/deploy.md

@@ -14,7 +14,7 @@ _DESCRIPTIONS = {
     404: "not_found (another user's resource is not found too)",
     422: "invalid_request (field names the offending field) or idempotency_conflict",
     429: "rate_limited (Retry-After says when to come back)",
-    502: "job_failed",
+    502: "job_failed, or payment_provider_error (Stripe did not answer; nothing charged)",
     503: "model_unavailable",
 }
 

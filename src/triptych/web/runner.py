@@ -14,14 +14,16 @@ from triptych.web.deps import Principal
 from triptych.web.state import WebState
 
 
-def priority(principal: Principal) -> int:
-    return 0 if principal.plan == "pro" else 1
+def priority(state: WebState, principal: Principal) -> int:
+    """The queue priority of the principal's plan (lower is served first)."""
+    return state.tp.plan_of(principal.plan).priority
 
 
 def dispatch_all(state: WebState, principal: Principal,
                  jobs: list[dict[str, Any]]) -> dict[str, threading.Event]:
     """Queue the queued ones; returns each dispatched job's completion event."""
-    return {job["id"]: state.executor.dispatch(job["id"], priority(principal), job["model"])
+    return {job["id"]: state.executor.dispatch(job["id"], priority(state, principal),
+                                              job["model"])
             for job in jobs if job["status"] == QUEUED}
 
 

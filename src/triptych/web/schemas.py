@@ -73,7 +73,7 @@ class UserPublic(BaseModel):
     id: int
     email: str
     role: Literal["user", "admin"]
-    plan: Literal["free", "pro"]
+    plan: str
     unrestricted_opt_in: bool
     email_verified: bool = Field(description="Whether the owner has confirmed the address.")
     created_at: str
@@ -396,7 +396,8 @@ class GrantCreate(Create):
 
 class PlanUpdate(Create):
     email: str = Field(min_length=3, max_length=320)
-    plan: Literal["free", "pro"]
+    plan: str = Field(min_length=1, max_length=16, description=(
+        "A plan id of the install's plans (free, pro, or the operator's own)."))
 
 
 class AdminJob(JobPublic):

@@ -47,8 +47,7 @@ class WebState:
             if self.mailer is not None:
                 self.mailer.start()
         if self.tp.settings.warm_up:  # recommendations are made here, not in workers
-            threading.Thread(target=self.tp.warm_up_recommender, daemon=True,
-                             name="triptych-warm-recommender").start()
+            self.tp.warm_up_recommender()
 
     def stop(self) -> None:
         with self._lock:

@@ -102,6 +102,12 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: with dozens of clients connecting at once,
+    # the overflow waits out a 1 s SYN retransmit, as no real provider would make it wait.
+    request_queue_size = 256
+
+
 class FakeServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -145,7 +151,7 @@ class FakeServer:
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         self.port = free_port(host)
-        self._server = ThreadingHTTPServer((host, self.port), _Handler)
+        self._server = _Server((host, self.port), _Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -60,7 +60,7 @@ def grant(user, amount, reason, key, as_json) -> None:
 
 @credits.command("plan")
 @click.argument("user")
-@click.argument("plan", type=click.Choice(["free", "pro"]))
+@click.argument("plan")
 @json_option
 @handle_errors
 def plan(user, plan, as_json) -> None:
@@ -87,7 +87,8 @@ def ledger(action, as_json) -> None:
             console.print(f"[red]✗[/] {problem}", highlight=False)
     else:
         console.print("[green]✓[/] ledger verified: books balance, no negative balances, "
-                      "no orphan holds, every job settled once.")
+                      "no orphan holds, every job settled once, every payment granted once "
+                      "and reversed within its grant.")
     if problems:
         raise SystemExit(1)
 

@@ -50,6 +50,23 @@ def reset_link(email, as_json) -> None:
     console.print(f"Open it within {minutes} minutes; it works once.{hint}", highlight=False)
 
 
+@users.command("plan")
+@click.argument("email")
+@click.argument("plan")
+@json_option
+@handle_errors
+def plan(email, plan, as_json) -> None:
+    """Move EMAIL to PLAN (a plan of plans.toml or TRIPTYCH_PLANS). An upgrade tops up this
+    month's allowance; a downgrade keeps what is left of it until month end."""
+    out = app().set_plan(email, plan)
+    if as_json:
+        emit_json(out)
+    else:
+        name = app().plan_of(plan).name
+        console.print(f"{email} is on the {name} plan: {out['available']} credits available "
+                      f"({out['monthly_allowance']} a month).", highlight=False)
+
+
 @users.command("unrestricted")
 @click.argument("state", type=click.Choice(["on", "off"]))
 @user_option

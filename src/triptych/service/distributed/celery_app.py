@@ -29,12 +29,12 @@ def make_queue(name: str) -> Queue:
 
 
 def message_priority(job_priority: int, broker_url: str) -> int:
-    """Pro jobs (``Job.priority`` 0) first. Redis serves the lowest number first, RabbitMQ
-    the highest, so the same intent maps to opposite numbers."""
-    urgent = job_priority == 0
+    """A plan's priority (``Job.priority``, 0 first; plans.toml) as the broker's. Redis serves
+    the lowest number first, RabbitMQ the highest, so the same intent maps to opposite
+    numbers: 0 is the most urgent, 1 (the free plan) the usual level, larger ones later."""
     if is_redis(broker_url):
-        return 0 if urgent else 6
-    return MAX_PRIORITY if urgent else 3
+        return 0 if job_priority == 0 else min(9, 5 + job_priority)
+    return MAX_PRIORITY if job_priority == 0 else max(0, 4 - job_priority)
 
 
 def make_celery(settings: Settings) -> Celery:

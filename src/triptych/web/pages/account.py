@@ -27,6 +27,7 @@ def _account(request: Request, state: WebState, principal: Principal,
         used = key["last_used_at"]
         key["used_words"] = readable.when(datetime.fromisoformat(used), now) if used else "never"
     return render(request, state, "account.html", principal, account=user, keys=keys,
+                  plan=state.tp.plan_of(user.plan),
                   mail=state.tp.settings.smtp_url is not None,
                   verification_required=state.tp.settings.verification_required, **extra)
 

@@ -4,14 +4,18 @@ use by model (a server-drawn chart) and the statement in plain words, a page at 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from triptych.catalog.card import ModelCard
+from triptych.errors import TriptychError
 from triptych.web import readable
-from triptych.web.deps import StateDep, facade_for
+from triptych.web.deps import Principal, StateDep, check_csrf, facade_for
+from triptych.web.middleware import CSP
 from triptych.web.pages.common import PageUser, render
+from triptych.web.routes_payments import start_checkout
 from triptych.web.state import WebState
 
 router = APIRouter()
@@ -20,7 +24,29 @@ PAGE_LINES = 25
 
 @router.get("/credits", response_class=HTMLResponse)
 def credits_page(request: Request, state: StateDep, principal: PageUser,
-                 before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                 before: Annotated[int | None, Query(ge=1)] = None,
+                 paid: Annotated[int | None, Query()] = None,
+                 cancelled: Annotated[int | None, Query()] = None) -> Response:
+    response = _page(request, state, principal, before, paid=bool(paid),
+                     cancelled=bool(cancelled))
+    if state.tp.payments.on:
+        response.headers["Content-Security-Policy"] = checkout_csp(state)
+    return response
+
+
+def checkout_csp(state: WebState) -> str:
+    """The site's policy, letting this page's forms go on to Stripe's hosted Checkout (a
+    form's redirect must be allowed by ``form-action`` of the page that sent it)."""
+    sources = ["https://checkout.stripe.com"]
+    base = state.tp.settings.stripe_api_base
+    if base:  # a test or stripe-mock server answers with its own Checkout address
+        parts = urlsplit(base)
+        sources.append(f"{parts.scheme}://{parts.netloc}")
+    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(sources))
+
+
+def _page(request: Request, state: WebState, principal: Principal, before: int | None = None,
+          status_code: int = 200, **extra: Any) -> Response:
     credits = facade_for(state, principal).credits(statement=False)
     now = state.now()
     tp = state.tp
@@ -29,11 +55,41 @@ def credits_page(request: Request, state: StateDep, principal: PageUser,
     lines = [{"line": line, "when": readable.when(line.at, now),
               "iso": line.at.isoformat(timespec="seconds") + "Z"} for line in page.lines]
     top = max((u.credits for u in use), default=0)
-    return render(request, state, "credits.html", principal, credits=credits, lines=lines,
+    return render(request, state, "credits.html", principal, status_code=status_code,
+                  credits=credits, lines=lines,
                   older=page.older, first_page=before is None, use=use, use_top=top,
                   use_total=sum(u.credits for u in use), month=readable.month_of(now),
                   renews=readable.day(credits["renews_on"]), more=more,
-                  low=_low_balance(state, credits["available"], usual))
+                  low=_low_balance(state, credits["available"], usual),
+                  offer=tp.payments.offer(principal.user_id), **extra)
+
+
+@router.post("/credits/checkout", response_class=HTMLResponse)
+def credits_checkout(request: Request, state: StateDep, principal: PageUser,
+                     pack: Annotated[str, Form(max_length=64)] = "",
+                     plan: Annotated[str, Form(max_length=16)] = "",
+                     csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Open a Stripe Checkout for a pack or a plan and send the browser there."""
+    check_csrf(request, principal, csrf_token)
+    try:
+        session = start_checkout(state, principal.user_id, request, pack=pack or None,
+                                 plan=plan or None)
+    except TriptychError as exc:
+        return _page(request, state, principal, status_code=exc.http_status,
+                     plan_error=exc.message)
+    return RedirectResponse(session.url, status_code=303)
+
+
+@router.post("/credits/cancel-plan", response_class=HTMLResponse)
+def credits_cancel_plan(request: Request, state: StateDep, principal: PageUser,
+                        csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, principal, csrf_token)
+    try:
+        state.tp.payments.cancel_subscription(principal.user_id)
+    except TriptychError as exc:
+        return _page(request, state, principal, status_code=exc.http_status,
+                     plan_error=exc.message)
+    return RedirectResponse("/credits#buy", status_code=303)
 
 
 def _low_balance(state: WebState, available: int, usual: str | None) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """email: verified addresses, single-use account links, the outbox
 
 Revision ID: 0007_email
-Revises: 0004
+Revises: 0006_payments
 Create Date: 2026-12-06 16:30:00
 
 Hand-written; the models live in ``triptych.db.email_models`` (and ``users`` in
@@ -16,7 +16,7 @@ from alembic import op
 import triptych.db.email_models  # noqa: F401  (puts the new tables on Base.metadata)
 
 revision = "0007_email"
-down_revision = "0004"
+down_revision = "0006_payments"
 branch_labels = None
 depends_on = None
 
