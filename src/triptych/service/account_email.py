@@ -26,10 +26,20 @@ from sqlalchemy.orm import Session
 from triptych.db.auth_models import WebSession
 from triptych.db.models import User
 from triptych.errors import InvalidRequest, NotFound
-from triptych.service import account_tokens, mail_messages, outbox, web_sessions
+from triptych.service import account_notices, account_tokens, mail_messages, outbox, web_sessions
 from triptych.service.account_tokens import RESET, VERIFY
 from triptych.service.accounts import SignedIn, _member
+from triptych.service.payments.receipts import Receipt
 from triptych.service.users import create_user, normalise_email
+
+SYMBOLS = {"eur": "€", "usd": "$", "gbp": "£"}
+
+
+def money(cents: int, currency: str) -> str:
+    """"€10.00", or "10.00 CHF" for a currency without a symbol here."""
+    amount = f"{cents / 100:,.2f}"
+    symbol = SYMBOLS.get(currency.lower())
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency.upper()}"
 
 if TYPE_CHECKING:
     from triptych.service.jobs import JobContext
@@ -51,6 +61,20 @@ class AccountEmail:
     @property
     def _reset_for(self) -> timedelta:
         return timedelta(minutes=self.ctx.settings.reset_link_minutes)
+
+    def receipt(self, receipt: Receipt) -> bool:
+        """Queue the receipt of a committed payment (registered by a server as the payments'
+        receipt hook); a payment reference is mailed once. True if queued."""
+        if not outbox.mail_enabled(self.ctx.settings):
+            return False
+        with self.ctx.sessions.begin() as s:
+            email = s.scalar(select(User.email).where(User.id == receipt.user_id))
+            if email != receipt.email:  # another install's payment (one process, two databases)
+                return False
+            return account_notices.send_receipt(
+                s, self.ctx.settings, self.ctx.clock(), user_id=receipt.user_id,
+                credits=receipt.credits, amount=money(receipt.amount_cents, receipt.currency),
+                description=receipt.description, reference=receipt.reference)
 
     def outbox(self) -> outbox.Outbox:
         """The sender of queued mail (a server's ``Mailer`` drains it)."""

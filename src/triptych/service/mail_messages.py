@@ -93,8 +93,9 @@ def receipt(*, credits: int, amount: str, description: str, reference: str, at: 
     return _letter(
         f"Receipt: {description}",
         ["Thank you for your purchase.",
-         f"{description}: {amount}. {credits} credit{'s' if credits != 1 else ''} were "
-         "added to your account.",
+         f"{description}: {amount}." + (
+             f" {credits} credit{'s were' if credits != 1 else ' was'} added to your account."
+             if credits else ""),
          f"Date: {at}. Reference: {reference}."],
         ("Open my credits", credits_link),
         ["Keep this email as your receipt."])

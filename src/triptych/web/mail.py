@@ -1,5 +1,6 @@
 """The server's mail sender: checks the mail settings once at start-up (a mistake is an
-error then, not at the first sign-up) and runs the outbox's sender thread."""
+error then, not at the first sign-up), runs the outbox's sender thread, and turns each
+committed payment into a receipt email (the payments' receipt hook)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from triptych.client import Triptych
 from triptych.errors import TriptychError
 from triptych.service.mail_transport import parse_smtp_url
 from triptych.service.outbox import Mailer
+from triptych.service.payments import receipts
 from triptych.settings import Settings
 
 
@@ -26,8 +28,24 @@ def check_mail_settings(settings: Settings) -> None:
         raise TriptychError("TRIPTYCH_PUBLIC_URL must start with http:// or https://.")
 
 
-def mailer_for(tp: Triptych) -> Mailer | None:
+class MailSender:
+    """What a server runs for mail between its start and its stop."""
+
+    def __init__(self, tp: Triptych) -> None:
+        self.mailer = Mailer(tp.account_email.outbox())
+        self.hook = tp.account_email.receipt
+
+    def start(self) -> None:
+        self.mailer.start()
+        receipts.on_receipt(self.hook)
+
+    def stop(self) -> None:
+        receipts.remove_hook(self.hook)
+        self.mailer.stop()
+
+
+def mailer_for(tp: Triptych) -> MailSender | None:
     check_mail_settings(tp.settings)
     if tp.settings.smtp_url is None:
         return None
-    return Mailer(tp.account_email.outbox())
+    return MailSender(tp)

@@ -17,7 +17,7 @@ from triptych.web.passwords import Passwords
 from triptych.web.ratelimit import Limiter
 
 if TYPE_CHECKING:
-    from triptych.service.outbox import Mailer
+    from triptych.web.mail import MailSender
     from triptych.web.signup_limits import SignupLimits
 
 HERE = Path(__file__).parent
@@ -34,7 +34,7 @@ class WebState:
     templates: Jinja2Templates
     csrf_signer: URLSafeTimedSerializer
     signup_limits: SignupLimits | None = None  # per client address and per network
-    mailer: Mailer | None = None  # drains the outbox when SMTP is configured
+    mailer: MailSender | None = None  # sends queued mail and receipts when SMTP is set
     owns_executor: bool = True
     _started: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
