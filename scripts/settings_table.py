@@ -27,6 +27,8 @@ def _default(name: str, field) -> str:
     value = field.get_default(call_default_factory=False)
     if value is None or isinstance(value, SecretStr):
         return "unset"
+    if value == "":
+        return "empty"
     if isinstance(value, bool):
         return "on" if value else "off"
     return f"`{value}`"

@@ -39,6 +39,7 @@ from triptych.errors import (
     ModerationBlocked,
     NotFound,
 )
+from triptych.private_files import private_dir
 from triptych.service import ledger_verify, upgrade
 from triptych.service import picks as picks_mod
 from triptych.service import recommend as recommend_mod
@@ -177,7 +178,7 @@ class Triptych:
             self.ctx, self.jobs = _shared
         else:
             settings = settings or Settings()
-            settings.home.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.home)
             engine = make_engine(settings.resolved_database_url, pg_schema=db_schema,
                                  sqlite_busy_seconds=settings.sqlite_busy_seconds)
             migrate(engine)

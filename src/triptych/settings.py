@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from triptych.address_lists import UpstreamAllow, parse_networks
 
 PROVIDERS = ("bfl", "gemini", "xai", "recraft", "byteplus", "fal", "replicate", "openai")
 
@@ -128,6 +130,22 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(None, description=(
         "Stripe API base URL (stripe-mock or a test server); unset: Stripe's own."))
 
+    # -- the perimeter (docs/operators/perimeter.md) -----------------------------------------
+    max_body_bytes: int = Field(1_048_576, gt=0, description=(
+        "Largest request body accepted, in bytes, refused with 413 before authentication "
+        "and while it arrives. No route takes uploads or images: the largest legitimate "
+        "body (a 2,000-character prompt with its options, a payment webhook) is tens of KB, "
+        "so 1 MiB leaves room without letting anyone make the server read megabytes."))
+    trusted_proxies: str = Field("", description=(
+        "Comma-separated addresses or CIDRs of the reverse proxies in front of Triptych; "
+        "only a connection from one of them may set the client address with "
+        "`X-Forwarded-For` (the right-most address no trusted proxy added). Empty: the "
+        "header is ignored and the peer address is the client."))
+    upstream_allow: str = Field("", description=(
+        "Comma-separated hosts or CIDRs, each optionally with `:port`, that provider result "
+        "downloads may reach although they are loopback, private or link-local (a "
+        "self-hosted upstream); every other such address is refused."))
+
     # -- email and accounts (docs/operators/email-and-accounts.md) --------------------------
     smtp_url: SecretStr | None = Field(None, description=(
         "Outgoing mail server: `smtp://user:pass@host:587?starttls=required` or "
@@ -171,6 +189,18 @@ class Settings(BaseSettings):
     replicate_base_url: str = _url("Replicate", "https://api.replicate.com")
     openai_api_key: SecretStr | None = _key("OpenAI")
     openai_base_url: str = _url("OpenAI", "https://api.openai.com")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a typo fails at start, naming the entry
+        return value
+
+    @field_validator("upstream_allow")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        UpstreamAllow.parse(value)
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -140,3 +140,31 @@ def worker(name: str, models: str | list[str], env: dict[str, str], log_dir: Pat
 
         wait_for(ready, 90, name)
     return proc
+
+
+def serve_source(home: Path, settings: dict[str, str] | None = None,
+                 name: str = "serve") -> tuple[Proc, int]:
+    """`python -m triptych serve` from the source tree the tests import (PYTHONPATH set to
+    it), on a free port, with no TRIPTYCH_* setting but ``home`` and ``settings`` (and no
+    warm-up): a server exactly as an operator runs it, uvicorn's defaults included."""
+    import triptych
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPTYCH_")}
+    src = str(Path(triptych.__file__).parents[1])
+    env.update(TRIPTYCH_HOME=str(home), TRIPTYCH_WARM_UP="false",
+               PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p),
+               **(settings or {}))
+    port = free_port()
+    proc = Proc(name, [sys.executable, "-m", "triptych", "serve", "--host", "127.0.0.1",
+                       "--port", str(port), "--log-level", "warning"], env, home).start()
+
+    def ready() -> bool:
+        if not proc.alive():
+            raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    wait_for(ready, 120, name)
+    return proc, port

@@ -126,8 +126,9 @@ def free_port() -> int:
 
 def start_server(app: FastAPI) -> LiveServer:
     port = free_port()
+    # proxy_headers=False, as `triptych serve` runs it: the app alone reads X-Forwarded-For.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            timeout_graceful_shutdown=2, lifespan="on")
+                            timeout_graceful_shutdown=2, lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True, name="uvicorn-test")
     thread.start()

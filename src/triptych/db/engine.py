@@ -25,6 +25,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triptych.errors import TriptychError
+from triptych.private_files import private_sqlite
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
@@ -66,8 +67,8 @@ def make_engine(url: str, *, pg_schema: str | None = None,
                 sqlite_busy_seconds: float = 10.0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite(Path(path))  # password and key hashes live here: 0600
         engine = create_engine(url, connect_args={"check_same_thread": False,
                                                   "timeout": sqlite_busy_seconds})
 

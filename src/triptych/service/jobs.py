@@ -49,6 +49,7 @@ from triptych.errors import (
 )
 from triptych.service import account_notices, metrics
 from triptych.service.clock import Clock
+from triptych.service.idempotency import check_key
 from triptych.service.job_status import (
     CANCELED,
     FAILED,
@@ -226,7 +227,7 @@ class JobService:
         ``run_here``: the caller runs the new jobs itself right away (``run_claimed``), so
         they are created already claimed, with their lease, in the same transaction."""
         # An empty key is no key: stored, it would collide on the unique index with the next.
-        idempotency_key = idempotency_key or None
+        idempotency_key = check_key(idempotency_key)
         cards = [self.card(spec.model_id) for spec in specs]
         for card, spec in zip(cards, specs, strict=True):
             check_prompt(spec.prompt, spec.content_mode)  # before anything is charged

@@ -35,6 +35,8 @@ from triptych.web import (
     routes_ops,
     routes_payments,
 )
+from triptych.web.body_limit import BodyLimit
+from triptych.web.client_ip import ForwardedProto
 from triptych.web.config import WebConfig, load_or_create_secret
 from triptych.web.errors import install_error_handlers
 from triptych.web.mail import mailer_for
@@ -99,6 +101,9 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(request_metrics.RequestMetrics)
+    app.add_middleware(ForwardedProto, trusted_proxies=config.trusted_proxies)
+    # Added last, so outermost: an oversized body is refused before anything reads it.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     templates.env.globals["MAX_PROMPT_CHARS"] = MAX_PROMPT_CHARS  # one limit, every form
     templates.env.filters["day"] = readable.day  # "1 January", not an ISO date
     _document_errors(app)

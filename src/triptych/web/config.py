@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from triptych.private_files import private_dir
 from triptych.settings import Settings
 
 
@@ -29,6 +30,8 @@ class WebConfig:
     password_memory_kib: int = 65536
     password_parallelism: int = 4
     metrics_token: str = ""  # when set, /metrics wants it as a bearer token
+    max_body_bytes: int = 1_048_576  # refused with 413 before anything reads more
+    trusted_proxies: str = ""  # CIDRs whose X-Forwarded-For is believed (client_ip.py)
     signup_per_address: int = 5  # sign-ups per client address per window
     signup_per_network: int = 20  # per IPv4 /24 or IPv6 /64
     signup_window_minutes: int = 60
@@ -46,6 +49,8 @@ class WebConfig:
             password_parallelism=settings.password_parallelism,
             metrics_token=(settings.metrics_token.get_secret_value()
                            if settings.metrics_token else ""),
+            max_body_bytes=settings.max_body_bytes,
+            trusted_proxies=settings.trusted_proxies,
             signup_per_address=settings.signup_per_address,
             signup_per_network=settings.signup_per_network,
             signup_window_minutes=settings.signup_window_minutes,
@@ -57,7 +62,7 @@ def load_or_create_secret(home: Path) -> str:
     path = home / "web-secret"
     if path.exists():
         return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     secret = secrets.token_urlsafe(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

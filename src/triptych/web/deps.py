@@ -16,6 +16,7 @@ from triptych.client import Triptych
 from triptych.service.accounts import Member
 from triptych.service.api_keys import KeyOwner
 from triptych.web import sessions as sessions_mod
+from triptych.web.client_ip import client_address  # noqa: F401  (the one source; re-exported)
 from triptych.web.errors import Forbidden, RateLimited, Unauthorized
 from triptych.web.state import WebState
 
@@ -135,6 +136,3 @@ def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:
 
 UserTp = Annotated[Triptych, Depends(user_tp)]
 
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"

@@ -24,6 +24,7 @@ from triptych.service.job_status import FINAL
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
 from triptych.web.errors import OPENAI_PATH
+from triptych.web.idempotency import IdempotencyKey
 from triptych.web.responses import openai_errors
 from triptych.web.schemas import OpenAIImagesRequest, OpenAIImagesResponse
 
@@ -34,7 +35,8 @@ router = APIRouter(tags=["openai-compatible"])
 @router.post(OPENAI_PATH, response_model=OpenAIImagesResponse, responses=openai_errors(),
              response_model_exclude_none=True)
 def create_images(body: OpenAIImagesRequest, request: Request, response: Response,
-                  principal: CurrentUser, tp: UserTp, state: StateDep) -> dict[str, Any]:
+                  principal: CurrentUser, tp: UserTp, state: StateDep,
+                  idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Create images (OpenAI ``images.generate``)."""
     if (body.model_extra or {}).get("stream"):
         # Say so rather than answer JSON to a client waiting for an event stream.
@@ -44,7 +46,7 @@ def create_images(body: OpenAIImagesRequest, request: Request, response: Respons
     size = None if body.size in (None, "", "auto") else body.size
     job, done = runner.submit(state, tp, principal, prompt=body.prompt, model=model,
                               size=size, n=body.n or 1,
-                              idempotency_key=request.headers.get("Idempotency-Key"))
+                              idempotency_key=idempotency_key)
     job = runner.wait_final(tp, job, done, state.config.openai_wait_seconds)
     if job["status"] not in FINAL:
         tp.cancel(job["id"])  # refunded; the client sees a server error it may retry

@@ -10,9 +10,9 @@ from triptych.client import Triptych
 from triptych.service.recommend import kind_labels
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
+from triptych.web.idempotency import IdempotencyKey
 from triptych.web.present import job_out
 from triptych.web.responses import AUTH, GENERATE, errors
-from triptych.web.routes_generations import IdempotencyKey
 from triptych.web.schemas import (
     CompareCreate,
     ComparePublic,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from triptych.web import runner
 from triptych.web.deps import CurrentUser, StateDep, UserTp
+from triptych.web.idempotency import IdempotencyKey
 from triptych.web.present import accepted_out, job_out
 from triptych.web.responses import AUTH, GENERATE, errors
 from triptych.web.schemas import GenerationAccepted, GenerationCreate, JobPublic, RerenderCreate
@@ -21,8 +22,6 @@ from triptych.web.zips import job_zip, zip_name
 router = APIRouter(tags=["generations"])
 
 JobId = Annotated[str, Path(max_length=64)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="Same key + same body → the same job.")]
 
 
 @router.post("/v1/generations", status_code=202, response_model=GenerationAccepted,

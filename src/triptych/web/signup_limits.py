@@ -4,7 +4,7 @@ One address is easy to change, a whole network is not: the second limit counts e
 sign-up from the client's IPv4 /24 or IPv6 /64 (what one customer of an ISP or one cloud
 host typically holds). Both are the rate limiters of ``ratelimit`` (a budget of N refilled
 over the window; on Redis when one is configured, so every server process shares them), keyed
-by the address that ``deps.client_address`` reports.
+by the address that ``client_ip.client_address`` reports.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from triptych.web.client_ip import client_address
 from triptych.web.config import WebConfig
-from triptych.web.deps import client_address
 from triptych.web.errors import RateLimited
 from triptych.web.ratelimit import Limiter, make_limiter
 

@@ -162,6 +162,11 @@ class FakeServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def allow(self) -> str:
+        """This server as a ``TRIPTYCH_UPSTREAM_ALLOW`` entry: its address and port only."""
+        return f"{self.host}:{self.port}"
+
     def route(self, method: str, pattern: str, handler: Handler | Resp | list[Resp]) -> None:
         """Add (in front, so it wins) a route; a list of Resp is served in turn, last repeats."""
         if isinstance(handler, Resp):
@@ -233,9 +238,11 @@ class Fake:
 
         module = importlib.import_module(f"triptych.engines.providers.{self.module}")
         factory = module.factory
+        # Downloads may reach exactly the fake CDN (a loopback address, so refused otherwise).
         engine = factory.engine_cls(api_key=KEY, base_url=self.main.url, model=self.target,
                                     config=kw.pop("config", FAST),
-                                    trusted_hosts=kw.pop("trusted_hosts", ("127.0.0.2",)))
+                                    trusted_hosts=kw.pop("trusted_hosts", ("127.0.0.2",)),
+                                    upstream_allow=kw.pop("upstream_allow", self.alt.allow))
         return engine
 
     def serve_files(self) -> None:

@@ -20,6 +20,7 @@ from triptych.engines.providers.http import (
     parse_duration,
     parse_retry_after,
 )
+from triptych.engines.providers.upstream import UpstreamGuard
 
 
 def client(server: FakeServer, **kw) -> ProviderHttp:
@@ -111,7 +112,8 @@ def test_download_cap_without_content_length(
     alt_server.route("GET", r"/big", Resp(body=b"x" * (FAST.max_download_bytes + 10),
                                           no_length=True))
     with pytest.raises(FatalError) as info:
-        client(main_server).download(alt_server.url + "/big")
+        client(main_server, upstream=UpstreamGuard(alt_server.allow)).download(
+            alt_server.url + "/big")
     assert "larger than Triptych accepts" in info.value.message
 
 

@@ -102,7 +102,7 @@ def setup(request: pytest.FixtureRequest, main_server: FakeServer, alt_server: F
     config = TIGHT if request.node.callspec.params.get("outcome") == "timeout" else FAST
     registry.register(scheme, HostedFactory(module.factory.engine_cls, config=config,
                                             trusted_hosts=("127.0.0.2",)))
-    settings = Settings(home=tmp_path, _env_file=None,
+    settings = Settings(home=tmp_path, _env_file=None, upstream_allow=alt_server.allow,
                         **{f"{scheme}_api_key": KEY, f"{scheme}_base_url": main_server.url})
     try:
         yield Triptych(settings=settings), fake, model, size

@@ -40,7 +40,8 @@ def check_provider(provider: str, settings: Settings) -> dict[str, Any]:
         env = f"TRIPTYCH_{provider.upper()}_API_KEY"
         return {**row, "status": "not_configured", "detail": f"set {env} to enable"}
     module = importlib.import_module(f"triptych.engines.providers.{provider}")
-    engine = module.factory.engine_for(key, base_url, _first_target(provider))
+    engine = module.factory.engine_for(key, base_url, _first_target(provider),
+                                       upstream_allow=settings.upstream_allow)
     try:
         result = engine.check()
     finally:

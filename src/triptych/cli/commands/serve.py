@@ -30,8 +30,10 @@ def serve(host: str, port: int, job_workers: int | None, log_level: str) -> None
     click.echo(f"Triptych on http://{host}:{port}/  (API: /v1, OpenAPI: /openapi.json)")
     if tp.settings.broker_url:
         click.echo("Jobs run in `triptych worker` processes (TRIPTYCH_BROKER_URL is set).")
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app
+    # decides whom to believe (TRIPTYCH_TRUSTED_PROXIES, web/client_ip.py).
     uvicorn.run(application, host=host, port=port, log_level=log_level,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, proxy_headers=False)
 
 
 COMMANDS = [serve]

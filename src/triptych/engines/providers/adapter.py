@@ -52,6 +52,7 @@ from triptych.engines.providers.http import (
     body_excerpt,
     parse_retry_after,
 )
+from triptych.engines.providers.upstream import UpstreamGuard
 
 if TYPE_CHECKING:
     from triptych.catalog.card import ModelCard
@@ -94,7 +95,10 @@ class HostedEngine:
         config: HttpConfig | None = None,
         trusted_hosts: tuple[str, ...] = (),
         transport: Any = None,
+        upstream_allow: str = "",
     ) -> None:
+        """``upstream_allow``: where result downloads may go although the address is not
+        public (``TRIPTYCH_UPSTREAM_ALLOW``, see ``upstream.py``)."""
         self.model = model
         self.http = ProviderHttp(
             display=self.display,
@@ -106,6 +110,7 @@ class HostedEngine:
             transport=transport,
             should_retry=self._retry_decision,
             retry_after=self.retry_after_for,
+            upstream=UpstreamGuard(upstream_allow),
         )
 
     # ---------------------------------------------------------------- hooks
@@ -373,11 +378,14 @@ class HostedFactory:
                 f"Provider unavailable: {self.engine_cls.display} is not configured.",
                 detail=f"TRIPTYCH_{self.provider.upper()}_API_KEY is not set",
             )
-        return self.engine_for(key, settings.provider_base_url(self.provider), card.target)
+        return self.engine_for(key, settings.provider_base_url(self.provider), card.target,
+                               upstream_allow=settings.upstream_allow)
 
-    def engine_for(self, api_key: str, base_url: str, model: str = "") -> HostedEngine:
+    def engine_for(self, api_key: str, base_url: str, model: str = "", *,
+                   upstream_allow: str = "") -> HostedEngine:
         return self.engine_cls(api_key=api_key, base_url=base_url, model=model,
-                               config=self.config, trusted_hosts=self.trusted_hosts)
+                               config=self.config, trusted_hosts=self.trusted_hosts,
+                               upstream_allow=upstream_allow)
 
 
 _BAD_KEY = re.compile(

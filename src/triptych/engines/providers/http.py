@@ -17,6 +17,10 @@ What it guarantees, so no adapter has to remember:
 - **Keys stay secret.** Auth headers go only to the provider's own hosts (the base URL's host
   plus ``trusted_hosts``); downloads of result URLs never carry them; every error ``detail``
   passes through ``redact``.
+- **Downloads stay outside the operator's network.** A result URL, and every redirect from it
+  (followed here, at most ``HttpConfig.max_redirects``), connects only to a public address,
+  checked after DNS resolution and pinned for the connection (``upstream``); the operator's
+  allow-list (``TRIPTYCH_UPSTREAM_ALLOW``) lets a self-hosted upstream through.
 
 Bodies are read fully (capped) into a small ``Reply`` so adapters classify errors from status,
 headers and text without touching streams.
@@ -35,7 +39,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -45,12 +49,14 @@ from triptych.engines.errors import (
     ProviderUnavailableError,
     RetryableError,
 )
+from triptych.engines.providers.upstream import PinnedTransport, RefusedUpstream, UpstreamGuard
 
 log = logging.getLogger("triptych.providers")
 
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class HttpConfig:
     poll_deadline: float = 300.0  # seconds from submit until we give up waiting
     max_download_bytes: int = 50 * 1024 * 1024  # one result image or SVG
     max_body_bytes: int = 200 * 1024 * 1024  # one JSON body; base64 images make these large
+    max_redirects: int = 5  # signed CDN URLs redirect once or twice
 
 
 class Redactor:
@@ -191,8 +198,10 @@ class ProviderHttp:
         transport: httpx.BaseTransport | None = None,
         should_retry: Callable[[Reply], bool | None] | None = None,
         retry_after: Callable[[Reply], float | None] | None = None,
+        upstream: UpstreamGuard | None = None,
     ) -> None:
         self.display = display
+        self.upstream = upstream or UpstreamGuard()
         self._should_retry = should_retry
         # Seconds the provider asked for: headers by default; an adapter adds its body's say.
         self._retry_after = retry_after or (lambda reply: parse_retry_after(reply.headers))
@@ -216,9 +225,8 @@ class ProviderHttp:
         self._download_client = httpx.Client(
             timeout=httpx.Timeout(connect=cfg.connect_timeout, read=cfg.read_timeout,
                                   write=cfg.read_timeout, pool=cfg.connect_timeout),
-            follow_redirects=True,  # signed CDN URLs redirect; no credentials are ever sent here
-            max_redirects=5,
-            transport=transport,
+            follow_redirects=False,  # download() follows them, checking each hop's address
+            transport=PinnedTransport(self.upstream, transport),
             headers={"user-agent": "triptych"},
         )
 
@@ -236,7 +244,11 @@ class ProviderHttp:
         return bool(host) and any(_host_matches(host, p) for p in self._trusted)
 
     def _check_url(self, url: str, what: str) -> None:
-        scheme = urlsplit(url).scheme.lower()
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as exc:  # e.g. an unclosed [IPv6 bracket
+            raise FatalError(f"{self.display} returned an unusable {what}.",
+                             detail=self.redact(f"{url[:200]}: {exc}")) from None
         if scheme not in ("http", "https"):
             raise FatalError(
                 f"{self.display} returned an unusable {what}.",
@@ -287,14 +299,19 @@ class ProviderHttp:
         cap = max_bytes or self.config.max_download_bytes
         if url.startswith("data:"):
             return self._decode_data_url(url, cap)
-        self._check_url(url, "result URL")
-        reply = self._with_retries(
-            lambda: self._request_once(self._download_client, "GET", url, None, {}, None, cap),
-            idempotent=True,
-            retry_5xx=True,
-            should_retry=None,
-            what="result download",
-        )
+        hops: list[str] = []
+        while True:
+            reply = self._download_once(url, cap, hops)
+            location = reply.headers.get("location")
+            if reply.status not in REDIRECT_STATUSES or not location:
+                break
+            hops.append(url)
+            if len(hops) > self.config.max_redirects:
+                raise FatalError(
+                    f"{self.display} finished, but its result could not be downloaded.",
+                    detail=self.redact(f"more than {self.config.max_redirects} redirects from "
+                                       f"{hops[0][:200]}"))
+            url = urljoin(url, location)
         if not reply.ok:
             raise FatalError(
                 f"{self.display} finished, but its result could not be downloaded.",
@@ -302,6 +319,37 @@ class ProviderHttp:
                                    f"{reply.text[:300]}"),
             )
         return reply.body, reply.content_type
+
+    def _download_once(self, url: str, cap: int, hops: list[str]) -> Reply:
+        what = "result URL" if not hops else "redirect of a result URL"
+        self._check_url(url, what)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError as exc:  # a port that is no number
+            raise FatalError(f"{self.display} returned an unusable {what}.",
+                             detail=self.redact(f"{url[:200]}: {exc}")) from None
+        try:
+            self.upstream.refuse_literal(parts.hostname or "", port)
+            return self._with_retries(
+                lambda: self._request_once(self._download_client, "GET", url, None, {}, None,
+                                           cap),
+                idempotent=True,
+                retry_5xx=True,
+                should_retry=None,
+                what="result download",
+            )
+        except RefusedUpstream as exc:
+            via = f" (redirected from {hops[0][:200]})" if hops else ""
+            raise FatalError(
+                f"{self.display} pointed Triptych at a result on a private or local network "
+                "address, which Triptych does not download from.",
+                detail=self.redact(f"refused {what} {url[:200]}{via}: {exc}; an operator can "
+                                   "allow a self-hosted upstream with TRIPTYCH_UPSTREAM_ALLOW"),
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise FatalError(f"{self.display} returned an unusable {what}.",
+                             detail=self.redact(f"{url[:200]}: {exc}")) from None
 
     def _decode_data_url(self, url: str, cap: int) -> tuple[bytes, str]:
         header, _, payload = url.partition(",")
