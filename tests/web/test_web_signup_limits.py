@@ -72,3 +72,20 @@ def test_the_limits_are_shared_by_server_processes_on_redis(tp, redis_url):
     assert sign_up(first, f"{net}.1", "r3@example.com").status_code == 429
     assert sign_up(second, f"{net}.2", "r4@example.com").status_code == 201
     assert sign_up(first, f"{net}.3", "r5@example.com").status_code == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(tp):
+    app = create_app(tp, fast_config(signup_per_address=1, signup_per_network=100,
+                                     trusted_proxies="10.9.9.9"))
+
+    def via(peer: str, forwarded: str, email: str) -> int:
+        with TestClient(app, client=(peer, 50000)) as c:
+            return c.post("/v1/auth/signup", headers={"X-Forwarded-For": forwarded},
+                          json={"email": email, "password": PASSWORD}).status_code
+
+    assert via("10.9.9.9", "198.51.100.20", "p1@example.com") == 201
+    assert via("10.9.9.9", "198.51.100.21", "p2@example.com") == 201  # another client
+    assert via("10.9.9.9", "198.51.100.20", "p3@example.com") == 429
+    # Anyone else's header is ignored: their own address is what counts.
+    assert via("192.0.2.50", "198.51.100.99", "p4@example.com") == 201
+    assert via("192.0.2.50", "198.51.100.98", "p5@example.com") == 429
