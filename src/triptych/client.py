@@ -43,6 +43,7 @@ from triptych.private_files import private_dir
 from triptych.service import audit, ledger_verify, upgrade
 from triptych.service import picks as picks_mod
 from triptych.service import recommend as recommend_mod
+from triptych.service.account_email import AccountEmail
 from triptych.service.accounts import Accounts
 from triptych.service.admin import Admin
 from triptych.service.audit import Actor
@@ -203,6 +204,8 @@ class Triptych:
         # Users, sessions, keys, statements: what the web UI and CLI need of accounts.
         self.accounts = Accounts(self.ctx)
         self.admin = Admin(self.ctx)  # catalog changes, accounts, usage, the audit log
+        # Sign-up by verification link, address confirmation, password reset.
+        self.account_email = AccountEmail(self.ctx)
         # Credit packs and paid plans through Stripe (off without its keys).
         self.payments = Payments(self.ctx)
 

@@ -173,6 +173,32 @@ class Settings(BaseSettings):
         "downloads may reach although they are loopback, private or link-local (a "
         "self-hosted upstream); every other such address is refused."))
 
+    # -- email and accounts (docs/operators/email-and-accounts.md) --------------------------
+    smtp_url: SecretStr | None = Field(None, description=(
+        "Outgoing mail server: `smtp://user:pass@host:587?starttls=required` or "
+        "`smtps://user:pass@host:465`; unset: no email is sent."))
+    mail_from: str = Field("Triptych <triptych@localhost>", description=(
+        "The From address of the emails Triptych sends."))
+    public_url: str | None = Field(None, description=(
+        "This site's address as people reach it (e.g. `https://images.example.com`), used "
+        "in emailed links; required with `TRIPTYCH_SMTP_URL`."))
+    require_verified_email: bool | None = Field(None, description=(
+        "Hold the monthly free grant until the address is verified, and sign new accounts "
+        "up through an emailed link; unset: on when `TRIPTYCH_SMTP_URL` is set."))
+    verify_link_hours: int = Field(48, description="How long an address verification link works.")
+    reset_link_minutes: int = Field(60, description="How long a password reset link works.")
+    password_min_length: int = Field(10, description=(
+        "The shortest password accepted (common passwords are refused whatever their length)."))
+    signup_per_address: int = Field(5, description=(
+        "Sign-ups allowed per client address per sign-up window."))
+    signup_per_network: int = Field(20, description=(
+        "Sign-ups allowed per network (IPv4 /24, IPv6 /64) per sign-up window."))
+    signup_window_minutes: int = Field(60, description="The window of the sign-up limits.")
+    mail_per_address: int = Field(5, description=(
+        "Account emails (reset, sign-up notices, verification) one address receives per hour."))
+    low_balance_credits: int = Field(10, description=(
+        "Email a user once a month when a charge leaves them fewer credits than this; 0: never."))
+
     # -- hosted providers: TRIPTYCH_<PROVIDER>_API_KEY / TRIPTYCH_<PROVIDER>_BASE_URL --------
     bfl_api_key: SecretStr | None = _key("Black Forest Labs (Flux)")
     bfl_base_url: str = _url("Black Forest Labs (Flux)", "https://api.bfl.ai")
@@ -231,6 +257,13 @@ class Settings(BaseSettings):
     @property
     def preload_models(self) -> list[str]:
         return [m.strip() for m in self.residency_preload.split(",") if m.strip()]
+
+    @property
+    def verification_required(self) -> bool:
+        """Whether sign-ups go through an emailed link and the monthly grant waits for it."""
+        if self.require_verified_email is None:
+            return self.smtp_url is not None
+        return self.require_verified_email
 
     @property
     def image_dir(self) -> Path:

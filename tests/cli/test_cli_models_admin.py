@@ -102,7 +102,10 @@ def test_users_create_admin_sets_a_password(run, tp) -> None:
                                          "correct horse")
     short = run("users", "create", "x@example.com", "--admin", "--password-stdin",
                 input="short\n", ok=False)
-    assert short.exit_code == 1 and "8 to 256 characters" in short.output
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    common = run("users", "create", "y@example.com", "--admin", "--password-stdin",
+                 input="password123\n", ok=False)  # the sign-up policy applies here too
+    assert common.exit_code == 1 and "most common" in common.output
     run("users", "create", "plain@example.com")  # not an admin: no password unless asked
     assert tp.accounts.password_hash("plain@example.com")[1] is None
 

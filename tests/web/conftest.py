@@ -43,7 +43,8 @@ def fast_config(**overrides) -> WebConfig:
     """Cheap Argon2id (still Argon2id) and generous limits unless a test says otherwise."""
     base = dict(secret_key="test-secret", password_time_cost=1, password_memory_kib=1024,
                 password_parallelism=1, rate_per_minute=6000, rate_burst=1000,
-                auth_per_minute=6000, auth_burst=1000, workers=2)
+                auth_per_minute=6000, auth_burst=1000, workers=2,
+                signup_per_address=1000, signup_per_network=1000)
     base.update(overrides)
     return WebConfig(**base)
 

@@ -37,6 +37,8 @@ class User(Base):
     unrestricted_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime)  # by an admin: no sign-in
+    # When the owner proved the address (an emailed link); None: not yet (migration 0007).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Account(Base):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from triptych.db.auth_models import ApiKey
 from triptych.db.models import Image, Job, User
-from triptych.errors import AccountDisabled, TriptychError
+from triptych.errors import AccountDisabled, InvalidRequest, TriptychError
 from triptych.service import api_keys, statement, web_sessions
 from triptych.service.more_credits import MoreCredits, more_credits
 from triptych.service.users import create_user, get_user, normalise_email
@@ -34,16 +34,18 @@ class Member:
     plan: str
     unrestricted_opt_in: bool
     created_at: datetime
+    email_verified: bool = False
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "role": self.role, "plan": self.plan,
                 "unrestricted_opt_in": self.unrestricted_opt_in,
+                "email_verified": self.email_verified,
                 "created_at": self.created_at.isoformat(timespec="seconds")}
 
 
 def _member(user: User) -> Member:
     return Member(user.id, user.email, user.role, user.plan, user.unrestricted_opt_in,
-                  user.created_at)
+                  user.created_at, user.email_verified_at is not None)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Accounts:
                     password_hash: str | None = None) -> Member:
         """A new account with this month's allowance (the first one on an install is an
         admin)."""
+        if plan not in self.ctx.plans.plans:
+            raise InvalidRequest(f"Unknown plan '{plan}'; plans are "
+                                 f"{', '.join(self.ctx.plans.plans)}.", field="plan")
         with self.ctx.sessions.begin() as s:
             user = create_user(s, email, self.ctx.clock, admin=admin, plan=plan,
                                password_hash=password_hash)
@@ -99,8 +104,10 @@ class Accounts:
     # -- browser sessions -------------------------------------------------------------------
 
     def sign_up(self, email: str, password_hash: str, *, days: int) -> SignedIn:
+        """Sign up and in at once (no verification link; see ``account_email`` for that)."""
         with self.ctx.sessions.begin() as s:
-            user = create_user(s, email, self.ctx.clock, password_hash=password_hash)
+            user = create_user(s, email, self.ctx.clock, password_hash=password_hash,
+                               verified=False)
             s.flush()
             self.ctx.ledger(s).ensure_allowance(user)
             token, row = web_sessions.create_session(s, user, self.ctx.clock(), days)

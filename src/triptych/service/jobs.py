@@ -49,7 +49,7 @@ from triptych.errors import (
     SpendCapReached,
     TooManyJobs,
 )
-from triptych.service import metrics
+from triptych.service import account_notices, metrics
 from triptych.service.clock import Clock, next_period_start
 from triptych.service.idempotency import check_key
 from triptych.service.job_status import (
@@ -95,7 +95,7 @@ class CanceledWhileRunning(Exception):
 # The statements every job runs, built once (Core with bound parameters: a fraction of an
 # ORM query's cost per call; see benchmarks/service_overhead.py).
 _JOBS = Job.__table__
-_LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in)
+_LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in, User.email_verified_at)
               .where(User.id == bindparam("u"))
               # NO KEY UPDATE: foreign-key checks of a settle's inserts pass it (PostgreSQL;
               # SQLite has no row locks and serialises writers with BEGIN IMMEDIATE)
@@ -174,7 +174,8 @@ class JobContext:
 
     def ledger(self, session: Session) -> Ledger:
         assert self.plans is not None
-        return Ledger(session, self.clock, self.plans.monthly_grants(), self.ledger_cache)
+        return Ledger(session, self.clock, self.plans.monthly_grants(), self.ledger_cache,
+                      require_verified=self.settings.verification_required)
 
 
 def plans_for(settings: Settings) -> PlanBook:
@@ -557,6 +558,8 @@ class JobService:
             job = JobRecord(**row._mapping, images=[SimpleNamespace(**i) for i in images])
             self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {job.n} images not "
                                       "delivered" if missing else "delivered", fresh=True)
+            if job.charged:
+                account_notices.after_capture(s, self.ctx.settings, now, job.user_id)
         self.ctx.hub.publish(ProgressEvent(job_id, SUCCEEDED, 1.0))
         metrics.observe_job(job.model_id, SUCCEEDED,
                             (job.finished_at - job.created_at).total_seconds(), seconds)

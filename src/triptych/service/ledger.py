@@ -148,10 +148,11 @@ _GRANTED = "ledger.granted"  # session.info: an allowance was granted in this tr
 
 class Ledger:
     def __init__(self, session: Session, clock: Clock, monthly_grants: dict[str, int],
-                 cache: LedgerCache | None = None) -> None:
+                 cache: LedgerCache | None = None, *, require_verified: bool = False) -> None:
         self.s = session
         self.clock = clock
         self.monthly_grants = monthly_grants  # plan -> credits per month
+        self.require_verified = require_verified  # the grant waits for a verified address
         self.cache = cache or LedgerCache()
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
@@ -272,6 +273,8 @@ class Ledger:
 
     def ensure_allowance(self, user: User) -> None:
         """Expire earlier months' leftovers, then grant this month's allowance once."""
+        if self.require_verified and user.email_verified_at is None:
+            return  # before the cache: verifying the address grants at once (service.links)
         now = self.clock()
         period = period_of(now)
         known = (user.id, period, user.plan)

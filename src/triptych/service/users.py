@@ -12,7 +12,6 @@ from triptych.db.models import User
 from triptych.errors import InvalidRequest, NotFound
 from triptych.service.clock import Clock
 
-PLANS = ("free", "pro")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # PostgreSQL advisory-lock key that serialises the first sign-ups of a fresh install
 # (any constant 64-bit integer; this one spells "tripfrst").
@@ -35,16 +34,15 @@ def get_user(session: Session, email: str) -> User:
 
 def create_user(
     session: Session, email: str, clock: Clock, *, admin: bool = False,
-    password_hash: str | None = None, plan: str = "free",
+    password_hash: str | None = None, plan: str = "free", verified: bool = True,
 ) -> User:
-    """Create an account. The first account on a fresh install is an admin."""
+    """Create an account. The first account on a fresh install is an admin. ``verified``:
+    the address counts as proved (an operator made the account); sign-ups pass False."""
     email = normalise_email(email)
-    if plan not in PLANS:
-        raise InvalidRequest(f"Unknown plan '{plan}'; plans are {', '.join(PLANS)}.", field="plan")
     user = User(email=email, password_hash=password_hash, plan=plan,
                 role="admin" if admin or _first_account(session) else "user",
                 unrestricted_opt_in=False,
-                created_at=clock())
+                created_at=clock(), email_verified_at=clock() if verified else None)
     try:
         with session.begin_nested():
             session.add(user)

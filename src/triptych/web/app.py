@@ -39,9 +39,11 @@ from triptych.web.body_limit import BodyLimit
 from triptych.web.client_ip import ForwardedProto
 from triptych.web.config import WebConfig, load_or_create_secret
 from triptych.web.errors import install_error_handlers
+from triptych.web.mail import mailer_for
 from triptych.web.middleware import SecurityHeaders
 from triptych.web.passwords import Passwords
 from triptych.web.ratelimit import make_limiter
+from triptych.web.signup_limits import SignupLimits
 from triptych.web.state import HERE, WebState
 
 DESCRIPTION = """Triptych's HTTP API. Authenticate with `Authorization: Bearer <API key>`
@@ -70,6 +72,8 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
                                   config.auth_burst, name="auth"),
         templates=templates,
         csrf_signer=URLSafeTimedSerializer(secret, salt="triptych-form-csrf"),
+        signup_limits=SignupLimits.from_config(config, tp.settings.shared_redis_url),
+        mailer=mailer_for(tp),
         owns_executor=executor is None,
     )
 

@@ -32,6 +32,9 @@ class WebConfig:
     metrics_token: str = ""  # when set, /metrics wants it as a bearer token
     max_body_bytes: int = 1_048_576  # refused with 413 before anything reads more
     trusted_proxies: str = ""  # CIDRs whose X-Forwarded-For is believed (client_ip.py)
+    signup_per_address: int = 5  # sign-ups per client address per window
+    signup_per_network: int = 20  # per IPv4 /24 or IPv6 /64
+    signup_window_minutes: int = 60
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
@@ -48,6 +51,9 @@ class WebConfig:
                            if settings.metrics_token else ""),
             max_body_bytes=settings.max_body_bytes,
             trusted_proxies=settings.trusted_proxies,
+            signup_per_address=settings.signup_per_address,
+            signup_per_network=settings.signup_per_network,
+            signup_window_minutes=settings.signup_window_minutes,
         )
 
 

@@ -8,9 +8,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from triptych.web.config import WebConfig
 
-MIN_PASSWORD = 8
-MAX_PASSWORD = 256
-
 
 class Passwords:
     def __init__(self, config: WebConfig) -> None:

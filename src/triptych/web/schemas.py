@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triptych.service.password_policy import MAX_PASSWORD
 from triptych.service.requests import MAX_PROMPT_CHARS
-from triptych.web.passwords import MAX_PASSWORD, MIN_PASSWORD
 
 SEED_MAX = 2**31 - 1
 Prompt = Field(min_length=1, max_length=MAX_PROMPT_CHARS,
@@ -38,7 +38,30 @@ class ErrorResponse(BaseModel):
 
 class SignupCreate(Create):
     email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD, description=(
+        "At least TRIPTYCH_PASSWORD_MIN_LENGTH characters, and not a common password."))
+
+
+class SignupPending(BaseModel):
+    status: Literal["check_email"] = "check_email"
+    message: str = Field(description="Where the sign-up continues (the emailed link).")
+
+
+class Notice(BaseModel):
+    message: str
+
+
+class VerifyRequest(Create):
+    token: str = Field(min_length=1, max_length=100, description="From the emailed link.")
+
+
+class ForgotRequest(Create):
+    email: str = Field(min_length=1, max_length=320)
+
+
+class ResetRequest(Create):
+    token: str = Field(min_length=1, max_length=100, description="From the emailed link.")
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
 
 
 class LoginRequest(Create):
@@ -52,6 +75,7 @@ class UserPublic(BaseModel):
     role: Literal["user", "admin"]
     plan: str
     unrestricted_opt_in: bool
+    email_verified: bool = Field(description="Whether the owner has confirmed the address.")
     created_at: str
 
 

@@ -19,7 +19,8 @@ def users() -> None:
 @click.argument("email")
 @click.option("--admin", is_flag=True, help="Make this account an admin (asks for its "
                                              "password, so it can sign in to the web UI).")
-@click.option("--plan", type=click.Choice(["free", "pro"]), default="free", show_default=True)
+@click.option("--plan", default="free", show_default=True,
+              help="A plan of plans.toml or TRIPTYCH_PLANS (`triptych plans` lists them).")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
 @click.option("--password/--no-password", "ask", default=None,
@@ -28,7 +29,7 @@ def users() -> None:
 @handle_errors
 def create(email, admin, plan, password_stdin, ask, as_json) -> None:
     """Create an account (the first account on a fresh install is an admin)."""
-    password = _password(password_stdin, admin if ask is None else ask)
+    password = _password(password_stdin, admin if ask is None else ask, email)
     password_hash = None
     if password is not None:
         from triptych.web.config import WebConfig
@@ -46,10 +47,10 @@ def create(email, admin, plan, password_stdin, ask, as_json) -> None:
                       highlight=False)
 
 
-def _password(from_stdin: bool, ask: bool) -> str | None:
-    """The new account's password: from stdin, or asked for (hidden, confirmed)."""
-    from triptych.errors import InvalidRequest
-    from triptych.web.passwords import MAX_PASSWORD, MIN_PASSWORD
+def _password(from_stdin: bool, ask: bool, email: str) -> str | None:
+    """The new account's password: from stdin, or asked for (hidden, confirmed); held to the
+    same policy as a sign-up's (length, not a common password, not the address)."""
+    from triptych.service.password_policy import check_password_policy
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -58,10 +59,28 @@ def _password(from_stdin: bool, ask: bool) -> str | None:
                                 err=True)
     else:
         return None
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidRequest(f"Choose a password of {MIN_PASSWORD} to {MAX_PASSWORD} "
-                             f"characters.", field="password")
+    check_password_policy(password, min_length=app().settings.password_min_length, email=email)
     return password
+
+
+@users.command("reset-link")
+@click.argument("email")
+@json_option
+@handle_errors
+def reset_link(email, as_json) -> None:
+    """Print a one-time link that sets this account's password (how an admin gives a
+    password to an account that has none, such as the first admin)."""
+    tp = app()
+    url = tp.account_email.reset_link(email)
+    minutes = tp.settings.reset_link_minutes
+    if as_json:
+        emit_json({"email": email, "url": url, "expires_in_minutes": minutes})
+        return
+    console.print(url, highlight=False, soft_wrap=True)
+    hint = "" if tp.settings.public_url else (
+        " Put this server's address in front of it (set TRIPTYCH_PUBLIC_URL to have it "
+        "printed whole).")
+    console.print(f"Open it within {minutes} minutes; it works once.{hint}", highlight=False)
 
 
 @users.command("plan")

@@ -1,7 +1,7 @@
 """The one call site for receipts: every payment that commits (credits granted, a plan
 started) is handed to the registered hooks, after the commit, outside any transaction.
-The email helper registers ``send_receipt`` here; a failing hook is logged, never fatal (the
-payment stands)."""
+A server that sends mail registers ``AccountEmail.receipt`` here (``web/mail.py``); a
+failing hook is logged, never fatal (the payment stands)."""
 
 from __future__ import annotations
 

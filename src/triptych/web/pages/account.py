@@ -27,7 +27,9 @@ def _account(request: Request, state: WebState, principal: Principal,
         used = key["last_used_at"]
         key["used_words"] = readable.when(datetime.fromisoformat(used), now) if used else "never"
     return render(request, state, "account.html", principal, account=user, keys=keys,
-                  plan=state.tp.plan_of(user.plan), **extra)
+                  plan=state.tp.plan_of(user.plan),
+                  mail=state.tp.settings.smtp_url is not None,
+                  verification_required=state.tp.settings.verification_required, **extra)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -97,3 +99,11 @@ def account_content_mode(request: Request, state: StateDep, principal: PageUser,
     except TriptychError as exc:
         return _account(request, state, principal, error=exc.message)
     return RedirectResponse("/account?saved=1", status_code=303)
+
+
+@router.post("/account/verification")
+def account_resend_verification(request: Request, state: StateDep, principal: PageUser,
+                                csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, principal, csrf_token)
+    state.tp.account_email.resend_verification(principal.user_id)
+    return RedirectResponse("/account?verification_sent=1", status_code=303)

@@ -28,8 +28,9 @@ def admin_page(request: Request, state: StateDep, principal: PageAdmin, done: st
         job["when"] = readable.when(datetime.fromisoformat(job["created_at"]), now)
         job["model_name"] = catalog.get(job["model"]).name if job["model"] in catalog \
             else job["model"]
+    plans = [(plan.id, plan.name) for plan in state.tp.plans().plans.values()]
     return render(request, state, "admin.html", principal, jobs=jobs, done=done[:200],
-                  error=error[:300])
+                  error=error[:300], plans=plans)
 
 
 @router.post("/admin/grant")
