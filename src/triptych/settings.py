@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         "Load built-in model weights from this directory instead of the package's."))
     emoji_font: Path | None = Field(None, description=(
         "The Noto Color Emoji font the built-in world draws with; unset: the system's."))
+    batching: bool = Field(True, description=(
+        "Run concurrent requests for the same model and settings as one batch "
+        "(docs/builtin-models.md, Batching)."))
+    batch_window_ms: float = Field(2.0, description=(
+        "How long a request that finds its model idle waits for others to batch with; "
+        "under load batches form while the previous one runs, without this wait."))
+    batch_max: int = Field(8, description="Most requests in one batch.")
     warm_up: bool = Field(True, description=(
         "Load the built-in models (one throwaway image each) when a server or worker "
         "starts, so the first image is as fast as the second."))
