@@ -53,7 +53,9 @@ class Settings(BaseSettings):
         "and a job whose claim runs out (its process died) is recovered."))
     max_attempts: int = Field(2, description=(
         "Runs of one built-in job before recovery fails and refunds it."))
-    workers: int = Field(2, description="Threads of the in-process executor (no broker).")
+    workers: int = Field(2, description=(
+        "Threads of the in-process executor (no broker); at least `batch_max` while batching "
+        "is on, so a full batch of jobs can run at once."))
 
     # -- built-in models --------------------------------------------------------------------
     # One thread per inference: the built-in nets are small enough that a second thread

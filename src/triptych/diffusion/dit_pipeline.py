@@ -82,7 +82,25 @@ class DiTPipeline(PicoPipeline):
         return self.bundle.model.null_context(context[0].shape[0], context[0].shape[1])
 
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.bundle.model.encode_text(self.bundle.tokenizer(list(prompts)))
+        """Each prompt encoded on its own (eager PyTorch rounds a little differently at other
+        batch sizes: a prompt's context is then the same alone or in a batch), padded to the
+        longest (pico-lm's length follows the prompt's word pieces)."""
+        encode = self.bundle.model.encode_text
+        tokenizer = self.bundle.tokenizer
+        parts = [encode(tokenizer([p])) for p in prompts]
+        if len(parts) == 1:
+            return parts[0]
+        length = max(ctx.shape[1] for ctx, _ in parts)
+        ctx = torch.zeros(len(parts), length, parts[0][0].shape[2], dtype=parts[0][0].dtype)
+        mask = torch.zeros(len(parts), length, dtype=torch.bool)
+        for i, (c, m) in enumerate(parts):
+            ctx[i, : c.shape[1]], mask[i, : m.shape[1]] = c[0], m[0]
+        return ctx, mask
+
+    def context_length(self, prompt: str) -> int:
+        """The length of the prompt's text context: batches only join prompts of one length,
+        as padding a context changes how the backbone's attention rounds."""
+        return int(self.encode([prompt])[1].shape[1])
 
     def layout_check(self, prompts: Sequence[str]) -> LayoutCheck:
         # eager: the traced DiTs are keyed by context length, which the short prompts change
