@@ -103,23 +103,33 @@ def test_fake_is_batchable_and_plain_engines_are_not():
 
 def test_requests_within_the_window_form_one_batch():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=2.0, max_batch=4)
+    engine = BatchingEngine(fake, window=2.0, max_batch=4, wait_when_idle=True)
     results = run_all(engine, [req(s) for s in range(4)])
     assert [seed_of(r) for r in results] == [0, 1, 2, 3]  # each caller its own result
     assert len(fake.batches) == 1 and sorted(fake.batches[0]) == [0, 1, 2, 3]
     assert engine.sizes == {4: 1}
 
 
-def test_a_lone_request_runs_through_generate():
+def test_a_lone_request_runs_through_generate_without_waiting():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=0.0)
+    engine = BatchingEngine(fake, window=60.0)  # idle: a wait would hang the test
     assert seed_of(engine.generate(req(7))) == 7
-    assert fake.alone == [7] and fake.batches == []
+    assert seed_of(engine.generate(req(8))) == 8
+    assert fake.alone == [7, 8] and fake.batches == []
+
+
+def test_a_busy_key_waits_the_window_for_company():
+    fake = FakeBatchable()
+    engine = BatchingEngine(fake, window=2.0, max_batch=3)
+    engine._busy.add("k")  # as after a batch with company: clients come back together
+    results = run_all(engine, [req(s) for s in range(3)])
+    assert [seed_of(r) for r in results] == [0, 1, 2]
+    assert [sorted(b) for b in fake.batches] == [[0, 1, 2]]
 
 
 def test_max_batch_caps_the_group():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=1.0, max_batch=3)
+    engine = BatchingEngine(fake, window=1.0, max_batch=3, wait_when_idle=True)
     results = run_all(engine, [req(s) for s in range(7)])
     assert sorted(seed_of(r) for r in results) == list(range(7))
     sizes = [len(b) for b in fake.batches] + [1] * len(fake.alone)
@@ -128,7 +138,7 @@ def test_max_batch_caps_the_group():
 
 def test_different_keys_never_share_a_batch():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=1.0, max_batch=8)
+    engine = BatchingEngine(fake, window=1.0, max_batch=8, wait_when_idle=True)
     run_all(engine, [req(s, key="a" if s % 2 else "b") for s in range(6)])
     for batch in fake.batches:
         assert len({s % 2 for s in batch}) == 1
@@ -144,7 +154,7 @@ def test_none_key_or_a_key_that_fails_runs_alone_at_once():
 
 def test_one_request_failing_fails_only_that_caller():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=2.0, max_batch=3)
+    engine = BatchingEngine(fake, window=2.0, max_batch=3, wait_when_idle=True)
     results = run_all(engine, [req(0), req(1, fail=True), req(2)])
     assert seed_of(results[0]) == 0 and seed_of(results[2]) == 2
     assert isinstance(results[1], ValueError) and "request 1" in str(results[1])
@@ -152,7 +162,7 @@ def test_one_request_failing_fails_only_that_caller():
 
 def test_a_crashed_batch_fails_every_caller_with_its_error():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=2.0, max_batch=3)
+    engine = BatchingEngine(fake, window=2.0, max_batch=3, wait_when_idle=True)
     results = run_all(engine, [req(0), req(1, crash=True), req(2)])
     assert all(isinstance(r, RuntimeError) and "whole batch" in str(r) for r in results)
     # and the key is free again: the next request runs
@@ -161,7 +171,7 @@ def test_a_crashed_batch_fails_every_caller_with_its_error():
 
 def test_a_cancelled_request_drops_out_alone():
     fake = FakeBatchable()
-    engine = BatchingEngine(fake, window=2.0, max_batch=3)
+    engine = BatchingEngine(fake, window=2.0, max_batch=3, wait_when_idle=True)
     heard: list[int] = []
 
     def listen(i):
@@ -181,7 +191,7 @@ def test_a_cancelled_request_drops_out_alone():
 def test_requests_arriving_while_a_batch_runs_wait_for_the_next():
     gate = threading.Event()
     fake = FakeBatchable(gate)
-    engine = BatchingEngine(fake, window=10.0, max_batch=3)
+    engine = BatchingEngine(fake, window=10.0, max_batch=3, wait_when_idle=True)
     with ThreadPoolExecutor(8) as pool:
         first = [pool.submit(engine.generate, req(s)) for s in (0, 1, 2)]  # a full batch
         assert fake.started.wait(10)  # running, held at the gate

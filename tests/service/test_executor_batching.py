@@ -43,6 +43,9 @@ def test_executor_threads_cover_a_batch(settings):
 def test_eight_concurrent_jobs_batch_and_each_is_captured_once(turbo):
     jobs = [turbo.submit(f"a red circle {i}", "pico-turbo", seed=40 + i) for i in range(8)]
     before = turbo.credits(statement=False)["available"]
+    engine = turbo.jobs.engines.get(turbo.jobs.card("pico-turbo"), turbo.settings)
+    assert isinstance(engine, BatchingEngine)
+    engine.wait_when_idle = True  # the first claim waits for the others too
     executor = InProcessExecutor(turbo.jobs, workers=8)
     executor.start()
     try:
@@ -51,8 +54,6 @@ def test_eight_concurrent_jobs_batch_and_each_is_captured_once(turbo):
         assert all(executor.wait(job["id"], timeout=120) for job in jobs)
     finally:
         executor.stop()
-    engine = turbo.jobs.engines.get(turbo.jobs.card("pico-turbo"), turbo.settings)
-    assert isinstance(engine, BatchingEngine)
     assert sum(size * count for size, count in engine.sizes.items()) == 8
     assert max(engine.sizes) > 1  # some jobs shared a batch
     done = [turbo.job(job["id"]) for job in jobs]

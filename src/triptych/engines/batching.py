@@ -10,8 +10,11 @@ caller then gets its own result, or its own exception raised in its own thread.
 
 Under load a group keeps filling while the previous batch of its key runs, so batches grow to
 what arrives during one batch; a request that arrives while a batch runs waits for the next.
-The window only delays a request that finds the engine idle. A None key (or a key that cannot
-be computed: the request then fails in ``generate`` with its own error) runs alone at once.
+The window is for requests arriving together (clients answered by the same batch come back
+at once): it applies while the key is busy, i.e. its last group had company or other callers
+were waiting. A request for an idle key (one person making one image at a time) runs at once,
+unless ``wait_when_idle``. A None key (or a key that cannot be computed: the request then
+fails in ``generate`` with its own error) runs alone at once.
 
 Nothing here holds a lock while an engine runs, and a leader hands results out in a
 ``finally``: a batch that crashes fails each of its callers with that exception, never
@@ -52,20 +55,24 @@ class _Group:
 class BatchingEngine:
     """``engine`` with concurrent requests of equal ``batch_key`` run as one batch.
 
-    ``window``: seconds a request that finds its key idle waits for others; ``max_batch``:
-    most requests per batch. ``sizes`` counts the batches run by size (for metrics, tests and
-    ``benchmarks/batching.py``)."""
+    ``window``: seconds a group waits for more requests while its key is busy (always, with
+    ``wait_when_idle``); ``max_batch``: most requests per batch. ``sizes`` counts the batches
+    run by size (for metrics, tests and ``benchmarks/batching.py``)."""
 
-    def __init__(self, engine: Engine, window: float = 0.002, max_batch: int = 8) -> None:
+    def __init__(self, engine: Engine, window: float = 0.002, max_batch: int = 8,
+                 wait_when_idle: bool = False) -> None:
         if not batchable(engine):
             raise TypeError(f"{type(engine).__name__} has no batch_key/generate_batch")
         self.engine = engine
         self.window = max(0.0, window)
         self.max_batch = max(1, max_batch)
+        self.wait_when_idle = wait_when_idle
         self.sizes: Counter[int] = Counter()
         self._cond = threading.Condition()
         self._open: dict[Hashable, _Group] = {}
         self._running: set[Hashable] = set()
+        self._waiting: Counter[Hashable] = Counter()  # callers of a key not yet answered
+        self._busy: set[Hashable] = set()  # keys whose last group had company
 
     def __getattr__(self, name: str) -> Any:  # the wrapped engine's other attributes
         return getattr(self.engine, name)
@@ -80,6 +87,7 @@ class BatchingEngine:
             return self.engine.generate(request, progress)
         slot = _Slot(request, progress)
         with self._cond:
+            self._waiting[key] += 1
             group = self._open.get(key)
             leader = group is None
             if leader:
@@ -105,23 +113,33 @@ class BatchingEngine:
             del self._open[group.key]
 
     def _lead(self, group: _Group) -> None:
-        deadline = time.monotonic() + self.window
+        key = group.key
         with self._cond:
+            busy = (self.wait_when_idle or key in self._busy or key in self._running
+                    or self._waiting[key] > len(group.slots))
+            deadline = time.monotonic() + (self.window if busy else 0.0)
             # open until full, or until the window has passed and the key's batch is done
             while not group.closed:
                 left = deadline - time.monotonic()
-                if left <= 0 and group.key not in self._running:
+                if left <= 0 and key not in self._running:
                     self._close(group)
                     break
                 self._cond.wait(left if left > 0 else None)
-            while group.key in self._running:  # a full group waits its turn
+            while key in self._running:  # a full group waits its turn
                 self._cond.wait()
-            self._running.add(group.key)
+            self._running.add(key)
+            if len(group.slots) > 1 or self._waiting[key] > len(group.slots):
+                self._busy.add(key)
+            else:
+                self._busy.discard(key)
         try:
             self._run(group.slots)
         finally:
             with self._cond:
-                self._running.discard(group.key)
+                self._running.discard(key)
+                self._waiting[key] -= len(group.slots)
+                if self._waiting[key] <= 0:
+                    del self._waiting[key]
                 self.sizes[len(group.slots)] += 1
                 self._cond.notify_all()
             for slot in group.slots:
