@@ -42,11 +42,6 @@ def pixels(result: EngineResult) -> list[np.ndarray]:
     return [np.asarray(image.image, dtype=np.int16) for image in result.images]
 
 
-def test_pico_bits_always_runs_alone(settings) -> None:
-    engine = engine_for("pico-bits", settings)
-    assert engine.batch_key(requests()[0]) is None
-
-
 @pytest.mark.parametrize("model_id", BATCHABLE)
 def test_a_seed_gives_the_same_image_alone_or_batched(model_id, settings) -> None:
     engine = engine_for(model_id, settings)
@@ -86,8 +81,10 @@ def test_keys_separate_what_changes_the_computation(settings) -> None:
         engine.batch_key(GenerationRequest("two cats", 64, 64, 1, steps=999))
 
 
-def test_each_request_hears_its_own_progress_and_cancel_drops_only_it(settings) -> None:
-    engine = engine_for("pico-turbo", settings)
+@pytest.mark.parametrize("model_id", ["pico-turbo", "pico-bits"])
+def test_each_request_hears_its_own_progress_and_cancel_drops_only_it(model_id,
+                                                                      settings) -> None:
+    engine = engine_for(model_id, settings)
     reqs = [GenerationRequest(p, 64, 64, 7 + i, steps=8) for i, p in enumerate(PROMPTS[:4])]
     heard: dict[int, list[float]] = defaultdict(list)
 

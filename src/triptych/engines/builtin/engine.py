@@ -5,9 +5,10 @@
   engines are safe to share between worker threads. The U-Nets and the decoder run on ONNX
   Runtime (``settings.runtime``, default auto: when installed), the DiT and a fallback U-Net
   TorchScript-frozen, either exported or traced on first use per batch shape.
-* Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)`` and
-  is sampled on its own (batch 1), so the same prompt and seed give the same pixels whatever
-  ``n`` is.
+* Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)``, so
+  the same prompt and seed give the same pixels whatever ``n`` is, alone or batched with
+  other requests (``batch_key`` / ``generate_batch``: concurrent requests that sample the
+  same way run as one batch, ``engines/batching.py``).
 * Size: the models draw 64x64. A larger request (up to the card's max, square or not) gets the
   64x64 image upscaled with LANCZOS, centred and padded to the requested aspect with the
   image's border colour (the world's backgrounds are flat), and ``notes["upscaled_from"] =
@@ -107,7 +108,7 @@ MODELS: dict[str, BuiltinModel] = {
     "pico-diffusion": BuiltinModel((AUTOENCODER,), _pico),
     "pico-dit": BuiltinModel((AUTOENCODER,), _transformer),
     "pico-lm": BuiltinModel((AUTOENCODER,), _transformer, context_varies=True),
-    "pico-bits": BuiltinModel((BITS_TOKENIZER,), _bits, layout=False, batches=False),
+    "pico-bits": BuiltinModel((BITS_TOKENIZER,), _bits, layout=False),
 }
 TARGETS = tuple(MODELS)
 
@@ -310,9 +311,8 @@ class BuiltinEngine:
     # ------------------------------------------------------------------ batches
     def batch_key(self, request: GenerationRequest) -> Hashable | None:
         """Requests that sample the same way share a batch: same model, steps, guidance and
-        layout check (the size is applied to the 64x64 images afterwards). pico-bits draws
-        tokens by sampling from logits, where a batch's other rounding could flip a token: its
-        requests run alone. An invalid request raises here, as in ``generate``."""
+        layout check (the size is applied to the 64x64 images afterwards). An invalid
+        request raises here, as in ``generate``."""
         if not MODELS[self.target].batches:
             return None
         key = (self.target, self._check(request), self._guidance(request),
