@@ -107,3 +107,11 @@ def test_each_request_hears_its_own_progress_and_cancel_drops_only_it(model_id,
         assert heard[i] == sorted(heard[i]) and heard[i][-1] == 1.0 and len(heard[i]) > 2
         alone = engine.generate(reqs[i])  # the others sampled on as if nothing happened
         assert np.abs(pixels(alone)[0] - pixels(outcomes[i])[0]).max() <= 2
+
+
+def test_pico_lm_batches_the_prompts_of_one_context_bucket(settings) -> None:
+    engine = engine_for("pico-lm", settings)
+    short = engine.batch_key(GenerationRequest("two cats", 64, 64, 1))  # 5 slots
+    assert engine.batch_key(GenerationRequest("three fish on green", 64, 64, 2)) == short  # 7
+    assert engine.batch_key(GenerationRequest("a red circle on a blue background",
+                                              64, 64, 3)) != short  # 10: the next bucket
