@@ -319,7 +319,6 @@ class BuiltinEngine:
             notes=notes,
         )
 
-
     # ------------------------------------------------------------------ batches
     def batch_key(self, request: GenerationRequest) -> Hashable | None:
         """Requests that sample the same way share a batch: same model, steps, guidance and
