@@ -107,7 +107,9 @@ class BuiltinModel:
 MODELS: dict[str, BuiltinModel] = {
     "pico-turbo": BuiltinModel((AUTOENCODER, FAST_DECODER), _pico, guided=False),
     "pico-diffusion": BuiltinModel((AUTOENCODER,), _pico),
-    "pico-dit": BuiltinModel((AUTOENCODER,), _transformer),
+    # its TorchScript DiT costs the same per image at any batch size on a CPU
+    # (benchmarks/batching.py): alone, it keeps its exact pixels at no cost
+    "pico-dit": BuiltinModel((AUTOENCODER,), _transformer, batches=False),
     "pico-lm": BuiltinModel((AUTOENCODER,), _transformer, context_varies=True),
     "pico-bits": BuiltinModel((BITS_TOKENIZER,), _bits, layout=False),
 }
