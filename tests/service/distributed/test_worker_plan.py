@@ -20,3 +20,15 @@ def test_without_batching_builtin_models_take_processes():
         == ("solo", 1)
     assert plan(cards, ["builtin"], 2).pool == "prefork"
     assert plan(cards, ["hosted"], None, batch=8).pool == "threads"  # hosted: unchanged
+
+
+def test_gpu_models_batch_in_threads_too():
+    from triptych.catalog.card import ModelCard
+
+    gpu = ModelCard(id="local-flux", name="Local", provider="Local", family="diffusion",
+                    tier="fast", credits=1, quality="high", description="a local model",
+                    max_width=1024, max_height=1024, default_width=1024, default_height=1024,
+                    engine="diffusers:/models/flux")
+    assert (plan([gpu], ["gpu"], None, batch=8).pool, plan([gpu], ["gpu"], None, batch=8)
+            .concurrency) == ("threads", 8)
+    assert plan([gpu], ["gpu"], None).pool == "solo"  # batching off: one job at a time

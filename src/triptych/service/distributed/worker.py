@@ -52,8 +52,9 @@ def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None,
     if pools == {"hosted"}:  # waiting on HTTP: threads
         n = concurrency or 32
         kind = "threads"
-    elif "gpu" in pools:  # one copy of each model in GPU memory: one process
-        n = concurrency or 1
+    elif "gpu" in pools:  # one copy of each model in GPU memory: one process (batching:
+        # a full batch of threads, so concurrent jobs can share a pipeline call)
+        n = concurrency or batch
         kind = "threads" if n > 1 else "solo"
     elif batch > 1:  # built-in nets batching: threads of one process, so jobs can meet
         # in one batch (its members wait in their threads while one of them runs it)
