@@ -25,7 +25,7 @@ TRIPTYCH_SERVICES = {"api-1", "api-2", "worker-builtin", "worker-hosted"}
 COMMANDS = {
     "api-1": ["serve", "--host", "0.0.0.0", "--port", "8000"],
     "api-2": ["serve", "--host", "0.0.0.0", "--port", "8001"],
-    "worker-builtin": ["worker", "--models", "builtin", "--concurrency", "2",
+    "worker-builtin": ["worker", "--models", "builtin", "--concurrency", "8",
                        "--metrics-port", "9100"],
     "worker-hosted": ["worker", "--models", "hosted", "--concurrency", "32",
                       "--metrics-port", "9100"],

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         "and a job whose claim runs out (its process died) is recovered."))
     max_attempts: int = Field(2, description=(
         "Runs of one built-in job before recovery fails and refunds it."))
-    workers: int = Field(2, description="Threads of the in-process executor (no broker).")
+    workers: int = Field(2, description=(
+        "Threads of the in-process executor (no broker); at least `batch_max` while batching "
+        "is on, so a full batch of jobs can run at once."))
 
     # -- built-in models --------------------------------------------------------------------
     # One thread per inference: the built-in nets are small enough that a second thread
@@ -86,6 +88,13 @@ class Settings(BaseSettings):
         "Load built-in model weights from this directory instead of the package's."))
     emoji_font: Path | None = Field(None, description=(
         "The Noto Color Emoji font the built-in world draws with; unset: the system's."))
+    batching: bool = Field(True, description=(
+        "Run concurrent requests for the same model and settings as one batch "
+        "(docs/builtin-models.md, Batching)."))
+    batch_window_ms: float = Field(2.0, description=(
+        "How long a request that finds its model idle waits for others to batch with; "
+        "under load batches form while the previous one runs, without this wait."))
+    batch_max: int = Field(8, description="Most requests in one batch.")
     warm_up: bool = Field(True, description=(
         "Load the built-in models (one throwaway image each) when a server or worker "
         "starts, so the first image is as fast as the second."))

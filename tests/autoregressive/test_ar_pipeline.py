@@ -129,3 +129,24 @@ def test_trainers_autocast_to_bf16_only_on_native_bf16(monkeypatch) -> None:
         monkeypatch.setattr(loop, "native_bf16", lambda n=native: n)
         assert loop.use_bf16(None, torch.device("cpu")) is native  # auto: where it pays
         assert loop.use_bf16(False, torch.device("cpu")) is False
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_a_batch_of_requests_samples_together_and_drops_a_cancelled_one(use_cache) -> None:
+    pipe = _pipe()
+    alone = torch.cat([pipe([p], [20 + i]) for i, p in enumerate(PROMPTS)])
+    alive = [True, True, True]
+    seen: list[tuple[float, int]] = []
+
+    def on_preview(fraction, canvas):  # noqa: ANN001, ANN202
+        seen.append((fraction, canvas.shape[0]))
+        if fraction >= 0.25:
+            alive[1] = False  # the second request is cancelled
+
+    together = pipe(PROMPTS, [20, 21, 22], on_preview=on_preview, preview_every=4,
+                    alive=alive, use_cache=use_cache)
+    assert torch.allclose(together[[0, 2]], alone[[0, 2]], atol=1e-5)
+    assert not together[1].any()  # the dropped one comes back black
+    assert all(rows == 3 for _, rows in seen) and seen == sorted(seen)
+    assert torch.allclose(pipe(PROMPTS, [20, 21, 22], alive=[True] * 3, use_cache=use_cache),
+                          alone, atol=1e-5)

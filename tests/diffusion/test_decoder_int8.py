@@ -29,13 +29,13 @@ def test_the_int8_decoder_is_close_to_the_float_one(ae, tmp_path) -> None:
     z = calibration_latents(ae, n=48, seed=CALIBRATION_SEED + 1)  # not the calibration set
     float_pipe = _pipe(ae, decoder_int8=False)
     int8_pipe = _pipe(ae, onnx_cache=tmp_path)
-    for batch in (1, 3):  # one graph per batch size, each calibrated in its own batches
+    for batch in (1, 3):  # one graph (a dynamic batch axis) serves both
         want = torch.cat([float_pipe.decode(z[i:i + batch]) for i in range(0, 48, batch)])
         got = torch.cat([int8_pipe.decode(z[i:i + batch]) for i in range(0, 48, batch)])
         worst = psnr(got, want).min().item()  # per image
         assert worst > 40.0, worst
         assert not torch.equal(got, want)  # it is another graph
-    assert len(list(tmp_path.glob("*.onnx"))) == 2
+    assert len(list(tmp_path.glob("*.onnx"))) == 1
     # the next process reads the quantised graphs: no calibration
     again = _pipe(ae, onnx_cache=tmp_path)
     again._decode.int8 = Int8Calibration(lambda: pytest.fail("calibrated again"),

@@ -83,3 +83,21 @@ def test_exported_graphs_are_kept_for_the_next_process(tmp_path, monkeypatch) ->
     assert torch.allclose(OnnxGraph(net, 1, cache_dir=tmp_path)(x, torch.zeros(1)), changed,
                           atol=1e-6)
     assert exports == [1, 1]
+
+
+def test_a_batch_axis_serves_every_batch_from_one_graph_row_for_row() -> None:
+    """A row's velocity does not depend on the batch it runs in (requests batched together
+    give the images they give alone), and a new batch size needs no export."""
+    torch.manual_seed(0)
+    model = PicoModel(UNET_CONFIGS["tiny"]).eval()
+    torch.nn.init.normal_(model.unet.conv_out.weight, std=0.05)
+    served = OnnxDenoiser(model, model.unet, threads=1)
+    ids = torch.randint(4, 20, (8, model.cfg.text.max_len))
+    x, t = torch.randn(8, 4, 16, 16), torch.rand(8)
+    with torch.no_grad():
+        ctx, mask = model.encode_text(ids)
+        whole = served(x, t, context=(ctx, mask))
+        for rows in (1, 3, 5):
+            part = served(x[:rows], t[:rows], context=(ctx[:rows], mask[:rows]))
+            assert torch.equal(part, whole[:rows])
+    assert len(served.graph._sessions) == 1

@@ -331,7 +331,9 @@ def test_sigterm_finishes_the_running_job_and_takes_no_new_one(tmp_path, pg_sche
     from triptych.service.distributed.publisher import CeleryExecutor
 
     publisher = CeleryExecutor(cluster.tp.jobs, sweep=False)
-    worker = procs.worker("builtin-term", "pico-dit", cluster.env, cluster.logs)
+    # one job slot: with more (a batching worker's default), the later job would start
+    # beside the first before the SIGTERM, and be finished too
+    worker = procs.worker("builtin-term", "pico-dit", cluster.env, cluster.logs, concurrency=1)
     try:
         running = cluster.user.submit("stop gently: two dogs", "pico-dit", n=4, seed=1)["id"]
         publisher.publish(running, 1, "pico-dit")

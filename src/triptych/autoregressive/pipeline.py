@@ -10,7 +10,11 @@ Call interface as ``diffusion.pipeline.PicoPipeline.__call__``::
   ``n_predict``; 32 steps with the shipped config). ``effective_steps`` says what ran.
 * Seeds: image i samples with ``torch.Generator().manual_seed(seeds[i])`` and is decoded on
   its own (batch 1, cond + uncond rows), so its pixels never depend on ``n`` or its
-  neighbours: with discrete sampling, batch-size-dependent rounding could flip a token.
+  neighbours: with discrete sampling, batch-size-dependent rounding could flip a token. A
+  batch of several requests (``alive``, the engine's ``generate_batch``) samples its rows in
+  one decode loop, each from its own generator: on the CPU kernels we test (fp32 and bf16) a
+  row's logits are the same at every batch size, so its tokens are too
+  (``tests/engines/builtin``).
 * Previews: ``on_preview(fraction, canvas [1,3,64,64])`` every ``preview_every`` AR steps
   (never after the last): the tokens drawn so far, decoded, with the cells still to come
   painted mid-grey, so the canvas fills top-left to bottom-right. ``fraction`` counts over the
@@ -191,8 +195,17 @@ class BitsPipeline:
         on_preview: PreviewCallback | None = None,
         preview_every: int = 4,
         use_cache: bool = True,
+        alive: list[bool] | None = None,
     ) -> torch.Tensor:
-        """Prompts + per-image seeds -> images [B,3,64,64] in [-1,1]."""
+        """Prompts + per-image seeds -> images [B,3,64,64] in [-1,1]. ``alive`` (one flag
+        per image): a batch of several requests, sampled as one (each row from its own
+        generator: the rows' logits do not depend on the batch on the CPU kernels we test,
+        ``tests/engines/builtin``); the caller turns a flag False to drop that image, which
+        comes back black. Previews then show every image at once (``fraction``: tokens drawn
+        / 64)."""
+        if alive is not None:
+            return self._batch(prompts, seeds, steps, guidance, on_preview, preview_every,
+                               use_cache, alive)
         b = len(prompts)
         total = self.bundle.model.cfg.n_tokens
         per_step = self.tokens_per_step(steps)
@@ -205,3 +218,25 @@ class BitsPipeline:
         ids = self.tokens(prompts, seeds, steps=steps, guidance=guidance, use_cache=use_cache,
                           on_tokens=on_tokens)  # [B,64]
         return torch.cat([self.decode(ids[i : i + 1]) for i in range(b)])  # per image, too
+
+    def _batch(self, prompts: Sequence[str], seeds: Sequence[int], steps: int | None,
+               guidance: float | None | str, on_preview: PreviewCallback | None,
+               preview_every: int, use_cache: bool, alive: list[bool]) -> torch.Tensor:
+        words, b = self.bundle.tokenizer, len(prompts)
+        total = self.bundle.model.cfg.n_tokens
+        per_step = self.tokens_per_step(steps)
+
+        def on_tokens(n: int, partial: torch.Tensor) -> None:  # partial [B,n]
+            step = math.ceil(n / per_step) - 1
+            if on_preview is not None and n < total and step % max(1, preview_every) == 0:
+                live = [r for r, a in enumerate(alive) if a]
+                canvas = torch.zeros(b, 3, 64, 64)
+                canvas[live] = self.canvas(partial[live])
+                on_preview(n / total, canvas)
+
+        ids = generate(self.bundle.model, words(list(prompts)), words.null_ids(b),
+                       [torch.Generator().manual_seed(int(s)) for s in seeds],
+                       self.options(steps, guidance), use_cache=use_cache,
+                       on_tokens=on_tokens, alive=alive)  # [B,64]
+        return torch.cat([self.decode(ids[i : i + 1]) if alive[i] else torch.zeros(1, 3, 64, 64)
+                          for i in range(b)])  # per image, as alone

@@ -73,9 +73,13 @@ def generate(
     *,
     use_cache: bool = True,
     on_tokens: TokensCallback | None = None,
+    alive: list[bool] | None = None,
 ) -> torch.Tensor:
     """Prompt ids [B,L] (+ the [NULL] prompt ids [B,L]) -> image token ids [B,64], raster
-    order. ``on_tokens`` is called after every AR step."""
+    order. ``on_tokens`` is called after every AR step. ``alive`` (one flag per image, owned
+    by the caller): an image whose flag turns False leaves the batch before the next step
+    (its cache rows are dropped) and comes back with the tokens it had; ``on_tokens`` then
+    sees all B rows, a left row's frozen."""
     cfg = model.cfg
     b, n_total = text_ids.shape[0], cfg.n_tokens
     device = model.tok_in.weight.device
@@ -90,7 +94,25 @@ def generate(
     else:
         h = model.hidden(rows, rows.new_zeros(rows.shape[0], 0))[:, -1]
     tokens = torch.zeros(b, 0, dtype=torch.long)  # [B,n], CPU
+    live = list(range(b))  # the caller's images still sampled, in order
+    out = torch.zeros(b, n_total, dtype=torch.long) if alive is not None else None
     while tokens.shape[1] < n_total:
+        if alive is not None and not all(alive[r] for r in live):
+            keep = [j for j, r in enumerate(live) if alive[r]]
+            live = [live[j] for j in keep]
+            if not live:
+                return out
+            pick = torch.tensor(keep)
+            both = torch.cat([pick, pick + b]) if use_cfg else pick  # cond rows, uncond rows
+            tokens, generators = tokens[pick], [generators[j] for j in keep]
+            h = h[both.to(device)]
+            if use_cache:
+                cache.k = [kk[both.to(device)] for kk in cache.k]
+                cache.v = [vv[both.to(device)] for vv in cache.v]
+                cache.valid = cache.valid[both.to(device)]
+            else:
+                rows = rows[both.to(device)]
+            b = len(live)
         k = min(k_max, n_total - tokens.shape[1])
         new: list[torch.Tensor] = []
         hj = h
@@ -103,11 +125,13 @@ def generate(
             new.append(sample_ids(logits, generators, opts.temperature, opts.top_k))
         step = torch.stack(new, 1)  # [B,k]
         tokens = torch.cat([tokens, step], 1)
+        if out is not None:
+            out[live, : tokens.shape[1]] = tokens
         if on_tokens is not None:
-            on_tokens(tokens.shape[1], tokens)
+            on_tokens(tokens.shape[1], tokens if out is None else out[:, : tokens.shape[1]])
         if tokens.shape[1] < n_total:
             if use_cache:
                 h = model.decode(cache, step.to(device).repeat(reps, 1))  # [R,d]
             else:
                 h = model.hidden(rows, tokens.to(device).repeat(reps, 1))[:, -1]
-    return tokens
+    return tokens if out is None else out

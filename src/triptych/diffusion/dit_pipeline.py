@@ -34,6 +34,10 @@ from triptych.nets.pico_dit import TransformerBundle, load_transformer
 
 __all__ = ["DiTPipeline", "PreviewCallback", "load_dit_pipeline", "seeded_noise"]
 
+# pico-lm's contexts are padded to a multiple of this many slots: prompts whose lengths fall
+# in one bucket can share a batch (most short prompts fall in one or two)
+CONTEXT_BUCKET = 8
+
 
 class _TracedDiT(torch.nn.Module):
     """The text-to-velocity model's call signature over frozen TorchScript DiTs, one per
@@ -82,7 +86,32 @@ class DiTPipeline(PicoPipeline):
         return self.bundle.model.null_context(context[0].shape[0], context[0].shape[1])
 
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.bundle.model.encode_text(self.bundle.tokenizer(list(prompts)))
+        """Each prompt encoded on its own (eager PyTorch rounds a little differently at other
+        batch sizes: a prompt's context is then the same alone or in a batch), padded to the
+        longest. pico-lm's length follows the prompt's word pieces: it is padded up to a
+        multiple of ``CONTEXT_BUCKET`` (masked slots), alone too, so prompts of one bucket
+        share a batch with the same context they have alone."""
+        encode = self.bundle.model.encode_text
+        tokenizer = self.bundle.tokenizer
+        parts = [encode(tokenizer([p])) for p in prompts]
+        length = self._bucket(max(ctx.shape[1] for ctx, _ in parts))
+        if len(parts) == 1 and parts[0][0].shape[1] == length:
+            return parts[0]
+        ctx = torch.zeros(len(parts), length, parts[0][0].shape[2], dtype=parts[0][0].dtype)
+        mask = torch.zeros(len(parts), length, dtype=torch.bool)
+        for i, (c, m) in enumerate(parts):
+            ctx[i, : c.shape[1]], mask[i, : m.shape[1]] = c[0], m[0]
+        return ctx, mask
+
+    def _bucket(self, length: int) -> int:
+        if self.bundle.model.kind != "pico-lm":
+            return length  # a fixed length (the tokenizer pads)
+        return -(-length // CONTEXT_BUCKET) * CONTEXT_BUCKET
+
+    def context_length(self, prompt: str) -> int:
+        """The length of the prompt's (padded) text context: batches only join prompts of
+        one length, as more padding changes how the backbone's attention rounds."""
+        return int(self.encode([prompt])[1].shape[1])
 
     def layout_check(self, prompts: Sequence[str]) -> LayoutCheck:
         # eager: the traced DiTs are keyed by context length, which the short prompts change

@@ -109,6 +109,9 @@ class LayoutCheck:
         self.relations = [find_relation(p) for p in prompts]
         self.velocity, self.encode = velocity, encode
         self.decisions: list[LayoutDecision | None] = [None] * len(prompts)
+        # which prompt each row of the sampled batch is (the sampler narrows it when a
+        # cancelled request leaves the batch); None: row i is prompt i
+        self.rows: list[int] | None = None
 
     @property
     def active(self) -> bool:
@@ -119,10 +122,12 @@ class LayoutCheck:
         """x, v_cond (conditional velocity), v (the guided one the step will use): [B,C,H,W];
         t: scalar tensor. Returns x and v, transposed and/or mirrored where the layout
         contradicts the prompt."""
-        rows = [i for i, r in enumerate(self.relations) if r is not None]
+        index = self.rows if self.rows is not None else range(x.shape[0])
+        relations = [self.relations[p] for p in index]  # per row of x
+        rows = [i for i, r in enumerate(relations) if r is not None]
         if not rows:
             return x, v
-        alone = [p for i in rows for p in self.relations[i].alone()]  # A1, B1, A2, B2, ...
+        alone = [p for i in rows for p in relations[i].alone()]  # A1, B1, A2, B2, ...
         context = self.encode(alone)
         xs = x[rows].repeat_interleave(2, dim=0)  # [2k,C,H,W]
         v_alone = self.velocity(xs, t.expand(len(alone)), context=context)
@@ -131,8 +136,8 @@ class LayoutCheck:
             v_a, v_b = v_alone[2 * j], v_alone[2 * j + 1]
             d_a = (v_a - v_cond[i]).pow(2).sum(0).float()  # [H,W]
             d_b = (v_b - v_cond[i]).pow(2).sum(0).float()
-            decision = decide(self.relations[i], d_a, d_b, square=x.shape[-1] == x.shape[-2])
-            self.decisions[i] = decision
+            decision = decide(relations[i], d_a, d_b, square=x.shape[-1] == x.shape[-2])
+            self.decisions[index[i]] = decision
             if decision.transposed:  # [C,H,W] -> [C,W,H]; a copy: x[i] must not read itself
                 x[i], v[i] = x[i].transpose(1, 2).clone(), v[i].transpose(1, 2).clone()
             if decision.flipped:

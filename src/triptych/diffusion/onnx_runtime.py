@@ -14,8 +14,11 @@ optimiser fold and fuse more), with the TorchScript-based exporter. Exporting is
 process makes one image and exits, so with a ``cache_dir`` the exported graph is kept on disk
 under a digest of everything it depends on (the weights, the input shapes, the torch version);
 later processes build their session from it. Nothing is downloaded. The text context's length
-is the one dynamic axis: pico-lm's follows the prompt's word pieces, and an export per length
-would stall new prompts. Numerics match eager PyTorch to ~1e-5.
+is one dynamic axis: pico-lm's follows the prompt's word pieces, and an export per length
+would stall new prompts. The batch is the other (``batch_axis``): batch 1, what a lone image
+runs, keeps its static graph; one graph with a dynamic batch axis serves every larger batch
+(CFG's cond + uncond pair, batches of requests), so a new batch size never stalls on an
+export. Numerics match eager PyTorch to ~1e-5.
 
 A graph can instead be served in int8 (``Int8Calibration``): ONNX Runtime's static
 quantisation in its QDQ format, int8 weights per output channel and uint8 activations whose
@@ -78,13 +81,15 @@ class OnnxGraph:
     (``outputs`` > 1: a module returning that many tensors, and so does the call).
     ``dynamic``: input index -> the axes of that input whose size may change between calls
     without a new export. ``cache_dir``: where exported graphs are kept between processes.
-    ``int8``: serve the graph quantised (one input, static shapes); when its calibration
-    cannot run, the float graph serves instead, with a warning."""
+    ``int8``: serve the graph quantised (one input); when its calibration cannot run, the
+    float graph serves instead, with a warning. ``batch_axis``: axis 0 of every input (and
+    output) is the batch; batches above one share one graph with that axis dynamic."""
 
     def __init__(self, module: torch.nn.Module, threads: int | None = None,
                  dynamic: dict[int, tuple[int, ...]] | None = None,
                  cache_dir: Path | str | None = None, outputs: int = 1,
-                 int8: Int8Calibration | None = None) -> None:
+                 int8: Int8Calibration | None = None, batch_axis: bool = False) -> None:
+        self.batch_axis = batch_axis
         self.module = module.eval()
         self.outputs = outputs
         self.int8 = int8
@@ -97,7 +102,8 @@ class OnnxGraph:
 
     def __call__(self, *tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         tensors = tuple(t.contiguous() for t in tensors)
-        key = tuple((tuple(-1 if a in self.dynamic.get(i, ()) else n
+        key = tuple((tuple(-1 if a in self.dynamic.get(i, ()) or (self.batch_axis and a == 0)
+                           else n
                            for a, n in enumerate(t.shape)), t.dtype)
                     for i, t in enumerate(tensors))
         with self._lock:
@@ -134,19 +140,24 @@ class OnnxGraph:
         if path is not None and path.is_file():
             return path.read_bytes()
         buf = io.BytesIO()
+        outputs = ["out"] if self.outputs == 1 else [f"out{i}" for i in range(self.outputs)]
+        dynamic_axes = {f"in{i}": {a: f"d{i}_{a}" for a, n in enumerate(shape) if n == -1}
+                        for i, (shape, _) in enumerate(key)}
+        batched = any(shape and shape[0] == -1 for shape, _ in key)
+        if batched:
+            dynamic_axes.update({name: {0: "batch"} for name in outputs})
         with _EXPORT_LOCK, warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the exporter's deprecation notes
             torch.onnx.export(self.module, tensors, buf,
                               input_names=[f"in{i}" for i in range(len(tensors))],
-                              output_names=["out"] if self.outputs == 1 else
-                              [f"out{i}" for i in range(self.outputs)],
-                              opset_version=OPSET, dynamo=False,
-                              dynamic_axes={f"in{i}": {a: f"d{i}_{a}" for a in axes}
-                                            for i, axes in self.dynamic.items()})
+                              output_names=outputs, opset_version=OPSET, dynamo=False,
+                              dynamic_axes={k: v for k, v in dynamic_axes.items() if v})
         graph = buf.getvalue()
         if self.int8 is not None:
             try:
-                graph = _quantize(graph, self.int8, tensors[0].shape[0])
+                # a dynamic batch calibrates on the whole set at once: min-max over the same
+                # inputs as batch 1's graph, so both graphs get the same int8 ranges
+                graph = _quantize(graph, self.int8, 0 if batched else tensors[0].shape[0])
             except Exception as exc:  # noqa: BLE001 - a slower graph, never a failed image
                 warnings.warn(f"serving {type(self.module).__name__} in float: int8 "
                               f"calibration failed ({exc})", RuntimeWarning, stacklevel=2)
@@ -185,7 +196,8 @@ class OnnxGraph:
 
 def _quantize(graph: bytes, calibration: Int8Calibration, batch: int) -> bytes:
     """``graph`` (one input, batch size ``batch``) quantised to int8 in the QDQ format, with
-    activation ranges measured (min-max) on the calibration inputs in batches of ``batch``."""
+    activation ranges measured (min-max) on the calibration inputs in batches of ``batch``
+    (0: a dynamic batch, all inputs in one)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -195,6 +207,7 @@ def _quantize(graph: bytes, calibration: Int8Calibration, batch: int) -> bytes:
     )
 
     inputs = calibration.inputs().float()
+    batch = batch or inputs.shape[0]
     if inputs.shape[0] < batch:  # a batch larger than the set: repeat it
         inputs = inputs.repeat((batch + inputs.shape[0] - 1) // inputs.shape[0],
                                *[1] * (inputs.dim() - 1))
@@ -240,12 +253,13 @@ class OnnxDenoiser:
                  threads: int | None = None, cache_dir: Path | str | None = None) -> None:
         self.model = model
         dynamic = {2: (1,), 3: (1,)}  # ctx, mask: L
-        self.graph = OnnxGraph(denoiser, threads, dynamic=dynamic, cache_dir=cache_dir)
+        self.graph = OnnxGraph(denoiser, threads, dynamic=dynamic, cache_dir=cache_dir,
+                               batch_axis=True)
         # DeepCache's two graphs (``PicoModel.keep`` / ``shallow``), exported on first use
         self._keep = OnnxGraph(_Keep(denoiser), threads, dynamic=dynamic, cache_dir=cache_dir,
-                               outputs=2)
+                               outputs=2, batch_axis=True)
         self._shallow = OnnxGraph(_Shallow(denoiser), threads, dynamic=dynamic,
-                                  cache_dir=cache_dir)
+                                  cache_dir=cache_dir, batch_axis=True)
 
     def __call__(self, x, t, ids=None, *, context=None) -> torch.Tensor:  # noqa: ANN001
         ctx, mask = context if context is not None else self.model.encode_text(ids)

@@ -133,7 +133,7 @@ class PicoPipeline:
             # calibrated on the autoencoder's latents, whichever decoder reads them
             self._decode = OnnxGraph(_Decode(self.decoder), cache_dir=onnx_cache,
                                      int8=decoder_calibration(autoencoder) if decoder_int8
-                                     else None)
+                                     else None, batch_axis=True)
 
     def _denoiser(self, model: torch.nn.Module) -> Callable[..., torch.Tensor]:
         """What the sampler calls: ``model`` as the runtime runs it."""
@@ -153,8 +153,10 @@ class PicoPipeline:
         guidance: float | None | str = "default",
         on_x0: Callable[[int, int, torch.Tensor], None] | None = None,
         layout: LayoutCheck | None = None,
+        alive: list[bool] | None = None,
     ) -> torch.Tensor:
-        """Sample normalised latents [B,4,16,16] from ``noise`` (same batch size as prompts)."""
+        """Sample normalised latents [B,4,16,16] from ``noise`` (same batch size as prompts);
+        ``alive``: rows the caller may drop mid-way (``sampler.sample_euler``)."""
         b = self.bundle
         steps = steps or b.sampling.steps
         w = b.sampling.guidance if guidance == "default" else guidance
@@ -173,7 +175,8 @@ class PicoPipeline:
                             guidance_interval=(b.sampling.guidance_t_min,
                                                b.sampling.guidance_t_max),
                             on_step=on_step if on_x0 is not None else None,
-                            layout=layout if layout is not None and layout.active else None)
+                            layout=layout if layout is not None and layout.active else None,
+                            alive=alive)
 
     def encode(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """The text context ([B,L,D], [B,L]) the model attends to."""
@@ -185,7 +188,8 @@ class PicoPipeline:
 
                 # a two-layer transformer over 24 tokens: eager PyTorch's per-operator cost
                 # was ~0.8 ms of a ~19 ms pico-turbo image, ONNX Runtime's ~0.3 ms
-                self._text = OnnxGraph(b.model.text, cache_dir=self.onnx_cache, outputs=2)
+                self._text = OnnxGraph(b.model.text, cache_dir=self.onnx_cache, outputs=2,
+                                       batch_axis=True)
             return self._text(ids)
         return b.model.encode_text(ids)
 
@@ -224,24 +228,42 @@ class PicoPipeline:
         preview_every: int = 4,
         layout_check: bool = False,
         layout_log: list[LayoutDecision | None] | None = None,
+        alive: list[bool] | None = None,
     ) -> torch.Tensor:
         """Prompts + per-image seeds -> images [B,3,64,64] in [-1,1].
 
         ``layout_check``: mirror an image mid-way when its layout contradicts the spatial
         relation its prompt states (``layout_check.py``); each image's decision (None: no
         relation) is appended to ``layout_log``.
+        ``alive`` (one flag per image, for a batch of several requests): the caller turns an
+        image's flag False (in ``on_preview``, say) to stop sampling it; previews and the
+        result keep all B rows, the dropped ones black.
         """
         noise = seeded_noise(seeds)
         check = self.layout_check(prompts) if layout_check else None
 
+        def full(images: torch.Tensor, rows: list[int]) -> torch.Tensor:
+            """Images of ``rows`` -> all B rows (the others black)."""
+            if len(rows) == len(prompts):
+                return images
+            out = images.new_zeros(len(prompts), *images.shape[1:])
+            out[rows] = images
+            return out
+
         def on_x0(i: int, total: int, x0: torch.Tensor) -> None:
             # decoding costs ~4 ms per image: only every few steps, never on the last one
             if on_preview is not None and i < total - 1 and i % preview_every == 0:
-                on_preview((i + 1) / total, self.decode(x0))
+                rows = [r for r, a in enumerate(alive) if a] if alive else list(range(len(x0)))
+                on_preview((i + 1) / total, full(self.decode(x0), rows))
 
         z = self.latents(prompts, noise, steps=steps, guidance=guidance,
                          on_x0=on_x0 if on_preview is not None else None,
-                         layout=check)
+                         layout=check, alive=alive)
         if layout_log is not None:
             layout_log.extend(check.decisions if check is not None else [None] * len(prompts))
-        return self.decode(z)
+        if alive is None or all(alive):
+            return self.decode(z)
+        rows = [r for r, a in enumerate(alive) if a]
+        if not rows:
+            return z.new_zeros(len(prompts), 3, 64, 64)
+        return full(self.decode(z[rows]), rows)

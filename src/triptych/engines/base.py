@@ -6,7 +6,7 @@ It never touches credits, storage or the database: the service does that around 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -54,6 +54,26 @@ class Engine(Protocol):
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback | None = None
     ) -> EngineResult: ...
+
+
+@runtime_checkable
+class BatchableEngine(Engine, Protocol):
+    """An engine that can also run several requests as one batch (``engines/batching.py``
+    collects them). Optional: the batcher checks for both methods with ``hasattr``."""
+
+    def batch_key(self, request: GenerationRequest) -> Hashable | None:
+        """Requests with equal keys can share one batch (same model, steps, guidance, options
+        that change the computation); None: this request always runs alone."""
+        ...
+
+    def generate_batch(
+        self, requests: list[GenerationRequest], progress: list[ProgressCallback | None]
+    ) -> list[EngineResult | BaseException]:
+        """One result, or that request's own exception, per request, in order. Each request
+        samples from its own seed (its images match what it would give alone, within 2 levels
+        of 255 per pixel) and hears its own fraction and previews; a callback that raises (a
+        cancel) drops only its request, whose slot then holds the exception."""
+        ...
 
 
 @dataclass(frozen=True)

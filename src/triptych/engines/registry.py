@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from triptych.engines.base import Availability, Engine, EngineFactory
+from triptych.engines.batching import BatchingEngine, batchable
 from triptych.engines.errors import ProviderUnavailableError
 
 if TYPE_CHECKING:
@@ -98,4 +99,9 @@ def create_engine(card: ModelCard, settings: Settings) -> Engine:
     status = factory.availability(card, settings)
     if not status.available:
         raise ProviderUnavailableError(f"Model '{card.id}' is unavailable: {status.reason}")
-    return factory.create(card, settings)
+    engine = factory.create(card, settings)
+    if settings.batching and batchable(engine):
+        # every process that builds engines (server, Celery worker) batches the same way
+        return BatchingEngine(engine, window=settings.batch_window_ms / 1000,
+                              max_batch=settings.batch_max)
+    return engine

@@ -21,6 +21,7 @@ from triptych.service.sweeper import Sweeper
 
 if TYPE_CHECKING:
     from triptych.client import Triptych
+    from triptych.settings import Settings
 
 log = logging.getLogger("triptych.executor")
 
@@ -47,7 +48,14 @@ def make_executor(tp: Triptych, workers: int | None = None) -> Executor:
         first = []
     warm = first + [c.id for c in tp.catalog
                     if c.builtin and c.id not in first and tp.availability(c)[0]]
-    return InProcessExecutor(tp.jobs, workers=workers or tp.settings.workers, warm=warm)
+    return InProcessExecutor(tp.jobs, workers=workers or worker_threads(tp.settings),
+                             warm=warm)
+
+
+def worker_threads(settings: Settings) -> int:
+    """``workers``, raised to a full batch while batching is on: a batch forms only from
+    jobs running at once, and its members wait in their threads while one of them runs it."""
+    return max(settings.workers, settings.batch_max) if settings.batching else settings.workers
 
 
 class InProcessExecutor:

@@ -10,7 +10,8 @@ import click
               help="Comma-separated model ids (globs such as 'pico-*'), pools (builtin, "
                    "hosted, gpu) or providers; default: every model in the catalog.")
 @click.option("--concurrency", type=int, default=None,
-              help="Jobs at once (default: 1 for built-in and GPU models, 32 for hosted).")
+              help="Jobs at once (default: TRIPTYCH_BATCH_MAX threads for built-in and GPU "
+                   "models while batching is on, else 1; 32 for hosted).")
 @click.option("--metrics-port", type=int, default=None,
               help="Serve this worker's Prometheus metrics on this port (/metrics).")
 @click.option("--name", default=None, help="Worker name (default: triptych-<random>@<host>).")

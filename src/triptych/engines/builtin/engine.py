@@ -5,9 +5,10 @@
   engines are safe to share between worker threads. The U-Nets and the decoder run on ONNX
   Runtime (``settings.runtime``, default auto: when installed), the DiT and a fallback U-Net
   TorchScript-frozen, either exported or traced on first use per batch shape.
-* Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)`` and
-  is sampled on its own (batch 1), so the same prompt and seed give the same pixels whatever
-  ``n`` is.
+* Seeds: image i of a request uses noise from ``torch.Generator().manual_seed(seed + i)``, so
+  the same prompt and seed give the same pixels whatever ``n`` is, alone or batched with
+  other requests (``batch_key`` / ``generate_batch``: concurrent requests that sample the
+  same way run as one batch, ``engines/batching.py``).
 * Size: the models draw 64x64. A larger request (up to the card's max, square or not) gets the
   64x64 image upscaled with LANCZOS, centred and padded to the requested aspect with the
   image's border colour (the world's backgrounds are flat), and ``notes["upscaled_from"] =
@@ -23,8 +24,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,13 +98,19 @@ class BuiltinModel:
     load: Callable[[Path, tuple[Path, ...], str, Path | None, bool], Any]
     guided: bool = True  # takes a CFG scale (pico-turbo's guidance is baked in)
     layout: bool = True  # a diffusion sampler: can take the layout check
+    batches: bool = True  # several requests can sample as one batch (``generate_batch``)
+    # the text context's length follows the prompt (pico-lm's word pieces): batches join
+    # prompts of one length, as padding a context changes how attention rounds
+    context_varies: bool = False
 
 
 MODELS: dict[str, BuiltinModel] = {
     "pico-turbo": BuiltinModel((AUTOENCODER, FAST_DECODER), _pico, guided=False),
     "pico-diffusion": BuiltinModel((AUTOENCODER,), _pico),
-    "pico-dit": BuiltinModel((AUTOENCODER,), _transformer),
-    "pico-lm": BuiltinModel((AUTOENCODER,), _transformer),
+    # its TorchScript DiT costs the same per image at any batch size on a CPU
+    # (benchmarks/batching.py): alone, it keeps its exact pixels at no cost
+    "pico-dit": BuiltinModel((AUTOENCODER,), _transformer, batches=False),
+    "pico-lm": BuiltinModel((AUTOENCODER,), _transformer, context_varies=True),
     "pico-bits": BuiltinModel((BITS_TOKENIZER,), _bits, layout=False),
 }
 TARGETS = tuple(MODELS)
@@ -160,9 +168,14 @@ def _run_lock(pipe: PicoPipeline) -> threading.Lock:
 
 
 def clear_cache() -> None:
+    global _generation
     with _cache_lock:
         _cache.clear()
         _run_locks.clear()
+        _generation += 1
+
+
+_generation = 0  # bumped by clear_cache: engines then look their pipeline up again
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -199,6 +212,7 @@ class BuiltinEngine:
         self.decoder_int8 = settings.decoder_int8 if settings is not None else True
         # exported ONNX graphs outlive the process: a CLI call then skips the ~3 s export
         self.onnx_cache = settings.home / "cache" / "onnx" if settings is not None else None
+        self._loaded: tuple[tuple, PicoPipeline] | None = None
 
     # ------------------------------------------------------------------ validation
     def _check(self, request: GenerationRequest) -> int:
@@ -236,6 +250,15 @@ class BuiltinEngine:
                                       field="layout_check")
         return value and MODELS[self.target].layout
 
+    def _pipeline(self) -> PicoPipeline:
+        # looking the pipeline up reads the settings for the weights directory: milliseconds,
+        # a third of a pico-turbo image; keep it until the cache is cleared or that changes
+        seen = (_generation, os.environ.get(WEIGHTS_ENV))
+        if self._loaded is None or self._loaded[0] != seen:
+            self._loaded = (seen, load_pipeline(self.target, self.threads, self.runtime,
+                                                self.onnx_cache, self.decoder_int8))
+        return self._loaded[1]
+
     # ------------------------------------------------------------------ generate
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback | None = None
@@ -243,8 +266,7 @@ class BuiltinEngine:
         steps = self._check(request)
         guidance = self._guidance(request)
         layout = self._layout_check(request)
-        pipe = load_pipeline(self.target, self.threads, self.runtime, self.onnx_cache,
-                             self.decoder_int8)
+        pipe = self._pipeline()
         steps = steps or pipe.bundle.sampling.steps
         preview_every = max(1, steps // 4)  # ~4 previews per image; decode costs ~4 ms
         images: list[EngineImage] = []
@@ -262,14 +284,25 @@ class BuiltinEngine:
                            on_preview=on_preview if progress is not None else None,
                            preview_every=preview_every, **extra)  # [1,3,64,64]
                 native = to_pil(out[0])
-                image = fit_to_size(native, request.width, request.height)
-                image_notes: dict[str, Any] = {"seed": request.seed + i}
-                if decisions and decisions[-1] is not None:
-                    image_notes["layout_check"] = decisions[-1].to_dict()
-                images.append(EngineImage(image=image, notes=image_notes))
+                images.append(self._image(request, i, native,
+                                          decisions[-1] if decisions else None))
                 if progress is not None:
                     progress((i + 1) / request.n, native)
+        return self._result(request, pipe, images, steps, guidance)
 
+    @staticmethod
+    def _image(request: GenerationRequest, i: int, native: Image.Image,
+               decision: Any) -> EngineImage:
+        """Image i of ``request`` (64x64 ``native``) at the requested size, with its notes."""
+        image = fit_to_size(native, request.width, request.height)
+        image_notes: dict[str, Any] = {"seed": request.seed + i}
+        if decision is not None:
+            image_notes["layout_check"] = decision.to_dict()
+        return EngineImage(image=image, notes=image_notes)
+
+    def _result(self, request: GenerationRequest, pipe: PicoPipeline,
+                images: list[EngineImage], steps: int, guidance: float | None | str
+                ) -> EngineResult:
         notes: dict[str, Any] = {}
         if (request.width, request.height) != (NATIVE, NATIVE):
             notes["upscaled_from"] = f"{NATIVE}x{NATIVE}"
@@ -287,6 +320,75 @@ class BuiltinEngine:
             steps=steps,
             notes=notes,
         )
+
+    # ------------------------------------------------------------------ batches
+    def batch_key(self, request: GenerationRequest) -> Hashable | None:
+        """Requests that sample the same way share a batch: same model, steps, guidance and
+        layout check (the size is applied to the 64x64 images afterwards). An invalid
+        request raises here, as in ``generate``."""
+        if not MODELS[self.target].batches:
+            return None
+        key = (self.target, self._check(request), self._guidance(request),
+               self._layout_check(request))
+        if not MODELS[self.target].context_varies:
+            return key
+        return (*key, self._pipeline().context_length(request.prompt))
+
+    def generate_batch(self, requests: list[GenerationRequest],
+                       progress: list[ProgressCallback | None]
+                       ) -> list[EngineResult | BaseException]:
+        """Requests of one ``batch_key`` as one batch: every image of every request is a row,
+        with noise from its own seed (the same pixels as alone, within 2 levels of 255: the
+        ONNX Runtime graphs round a little differently at other batch sizes). Each request
+        hears its own fraction and its first image's preview; a callback that raises drops
+        that request's rows from the remaining steps and its exception fills its slot."""
+        outcomes: list[EngineResult | BaseException | None] = [None] * len(requests)
+        first = requests[0]
+        steps, guidance = self._check(first), self._guidance(first)
+        layout = self._layout_check(first)
+        pipe = self._pipeline()
+        steps = steps or pipe.bundle.sampling.steps
+        starts, prompts, seeds = [], [], []
+        for request in requests:
+            starts.append(len(prompts))
+            prompts += [request.prompt] * request.n
+            seeds += [request.seed + i for i in range(request.n)]
+        alive = [True] * len(prompts)
+
+        def fail(r: int, exc: BaseException) -> None:
+            outcomes[r] = exc
+            for row in range(starts[r], starts[r] + requests[r].n):
+                alive[row] = False
+
+        def on_preview(fraction: float, x0: torch.Tensor) -> None:
+            for r, callback in enumerate(progress):
+                if callback is not None and outcomes[r] is None:
+                    try:
+                        callback(fraction, to_pil(x0[starts[r]]))
+                    except BaseException as exc:  # noqa: BLE001 - a cancel: this one only
+                        fail(r, exc)
+
+        decisions: list = []
+        extra = {"layout_check": True, "layout_log": decisions} if layout else {}
+        listening = any(callback is not None for callback in progress)
+        with _run_lock(pipe):
+            out = pipe(prompts, seeds, steps=steps, guidance=guidance,
+                       on_preview=on_preview if listening else None,
+                       preview_every=max(1, steps // 4), alive=alive, **extra)
+        for r, request in enumerate(requests):
+            if outcomes[r] is not None:
+                continue
+            try:
+                rows = range(starts[r], starts[r] + request.n)
+                natives = [to_pil(out[row]) for row in rows]
+                images = [self._image(request, i, native, decisions[row] if decisions else None)
+                          for i, (row, native) in enumerate(zip(rows, natives, strict=True))]
+                if progress[r] is not None:
+                    progress[r](1.0, natives[0])
+                outcomes[r] = self._result(request, pipe, images, steps, guidance)
+            except BaseException as exc:  # noqa: BLE001 - its own slot
+                outcomes[r] = exc
+        return outcomes  # type: ignore[return-value]
 
 
 class BuiltinFactory:

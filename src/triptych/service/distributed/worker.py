@@ -3,8 +3,10 @@
 Queues are per model (``triptych.<pool>.<model>``, see ``service/pools.py``), so a worker
 receives only jobs for what it serves: ``--models builtin`` on a CPU box, ``--models
 hosted`` with many threads for HTTP providers, ``--models gpu`` on a GPU machine, or any
-glob of model ids. Built-in models run in processes (CPU-bound), hosted ones in threads
-(I/O-bound). While it runs, the worker records itself in the ``workers`` table and sweeps.
+glob of model ids. Built-in models run in threads of one process while batching is on (a
+batch forms from jobs running at once in one process; default: a full batch of threads),
+else in processes (CPU-bound); hosted ones in threads (I/O-bound). While it runs, the
+worker records itself in the ``workers`` table and sweeps.
 SIGTERM (Celery's warm shutdown) finishes the current job and takes no new one; a killed
 worker's unacknowledged message goes back to the broker.
 """
@@ -39,7 +41,9 @@ class WorkerPlan:
     concurrency: int
 
 
-def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None) -> WorkerPlan:
+def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None,
+         batch: int = 1) -> WorkerPlan:
+    """``batch``: most requests per batch (1: batching is off)."""
     chosen = [c for c in cards if matches(c, patterns)]
     if not chosen:
         raise ValueError(f"No catalog model matches {', '.join(patterns)}; patterns are model "
@@ -48,8 +52,13 @@ def plan(cards: list[ModelCard], patterns: list[str], concurrency: int | None) -
     if pools == {"hosted"}:  # waiting on HTTP: threads
         n = concurrency or 32
         kind = "threads"
-    elif "gpu" in pools:  # one copy of each model in GPU memory: one process
-        n = concurrency or 1
+    elif "gpu" in pools:  # one copy of each model in GPU memory: one process (batching:
+        # a full batch of threads, so concurrent jobs can share a pipeline call)
+        n = concurrency or batch
+        kind = "threads" if n > 1 else "solo"
+    elif batch > 1:  # built-in nets batching: threads of one process, so jobs can meet
+        # in one batch (its members wait in their threads while one of them runs it)
+        n = concurrency or batch
         kind = "threads" if n > 1 else "solo"
     else:  # CPU-bound nets: one process per core
         n = concurrency or 1
@@ -67,7 +76,8 @@ def run_worker(make_facade: Callable[[], Triptych], patterns: list[str],
     from triptych.service.distributed.publisher import CeleryExecutor
 
     tp = make_facade()
-    the_plan = plan(list(tp.catalog), patterns, concurrency)
+    the_plan = plan(list(tp.catalog), patterns, concurrency,
+                    tp.settings.batch_max if tp.settings.batching else 1)
     tp.ctx.store.check()  # a worker that cannot save images must not take jobs
     if metrics_port:
         from triptych.service.metrics import serve_metrics
