@@ -142,7 +142,8 @@ def test_concurrent_uses_of_one_reset_link_let_exactly_one_win(live, tp, smtp):
 def test_cli_reset_link_gives_a_passwordless_admin_a_password(client, tp, monkeypatch):
     monkeypatch.setattr(app_module, "_base", lambda: tp)
     runner = CliRunner()
-    created = runner.invoke(cli, ["users", "create", "root@example.com", "--admin"])
+    created = runner.invoke(cli, ["users", "create", "root@example.com", "--admin",
+                                  "--no-password"])
     assert created.exit_code == 0, created.output
     out = runner.invoke(cli, ["users", "reset-link", "root@example.com", "--json"])
     assert out.exit_code == 0, out.output

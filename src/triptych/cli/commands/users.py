@@ -45,6 +45,10 @@ def create(email, admin, plan, password_stdin, ask, as_json) -> None:
     else:
         console.print(f"Created {out['email']} ({out['role']}, {out['plan']} plan).",
                       highlight=False)
+        if out["role"] == "admin" and password_hash is None:
+            console.print(f"It has no password, so it cannot sign in to the web UI yet: "
+                          f"`triptych users reset-link {out['email']}` prints a one-time "
+                          "link that sets one.", highlight=False)
 
 
 def _password(from_stdin: bool, ask: bool, email: str) -> str | None:
