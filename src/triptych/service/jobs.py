@@ -20,7 +20,21 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +44,7 @@ from triptych.catalog.loader import Catalog, UnknownModelError
 from triptych.catalog.plans import PlanBook, load_plans
 from triptych.db.auth_models import ApiKey
 from triptych.db.models import Compare, Image, Job, User
+from triptych.db.operator_models import ModelOverride
 from triptych.engines import registry
 from triptych.engines.base import Engine, EngineResult, GenerationRequest
 from triptych.engines.errors import (
@@ -63,7 +78,7 @@ from triptych.service.job_status import (
 )
 from triptych.service.lease import LeaseRenewer
 from triptych.service.ledger import Ledger, LedgerCache
-from triptych.service.live_catalog import LiveCatalog
+from triptych.service.live_catalog import LiveCatalog, override_rows
 from triptych.service.pools import pool_of, repeatable
 from triptych.service.progress import ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
@@ -104,6 +119,16 @@ _LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in, User.email_ve
 # sees every submit that committed while we waited (a subquery of the locking one would not).
 _IN_FLIGHT = select(func.count()).select_from(_JOBS).where(
     _JOBS.c.user_id == bindparam("u"), _JOBS.c.status.in_(IN_FLIGHT))
+# The same count and, in the same statement (one round trip), the admins' price and on/off
+# overrides of the requested models: the count row is the one without a model id.
+_IN_FLIGHT_AND_OVERRIDES = union_all(
+    select(func.count().label("in_flight"), cast(null(), ModelOverride.model_id.type)
+           .label("model_id"), cast(null(), Integer).label("credits"),
+           cast(null(), Boolean).label("enabled")).select_from(_JOBS).where(
+        _JOBS.c.user_id == bindparam("u"), _JOBS.c.status.in_(IN_FLIGHT)),
+    select(cast(null(), Integer), ModelOverride.model_id, ModelOverride.credits,
+           ModelOverride.enabled).where(
+        ModelOverride.model_id.in_(bindparam("ids", expanding=True))))
 # What a key has spent this month: held by its jobs in flight, charged by its finished ones.
 _KEY_CAP = select(ApiKey.monthly_cap).where(ApiKey.id == bindparam("k"))
 _KEY_SPENT = select(func.coalesce(func.sum(
@@ -286,7 +311,14 @@ class JobService:
                 existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
                 if existing:
                     return existing
-            in_flight = conn.execute(_IN_FLIGHT, {"u": user_id}).scalar_one()
+            live = isinstance(self.ctx.catalog, LiveCatalog)
+            if live:
+                rows = conn.execute(_IN_FLIGHT_AND_OVERRIDES, {
+                    "u": user_id, "ids": sorted({card.id for card in cards})}).all()
+                in_flight = next(row.in_flight for row in rows if row.model_id is None)
+                overrides = override_rows(row for row in rows if row.model_id is not None)
+            else:
+                in_flight = conn.execute(_IN_FLIGHT, {"u": user_id}).scalar_one()
             if in_flight + len(specs) > self.ctx.settings.max_jobs_in_flight:
                 raise TooManyJobs(
                     f"You have {in_flight} jobs in flight; the limit is "
@@ -295,7 +327,8 @@ class JobService:
             plan = self.ctx.plans.get(user.plan)
             for spec in specs:
                 check_rights(user, plan, spec)
-            cards = self._current(s, cards)
+            if live:
+                cards = self._current(s, cards, overrides)
             ledger = self.ctx.ledger(s)
             ledger.ensure_allowance(user)
             total = sum(quote(card, spec.n) for card, spec in zip(cards, specs, strict=True))
@@ -339,13 +372,13 @@ class JobService:
                 jobs.append(JobRecord(**values))  # what was inserted: nothing to reload
             return jobs
 
-    def _current(self, s: Session, cards: list[ModelCard]) -> list[ModelCard]:
+    def _current(self, s: Session, cards: list[ModelCard],
+                 overrides: dict[str, Any]) -> list[ModelCard]:
         """The cards as the database says now (an admin's price and on/off switch), read
         under the submit's lock: what is held is never a stale price."""
         catalog = self.ctx.catalog
-        if not isinstance(catalog, LiveCatalog):
-            return cards
-        now = catalog.effective(s, [card.id for card in cards])
+        assert isinstance(catalog, LiveCatalog)
+        now = catalog.effective(s, [card.id for card in cards], overrides)
         for card in now.values():
             if not card.enabled:
                 raise ModelUnavailable(

@@ -23,6 +23,7 @@ service), so two grants of one month cannot collide.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,15 +80,30 @@ class AccountRef:
     period: str | None
 
 
+@dataclass(frozen=True)
+class HoldPart:
+    """One hold transfer of a job: ``amount`` moved from a source account into held."""
+
+    from_account_id: int
+    to_account_id: int
+    amount: int
+
+
+HOLDS_KEPT = 4096  # jobs whose holds a process remembers until it settles them
+
+
 @dataclass
 class LedgerCache:
-    """Per process, shared by every transaction: account names → refs, and the months whose
-    allowance is known granted. Only committed facts go in (see ``Ledger._remember``), so a
-    rolled-back transaction never leaves an account id or a grant behind."""
+    """Per process, shared by every transaction: account names → refs, the months whose
+    allowance is known granted, and the holds of jobs this process reserved credits for (a
+    job's holds never change once committed; its settle then skips reading them back). Only
+    committed facts go in (see ``Ledger._remember`` and ``Ledger._remember_holds``), so a
+    rolled-back transaction never leaves an account id, a grant or a hold behind."""
 
     refs: dict[str, AccountRef] = field(default_factory=dict)
     by_id: dict[int, AccountRef] = field(default_factory=dict)
     granted: set[tuple[int, str, str]] = field(default_factory=set)  # user, period, plan
+    holds: OrderedDict[str, tuple[HoldPart, ...]] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -143,6 +160,7 @@ def _one_statement_transfer():
 
 _PG_TRANSFER = _one_statement_transfer()
 _CREATED = "ledger.created"  # session.info: account names created in this transaction
+_HOLDS_PENDING = "ledger.holds"  # session.info: job id -> its holds made in this transaction
 _GRANTED = "ledger.granted"  # session.info: an allowance was granted in this transaction
 
 
@@ -388,6 +406,7 @@ class Ledger:
             raise InsufficientCredits(needed=amount, available=balance.available,
                                       renews_on=balance.renews_on)
         remaining = amount
+        parts: list[HoldPart] = []
         for source, left in zip(sources, (balance.allowance, balance.purchased), strict=True):
             part = min(left, remaining)
             if part <= 0:
@@ -402,9 +421,27 @@ class Ledger:
                 raise InsufficientCredits(needed=amount, available=self.balance(user).available,
                                           renews_on=balance.renews_on) from None
             remaining -= part
+            parts.append(HoldPart(source.id, held.id, part))
         if remaining:
             raise InsufficientCredits(needed=amount, available=amount - remaining,
                                       renews_on=balance.renews_on)
+        self._remember_holds(job_id, tuple(parts))
+
+    def _remember_holds(self, job_id: str, parts: tuple[HoldPart, ...]) -> None:
+        """Keep a job's holds in the process cache once this transaction has committed."""
+        pending = self.s.info.get(_HOLDS_PENDING)
+        if pending is None:
+            pending = self.s.info[_HOLDS_PENDING] = {}
+            cache = self.cache
+
+            def committed(session: Session) -> None:
+                with cache.lock:
+                    cache.holds.update(session.info.pop(_HOLDS_PENDING, {}))
+                    while len(cache.holds) > HOLDS_KEPT:
+                        cache.holds.popitem(last=False)
+
+            sa_event.listen(self.s, "after_commit", committed, once=True)
+        pending[job_id] = parts
 
     def _refs(self, ids: set[int]) -> dict[int, AccountRef]:
         known = {i: self.cache.by_id[i] for i in ids if i in self.cache.by_id}
@@ -424,7 +461,10 @@ class Ledger:
         caller holds the job's row and just moved it out of running, so it cannot have been
         settled (the look-up is skipped; the transfer keys still refuse a second one)."""
         conn = self.s.connection()
-        holds = conn.execute(_HOLDS, {"j": job.id}).all()
+        with self.cache.lock:
+            holds = self.cache.holds.pop(job.id, None)  # held by this process: known
+        if holds is None:
+            holds = conn.execute(_HOLDS, {"j": job.id}).all()
         held_total = sum(h.amount for h in holds)
         if not 0 <= charge <= held_total:
             raise ValueError(f"cannot charge {charge} of a {held_total}-credit hold")

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
@@ -120,7 +121,17 @@ class LiveCatalog(Catalog):
         self._fresh()
         return super().get(model_id)
 
-    def effective(self, session: Session, model_ids: list[str]) -> dict[str, ModelCard]:
-        """These models' cards as the database says now, read in the caller's transaction."""
-        overrides = read_overrides(session, sorted(set(model_ids)))
+    def effective(self, session: Session, model_ids: list[str],
+                  overrides: dict[str, Override] | None = None) -> dict[str, ModelCard]:
+        """These models' cards as the database says now: ``overrides`` as the caller read
+        them in its transaction (``override_rows``), else read here."""
+        if overrides is None:
+            overrides = read_overrides(session, sorted(set(model_ids)))
         return {m: apply(self.base.get(m), overrides.get(m)) for m in model_ids}
+
+
+def override_rows(rows: Any) -> dict[str, Override]:
+    """Overrides from rows of (model_id, credits, enabled), e.g. those a submit reads in the
+    statement that also counts its jobs in flight."""
+    return {row.model_id: Override(row.credits, None if row.enabled is None
+                                   else bool(row.enabled)) for row in rows}
