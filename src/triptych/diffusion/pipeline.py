@@ -19,8 +19,9 @@ from triptych.nets.pico import PicoBundle
 
 LATENT_SHAPE = (4, 16, 16)
 
-# on_preview(fraction_done, decoded x0 estimate [B,3,64,64] in [-1,1])
-PreviewCallback = Callable[[float, torch.Tensor], None]
+# on_preview(fraction_done, decoded x0 estimate [B,3,64,64] in [-1,1], or None where
+# ``preview_wanted`` said no picture is wanted at this point)
+PreviewCallback = Callable[[float, torch.Tensor | None], None]
 
 # how the networks run: eager PyTorch (training, tests), TorchScript-frozen, or ONNX Runtime
 RUNTIMES = ("eager", "torchscript", "onnx")
@@ -226,6 +227,7 @@ class PicoPipeline:
         guidance: float | None | str = "default",
         on_preview: PreviewCallback | None = None,
         preview_every: int = 4,
+        preview_wanted: Callable[[], bool] | None = None,
         layout_check: bool = False,
         layout_log: list[LayoutDecision | None] | None = None,
         alive: list[bool] | None = None,
@@ -238,6 +240,8 @@ class PicoPipeline:
         ``alive`` (one flag per image, for a batch of several requests): the caller turns an
         image's flag False (in ``on_preview``, say) to stop sampling it; previews and the
         result keep all B rows, the dropped ones black.
+        ``preview_wanted``: asked at each preview point; False skips the decode and calls
+        ``on_preview`` with None (the fraction still reported, a cancel still heard).
         """
         noise = seeded_noise(seeds)
         check = self.layout_check(prompts) if layout_check else None
@@ -253,6 +257,9 @@ class PicoPipeline:
         def on_x0(i: int, total: int, x0: torch.Tensor) -> None:
             # decoding costs ~4 ms per image: only every few steps, never on the last one
             if on_preview is not None and i < total - 1 and i % preview_every == 0:
+                if preview_wanted is not None and not preview_wanted():
+                    on_preview((i + 1) / total, None)
+                    return
                 rows = [r for r, a in enumerate(alive) if a] if alive else list(range(len(x0)))
                 on_preview((i + 1) / total, full(self.decode(x0), rows))
 

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from triptych.catalog.card import ModelCard
     from triptych.settings import Settings
 
-# progress(fraction_done in [0, 1], optional preview image of the result forming)
+# progress(fraction_done in [0, 1], optional preview image of the result forming). A callback
+# may also have a ``wants_preview()`` method: False means a picture passed now would be
+# dropped, so an engine can skip decoding one (a preview can cost a third of a fast image).
 ProgressCallback = Callable[[float, Image.Image | None], None]
 
 

@@ -477,6 +477,12 @@ class JobService:
                 sent["preview"] = now
             self.ctx.hub.publish_progress(job_id, fraction, preview)
 
+        def wants_preview() -> bool:
+            # Subscribers get a picture only every PREVIEW_EVERY seconds; the caller's own
+            # callback gets every one.
+            return progress is not None or time.monotonic() - sent["preview"] >= PREVIEW_EVERY
+
+        on_progress.wants_preview = wants_preview  # type: ignore[attr-defined]
         started = time.perf_counter()
         try:
             with self.leases.holding(job_id, job.attempts):

@@ -160,6 +160,27 @@ def test_progress_gets_previews(weights, settings) -> None:
     assert len(calls) > 2
 
 
+def test_no_preview_is_decoded_when_the_callback_wants_none(weights, settings) -> None:
+    """``wants_preview()`` False: the fractions still arrive (a cancel is still heard), but
+    mid-run with no picture; only the finished image is passed. The image is the same."""
+    engine = builtin.factory.create(card("pico-diffusion"), settings)
+    wanted = {"now": False}
+    calls: list[tuple[float, object]] = []
+
+    def progress(fraction, image):
+        calls.append((fraction, image))
+
+    progress.wants_preview = lambda: wanted["now"]
+    skipped = engine.generate(req(steps=8, seed=5), progress=progress)
+    assert len(calls) > 2 and calls[-1][0] == 1.0 and calls[-1][1] is not None
+    assert all(image is None for _, image in calls[:-1])
+    calls.clear()
+    wanted["now"] = True
+    shown = engine.generate(req(steps=8, seed=5), progress=progress)
+    assert all(image is not None for _, image in calls)
+    assert skipped.images[0].image.tobytes() == shown.images[0].image.tobytes()
+
+
 def test_unknown_words_do_not_crash(weights, settings) -> None:
     engine = builtin.factory.create(card("pico-turbo"), settings)
     result = engine.generate(req(prompt="a zebra on a unicycle 🦓 ¿¡"))

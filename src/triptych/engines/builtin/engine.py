@@ -274,15 +274,16 @@ class BuiltinEngine:
         extra = {"layout_check": True, "layout_log": decisions} if layout else {}
         with _run_lock(pipe):  # one sampling at a time per model, across engine instances
             for i in range(request.n):
-                def on_preview(frac: float, x0: torch.Tensor, i: int = i) -> None:
+                def on_preview(frac: float, x0: torch.Tensor | None, i: int = i) -> None:
                     if progress is not None:
-                        progress((i + frac) / request.n, to_pil(x0[0]))
+                        progress((i + frac) / request.n, None if x0 is None else to_pil(x0[0]))
 
                 # no callback, no preview decodes (~3 ms each: a third of a turbo image)
                 out = pipe([request.prompt], [request.seed + i], steps=steps,
                            guidance=guidance,
                            on_preview=on_preview if progress is not None else None,
-                           preview_every=preview_every, **extra)  # [1,3,64,64]
+                           preview_every=preview_every,
+                           **extra, **_preview_wanted(pipe, [progress]))  # [1,3,64,64]
                 native = to_pil(out[0])
                 images.append(self._image(request, i, native,
                                           decisions[-1] if decisions else None))
@@ -360,11 +361,11 @@ class BuiltinEngine:
             for row in range(starts[r], starts[r] + requests[r].n):
                 alive[row] = False
 
-        def on_preview(fraction: float, x0: torch.Tensor) -> None:
+        def on_preview(fraction: float, x0: torch.Tensor | None) -> None:
             for r, callback in enumerate(progress):
                 if callback is not None and outcomes[r] is None:
                     try:
-                        callback(fraction, to_pil(x0[starts[r]]))
+                        callback(fraction, None if x0 is None else to_pil(x0[starts[r]]))
                     except BaseException as exc:  # noqa: BLE001 - a cancel: this one only
                         fail(r, exc)
 
@@ -374,7 +375,8 @@ class BuiltinEngine:
         with _run_lock(pipe):
             out = pipe(prompts, seeds, steps=steps, guidance=guidance,
                        on_preview=on_preview if listening else None,
-                       preview_every=max(1, steps // 4), alive=alive, **extra)
+                       preview_every=max(1, steps // 4), alive=alive,
+                       **extra, **_preview_wanted(pipe, progress))
         for r, request in enumerate(requests):
             if outcomes[r] is not None:
                 continue
@@ -389,6 +391,19 @@ class BuiltinEngine:
             except BaseException as exc:  # noqa: BLE001 - its own slot
                 outcomes[r] = exc
         return outcomes  # type: ignore[return-value]
+
+
+def _preview_wanted(pipe: Any, callbacks: list[ProgressCallback | None]) -> dict[str, Any]:
+    """The pipeline's ``preview_wanted``: a picture is decoded at a preview point only if a
+    listening callback wants one now (``wants_preview``, see engines/base.py); a callback
+    without that method always does. Only the diffusion pipelines can skip a decode."""
+    from triptych.diffusion.pipeline import PicoPipeline  # loaded already: the pipe is one
+
+    listening = [c for c in callbacks if c is not None]
+    asks = [getattr(c, "wants_preview", None) for c in listening]
+    if not listening or None in asks or not isinstance(pipe, PicoPipeline):
+        return {}
+    return {"preview_wanted": lambda: any(ask() for ask in asks)}
 
 
 class BuiltinFactory:
