@@ -1,11 +1,13 @@
 """Built-in model throughput with request batching on vs off, side by side in one run.
 
 For each model, ``c`` client threads (1, 4, 8) call one engine back to back, as ``c`` worker
-threads running jobs do, each request with a progress callback (the service always listens,
-so previews are decoded). "off" is the plain engine (one sampling at a time per model);
-"on" wraps it in ``engines/batching.BatchingEngine``. Rounds alternate off/on so machine
-load drifts hit both; each cell prints the median of its rounds. Then a profile of where a
-pico-turbo image spends its time, alone and in a batch of 8.
+threads running jobs do, each request with a progress callback that, like the job road's,
+wants a preview at most every ``PREVIEW_EVERY`` seconds per client (``Listener``; so most
+preview decodes are skipped, alone and batched alike). "off" is the plain engine (one
+sampling at a time per model); "on" wraps it in ``engines/batching.BatchingEngine``. Rounds
+alternate off/on so machine load drifts hit both; each cell prints the median of its
+rounds. Then a profile of where a pico-turbo image spends its time, alone and in a batch
+of 8 ("engine, with previews": every preview decoded, the cost the skipping avoids).
 
     .venv/bin/python benchmarks/batching.py [--models pico-turbo,pico-diffusion,...]
         [--seconds 2] [--rounds 3] [--window-ms 2]
@@ -31,11 +33,27 @@ from triptych.catalog.loader import load_catalog  # noqa: E402
 from triptych.engines.base import GenerationRequest  # noqa: E402
 from triptych.engines.batching import BatchingEngine  # noqa: E402
 from triptych.engines.builtin import engine as builtin  # noqa: E402
+from triptych.service.jobs import PREVIEW_EVERY  # noqa: E402
 from triptych.settings import Settings  # noqa: E402
 
 PROMPTS = ["a red circle on a blue background", "two cats", "a dog left of a cat",
            "a star above a moon", "three fish on green", "a yellow ball", "a tree",
            "a heart on white"]
+
+
+class Listener:
+    """A job's progress callback as the service gives it: every fraction, and a picture only
+    when one would be published (``wants_preview``)."""
+
+    def __init__(self) -> None:
+        self.last_preview = float("-inf")
+
+    def __call__(self, _fraction: float, preview) -> None:
+        if preview is not None:
+            self.last_preview = time.monotonic()
+
+    def wants_preview(self) -> bool:
+        return time.monotonic() - self.last_preview >= PREVIEW_EVERY
 
 
 def cell(engine, clients: int, seconds: float) -> float:
@@ -46,10 +64,11 @@ def cell(engine, clients: int, seconds: float) -> float:
 
     def client(k: int) -> None:
         i = 0
+        listener = Listener()
         while time.perf_counter() < deadline:
             request = GenerationRequest(PROMPTS[(k + i) % len(PROMPTS)], 64, 64,
                                         seed=1000 * k + i)
-            engine.generate(request, lambda _f, _p: None)
+            engine.generate(request, listener)
             done[k] += 1
             i += 1
 
