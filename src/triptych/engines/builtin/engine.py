@@ -397,7 +397,7 @@ def _preview_wanted(pipe: Any, callbacks: list[ProgressCallback | None]) -> dict
     """The pipeline's ``preview_wanted``: a picture is decoded at a preview point only if a
     listening callback wants one now (``wants_preview``, see engines/base.py); a callback
     without that method always does. Only the diffusion pipelines can skip a decode."""
-    from triptych.diffusion.pipeline import PicoPipeline  # loaded already: the pipe is one
+    from triptych.diffusion.pipeline import PicoPipeline  # imported with the pipelines: cheap
 
     listening = [c for c in callbacks if c is not None]
     asks = [getattr(c, "wants_preview", None) for c in listening]
