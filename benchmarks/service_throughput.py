@@ -15,6 +15,7 @@ Prints jobs/s for each setup and the ratios.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -115,6 +116,33 @@ def run_job(http: httpx.Client, base: str, headers: dict, body: dict
     return submit, status, time.perf_counter() - t0
 
 
+def serve_provider(latency: float, urls: multiprocessing.Queue) -> None:
+    """The fake provider, answering every generation after ``latency`` seconds."""
+    fake = FakeServer("127.0.0.1")
+    image = b64(png_bytes(64, 64))
+    fake.route("POST", r"/v1/images/generations",
+               lambda call, m: Resp(json={"created": 1, "data": [{"b64_json": image}]},
+                                    delay=latency))
+    urls.put(fake.url)
+    threading.Event().wait()
+
+
+class ProviderProcess:
+    """The fake provider in a process of its own, as a real one is: in the clients' process
+    its threads would wait on the clients' GIL and answer late."""
+
+    def __init__(self, latency: float) -> None:
+        urls: multiprocessing.Queue = multiprocessing.Queue()
+        self.process = multiprocessing.Process(target=serve_provider, args=(latency, urls),
+                                               daemon=True)
+        self.process.start()
+        self.url = urls.get(timeout=60)
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.join()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -137,7 +165,7 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
 
     run_job(httpx.Client(timeout=300), bases[0], setup.keys[0], body_for(-1))  # warm up
     cpu0 = {p.name: cpu_seconds(p.popen.pid) for p in setup.procs}
-    own0 = cpu_seconds(os.getpid())  # the clients (and the fake provider) compete too
+    own0 = cpu_seconds(os.getpid())  # the clients compete for the same cores too
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(client, range(concurrency)))
@@ -167,11 +195,7 @@ def main() -> None:
     parser.add_argument("--apis", type=int, default=1, help="API processes for the hosted run")
     args = parser.parse_args()
 
-    fake = FakeServer("127.0.0.1")
-    image = b64(png_bytes(64, 64))
-    fake.route("POST", r"/v1/images/generations",
-               lambda call, m: Resp(json={"created": 1, "data": [{"b64_json": image}]},
-                                    delay=args.latency))
+    fake = ProviderProcess(args.latency)
     redis = procs.redis_server(procs.free_port(), Path(tempfile.mkdtemp()))
     broker = f"redis://127.0.0.1:{redis.argv[2]}/0"
 
