@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support import shared_redis
 from tests.support.fake_engine import FAKE_CARDS, FakeFactory
+from tests.support.smtp_server import SmtpServer, smtp_server
 from triptych.catalog.loader import Catalog
 from triptych.client import Triptych
 from triptych.engines import registry
@@ -114,3 +115,10 @@ def prefix(redis_url) -> Iterator[str]:
     """A key and channel prefix of this test's own on that Redis."""
     with shared_redis.isolated_prefix(redis_url) as p:
         yield p
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it is sent."""
+    with smtp_server() as server:
+        yield server

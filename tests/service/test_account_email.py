@@ -3,29 +3,19 @@ monthly grant waits for it), a taken address's owner told instead, password rese
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 from tests.conftest import BOTH_DBS
 from tests.support.smtp_server import (
     PUBLIC_URL,
-    SmtpServer,
     link_in,
     mail_settings,
-    smtp_server,
     token_in,
 )
 
 from triptych.db.auth_models import WebSession
 from triptych.db.models import User
 from triptych.errors import NotFound
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

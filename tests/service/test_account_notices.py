@@ -3,28 +3,18 @@ charge leaves fewer credits than the threshold; a receipt goes once per payment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 from tests.conftest import BOTH_DBS
 from tests.support.smtp_server import (
     PUBLIC_URL,
-    SmtpServer,
     link_in,
     mail_settings,
-    smtp_server,
     text_of,
 )
 
 from triptych.db.email_models import OutboxMessage
 from triptych.service.account_notices import send_receipt
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

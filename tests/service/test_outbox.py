@@ -4,13 +4,12 @@ sender, retried with backoff when the server is away, and sent once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
 from tests.conftest import BOTH_DBS
 from tests.support.ports import refused_port
-from tests.support.smtp_server import SmtpServer, html_of, smtp_server, stalled_server, text_of
+from tests.support.smtp_server import html_of, stalled_server, text_of
 
 from triptych.db.email_models import OutboxMessage
 from triptych.service import outbox
@@ -19,12 +18,6 @@ from triptych.settings import Settings
 
 LETTER = Letter("Subject line", "Plain words with https://x.test/reset?token=abc",
                 "<p>HTML words</p>")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,28 +5,19 @@ finishes it (signs in, starts the monthly credits); a pending account cannot log
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import BOTH_DBS
 from tests.support.smtp_server import (
     PUBLIC_URL,
-    SmtpServer,
     link_in,
     mail_settings,
-    smtp_server,
     token_in,
 )
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "violet-orbit-53"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,10 +16,8 @@ from click.testing import CliRunner
 from tests.conftest import BOTH_DBS
 from tests.support.smtp_server import (
     PUBLIC_URL,
-    SmtpServer,
     link_in,
     mail_settings,
-    smtp_server,
     token_in,
 )
 from tests.web.test_web_email_signup import same_answer
@@ -29,12 +26,6 @@ from triptych.cli.main import cli
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 OLD, NEW = "violet-orbit-53", "amber-kettle-88"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

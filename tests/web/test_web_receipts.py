@@ -10,16 +10,10 @@ from pydantic import SecretStr
 
 from tests.conftest import BOTH_DBS
 from tests.support.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, delivery
-from tests.support.smtp_server import SmtpServer, mail_settings, smtp_server, text_of
+from tests.support.smtp_server import mail_settings, text_of
 from tests.web.conftest import make_key
 from triptych.service.payments.receipts import Receipt
 from triptych.web.routes_payments import WEBHOOK_PATH
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture
