@@ -114,7 +114,7 @@ class FakeStripe:
         amount = int(line.get("price_data", {}).get("unit_amount") or 0)
         session = {
             "id": new_id("cs"), "object": "checkout.session", "mode": params["mode"],
-            "url": f"{self.url}/pay/{next(_ids)}",  # the hosted page: a stub here
+            "url": f"{self.url}/pay/{next(_ids)}",  # the hosted page, served by this fake
             "client_reference_id": params.get("client_reference_id"),
             "customer_email": params.get("customer_email"),
             "metadata": params.get("metadata", {}), "amount_total": amount,
