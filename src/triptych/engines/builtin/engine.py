@@ -121,8 +121,27 @@ _run_locks: dict[int, threading.Lock] = {}  # one per cached pipeline: engines s
 
 
 def checkpoint_path(name: str) -> Path:
-    override = Settings().builtin_weights  # read when a model loads: tests set it per test
+    override = _weights_override()
     return override / f"{name}.safetensors" if override else weights_path(name)
+
+
+_override_seen: tuple[tuple, Path | None] | None = None
+
+
+def _weights_override() -> Path | None:
+    """``Settings.builtin_weights`` as the environment and ``.env`` say now (tests change it
+    per test). Every submit asks whether each model's files are there, and building Settings
+    costs about a millisecond, a quarter of an API process's CPU per built-in job: the answer
+    is kept while the variable, the working directory and ``.env`` stay the same."""
+    global _override_seen
+    try:
+        dotenv = Path(".env").stat().st_mtime_ns
+    except OSError:
+        dotenv = None
+    seen = (os.environ.get(WEIGHTS_ENV), os.getcwd(), dotenv)
+    if _override_seen is None or _override_seen[0] != seen:
+        _override_seen = (seen, Settings().builtin_weights)
+    return _override_seen[1]
 
 
 def _shown(path: Path) -> str:
