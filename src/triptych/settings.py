@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(False, description=(
         "Mark cookies Secure (set it when the site is served over HTTPS)."))
     session_days: int = Field(14, description="How long a browser sign-in lasts.")
+    api_threads: int = Field(8, ge=1, description=(
+        "Threads an API process runs its blocking work on (database, store, password "
+        "hashing). Few: one Python process runs one thread at a time, so more threads only "
+        "queue for it and every request in flight finishes later (docs/deploy.md)."))
     rate_per_minute: float = Field(120.0, description=(
         "Requests per minute per API key or signed-in user (token bucket)."))
     rate_burst: int = Field(60, description="Requests allowed at once above the rate.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 
 import httpx
 import openai
@@ -163,3 +165,35 @@ def test_out_of_credits_says_how_to_get_more(counted, tp, settings):
         client.images.generate(prompt="a cat", model="fake-premium", n=4)
     assert info.value.body["buy_url"] == "https://pay.example.com/triptych"
     assert "Buy credits at https://pay.example.com/triptych" in info.value.body["message"]
+
+
+@pytest.fixture
+def one_api_thread(settings):
+    """The API's thread pool cut to one thread (set before the server starts)."""
+    settings.api_threads = 1
+
+
+def test_a_waiting_request_holds_no_thread(one_api_thread, counted, live, fake_factory, tp):
+    """While the OpenAI-compatible route waits for its image, the API's only thread still
+    serves other requests: the wait is not done on a thread."""
+    client, _ = counted
+    release = threading.Event()
+    fake_factory.engine("fake-general").before_return = lambda _: release.wait(20)
+    outcome: list = []
+    waiting = threading.Thread(target=lambda: outcome.append(
+        client.images.generate(prompt="a slow cat", model="fake-general")))
+    waiting.start()
+    try:
+        alice = tp.as_user("alice@example.com")
+        deadline = time.monotonic() + 10
+        while not any(j["status"] == "running" for j in alice.history()):
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.02)
+        headers = {"Authorization": f"Bearer {client.api_key}"}
+        listed = httpx.get(f"{live.url}/v1/history", headers=headers, timeout=5)
+        assert listed.status_code == 200  # a plain-def route, on the one thread
+        assert waiting.is_alive()
+    finally:
+        release.set()
+        waiting.join(30)
+    assert len(outcome) == 1 and outcome[0].data[0].b64_json

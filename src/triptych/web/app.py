@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -79,6 +80,8 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the thread pool FastAPI runs plain ``def`` routes and dependencies on (per loop)
+        to_thread.current_default_thread_limiter().total_tokens = tp.settings.api_threads
         state.start()
         try:
             yield

@@ -29,7 +29,9 @@ _cookie = APIKeyCookie(name=sessions_mod.COOKIE, auto_error=False,
                        description="Browser session; writes also need the X-CSRF-Token header.")
 
 
-def get_state(request: Request) -> WebState:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` one in the
+# thread pool, a hop that costs more than the work and, under load, queues behind requests.
+async def get_state(request: Request) -> WebState:
     return request.app.state.web
 
 
@@ -117,7 +119,7 @@ def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def admin_user(principal: CurrentUser) -> Principal:
+async def admin_user(principal: CurrentUser) -> Principal:
     if not principal.is_admin:
         raise Forbidden("This needs an admin account.")
     return principal
@@ -132,7 +134,7 @@ def facade_for(state: WebState, principal: Principal) -> Triptych:
                             api_key_id=principal.key_id)
 
 
-def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:
+async def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:
     return facade_for(state, principal)
 
 

@@ -12,7 +12,7 @@ from fastapi import Depends, Header
 from triptych.service.idempotency import MAX_KEY_CHARS, check_key
 
 
-def idempotency_key(
+async def idempotency_key(  # no I/O: async, so no thread-pool hop
     key: Annotated[str | None, Header(
         alias="Idempotency-Key",
         description=(f"Same key + same body → the same job. 1–{MAX_KEY_CHARS} printable "

@@ -17,16 +17,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from triptych.client import raise_for_failure
+from triptych.client import Triptych, raise_for_failure
 from triptych.errors import InvalidRequest, JobFailed
 from triptych.service.job_status import FINAL
 from triptych.web import runner
-from triptych.web.deps import CurrentUser, StateDep, UserTp
+from triptych.web.deps import CurrentUser, Principal, StateDep, UserTp
 from triptych.web.errors import OPENAI_PATH
 from triptych.web.idempotency import IdempotencyKey
 from triptych.web.responses import openai_errors
 from triptych.web.schemas import OpenAIImagesRequest, OpenAIImagesResponse
+from triptych.web.state import WebState
 
 log = logging.getLogger("triptych.web.openai")
 router = APIRouter(tags=["openai-compatible"])
@@ -34,20 +36,31 @@ router = APIRouter(tags=["openai-compatible"])
 
 @router.post(OPENAI_PATH, response_model=OpenAIImagesResponse, responses=openai_errors(),
              response_model_exclude_none=True)
-def create_images(body: OpenAIImagesRequest, request: Request, response: Response,
-                  principal: CurrentUser, tp: UserTp, state: StateDep,
-                  idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def create_images(body: OpenAIImagesRequest, request: Request, response: Response,
+                        principal: CurrentUser, tp: UserTp, state: StateDep,
+                        idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Create images (OpenAI ``images.generate``)."""
     if (body.model_extra or {}).get("stream"):
         # Say so rather than answer JSON to a client waiting for an event stream.
         raise InvalidRequest("Streaming is not supported here; leave 'stream' unset.",
                              field="stream")
+    # the database work runs in the thread pool; the wait for the image holds no thread
+    job = await run_in_threadpool(_submit, body, state, tp, principal, idempotency_key)
+    job = await runner.wait_final(tp, job, state.config.openai_wait_seconds)
+    return await run_in_threadpool(_answer, body, request, response, tp, job)
+
+
+def _submit(body: OpenAIImagesRequest, state: WebState, tp: Triptych, principal: Principal,
+            idempotency_key: str | None) -> dict[str, Any]:
     model = body.model or state.tp.default_model()
     size = None if body.size in (None, "", "auto") else body.size
-    job, done = runner.submit(state, tp, principal, prompt=body.prompt, model=model,
-                              size=size, n=body.n or 1,
-                              idempotency_key=idempotency_key)
-    job = runner.wait_final(tp, job, done, state.config.openai_wait_seconds)
+    return runner.submit(state, tp, principal, prompt=body.prompt, model=model, size=size,
+                         n=body.n or 1, idempotency_key=idempotency_key)
+
+
+def _answer(body: OpenAIImagesRequest, request: Request, response: Response, tp: Triptych,
+            job: dict[str, Any]) -> dict[str, Any]:
+    """The finished job in OpenAI's shape (or its error)."""
     if job["status"] not in FINAL:
         tp.cancel(job["id"])  # refunded; the client sees a server error it may retry
         raise JobFailed("The image took too long; nothing was charged.", job_id=job["id"],

@@ -3,10 +3,12 @@ one road: ``Triptych.submit`` holds the credits, the executor's workers run ``ru
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import contextlib
 import threading
-import time
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from triptych.client import Triptych
 from triptych.service.job_status import FINAL, QUEUED
@@ -28,36 +30,42 @@ def dispatch_all(state: WebState, principal: Principal,
 
 
 def submit(state: WebState, tp: Triptych, principal: Principal, *,
-           idempotency_key: str | None = None,
-           **kwargs: Any) -> tuple[dict[str, Any], threading.Event | None]:
+           idempotency_key: str | None = None, **kwargs: Any) -> dict[str, Any]:
     job = tp.submit(idempotency_key=idempotency_key, **kwargs)
-    events = dispatch_all(state, principal, [job])
-    return job, events.get(job["id"])
+    dispatch_all(state, principal, [job])
+    return job
 
 
-def wait_final(tp: Triptych, job: dict[str, Any], done: threading.Event | None,
-               timeout: float) -> dict[str, Any]:
-    """Block until the job is final (or ``timeout``); returns the latest job dict.
+RECHECK = 1.0  # seconds between two reads of the row while no final event comes
 
-    ``done`` is the embedded executor's event from our own dispatch; without one (a job
-    running in a Celery worker, or an idempotent replay of a job already running) the
-    progress hub's final event wakes the wait, and the row is re-read every second."""
-    deadline = time.monotonic() + timeout
-    events = tp.subscribe(job["id"]) if done is None else None
+
+async def wait_final(tp: Triptych, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Wait until the job is final (or ``timeout``) and return the latest job dict.
+
+    The wait holds no thread (a thread-pool slot held for a whole generation would starve
+    the short requests): the progress hub's final event, from the embedded executor or any
+    worker, wakes it, and the row is re-read every ``RECHECK`` seconds meanwhile."""
+    from triptych.web.sse import WakingQueue  # the SSE stream's queue: the same wake-up
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    job_id = job["id"]
+    events = WakingQueue(loop)
+    await run_in_threadpool(tp.subscribe, job_id, events)
     try:
-        while job["status"] not in FINAL:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            if done is not None:
-                done.wait(min(remaining, 1.0))
-            else:
-                try:
-                    events.get(timeout=min(remaining, 1.0))
-                except queue.Empty:
-                    pass
-            job = tp.job(job["id"])
-        return job
+        next_check = loop.time()  # read once now: it may have ended before we listened
+        while True:
+            final = any(ev.status in FINAL for ev in events.drain())
+            now = loop.time()
+            if final or now >= next_check:
+                job = await run_in_threadpool(tp.job, job_id)
+                if job["status"] in FINAL:
+                    return job
+                now = loop.time()
+                next_check = now + RECHECK
+            if now >= deadline:
+                return job
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(events.woken.wait(), min(next_check, deadline) - now)
     finally:
-        if events is not None:
-            tp.unsubscribe(job["id"], events)
+        tp.unsubscribe(job_id, events)

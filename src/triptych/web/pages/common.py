@@ -35,7 +35,7 @@ def optional_user(request: Request, state: StateDep) -> Principal | None:
     return principal
 
 
-def require_user(principal: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
+async def require_user(principal: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
     if principal is None:
         raise Unauthorized("Please sign in.")
     return principal
@@ -113,7 +113,7 @@ def default_model(state: WebState) -> str | None:
         return None
 
 
-def require_admin(principal: PageUser) -> Principal:
+async def require_admin(principal: PageUser) -> Principal:
     if not principal.is_admin:
         raise Forbidden("This page is for admin accounts.")
     return principal
