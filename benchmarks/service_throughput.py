@@ -7,22 +7,28 @@ PostgreSQL at TRIPTYCH_BENCH_PG_URL or the local server, a private Redis as the 
    worker: jobs/s, and p50/p99 of the submit call (POST /v1/generations) under that load.
 
     .venv/bin/python benchmarks/service_throughput.py [--turbo-jobs 80] [--n 4]
-        [--hosted-jobs 200] [--concurrency 64]
+        [--hosted-jobs 200] [--concurrency 64] [--apis 1] [--brokers redis,rabbitmq]
 
-Prints jobs/s for each setup and the ratios.
+The clients are threads spread over ``--client-procs`` processes (4): in one process 64
+client threads queue for its interpreter lock, and that wait would count as the service's.
+Prints jobs/s for each setup and the ratios, and the CPU each process spent.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -45,7 +51,7 @@ class Setup:
     """A database schema, a store, a broker and the processes of one configuration."""
 
     def __init__(self, name: str, broker: str | None, provider_url: str, users: int,
-                 apis: int = 1) -> None:
+                 apis: int = 1, redis: str | None = None) -> None:
         self.name = name
         self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -60,6 +66,8 @@ class Setup:
             self.env["TRIPTYCH_BROKER_URL"] = broker
         else:
             self.env.pop("TRIPTYCH_BROKER_URL", None)
+        if redis:  # progress events and rate limits, when the broker is not Redis
+            self.env["TRIPTYCH_REDIS_URL"] = redis
         tp = Triptych(Settings(home=self.dir / "home", database_url=url, _env_file=None))
         from tests.web.conftest import make_key
 
@@ -149,30 +157,60 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
-    bases = [f"http://127.0.0.1:{port}" for port in setup.ports]
+def _clients(bases: list[str], keys: list[dict], threads: range, counter, body_for,
+             out: multiprocessing.Queue) -> None:
+    """One load-generating process: ``threads`` client threads (numbered globally) taking
+    job numbers from the shared ``counter`` until ``jobs`` are taken; puts its results."""
     results: list[tuple[float, str, float]] = []
     lock = threading.Lock()
-    counter = iter(range(jobs))
+
+    def take() -> int | None:
+        with counter.get_lock():
+            if counter.value <= 0:
+                return None
+            counter.value -= 1
+            return counter.value
 
     def client(k: int) -> None:
-        headers = setup.keys[k % len(setup.keys)]
+        headers = keys[k % len(keys)]
         with httpx.Client(timeout=300) as http:
-            for i in counter:
-                out = run_job(http, bases[k % len(bases)], headers, body_for(i))
+            while (i := take()) is not None:
+                result = run_job(http, bases[k % len(bases)], headers, body_for(i))
                 with lock:
-                    results.append(out)
+                    results.append(result)
 
+    with ThreadPoolExecutor(len(threads)) as pool:
+        list(pool.map(client, threads))
+    out.put(results)
+
+
+def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -> dict:
+    """``jobs`` jobs from ``concurrency`` clients, spread over ``processes`` load-generating
+    processes: in one process the clients' threads queue for its GIL, and the wait would
+    be counted as the service's latency."""
+    bases = [f"http://127.0.0.1:{port}" for port in setup.ports]
     run_job(httpx.Client(timeout=300), bases[0], setup.keys[0], body_for(-1))  # warm up
+    fork = multiprocessing.get_context("fork")
+    counter, out = fork.Value("i", jobs), fork.Queue()
+    processes = max(1, min(processes, concurrency))
+    shares = [range(p, concurrency, processes) for p in range(processes)]
     cpu0 = {p.name: cpu_seconds(p.popen.pid) for p in setup.procs}
-    own0 = cpu_seconds(os.getpid())  # the clients compete for the same cores too
+    reaped0 = _children_cpu()
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(client, range(concurrency)))
+    loaders = [fork.Process(target=_clients, args=(bases, setup.keys, share, counter,
+                                                   body_for, out)) for share in shares]
+    for loader in loaders:
+        loader.start()
+    results: list[tuple[float, str, float]] = []
+    for _ in loaders:
+        results += out.get()
     wall = time.perf_counter() - t0
     cpu = {name: cpu_seconds(p.popen.pid) - cpu0[name] for p in setup.procs
            for name in [p.name]}
-    cpu["clients"] = cpu_seconds(os.getpid()) - own0
+    # the clients compete for the same cores too: their CPU, read before they exit
+    for loader in loaders:
+        loader.join()
+    cpu["clients"] = _children_cpu() - reaped0
     submits = sorted(r[0] for r in results)
     ok = sum(1 for r in results if r[1] == "succeeded")
     ends = sorted(r[2] for r in results)
@@ -184,6 +222,34 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for) -> dict:
             "job p99 ms": ends[min(len(ends) - 1, int(len(ends) * 0.99))] * 1e3}
 
 
+def _children_cpu() -> float:
+    """User + system CPU of this process's children that have exited and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def broker_for(name: str, redis: str) -> Iterator[tuple[str, str | None]]:
+    """(broker URL, Redis URL for progress and limits) for ``name``: the private Redis as
+    both, or RabbitMQ on 127.0.0.1 in a virtual host of its own with that Redis beside it.
+    A message's acknowledgement on Redis is a transaction of its own (kombu keeps unacked
+    messages in sorted sets); on RabbitMQ it is one frame."""
+    if name == "redis":
+        yield redis, None
+        return
+    if name != "rabbitmq":
+        raise SystemExit(f"unknown broker {name!r}: redis or rabbitmq")
+    vhost = f"bench_{uuid.uuid4().hex[:8]}"
+    ctl = ["rabbitmqctl", "-q"]
+    subprocess.run([*ctl, "add_vhost", vhost], check=True, capture_output=True)
+    try:
+        subprocess.run([*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                       check=True, capture_output=True)
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}", redis
+    finally:
+        subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turbo-jobs", type=int, default=80)
@@ -193,6 +259,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--only", choices=("turbo", "hosted"), default=None)
     parser.add_argument("--apis", type=int, default=1, help="API processes for the hosted run")
+    parser.add_argument("--brokers", default="redis",
+                        help="brokers the hosted run is measured on, in turn: redis, rabbitmq")
+    parser.add_argument("--client-procs", type=int, default=4,
+                        help="processes the benchmark's clients are spread over")
     args = parser.parse_args()
 
     fake = ProviderProcess(args.latency)
@@ -210,7 +280,7 @@ def main() -> None:
         setup = Setup(name.replace(" ", ""), broker if use_broker else None, fake.url, 8)
         setup.start(workers)
         try:
-            rows.append((name, drive(setup, args.turbo_jobs, 8, turbo)))
+            rows.append((name, drive(setup, args.turbo_jobs, 8, turbo, args.client_procs)))
         finally:
             setup.stop()
     if rows:
@@ -227,19 +297,24 @@ def main() -> None:
         fake.close()
         return
 
-    hosted = Setup("hosted", broker, fake.url, args.concurrency, apis=args.apis)
-    hosted.start([("gpt-image-1", args.concurrency)])
-    try:
-        r = drive(hosted, args.hosted_jobs, args.concurrency,
-                  lambda i: {"prompt": f"a boat {i}", "model": "gpt-image-1"})
-    finally:
-        hosted.stop()
     print(f"{args.hosted_jobs} jobs against a provider answering in {args.latency:.1f} s, "
           f"{args.concurrency} at once, one hosted worker:")
-    print(f"  {r['jobs/s']:7.2f} jobs/s ({r['ok']}/{r['jobs']} ok, {r['wall']:.1f} s); submit "
-          f"p50 {r['submit p50 ms']:.1f} ms, p99 {r['submit p99 ms']:.1f} ms; submit to done "
-          f"p50 {r['job p50 ms']:.0f} ms, p99 {r['job p99 ms']:.0f} ms")
-    print(f"  CPU: {r['cpu']}")
+    for name in args.brokers.split(","):
+        with broker_for(name, broker) as (url, shared):
+            hosted = Setup("hosted", url, fake.url, args.concurrency, apis=args.apis,
+                           redis=shared)
+            hosted.start([("gpt-image-1", args.concurrency)])
+            try:
+                r = drive(hosted, args.hosted_jobs, args.concurrency,
+                          lambda i: {"prompt": f"a boat {i}", "model": "gpt-image-1"},
+                          args.client_procs)
+            finally:
+                hosted.stop()
+        print(f"  {name:<8} {r['jobs/s']:7.2f} jobs/s ({r['ok']}/{r['jobs']} ok, "
+              f"{r['wall']:.1f} s); submit p50 {r['submit p50 ms']:.1f} ms, p99 "
+              f"{r['submit p99 ms']:.1f} ms; submit to done p50 {r['job p50 ms']:.0f} ms, "
+              f"p99 {r['job p99 ms']:.0f} ms")
+        print(f"           CPU: {r['cpu']}")
     redis.kill9()
     fake.close()
 
