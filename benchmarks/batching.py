@@ -7,7 +7,8 @@ preview decodes are skipped, alone and batched alike). "off" is the plain engine
 sampling at a time per model); "on" wraps it in ``engines/batching.BatchingEngine``. Rounds
 alternate off/on so machine load drifts hit both; each cell prints the median of its
 rounds. Then a profile of where a pico-turbo image spends its time, alone and in a batch
-of 8 ("engine, with previews": every preview decoded, the cost the skipping avoids).
+of 8 ("engine, with previews": every preview decoded, the cost the skipping avoids), and
+the U-Net step's arithmetic rate at both sizes: the most a batch can gain on it.
 
     .venv/bin/python benchmarks/batching.py [--models pico-turbo,pico-diffusion,...]
         [--seconds 2] [--rounds 3] [--window-ms 2]
@@ -139,6 +140,26 @@ def profile(settings: Settings) -> None:
             rows.setdefault(name, []).append(ms(fn) / b)
     for name, (one_ms, eight_ms) in rows.items():
         print(f"  {name:24s} {one_ms:7.2f}   {eight_ms:7.2f}")
+    # how close a U-Net step already runs to the core's arithmetic at batch 1: what is left
+    # is all a batch can save on it
+    flops = step_flops(pipe)
+    one, eight = (flops / (t / 1000) / 1e9 for t in rows["U-Net step (full)"])
+    print(f"  U-Net step: {flops / 1e6:.0f} MFLOP per image; {one:.0f} GFLOP/s at batch 1, "
+          f"{eight:.0f} at batch 8 (at most {eight / one:.2f}x from batching)")
+
+
+def step_flops(pipe) -> float:  # noqa: ANN001 - a PicoPipeline
+    """Floating-point operations of one full U-Net step for one image (counted on the eager
+    model: the same arithmetic ONNX Runtime runs)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from triptych.diffusion.pipeline import seeded_noise
+
+    model = pipe.bundle.model
+    ctx, mask = model.encode_text(pipe.bundle.tokenizer([PROMPTS[0]]))
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model.unet.forward_keep(seeded_noise([0]), torch.full((1,), 0.5), ctx, mask)
+    return float(counter.get_total_flops())
 
 
 def main() -> None:
