@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from triptych.catalog.loader import UnknownModelError
 from triptych.db.models import Job
 from triptych.service.jobs import JobService
+from triptych.service.pools import pool_of
 from triptych.service.resident_first import needs_swap_for, resident_backlog
 
 log = logging.getLogger("triptych.tasks")
@@ -64,9 +66,22 @@ def run_job(job_id: str) -> None:
     log.info("job %s: %s", job_id, job.status)
 
 
+def _serves_gpu(jobs: JobService) -> bool:
+    """Whether any model this worker serves runs in the ``gpu`` pool."""
+    for model_id in _served:
+        try:
+            if pool_of(jobs.ctx.catalog.get(model_id)) == "gpu":
+                return True
+        except UnknownModelError:
+            continue
+    return False
+
+
 def _resident_jobs_first(jobs: JobService, job_id: str) -> list[str]:
     """When this job's model would need a swap, a few queued jobs for models this worker
     has loaded (service/resident_first.py); none otherwise."""
+    if not _serves_gpu(jobs):  # only local GPU models swap: skip the row read
+        return []
     with jobs.ctx.sessions() as s:
         model_id = s.scalar(select(Job.model_id).where(Job.id == job_id))
     if not needs_swap_for(jobs)(model_id):
