@@ -34,9 +34,9 @@ def create_generation(body: GenerationCreate, response: Response, principal: Cur
     With ``Idempotency-Key``: the same key and body answer with the original job (still
     running or finished); the same key with a different body is a 422."""
     job = runner.submit(state, tp, principal, idempotency_key=idempotency_key,
-                           prompt=body.prompt, model=body.model, seed=body.seed,
-                           size=body.size, n=body.n, steps=body.steps,
-                           content_mode=body.content_mode, options=body.options)
+                        prompt=body.prompt, model=body.model, seed=body.seed,
+                        size=body.size, n=body.n, steps=body.steps,
+                        content_mode=body.content_mode, options=body.options)
     response.headers["Location"] = f"/v1/jobs/{job['id']}"
     return accepted_out(job)
 

@@ -47,6 +47,8 @@ async def wait_final(tp: Triptych, job: dict[str, Any], timeout: float) -> dict[
     worker, wakes it, and the row is re-read every ``RECHECK`` seconds meanwhile."""
     from triptych.web.sse import WakingQueue  # the SSE stream's queue: the same wake-up
 
+    if job["status"] in FINAL:  # an idempotent replay of a finished job
+        return job
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     job_id = job["id"]

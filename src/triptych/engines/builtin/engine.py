@@ -131,8 +131,8 @@ _override_seen: tuple[tuple, Path | None] | None = None
 def _weights_override() -> Path | None:
     """``Settings.builtin_weights`` as the environment and ``.env`` say now (tests change it
     per test). Every submit asks whether each model's files are there, and building Settings
-    costs about a millisecond, a quarter of an API process's CPU per built-in job: the answer
-    is kept while the variable, the working directory and ``.env`` stay the same."""
+    costs milliseconds, a quarter of an API process's CPU per built-in job: the answer is
+    kept while the variable, the working directory and ``.env`` stay the same."""
     global _override_seen
     try:
         dotenv = Path(".env").stat().st_mtime_ns
