@@ -160,7 +160,7 @@ def cpu_seconds(pid: int) -> float:
 def _clients(bases: list[str], keys: list[dict], threads: range, counter, body_for,
              out: multiprocessing.Queue) -> None:
     """One load-generating process: ``threads`` client threads (numbered globally) taking
-    job numbers from the shared ``counter`` until ``jobs`` are taken; puts its results."""
+    job numbers from the shared ``counter`` until it runs out; puts its results on ``out``."""
     results: list[tuple[float, str, float]] = []
     lock = threading.Lock()
 
@@ -207,7 +207,7 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
     wall = time.perf_counter() - t0
     cpu = {name: cpu_seconds(p.popen.pid) - cpu0[name] for p in setup.procs
            for name in [p.name]}
-    # the clients compete for the same cores too: their CPU, read before they exit
+    # the clients compete for the same cores too: their CPU, counted once they are joined
     for loader in loaders:
         loader.join()
     cpu["clients"] = _children_cpu() - reaped0
