@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import torch
-from tests.conftest import BOTH_DBS, PG_URL
+from tests.conftest import BOTH_DBS
 from tests.support.fake_engine import FAKE_CARDS
-from tests.support.tiny_diffusers import build_tiny_sdxl
+from tests.support.tiny_diffusers import build_tiny_sdxl, local_triptych
 
 from triptych.catalog.loader import Catalog, parse_catalog
 from triptych.client import Triptych
@@ -54,18 +54,8 @@ def card(tmp_path_factory):
 
 @pytest.fixture
 def local_tp(db, request, settings, clock, fake_factory, card) -> Iterator[Triptych]:
-    schema = None
-    if db == "postgres":
-        schema = request.getfixturevalue("pg_schema")
-        settings.database_url = PG_URL
-    manager = residency.Residency()
-    residency.use_shared(manager)
-    tp = Triptych(settings, clock=clock, catalog=Catalog([*FAKE_CARDS, card]),
-                  db_schema=schema)
-    yield tp
-    tp.db.dispose()
-    manager.clear()
-    residency.use_shared(None)
+    with local_triptych(db, request, settings, clock, [card]) as tp:
+        yield tp
 
 
 def test_local_models_go_to_the_gpu_pool(card):

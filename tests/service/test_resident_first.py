@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.conftest import BOTH_DBS, PG_URL
-from tests.support.fake_engine import FAKE_CARDS
-from tests.support.tiny_diffusers import build_tiny_sdxl, tiny_card
+from tests.conftest import BOTH_DBS
+from tests.support.tiny_diffusers import build_tiny_sdxl, local_triptych, tiny_card
 
-from triptych.catalog.loader import Catalog
 from triptych.client import Triptych
 from triptych.engines import residency
 from triptych.service.distributed import tasks
@@ -70,18 +68,8 @@ def cards(tmp_path_factory):
 
 @pytest.fixture
 def local_tp(db, request, settings, clock, fake_factory, cards) -> Iterator[Triptych]:
-    schema = None
-    if db == "postgres":
-        schema = request.getfixturevalue("pg_schema")
-        settings.database_url = PG_URL
-    manager = residency.Residency()
-    residency.use_shared(manager)
-    tp = Triptych(settings, clock=clock, catalog=Catalog([*FAKE_CARDS, *cards]),
-                  db_schema=schema)
-    yield tp
-    tp.db.dispose()
-    manager.clear()
-    residency.use_shared(None)
+    with local_triptych(db, request, settings, clock, cards) as tp:
+        yield tp
     tasks.use_jobs(None)
 
 

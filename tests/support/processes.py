@@ -108,17 +108,21 @@ def serve(name: str, port: int, env: dict[str, str], log_dir: Path,
     args = list(argv or ["serve", "--host", "127.0.0.1", "--port", str(port)])
     args[args.index("--port") + 1] = str(port)
     proc = Proc(name, [TRIPTYCH, *args], env, log_dir).start()
+    wait_answering(proc, port, 90)
+    return proc
 
+
+def wait_answering(proc: Proc, port: int, timeout: float) -> None:
+    """Until ``proc`` answers HTTP on ``port`` (below 500); its log if it exits first."""
     def ready() -> bool:
         if not proc.alive():
-            raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
+            raise RuntimeError(f"{proc.name} exited:\n{proc.text()[-3000:]}")
         try:
             return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code < 500
         except httpx.HTTPError:
             return False
 
-    wait_for(ready, 90, name)
-    return proc
+    wait_for(ready, timeout, proc.name)
 
 
 def worker(name: str, models: str | list[str], env: dict[str, str], log_dir: Path,
@@ -157,14 +161,5 @@ def serve_source(home: Path, settings: dict[str, str] | None = None,
     port = free_port()
     proc = Proc(name, [sys.executable, "-m", "triptych", "serve", "--host", "127.0.0.1",
                        "--port", str(port), "--log-level", "warning"], env, home).start()
-
-    def ready() -> bool:
-        if not proc.alive():
-            raise RuntimeError(f"{name} exited:\n{proc.text()[-3000:]}")
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    wait_for(ready, 120, name)
+    wait_answering(proc, port, 120)
     return proc, port

@@ -6,6 +6,8 @@ that run a step in milliseconds on a CPU. Used by the diffusers engine's tests,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -182,3 +184,29 @@ def build_tiny_pixart_sigma(folder: Path, seed: int = 0) -> Path:
                                scheduler=DPMSolverMultistepScheduler())
     pipe.save_pretrained(str(folder))
     return folder
+
+
+@contextmanager
+def local_triptych(db: str, request, settings, clock, cards: list) -> Iterator:  # noqa: ANN001
+    """A Triptych on ``db`` (``BOTH_DBS``) whose catalog is the fake models plus ``cards``
+    (local pipelines), with a fresh residency manager that is emptied afterwards."""
+    from tests.conftest import PG_URL
+    from tests.support.fake_engine import FAKE_CARDS
+    from triptych.catalog.loader import Catalog
+    from triptych.client import Triptych
+    from triptych.engines import residency
+
+    schema = None
+    if db == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        settings.database_url = PG_URL
+    manager = residency.Residency()
+    residency.use_shared(manager)
+    tp = Triptych(settings, clock=clock, catalog=Catalog([*FAKE_CARDS, *cards]),
+                  db_schema=schema)
+    try:
+        yield tp
+    finally:
+        tp.db.dispose()
+        manager.clear()
+        residency.use_shared(None)
