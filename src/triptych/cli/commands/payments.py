@@ -65,4 +65,13 @@ def list_payments(email, short_only, as_json) -> None:
                       f"{flags}  {r['session'] or r['payment_intent']}", highlight=False)
 
 
+@payments.command("events")
+def events() -> None:
+    """The Stripe event types the webhook acts on: select these on the endpoint."""
+    from triptych.service.payments.webhook import HANDLED_EVENTS
+
+    for name in HANDLED_EVENTS:
+        click.echo(name)
+
+
 COMMANDS = [plans, payments]

@@ -203,3 +203,5 @@ _HANDLERS = {
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
 }
+# what to subscribe the Stripe webhook endpoint to (`triptych payments events`)
+HANDLED_EVENTS = tuple(_HANDLERS)
