@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
+import json
 import multiprocessing
 import os
 import resource
@@ -101,26 +103,51 @@ class Setup:
             conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
 
 
-def run_job(http: httpx.Client, base: str, headers: dict, body: dict
-            ) -> tuple[float, str, float]:
-    """Submit, then follow the event stream to the end; (submit seconds, final status,
-    seconds from submit to the ``done`` event)."""
-    t0 = time.perf_counter()
-    reply = http.post(f"{base}/v1/generations", json=body, headers=headers)
-    submit = time.perf_counter() - t0
-    reply.raise_for_status()
-    job = reply.json()
-    status = job["status"]
-    with http.stream("GET", f"{base}{job['events_url']}", headers=headers) as stream:
-        event = None
-        for line in stream.iter_lines():
+class LightClient:
+    """One keep-alive HTTP/1.1 connection on the standard library's ``http.client``: the
+    load generator shares the cores with the service, and httpx spends about 12 ms of CPU
+    per job here (submit plus event stream), which the service's processes would lose."""
+
+    def __init__(self, base: str, headers: dict) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=300)
+        self.headers = {**headers, "Content-Type": "application/json"}
+
+    def post(self, path: str, body: dict) -> dict:
+        self.conn.request("POST", path, json.dumps(body), self.headers)
+        reply = self.conn.getresponse()
+        data = reply.read()
+        if reply.status >= 400:
+            raise RuntimeError(f"POST {path}: {reply.status} {data[:300]!r}")
+        return json.loads(data)
+
+    def final_status(self, path: str) -> str:
+        """Follow an event stream to its ``done`` event; the job's final status."""
+        self.conn.request("GET", path, headers=self.headers)
+        reply = self.conn.getresponse()
+        if reply.status >= 400:
+            raise RuntimeError(f"GET {path}: {reply.status} {reply.read()[:300]!r}")
+        event, status = None, ""
+        while line := reply.readline():
+            line = line.decode().rstrip("\r\n")
             if line.startswith("event: "):
                 event = line.removeprefix("event: ")
             elif line.startswith("data: ") and event == "done":
-                import json
-
                 status = json.loads(line.removeprefix("data: "))["status"]
-                break
+        reply.read()  # to the end of the chunked body: the connection is reused
+        return status
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def run_job(client: LightClient, body: dict) -> tuple[float, str, float]:
+    """Submit, then follow the event stream to the end; (submit seconds, final status,
+    seconds from submit to the stream's end)."""
+    t0 = time.perf_counter()
+    job = client.post("/v1/generations", body)
+    submit = time.perf_counter() - t0
+    status = client.final_status(job["events_url"])
     return submit, status, time.perf_counter() - t0
 
 
@@ -172,15 +199,21 @@ def _clients(bases: list[str], keys: list[dict], threads: range, counter, body_f
             return counter.value
 
     def client(k: int) -> None:
-        headers = keys[k % len(keys)]
-        with httpx.Client(timeout=300) as http:
+        client = LightClient(bases[k % len(bases)], keys[k % len(keys)])
+        try:
             while (i := take()) is not None:
-                result = run_job(http, bases[k % len(bases)], headers, body_for(i))
+                result = run_job(client, body_for(i))
                 with lock:
                     results.append(result)
+        finally:
+            client.close()
 
-    with ThreadPoolExecutor(len(threads)) as pool:
-        list(pool.map(client, threads))
+    try:
+        with ThreadPoolExecutor(len(threads)) as pool:
+            list(pool.map(client, threads))
+    except Exception as exc:  # the parent waits on ``out``: tell it, do not hang it
+        out.put(f"{type(exc).__name__}: {exc}")
+        return
     out.put(results)
 
 
@@ -189,12 +222,15 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
     processes: in one process the clients' threads queue for its GIL, and the wait would
     be counted as the service's latency."""
     bases = [f"http://127.0.0.1:{port}" for port in setup.ports]
-    run_job(httpx.Client(timeout=300), bases[0], setup.keys[0], body_for(-1))  # warm up
+    warm = LightClient(bases[0], setup.keys[0])
+    run_job(warm, body_for(-1))
+    warm.close()
     fork = multiprocessing.get_context("fork")
     counter, out = fork.Value("i", jobs), fork.Queue()
     processes = max(1, min(processes, concurrency))
     shares = [range(p, concurrency, processes) for p in range(processes)]
     cpu0 = {p.name: cpu_seconds(p.popen.pid) for p in setup.procs}
+    servers0 = server_cpu()
     reaped0 = _children_cpu()
     t0 = time.perf_counter()
     loaders = [fork.Process(target=_clients, args=(bases, setup.keys, share, counter,
@@ -203,7 +239,12 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
         loader.start()
     results: list[tuple[float, str, float]] = []
     for _ in loaders:
-        results += out.get()
+        got = out.get()
+        if isinstance(got, str):
+            for loader in loaders:
+                loader.kill()
+            raise SystemExit(f"a client failed: {got}")
+        results += got
     wall = time.perf_counter() - t0
     cpu = {name: cpu_seconds(p.popen.pid) - cpu0[name] for p in setup.procs
            for name in [p.name]}
@@ -211,6 +252,7 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
     for loader in loaders:
         loader.join()
     cpu["clients"] = _children_cpu() - reaped0
+    cpu.update({name: sec - servers0.get(name, 0.0) for name, sec in server_cpu().items()})
     submits = sorted(r[0] for r in results)
     ok = sum(1 for r in results if r[1] == "succeeded")
     ends = sorted(r[2] for r in results)
@@ -220,6 +262,24 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
             "submit p99 ms": submits[min(len(submits) - 1, int(len(submits) * 0.99))] * 1e3,
             "job p50 ms": statistics.median(ends) * 1e3,
             "job p99 ms": ends[min(len(ends) - 1, int(len(ends) * 0.99))] * 1e3}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU so far of the database and broker servers on this machine (they share the cores
+    too): every live process named postgres, redis-server or beam.smp, summed by name. A
+    PostgreSQL backend that exits during a run takes its CPU with it: the services keep
+    their pooled connections open, so that is the rare one."""
+    names = {"postgres": "postgres", "redis-server": "redis", "beam.smp": "rabbitmq"}
+    totals: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm = stat.read_text().split("(", 1)[1].split(")", 1)[0]
+            if comm in names:
+                pid = int(stat.parent.name)
+                totals[names[comm]] = totals.get(names[comm], 0.0) + cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            continue  # exited while we looked
+    return totals
 
 
 def _children_cpu() -> float:
