@@ -51,6 +51,7 @@ from triptych.service.clock import Clock, utc_now
 from triptych.service.deployment_status import deployment_status
 from triptych.service.gallery import GalleryFilter, list_images
 from triptych.service.job_status import FINAL, QUEUED, SUCCEEDED
+from triptych.service.job_view import image_public, job_public
 from triptych.service.jobs import JobContext, JobRecord, JobService, Progress, new_id
 from triptych.service.live_catalog import LiveCatalog
 from triptych.service.metrics import DatabaseCollector
@@ -120,24 +121,6 @@ def _as_path(location: str) -> Path:
     return path
 
 
-def job_public(job: Job, images: list[Image] | None = None) -> dict[str, Any]:
-    return {
-        "id": job.id, "status": job.status, "model": job.model_id, "prompt": job.prompt,
-        "seed": job.seed, "size": f"{job.width}x{job.height}", "width": job.width,
-        "height": job.height, "n": job.n, "steps": job.steps, "content_mode": job.content_mode,
-        "cost": job.cost, "charged": job.charged,
-        "seconds": job.seconds, "created_at": job.created_at.isoformat(timespec="seconds"),
-        "finished_at": job.finished_at.isoformat(timespec="seconds") if job.finished_at else None,
-        "compare_id": job.compare_id, "parent_job_id": job.parent_job_id,
-        "error": ({"code": job.error_code, "message": job.error_message,
-                   "field": job.error_field, "side": job.error_side}
-                  if job.error_code else None),
-        "options": (job.notes or {}).get("options") or {},
-        "notes": job.notes or {},
-        "images": [image_public(i) for i in images or []],
-    }
-
-
 def raise_for_failure(job: dict[str, Any]) -> None:
     """Turn a failed or cancelled job into the error that says why (its refund is done)."""
     if job["status"] == SUCCEEDED:
@@ -150,13 +133,6 @@ def raise_for_failure(job: dict[str, Any]) -> None:
         raise InvalidRequest(error["message"], field=error.get("field"), job_id=job["id"])
     raise JobFailed(error["message"], job_id=job["id"], reason=error["code"],
                     field=error.get("field"))
-
-
-def image_public(image: Image) -> dict[str, Any]:
-    return {"id": image.id, "job_id": image.job_id, "index": image.index, "path": image.path,
-            "svg_path": image.svg_path, "sha256": image.sha256, "media_type": image.media_type,
-            "width": image.width, "height": image.height, "record": image.record,
-            "favourite": getattr(image, "favourite_at", None) is not None}  # a fresh one: None
 
 
 # Read on every submit and every job look-up: Core statements built once.

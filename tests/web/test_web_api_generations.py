@@ -14,6 +14,7 @@ from tests.conftest import BOTH_DBS
 from tests.web.conftest import fast_config, make_key, start_server, wait_job
 from triptych.engines.errors import ModerationError
 from triptych.service.executor import InProcessExecutor
+from triptych.service.progress import FINAL_JOB, ProgressEvent
 from triptych.web.app import create_app
 
 pytestmark = BOTH_DBS  # every test here moves credits or jobs
@@ -211,11 +212,41 @@ def test_sse_stream_reports_progress_and_done(tp, fake_factory):
             assert any(p["fraction"] == 0.5 and p["preview"].startswith("data:image/png;base64,")
                        for p in progress)
             assert events[-1][0] == "done" and events[-1][1]["status"] == "succeeded"
+            assert events[-1][1] == http.get(f"/v1/jobs/{job['id']}").json()
             # A finished job's stream ends at once with the same final record.
             replay = http.get(job["events_url"]).text
             assert "event: done" in replay
+            assert replay.rstrip().endswith(json.dumps(events[-1][1], separators=(",", ":")))
             other = make_key(tp, "bob@example.com")
             assert http.get(job["events_url"], headers=other).status_code == 404
+    finally:
+        release.set()
+        server.stop()
+
+
+def test_a_final_event_carrying_the_job_ends_the_stream(tp, fake_factory):
+    """The stream ends on the job a final event carries, without reading the row again: the
+    row here is not final yet, so only the event can have ended it."""
+    release = threading.Event()
+    fake_factory.engine("fake-general").before_return = lambda _r: release.wait(10)
+    server = start_server(create_app(tp, fast_config()))
+    try:
+        headers = make_key(tp, "alice@example.com")
+        with httpx.Client(base_url=server.url, headers=headers, timeout=20) as http:
+            job = http.post("/v1/generations",
+                            json={"prompt": "x", "model": "fake-general"}).json()
+            finished = {**job, "status": "succeeded", "charged": job["cost"], "images": []}
+            for key in ("quoted_credits", "events_url"):
+                finished.pop(key)
+            with http.stream("GET", job["events_url"]) as stream:
+                lines = stream.iter_lines()
+                assert next(lines) == "retry: 2000"
+                tp.ctx.hub.publish(ProgressEvent(job["id"], "succeeded", 1.0,
+                                                 extra={FINAL_JOB: finished}))
+                rest = list(lines)
+            assert rest[-3:-1] == ["event: done",
+                                   "data: " + json.dumps(finished, separators=(",", ":"))]
+            assert http.get(f"/v1/jobs/{job['id']}").json()["status"] in ("queued", "running")
     finally:
         release.set()
         server.stop()

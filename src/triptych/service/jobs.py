@@ -76,11 +76,12 @@ from triptych.service.job_status import (
     RUNNING,
     SUCCEEDED,
 )
+from triptych.service.job_view import job_public
 from triptych.service.lease import LeaseRenewer
 from triptych.service.ledger import Ledger, LedgerCache
 from triptych.service.live_catalog import LiveCatalog, override_rows
 from triptych.service.pools import pool_of, repeatable
-from triptych.service.progress import ProgressEvent, ProgressHub
+from triptych.service.progress import FINAL_JOB, ProgressEvent, ProgressHub
 from triptych.service.provenance import encode_png
 from triptych.service.requests import GenerationSpec, check_rights, quote
 from triptych.service.safety import check_prompt
@@ -599,7 +600,8 @@ class JobService:
                                       "delivered" if missing else "delivered", fresh=True)
             if job.charged:
                 account_notices.after_capture(s, self.ctx.settings, now, job.user_id)
-        self.ctx.hub.publish(ProgressEvent(job_id, SUCCEEDED, 1.0))
+        self.ctx.hub.publish(ProgressEvent(job_id, SUCCEEDED, 1.0,
+                                           extra={FINAL_JOB: job_public(job, job.images)}))
         metrics.observe_job(job.model_id, SUCCEEDED,
                             (job.finished_at - job.created_at).total_seconds(), seconds)
         return job
@@ -653,7 +655,8 @@ class JobService:
         job.lease_until = None
         ledger.void(job, message)
         s.flush()
-        event = ProgressEvent(job.id, status, 1.0, extra={"error": message})
+        event = ProgressEvent(job.id, status, 1.0,
+                              extra={"error": message, FINAL_JOB: job_public(job, [])})
         total = (job.finished_at - job.created_at).total_seconds()
         model_id, seconds = job.model_id, job.seconds
 

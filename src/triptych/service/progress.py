@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 FINAL_TTL = 300.0  # seconds a finished job's last event stays for late subscribers
 IDLE_TTL = 6 * 3600.0  # seconds a job with no event (its worker died?) stays
+# A final event's ``extra`` key for the finished job as ``job_view.job_public`` gives it:
+# whoever waits on the event has the job without reading its row again.
+FINAL_JOB = "job"
 
 
 @dataclass

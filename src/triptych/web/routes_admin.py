@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from triptych.client import job_public
 from triptych.errors import NotFound
 from triptych.service.admin import CatalogRow
 from triptych.service.audit import ACTIONS, Actor
+from triptych.service.job_view import job_public
 from triptych.web.deps import AdminUser, StateDep
 from triptych.web.present import job_out
 from triptych.web.responses import AUTH, errors

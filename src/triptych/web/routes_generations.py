@@ -3,10 +3,12 @@ vary, and every image of a job as one zip."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from triptych.web import runner
@@ -16,7 +18,7 @@ from triptych.web.present import accepted_out, job_out
 from triptych.web.responses import AUTH, GENERATE, errors
 from triptych.web.schemas import GenerationAccepted, GenerationCreate, JobPublic, RerenderCreate
 from triptych.web.schemas_studio import RerenderChoices
-from triptych.web.sse import job_events
+from triptych.web.sse import WakingQueue, job_events, open_job
 from triptych.web.zips import job_zip, zip_name
 
 router = APIRouter(tags=["generations"])
@@ -52,8 +54,14 @@ def get_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
                        **errors(*AUTH, 404)})
 async def job_event_stream(job_id: JobId, request: Request, tp: UserTp) -> StreamingResponse:
     """Server-Sent Events: ``job`` on connect, ``progress`` while it runs, ``done`` at the end."""
-    job = await run_in_threadpool(tp.job, job_id)  # owner check before the stream opens
-    return StreamingResponse(job_events(request, tp, job), media_type="text/event-stream",
+    events = WakingQueue(asyncio.get_running_loop())
+    job = await run_in_threadpool(open_job, tp, job_id, events)  # owner check first
+
+    async def unsubscribe() -> None:  # also when the stream never started (client gone)
+        tp.unsubscribe(job_id, events)
+
+    return StreamingResponse(job_events(request, tp, job, events),
+                             media_type="text/event-stream", background=BackgroundTask(unsubscribe),
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

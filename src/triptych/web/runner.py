@@ -44,8 +44,9 @@ async def wait_final(tp: Triptych, job: dict[str, Any], timeout: float) -> dict[
 
     The wait holds no thread (a thread-pool slot held for a whole generation would starve
     the short requests): the progress hub's final event, from the embedded executor or any
-    worker, wakes it, and the row is re-read every ``RECHECK`` seconds meanwhile."""
-    from triptych.web.sse import WakingQueue  # the SSE stream's queue: the same wake-up
+    worker, wakes it and carries the finished job; the row is re-read every ``RECHECK``
+    seconds meanwhile."""
+    from triptych.web.sse import WakingQueue, final_job, open_job  # the SSE stream's wake-up
 
     if job["status"] in FINAL:  # an idempotent replay of a finished job
         return job
@@ -53,21 +54,23 @@ async def wait_final(tp: Triptych, job: dict[str, Any], timeout: float) -> dict[
     deadline = loop.time() + timeout
     job_id = job["id"]
     events = WakingQueue(loop)
-    await run_in_threadpool(tp.subscribe, job_id, events)
+    job = await run_in_threadpool(open_job, tp, job_id, events)  # it may have ended already
     try:
-        next_check = loop.time()  # read once now: it may have ended before we listened
-        while True:
-            final = any(ev.status in FINAL for ev in events.drain())
+        next_check = loop.time() + RECHECK
+        while job["status"] not in FINAL:
+            drained = events.drain()
             now = loop.time()
-            if final or now >= next_check:
+            if (done := final_job(drained, job_id)) is not None:
+                return done
+            if now >= next_check or any(ev.status in FINAL for ev in drained):
                 job = await run_in_threadpool(tp.job, job_id)
-                if job["status"] in FINAL:
-                    return job
                 now = loop.time()
                 next_check = now + RECHECK
+                continue
             if now >= deadline:
                 return job
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(events.woken.wait(), min(next_check, deadline) - now)
+        return job
     finally:
         tp.unsubscribe(job_id, events)

@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from triptych.client import Triptych
 from triptych.service.job_status import FINAL
-from triptych.service.progress import ProgressEvent
+from triptych.service.progress import FINAL_JOB, ProgressEvent
 from triptych.web.present import job_out
 
 RECHECK = 2.0  # how often to re-read the job row when no event comes
@@ -70,33 +70,58 @@ def progress_data(ev: ProgressEvent) -> dict[str, Any]:
     return data
 
 
-async def job_events(request: Request, tp: Triptych, job: dict[str, Any]) -> AsyncIterator[str]:
-    job_id = job["id"]
-    q = WakingQueue(asyncio.get_running_loop())
-    await run_in_threadpool(tp.subscribe, job_id, q)  # a shared hub makes a network call
+def final_job(events: list[ProgressEvent], job_id: str) -> dict[str, Any] | None:
+    """The finished job that a final event among ``events`` carries (``FINAL_JOB``), if any:
+    whoever waits for the end then needs no read of the row."""
+    for ev in events:
+        carried = ev.extra.get(FINAL_JOB) if ev.status in FINAL else None
+        if isinstance(carried, dict) and carried.get("id") == job_id:
+            return carried
+    return None
+
+
+def open_job(tp: Triptych, job_id: str, q: WakingQueue) -> dict[str, Any]:
+    """Subscribe ``q`` to the job, then read it (the owner check): one thread hop, and no
+    event is lost between the read and the subscription."""
+    tp.subscribe(job_id, q)  # a shared hub makes a network call
     try:
-        yield "retry: 2000\n\n"
-        yield frame("job", job_out(job))
+        return tp.job(job_id)
+    except BaseException:
+        tp.unsubscribe(job_id, q)
+        raise
+
+
+async def job_events(request: Request, tp: Triptych, job: dict[str, Any],
+                     q: WakingQueue) -> AsyncIterator[str]:
+    """The stream of a job ``open_job`` subscribed ``q`` to. What is ready at once goes out
+    as one chunk (each chunk is a trip through the middleware and the socket)."""
+    job_id = job["id"]
+    try:
+        head = "retry: 2000\n\n" + frame("job", job_out(job))
         if job["status"] in FINAL:
-            yield frame("done", job_out(job))
+            yield head + frame("done", job_out(job))
             return
+        yield head
         now = last_sent = time.monotonic()
         next_check = now + RECHECK
         while True:
-            got_final = False
-            for ev in q.drain():
-                yield frame("progress", progress_data(ev))
-                last_sent = time.monotonic()
-                got_final = got_final or ev.status in FINAL
+            events = q.drain()
+            chunk = "".join(frame("progress", progress_data(ev)) for ev in events)
+            done = final_job(events, job_id)
             now = time.monotonic()
-            if got_final or now >= next_check:
+            if done is None and (now >= next_check or any(ev.status in FINAL for ev in events)):
                 job = await run_in_threadpool(tp.job, job_id)
                 if job["status"] in FINAL:
-                    yield frame("done", job_out(job))
-                    return
+                    done = job
                 now = time.monotonic()
                 next_check = now + RECHECK  # final events follow their commit: not reached
-            if now - last_sent >= KEEPALIVE:
+            if done is not None:
+                yield chunk + frame("done", job_out(done))
+                return
+            if chunk:
+                yield chunk
+                last_sent = now
+            elif now - last_sent >= KEEPALIVE:
                 yield ": keep-alive\n\n"
                 last_sent = now
             if await request.is_disconnected():
