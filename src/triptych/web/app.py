@@ -23,6 +23,7 @@ from triptych.service.requests import MAX_PROMPT_CHARS
 from triptych.web import (
     api_docs,
     openai_compat,
+    openapi_security,
     pages,
     readable,
     request_metrics,
@@ -39,6 +40,7 @@ from triptych.web import (
 from triptych.web.body_limit import BodyLimit
 from triptych.web.client_ip import ForwardedProto
 from triptych.web.config import WebConfig, load_or_create_secret
+from triptych.web.deps import current_user
 from triptych.web.errors import install_error_handlers
 from triptych.web.mail import mailer_for
 from triptych.web.middleware import SecurityHeaders
@@ -109,14 +111,15 @@ def create_app(tp: Triptych, config: WebConfig | None = None, *,
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     templates.env.globals["MAX_PROMPT_CHARS"] = MAX_PROMPT_CHARS  # one limit, every form
     templates.env.filters["day"] = readable.day  # "1 January", not an ISO date
-    _document_errors(app)
+    _document(app)
     return app
 
 
-def _document_errors(app: FastAPI) -> None:
+def _document(app: FastAPI) -> None:
     """FastAPI documents a 422 validation error on every route with a body; the
     OpenAI-compatible route answers validation errors with 400, as OpenAI does. Every route
-    with a JSON body may answer 415 (a body not sent as JSON)."""
+    with a JSON body may answer 415 (a body not sent as JSON). Routes that need a caller say
+    how to be one (``openapi_security``)."""
     build = app.openapi
 
     def openapi() -> dict:
@@ -134,6 +137,7 @@ def _document_errors(app: FastAPI) -> None:
                             "$ref": f"#/components/schemas/{model}"}}}}
             operation = document["paths"][openai_compat.OPENAI_PATH]["post"]
             operation["responses"].pop("422", None)
+            openapi_security.add_security(app, document, current_user)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from triptych.client import Triptych
 from triptych.service.accounts import Member
@@ -22,12 +21,6 @@ from triptych.web.state import WebState
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_HEADER = "X-CSRF-Token"
-
-# Declared so the OpenAPI document names both ways in; validation happens below.
-_bearer = HTTPBearer(auto_error=False, description="A Triptych API key (tpk_…).")
-_cookie = APIKeyCookie(name=sessions_mod.COOKIE, auto_error=False,
-                       description="Browser session; writes also need the X-CSRF-Token header.")
-
 
 # Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` one in the
 # thread pool, a hop that costs more than the work and, under load, queues behind requests.
@@ -100,11 +93,10 @@ def check_csrf(request: Request, principal: Principal, form_token: str | None = 
                         field=CSRF_HEADER)
 
 
-def current_user(
-    request: Request, state: StateDep,
-    _b: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-    _c: Annotated[str | None, Depends(_cookie)] = None,
-) -> Principal:
+def current_user(request: Request) -> Principal:
+    """Who is calling (the OpenAPI document says how: ``openapi_security``). No sub-
+    dependencies: each one costs its resolution on every request."""
+    state: WebState = request.app.state.web
     principal = resolve_principal(request, state)
     if principal is None:
         raise Unauthorized("Sign in, or send an API key as 'Authorization: Bearer tpk_…'.")
@@ -134,8 +126,8 @@ def facade_for(state: WebState, principal: Principal) -> Triptych:
                             api_key_id=principal.key_id)
 
 
-async def user_tp(state: StateDep, principal: CurrentUser) -> Triptych:
-    return facade_for(state, principal)
+async def user_tp(request: Request, principal: CurrentUser) -> Triptych:
+    return facade_for(request.app.state.web, principal)
 
 
 UserTp = Annotated[Triptych, Depends(user_tp)]
