@@ -193,10 +193,14 @@ class JobContext:
     hub: ProgressHub
     ledger_cache: LedgerCache = field(default_factory=LedgerCache)
     plans: PlanBook | None = None  # None: the built-in plans and TRIPTYCH_PLANS
+    # Sessions for a hot path's plain reads (db.engine.read_session_factory); None: sessions
+    reads: sessionmaker[Session] | None = None
 
     def __post_init__(self) -> None:
         if self.plans is None:
             self.plans = plans_for(self.settings)
+        if self.reads is None:
+            self.reads = self.sessions
 
     def ledger(self, session: Session) -> Ledger:
         assert self.plans is not None
