@@ -9,9 +9,11 @@ PostgreSQL at TRIPTYCH_BENCH_PG_URL or the local server, a private Redis as the 
     .venv/bin/python benchmarks/service_throughput.py [--turbo-jobs 80] [--n 4]
         [--hosted-jobs 200] [--concurrency 64] [--apis 1] [--brokers redis,rabbitmq]
 
-The clients are threads spread over ``--client-procs`` processes (4): in one process 64
-client threads queue for its interpreter lock, and that wait would count as the service's.
-Prints jobs/s for each setup and the ratios, and the CPU each process spent.
+The clients are threads spread over ``--client-procs`` processes (4), each on a keep-alive
+``http.client`` connection: in one process 64 client threads queue for its interpreter lock,
+and that wait would count as the service's. Prints jobs/s for each setup and the ratios, and
+the CPU each process spent, the database and broker servers' included (they share the
+cores).
 """
 
 from __future__ import annotations
