@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import BOTH_DBS
+from tests.support.sse import read_events
 from tests.web.conftest import fast_config, make_key, start_server, wait_job
 from triptych.engines.errors import ModerationError
 from triptych.service.executor import InProcessExecutor
@@ -187,7 +190,9 @@ def test_rerender_on_another_model(client, alice):
     assert final["prompt"] == "a kite" and final["status"] == "succeeded"
 
 
-def test_sse_stream_reports_progress_and_done(tp, fake_factory):
+@contextmanager
+def held_job(tp, fake_factory) -> Iterator[tuple[httpx.Client, dict, threading.Event]]:
+    """A live server and a job of alice's that runs until the event is set (or 10 s)."""
     release = threading.Event()
     fake_factory.engine("fake-general").before_return = lambda _r: release.wait(10)
     server = start_server(create_app(tp, fast_config()))
@@ -196,57 +201,48 @@ def test_sse_stream_reports_progress_and_done(tp, fake_factory):
         with httpx.Client(base_url=server.url, headers=headers, timeout=20) as http:
             job = http.post("/v1/generations",
                             json={"prompt": "x", "model": "fake-general"}).json()
-            events = []
-            with http.stream("GET", job["events_url"]) as stream:
-                assert stream.headers["content-type"].startswith("text/event-stream")
-                name = None
-                for line in stream.iter_lines():
-                    if line.startswith("event: "):
-                        name = line.removeprefix("event: ")
-                    elif line.startswith("data: "):
-                        events.append((name, json.loads(line.removeprefix("data: "))))
-                        if name == "progress":
-                            release.set()
-            assert events[0][0] == "job"
-            progress = [data for name, data in events if name == "progress"]
-            assert any(p["fraction"] == 0.5 and p["preview"].startswith("data:image/png;base64,")
-                       for p in progress)
-            assert events[-1][0] == "done" and events[-1][1]["status"] == "succeeded"
-            assert events[-1][1] == http.get(f"/v1/jobs/{job['id']}").json()
-            # A finished job's stream ends at once with the same final record.
-            replay = http.get(job["events_url"]).text
-            assert "event: done" in replay
-            assert replay.rstrip().endswith(json.dumps(events[-1][1], separators=(",", ":")))
-            other = make_key(tp, "bob@example.com")
-            assert http.get(job["events_url"], headers=other).status_code == 404
+            yield http, job, release
     finally:
         release.set()
         server.stop()
+
+
+def test_sse_stream_reports_progress_and_done(tp, fake_factory):
+    with held_job(tp, fake_factory) as (http, job, release):
+        def on_event(name: str, _data: dict) -> None:
+            if name == "progress":  # seen: let the engine finish
+                release.set()
+
+        with http.stream("GET", job["events_url"]) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            events = read_events(stream, on_event)
+        assert events[0][0] == "job"
+        progress = [data for name, data in events if name == "progress"]
+        assert any(p["fraction"] == 0.5 and p["preview"].startswith("data:image/png;base64,")
+                   for p in progress)
+        assert events[-1][0] == "done" and events[-1][1]["status"] == "succeeded"
+        assert events[-1][1] == http.get(f"/v1/jobs/{job['id']}").json()
+        # A finished job's stream ends at once with the same final record.
+        replay = http.get(job["events_url"]).text
+        assert "event: done" in replay
+        assert replay.rstrip().endswith(json.dumps(events[-1][1], separators=(",", ":")))
+        other = make_key(tp, "bob@example.com")
+        assert http.get(job["events_url"], headers=other).status_code == 404
 
 
 def test_a_final_event_carrying_the_job_ends_the_stream(tp, fake_factory):
     """The stream ends on the job a final event carries, without reading the row again: the
     row here is not final yet, so only the event can have ended it."""
-    release = threading.Event()
-    fake_factory.engine("fake-general").before_return = lambda _r: release.wait(10)
-    server = start_server(create_app(tp, fast_config()))
-    try:
-        headers = make_key(tp, "alice@example.com")
-        with httpx.Client(base_url=server.url, headers=headers, timeout=20) as http:
-            job = http.post("/v1/generations",
-                            json={"prompt": "x", "model": "fake-general"}).json()
-            finished = {**job, "status": "succeeded", "charged": job["cost"], "images": []}
-            for key in ("quoted_credits", "events_url"):
-                finished.pop(key)
-            with http.stream("GET", job["events_url"]) as stream:
-                lines = stream.iter_lines()
-                assert next(lines) == "retry: 2000"
-                tp.ctx.hub.publish(ProgressEvent(job["id"], "succeeded", 1.0,
-                                                 extra={FINAL_JOB: finished}))
-                rest = list(lines)
-            assert rest[-3:-1] == ["event: done",
-                                   "data: " + json.dumps(finished, separators=(",", ":"))]
-            assert http.get(f"/v1/jobs/{job['id']}").json()["status"] in ("queued", "running")
-    finally:
-        release.set()
-        server.stop()
+    with held_job(tp, fake_factory) as (http, job, _release):
+        finished = {**job, "status": "succeeded", "charged": job["cost"], "images": []}
+        for key in ("quoted_credits", "events_url"):
+            finished.pop(key)
+        with http.stream("GET", job["events_url"]) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 2000"
+            tp.ctx.hub.publish(ProgressEvent(job["id"], "succeeded", 1.0,
+                                             extra={FINAL_JOB: finished}))
+            rest = list(lines)
+        assert rest[-3:-1] == ["event: done",
+                               "data: " + json.dumps(finished, separators=(",", ":"))]
+        assert http.get(f"/v1/jobs/{job['id']}").json()["status"] in ("queued", "running")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import sys
 import threading
 
 import httpx
 from fastapi.testclient import TestClient
 
+from tests.support.sse import read_events
 from tests.web.conftest import fast_config, make_key, start_server
 from triptych.client import Triptych
 from triptych.service.executor import InProcessExecutor
@@ -22,19 +22,6 @@ from triptych.settings import Settings
 from triptych.web.app import create_app
 from triptych.web.ratelimit_redis import RedisRateLimiter
 from triptych.web.sse import WakingQueue
-
-
-def read_events(stream: httpx.Response, on_event=None) -> list[tuple[str, dict]]:
-    events: list[tuple[str, dict]] = []
-    name = None
-    for line in stream.iter_lines():
-        if line.startswith("event: "):
-            name = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line.removeprefix("data: "))))
-            if on_event is not None:
-                on_event(*events[-1])
-    return events
 
 
 def test_sse_gets_progress_published_by_a_worker_elsewhere(tp, fake_factory, redis_url, prefix):
