@@ -28,7 +28,12 @@ from sqlalchemy import bindparam, or_, select
 from triptych.catalog.card import TIER_ORDER, ModelCard
 from triptych.catalog.loader import Catalog, load_catalog
 from triptych.catalog.plans import Plan, PlanBook
-from triptych.db.engine import make_engine, migrate, read_session_factory, session_factory
+from triptych.db.engine import (
+    autocommit_session_factory,
+    make_engine,
+    migrate,
+    session_factory,
+)
 from triptych.db.models import Compare, Image, Job, User
 from triptych.engines import registry
 from triptych.engines.registry import options_for
@@ -167,7 +172,8 @@ class Triptych:
             self.ctx = JobContext(
                 settings=settings,
                 catalog=LiveCatalog(base, engine, settings.catalog_refresh_seconds),
-                sessions=session_factory(engine), reads=read_session_factory(engine),
+                sessions=session_factory(engine),
+                autocommit=autocommit_session_factory(engine),
                 clock=clock or utc_now,
                 store=make_store(settings), hub=make_hub(settings),
             )
@@ -540,7 +546,7 @@ class Triptych:
 
     def job(self, job_id: str) -> dict[str, Any]:
         user_id = self.user_id
-        with self.ctx.reads.begin() as s:  # the images are committed with the final status
+        with self.ctx.autocommit.begin() as s:  # the images are committed with the final status
             conn = s.connection()
             row = conn.execute(_JOB_BY_ID, {"j": job_id}).first()
             if row is None or row.user_id != user_id:  # another user's job is not found

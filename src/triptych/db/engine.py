@@ -140,11 +140,11 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def read_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for reads that need no transaction of their own (one statement, or
-    statements that may each see the latest commit). On PostgreSQL they run in autocommit:
-    no BEGIN and COMMIT round trips around a request's one look-up. SQLite keeps its usual
-    sessions."""
+def autocommit_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for work that needs no transaction of its own: one statement, or statements
+    that may each see the latest commit. On PostgreSQL they run in autocommit, with no BEGIN
+    and COMMIT round trips around a hot path's one statement; SQLite, where a lone statement
+    gains nothing from it, keeps its usual sessions."""
     if engine.dialect.name != "postgresql":
         return session_factory(engine)
     return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"),

@@ -143,7 +143,7 @@ class Accounts:
     # -- API keys ---------------------------------------------------------------------------
 
     def authenticate(self, secret: str) -> api_keys.KeyOwner | None:
-        with self.ctx.reads.begin() as s:  # a look-up, and at most one last-used stamp
+        with self.ctx.autocommit.begin() as s:  # a look-up, and at most one last-used stamp
             return api_keys.authenticate(s, secret, self.ctx.clock())
 
     def create_key(self, user_id: int, name: str, *,

@@ -193,14 +193,14 @@ class JobContext:
     hub: ProgressHub
     ledger_cache: LedgerCache = field(default_factory=LedgerCache)
     plans: PlanBook | None = None  # None: the built-in plans and TRIPTYCH_PLANS
-    # Sessions for a hot path's plain reads (db.engine.read_session_factory); None: sessions
-    reads: sessionmaker[Session] | None = None
+    # Sessions for one-statement work (db.engine.autocommit_session_factory); None: sessions
+    autocommit: sessionmaker[Session] | None = None
 
     def __post_init__(self) -> None:
         if self.plans is None:
             self.plans = plans_for(self.settings)
-        if self.reads is None:
-            self.reads = self.sessions
+        if self.autocommit is None:
+            self.autocommit = self.sessions
 
     def ledger(self, session: Session) -> Ledger:
         assert self.plans is not None
@@ -427,7 +427,7 @@ class JobService:
         token: only the run holding the current attempt may renew the lease or settle."""
         now = self.ctx.clock()
         lease = now + timedelta(seconds=self.ctx.settings.job_lease_seconds)
-        with self.ctx.sessions.begin() as s:
+        with self.ctx.autocommit.begin() as s:  # one UPDATE … RETURNING: atomic alone
             row = s.connection().execute(_CLAIM, {"j": job_id, "now": now, "lease": lease}).first()
             return None if row is None else JobRecord(**row._mapping)
 

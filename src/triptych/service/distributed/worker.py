@@ -113,6 +113,7 @@ def run_worker(make_facade: Callable[[], Triptych], patterns: list[str],
         sweeper.stop()
         presence.stop()
 
+    one_line_per_job(loglevel)
     log.info("worker %s serves %s on %s×%d", hostname,
              ", ".join(c.id for c in the_plan.models), the_plan.pool, the_plan.concurrency)
     app.worker_main([
@@ -121,6 +122,19 @@ def run_worker(make_facade: Callable[[], Triptych], patterns: list[str],
         "--without-gossip", "--without-mingle", "--prefetch-multiplier=1",
         "-Q", ",".join(the_plan.queues),
     ])
+
+
+# Celery's own line when a message arrives and when its task returns, keyed by the message's
+# id: the job's own line (triptych.tasks: "job <id>: <status>") says what ran.
+CELERY_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
+def one_line_per_job(loglevel: str) -> None:
+    """At INFO, log a job once rather than three times (failures still show: WARNING and
+    above); at DEBUG, everything."""
+    if logging.getLevelName(loglevel.upper()) == logging.INFO:
+        for name in CELERY_PER_TASK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class Presence:

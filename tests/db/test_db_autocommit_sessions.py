@@ -1,5 +1,5 @@
-"""Read sessions: autocommit on PostgreSQL (no transaction opened around a look-up), and the
-connection goes back to the pool as a transactional one; SQLite keeps its usual sessions."""
+"""Autocommit sessions: on PostgreSQL no transaction is opened around their statements, and
+the connection goes back to the pool transactional; SQLite keeps its usual sessions."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ def _in_transaction(session) -> bool:
     return second == first[1]
 
 
-def test_reads_run_outside_a_transaction_on_postgresql(pg_schema):
+def test_statements_run_outside_a_transaction_on_postgresql(pg_schema):
     engine = engine_mod.make_engine(PG_URL, pg_schema=pg_schema)
-    reads, sessions = (engine_mod.read_session_factory(engine),
-                       engine_mod.session_factory(engine))
-    with reads.begin() as s:
+    autocommit = engine_mod.autocommit_session_factory(engine)
+    sessions = engine_mod.session_factory(engine)
+    with autocommit.begin() as s:
         assert s.connection().connection.driver_connection.autocommit
         assert not _in_transaction(s)
     with sessions.begin() as s:  # the same pooled connection, transactional again
@@ -31,6 +31,6 @@ def test_reads_run_outside_a_transaction_on_postgresql(pg_schema):
 
 def test_sqlite_keeps_its_sessions(tmp_path):
     engine = engine_mod.make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    reads = engine_mod.read_session_factory(engine)
-    assert reads.kw["bind"] is engine
+    autocommit = engine_mod.autocommit_session_factory(engine)
+    assert autocommit.kw["bind"] is engine
     engine.dispose()
