@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.ports import free_port
+
 TRIPTYCH = str(Path(sys.executable).parent / "triptych")
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml"
 
@@ -30,12 +32,6 @@ def compose_command(service: str) -> list[str]:
         if flag in argv:
             argv[argv.index(flag) + 1] = value or str(free_port())
     return argv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:

@@ -5,7 +5,6 @@ uvicorn server on 127.0.0.1 for the official ``openai`` client, SSE and the brow
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.support.ports import free_port
 from triptych.client import Triptych
 from triptych.web.app import create_app
 from triptych.web.config import WebConfig
@@ -116,12 +116,6 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(app: FastAPI) -> LiveServer:

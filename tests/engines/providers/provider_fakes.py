@@ -12,7 +12,6 @@ import base64
 import io
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from PIL import Image
+from tests.support.ports import free_port
 
 from triptych.engines.providers.http import HttpConfig, RetryPolicy
 
@@ -94,12 +94,6 @@ class Call:
 
 
 Handler = Callable[[Call, re.Match[str]], Resp | None]  # None: fall through to older routes
-
-
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class _Server(ThreadingHTTPServer):
