@@ -254,7 +254,9 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
     for loader in loaders:
         loader.join()
     cpu["clients"] = _children_cpu() - reaped0
-    cpu.update({name: sec - servers0.get(name, 0.0) for name, sec in server_cpu().items()})
+    for name, sec in server_cpu().items():  # a server this run did not use stays out
+        if sec - servers0.get(name, 0.0) >= 0.05:
+            cpu[name] = sec - servers0.get(name, 0.0)
     submits = sorted(r[0] for r in results)
     ok = sum(1 for r in results if r[1] == "succeeded")
     ends = sorted(r[2] for r in results)
