@@ -7,13 +7,16 @@ PostgreSQL at TRIPTYCH_BENCH_PG_URL or the local server, a private Redis as the 
    worker: jobs/s, and p50/p99 of the submit call (POST /v1/generations) under that load.
 
     .venv/bin/python benchmarks/service_throughput.py [--turbo-jobs 80] [--n 4]
-        [--hosted-jobs 200] [--concurrency 64] [--apis 1] [--brokers redis,rabbitmq]
+        [--hosted-jobs 200] [--concurrency 64] [--rounds 3] [--apis 1]
+        [--brokers redis,rabbitmq]
 
-The clients are threads spread over ``--client-procs`` processes (4), each on a keep-alive
-``http.client`` connection: in one process 64 client threads queue for its interpreter lock,
-and that wait would count as the service's. Prints jobs/s for each setup and the ratios, and
-the CPU each process spent, the database and broker servers' included (they share the
-cores).
+Each measurement runs ``--rounds`` times and the medians are reported with every round's
+value; the three pico-turbo setups run side by side and take turns, so a shared machine whose
+speed drifts slows them alike. The clients are threads spread over ``--client-procs``
+processes (4), each on a keep-alive ``http.client`` connection: in one process 64 client
+threads queue for its interpreter lock, and that wait would count as the service's. Prints
+jobs/s for each setup and the ratios, and the CPU each process spent, the database and broker
+servers' included (they share the cores).
 """
 
 from __future__ import annotations
@@ -65,7 +68,10 @@ class Setup:
         self.env = {**os.environ, "TRIPTYCH_HOME": str(self.dir / "home"),
                     "TRIPTYCH_DATABASE_URL": url, "TRIPTYCH_TORCH_THREADS": "1",
                     "TRIPTYCH_MAX_JOBS_IN_FLIGHT": "1000", "TRIPTYCH_OPENAI_API_KEY": KEY,
-                    "TRIPTYCH_OPENAI_BASE_URL": provider_url, "TRIPTYCH_WEB_SECRET": "bench"}
+                    "TRIPTYCH_OPENAI_BASE_URL": provider_url, "TRIPTYCH_WEB_SECRET": "bench",
+                    # the limiter still runs on every request (its cost is measured), but a
+                    # long run must not be refused: a key sends hundreds of requests a minute
+                    "TRIPTYCH_RATE_PER_MINUTE": "1000000", "TRIPTYCH_RATE_BURST": "100000"}
         if broker:
             self.env["TRIPTYCH_BROKER_URL"] = broker
         else:
@@ -314,13 +320,86 @@ def broker_for(name: str, redis: str) -> Iterator[tuple[str, str | None]]:
         subprocess.run([*ctl, "delete_vhost", vhost], capture_output=True)
 
 
+def median_round(results: list[dict]) -> dict:
+    """The round whose jobs/s is the median of the rounds (its latencies and CPU are shown)."""
+    return sorted(results, key=lambda r: r["jobs/s"])[len(results) // 2]
+
+
+def rates(results: list[dict]) -> str:
+    return ", ".join(f"{r['jobs/s']:.2f}" for r in results)
+
+
+def turbo_rounds(args: argparse.Namespace, provider_url: str, redis_base: str) -> None:
+    """The three setups run side by side (each on a Redis database of its own) and are
+    measured in turn, round after round, in a rotating order: a machine whose speed drifts
+    over minutes then slows each setup alike, and each round's ratio compares runs made
+    seconds apart."""
+    configs = (("embedded", None, []), ("1 worker", f"{redis_base}/1", [("pico-turbo", 1)]),
+               ("2 workers", f"{redis_base}/2", [("pico-turbo", 1), ("pico-turbo", 1)]))
+
+    def turbo(i: int) -> dict:
+        return {"prompt": f"two cats on a blue background {i}", "model": "pico-turbo",
+                "n": args.n, "seed": i % 1000 + 1}
+
+    setups = []
+    try:
+        for name, broker, workers in configs:
+            setups.append((name, Setup(name.replace(" ", ""), broker, provider_url, 8)))
+            setups[-1][1].start(workers)
+        results: dict[str, list[dict]] = {name: [] for name, _ in setups}
+        for round_ in range(args.rounds):
+            order = setups[round_ % len(setups):] + setups[:round_ % len(setups)]
+            for name, setup in order:
+                results[name].append(drive(setup, args.turbo_jobs, 8, turbo,
+                                           args.client_procs))
+    finally:
+        for _, setup in setups:
+            setup.stop()
+    print(f"pico-turbo jobs of {args.n} images over HTTP, {args.turbo_jobs} jobs a round, "
+          f"{args.rounds} rounds, 8 clients (PostgreSQL, Redis broker):")
+    for name, _ in setups:
+        r = median_round(results[name])
+        print(f"  {name:<10} {r['jobs/s']:7.2f} jobs/s median (rounds: {rates(results[name])}); "
+              f"median round: {r['ok']}/{r['jobs']} ok, {r['wall']:.1f} s, CPU: {r['cpu']}")
+    one, two, emb = (results[name] for name in ("1 worker", "2 workers", "embedded"))
+    scaling = [b["jobs/s"] / a["jobs/s"] for a, b in zip(one, two, strict=True)]
+    versus = [b["jobs/s"] / a["jobs/s"] for a, b in zip(emb, two, strict=True)]
+    print(f"  2 workers / 1 worker: {statistics.median(scaling):.2f}x median (rounds: "
+          f"{', '.join(f'{x:.2f}' for x in scaling)}); 2 workers / embedded: "
+          f"{statistics.median(versus):.2f}x")
+
+
+def hosted_rounds(args: argparse.Namespace, provider_url: str, redis: str) -> None:
+    print(f"{args.hosted_jobs} jobs against a provider answering in {args.latency:.1f} s, "
+          f"{args.concurrency} at once, one hosted worker, {args.rounds} rounds:")
+    for name in args.brokers.split(","):
+        with broker_for(name, redis) as (url, shared):
+            hosted = Setup("hosted", url, provider_url, args.concurrency, apis=args.apis,
+                           redis=shared)
+            try:
+                hosted.start([("gpt-image-1", args.concurrency)])
+                results = [drive(hosted, args.hosted_jobs, args.concurrency,
+                                 lambda i: {"prompt": f"a boat {i}", "model": "gpt-image-1"},
+                                 args.client_procs) for _ in range(args.rounds)]
+            finally:
+                hosted.stop()
+        r = median_round(results)
+        print(f"  {name:<8} {r['jobs/s']:7.2f} jobs/s median (rounds: {rates(results)})")
+        print(f"           median round: {r['ok']}/{r['jobs']} ok, {r['wall']:.1f} s; submit "
+              f"p50 {r['submit p50 ms']:.1f} ms, p99 {r['submit p99 ms']:.1f} ms; submit to "
+              f"done p50 {r['job p50 ms']:.0f} ms, p99 {r['job p99 ms']:.0f} ms")
+        print(f"           CPU: {r['cpu']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--turbo-jobs", type=int, default=80)
+    parser.add_argument("--turbo-jobs", type=int, default=80, help="pico-turbo jobs a round")
     parser.add_argument("--n", type=int, default=4, help="images per pico-turbo job")
-    parser.add_argument("--hosted-jobs", type=int, default=200)
+    parser.add_argument("--hosted-jobs", type=int, default=200, help="hosted jobs a round")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of each measurement; the medians are reported")
     parser.add_argument("--only", choices=("turbo", "hosted"), default=None)
     parser.add_argument("--apis", type=int, default=1, help="API processes for the hosted run")
     parser.add_argument("--brokers", default="redis",
@@ -331,56 +410,15 @@ def main() -> None:
 
     fake = ProviderProcess(args.latency)
     redis = procs.redis_server(procs.free_port(), Path(tempfile.mkdtemp()))
-    broker = f"redis://127.0.0.1:{redis.argv[2]}/0"
-
-    def turbo(i: int) -> dict:
-        return {"prompt": f"two cats on a blue background {i}", "model": "pico-turbo",
-                "n": args.n, "seed": i % 1000 + 1}
-
-    rows = []
-    for name, use_broker, workers in () if args.only == "hosted" else (("embedded", False, []),
-                                      ("1 worker", True, [("pico-turbo", 1)]),
-                                      ("2 workers", True, [("pico-turbo", 1), ("pico-turbo", 1)])):
-        setup = Setup(name.replace(" ", ""), broker if use_broker else None, fake.url, 8)
-        setup.start(workers)
-        try:
-            rows.append((name, drive(setup, args.turbo_jobs, 8, turbo, args.client_procs)))
-        finally:
-            setup.stop()
-    if rows:
-        print(f"pico-turbo jobs of {args.n} images over HTTP, {args.turbo_jobs} jobs, "
-              "8 clients (PostgreSQL, Redis broker):")
-        for name, r in rows:
-            print(f"  {name:<10} {r['jobs/s']:7.2f} jobs/s  ({r['ok']}/{r['jobs']} ok, "
-                  f"{r['wall']:.1f} s; CPU: {r['cpu']})")
-        one, two, emb = rows[1][1]["jobs/s"], rows[2][1]["jobs/s"], rows[0][1]["jobs/s"]
-        print(f"  2 workers / 1 worker: {two / one:.2f}x; 2 workers / embedded: "
-              f"{two / emb:.2f}x")
-    if args.only == "turbo":
+    redis_base = f"redis://127.0.0.1:{redis.argv[2]}"
+    try:
+        if args.only != "hosted":
+            turbo_rounds(args, fake.url, redis_base)
+        if args.only != "turbo":
+            hosted_rounds(args, fake.url, f"{redis_base}/0")
+    finally:
         redis.kill9()
         fake.close()
-        return
-
-    print(f"{args.hosted_jobs} jobs against a provider answering in {args.latency:.1f} s, "
-          f"{args.concurrency} at once, one hosted worker:")
-    for name in args.brokers.split(","):
-        with broker_for(name, broker) as (url, shared):
-            hosted = Setup("hosted", url, fake.url, args.concurrency, apis=args.apis,
-                           redis=shared)
-            hosted.start([("gpt-image-1", args.concurrency)])
-            try:
-                r = drive(hosted, args.hosted_jobs, args.concurrency,
-                          lambda i: {"prompt": f"a boat {i}", "model": "gpt-image-1"},
-                          args.client_procs)
-            finally:
-                hosted.stop()
-        print(f"  {name:<8} {r['jobs/s']:7.2f} jobs/s ({r['ok']}/{r['jobs']} ok, "
-              f"{r['wall']:.1f} s); submit p50 {r['submit p50 ms']:.1f} ms, p99 "
-              f"{r['submit p99 ms']:.1f} ms; submit to done p50 {r['job p50 ms']:.0f} ms, "
-              f"p99 {r['job p99 ms']:.0f} ms")
-        print(f"           CPU: {r['cpu']}")
-    redis.kill9()
-    fake.close()
 
 
 if __name__ == "__main__":
