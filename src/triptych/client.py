@@ -551,7 +551,9 @@ class Triptych:
             row = conn.execute(_JOB_BY_ID, {"j": job_id}).first()
             if row is None or row.user_id != user_id:  # another user's job is not found
                 raise NotFound(f"No job {job_id}.")
-            images = [Image(**i._mapping) for i in conn.execute(_LIVE_IMAGES, {"j": job_id})]
+            # Only a job that succeeded has images: the others cost one statement, not two.
+            images = ([Image(**i._mapping) for i in conn.execute(_LIVE_IMAGES, {"j": job_id})]
+                      if row.status == SUCCEEDED else [])
             return job_public(Job(**row._mapping), images)
 
     show = job

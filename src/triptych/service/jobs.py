@@ -9,6 +9,7 @@ final state. Executors (in-process threads or Celery workers) all call ``run_job
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -27,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     insert,
     null,
@@ -115,7 +117,11 @@ _LOCK_USER = (select(User.id, User.plan, User.unrestricted_opt_in, User.email_ve
               .where(User.id == bindparam("u"))
               # NO KEY UPDATE: foreign-key checks of a settle's inserts pass it (PostgreSQL;
               # SQLite has no row locks and serialises writers with BEGIN IMMEDIATE)
-              .with_for_update(key_share=True))
+              .with_for_update(key_share=True, of=User))
+# A submit through an API key reads the key's monthly cap in the same round trip.
+_LOCK_USER_WITH_CAP = _LOCK_USER.add_columns(
+    select(ApiKey.monthly_cap).where(ApiKey.id == bindparam("k")).scalar_subquery()
+    .label("key_cap"))
 # Counted in a statement of its own, after the lock: under READ COMMITTED a new statement
 # sees every submit that committed while we waited (a subquery of the locking one would not).
 _IN_FLIGHT = select(func.count()).select_from(_JOBS).where(
@@ -131,7 +137,6 @@ _IN_FLIGHT_AND_OVERRIDES = union_all(
            ModelOverride.enabled).where(
         ModelOverride.model_id.in_(bindparam("ids", expanding=True))))
 # What a key has spent this month: held by its jobs in flight, charged by its finished ones.
-_KEY_CAP = select(ApiKey.monthly_cap).where(ApiKey.id == bindparam("k"))
 _KEY_SPENT = select(func.coalesce(func.sum(
     case((_JOBS.c.status.in_(IN_FLIGHT), _JOBS.c.cost), else_=_JOBS.c.charged)), 0)).where(
     _JOBS.c.api_key_id == bindparam("k"), _JOBS.c.created_at >= bindparam("since"))
@@ -155,6 +160,22 @@ _FINISH = (update(_JOBS)
                    charged=bindparam("jcharged"), lease_until=None,
                    steps=bindparam("jsteps"))
            .returning(*_JOBS.c))
+
+
+@functools.cache
+def _finish_with_images(columns: tuple[str, ...], count: int) -> Any:
+    """PostgreSQL: ``_FINISH`` and the insert of the job's ``count`` images in one statement
+    (one round trip instead of two). The images go in only if the job was finished by it;
+    the statement answers the finished job, or no row."""
+    finished = _FINISH.cte("finished")
+    types = Image.__table__.c
+    rows = [select(*(bindparam(f"img{i}_{name}", type_=types[name].type) for name in columns))
+            .where(exists(select(finished.c.id))) for i in range(count)]
+    added = (insert(Image).from_select(list(columns), union_all(*rows) if count > 1 else rows[0],
+                                       include_defaults=False)
+             .returning(Image.id).cte("added"))
+    # A data-modifying WITH runs whether or not the main query reads it.
+    return select(*finished.c).add_cte(added)
 
 
 class JobRecord(SimpleNamespace):
@@ -311,7 +332,8 @@ class JobService:
             # UPDATE, as it does not block (nor deadlock with) the foreign-key checks of a
             # settle inserting this user's transfers.
             conn = s.connection()
-            user = conn.execute(_LOCK_USER, {"u": user_id}).one()
+            user = (conn.execute(_LOCK_USER_WITH_CAP, {"u": user_id, "k": api_key_id}).one()
+                    if api_key_id else conn.execute(_LOCK_USER, {"u": user_id}).one())
             if idempotency_key:
                 existing = self._by_idempotency(s, user, idempotency_key, fingerprint)
                 if existing:
@@ -339,7 +361,7 @@ class JobService:
             total = sum(quote(card, spec.n) for card, spec in zip(cards, specs, strict=True))
             now = self.ctx.clock()
             if api_key_id:
-                self._check_cap(conn, api_key_id, total, now)
+                self._check_cap(conn, api_key_id, user.key_cap, total, now)
             if compare is not None:
                 s.add(compare)
                 s.flush()
@@ -392,10 +414,10 @@ class JobService:
                     model=card.id, reason="turned off by the administrator")
         return [now[card.id] for card in cards]
 
-    def _check_cap(self, conn: Any, key_id: str, needed: int, now: Any) -> None:
-        """Refuse what would take the key past its monthly cap. Race-free: the caller holds
-        the user's row lock (the key's owner), so this key's submits run one at a time."""
-        cap = conn.execute(_KEY_CAP, {"k": key_id}).scalar()
+    def _check_cap(self, conn: Any, key_id: str, cap: int | None, needed: int,
+                   now: Any) -> None:
+        """Refuse what would take the key past its monthly ``cap``. Race-free: the caller
+        holds the user's row lock (the key's owner), so this key's submits run one at a time."""
         if cap is None:
             return
         since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -583,12 +605,12 @@ class JobService:
             conn = s.connection()
             # Finish the job only if this attempt still owns it and nobody cancelled it: the
             # check and the update are one statement (the row stays locked to the commit).
-            row = conn.execute(_FINISH, {
+            row = self._finish(conn, {
                 "j": job_id, "a": detached.attempts, "finished": now, "secs": seconds,
                 "version": result.model_version or detached.model_version,
                 "pcost": result.provider_cost, "jnotes": notes,
                 "jcharged": detached.cost * delivered // detached.n,
-                "jsteps": detached.steps or result.steps}).first()
+                "jsteps": detached.steps or result.steps}, images)
             if row is None:
                 current = conn.execute(_LOCK_JOB, {"j": job_id}).one()
                 if (current.status == RUNNING and current.attempts == detached.attempts
@@ -598,7 +620,6 @@ class JobService:
                                       "Cancelled by you.")
                     return job
                 return JobRecord(**current._mapping)  # settled, or taken by a later attempt
-            conn.execute(_INSERT_IMAGE, images)
             job = JobRecord(**row._mapping, images=[SimpleNamespace(**i) for i in images])
             self.ctx.ledger(s).settle(job, job.charged, f"{missing} of {job.n} images not "
                                       "delivered" if missing else "delivered", fresh=True)
@@ -609,6 +630,22 @@ class JobService:
         metrics.observe_job(job.model_id, SUCCEEDED,
                             (job.finished_at - job.created_at).total_seconds(), seconds)
         return job
+
+    @staticmethod
+    def _finish(conn: Any, params: dict[str, Any], images: list[dict[str, Any]]) -> Any:
+        """Finish the job (``_FINISH``) and insert its images if it was finished: the
+        finished row, or None. One round trip on PostgreSQL; two statements on SQLite (no
+        data-modifying WITH there, and no round trips)."""
+        if images and conn.dialect.name == "postgresql":
+            columns = tuple(images[0])
+            values = {f"img{i}_{name}": image[name] for i, image in enumerate(images)
+                      for name in columns}
+            return conn.execute(_finish_with_images(columns, len(images)),
+                                {**params, **values}).first()
+        row = conn.execute(_FINISH, params).first()
+        if row is not None and images:
+            conn.execute(_INSERT_IMAGE, images)
+        return row
 
     def _fail(self, detached: Job, exc: EngineError, seconds: float) -> Job:
         job_id = detached.id
