@@ -26,26 +26,29 @@ router = APIRouter(tags=["generations"])
 JobId = Annotated[str, Path(max_length=64)]
 
 
+# The two busiest routes are ``async def`` and make one thread hop for their blocking work:
+# FastAPI runs a plain ``def`` route on the thread pool, then validates its answer there in a
+# second hop.
 @router.post("/v1/generations", status_code=202, response_model=GenerationAccepted,
              responses=errors(*GENERATE))
-def create_generation(body: GenerationCreate, response: Response, principal: CurrentUser,
-                      tp: UserTp, state: StateDep,
-                      idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+async def create_generation(body: GenerationCreate, response: Response,
+                            principal: CurrentUser, tp: UserTp, state: StateDep,
+                            idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Quote, hold the credits and queue the job; follow it at ``events_url``.
 
     With ``Idempotency-Key``: the same key and body answer with the original job (still
     running or finished); the same key with a different body is a 422."""
-    job = runner.submit(state, tp, principal, idempotency_key=idempotency_key,
-                        prompt=body.prompt, model=body.model, seed=body.seed,
-                        size=body.size, n=body.n, steps=body.steps,
-                        content_mode=body.content_mode, options=body.options)
+    job = await run_in_threadpool(
+        runner.submit, state, tp, principal, idempotency_key=idempotency_key,
+        prompt=body.prompt, model=body.model, seed=body.seed, size=body.size, n=body.n,
+        steps=body.steps, content_mode=body.content_mode, options=body.options)
     response.headers["Location"] = f"/v1/jobs/{job['id']}"
     return accepted_out(job)
 
 
 @router.get("/v1/jobs/{job_id}", response_model=JobPublic, responses=errors(*AUTH, 404))
-def get_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
-    return job_out(tp.job(job_id))
+async def get_job(job_id: JobId, tp: UserTp) -> dict[str, Any]:
+    return job_out(await run_in_threadpool(tp.job, job_id))
 
 
 @router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse,
