@@ -10,13 +10,14 @@ PostgreSQL at TRIPTYCH_BENCH_PG_URL or the local server, a private Redis as the 
         [--hosted-jobs 200] [--concurrency 64] [--rounds 3] [--apis 1]
         [--brokers redis,rabbitmq]
 
-Each measurement runs ``--rounds`` times and the medians are reported with every round's
-value; the three pico-turbo setups run side by side and take turns, so a shared machine whose
-speed drifts slows them alike. The clients are threads spread over ``--client-procs``
-processes (4), each on a keep-alive ``http.client`` connection: in one process 64 client
-threads queue for its interpreter lock, and that wait would count as the service's. Prints
-jobs/s for each setup and the ratios, and the CPU each process spent, the database and broker
-servers' included (they share the cores).
+Each measurement runs ``--rounds`` times, after a round that warms the processes up (pooled
+connections, prepared statements) and is not counted; the medians are reported with every
+round's value. The three pico-turbo setups run side by side and take turns, so a shared
+machine whose speed drifts slows them alike. The clients are threads spread over
+``--client-procs`` processes (4), each on a keep-alive ``http.client`` connection: in one
+process 64 client threads queue for its interpreter lock, and that wait would count as the
+service's. Prints jobs/s for each setup and the ratios, and the CPU each process spent, the
+database and broker servers' included (they share the cores).
 """
 
 from __future__ import annotations
@@ -347,11 +348,12 @@ def turbo_rounds(args: argparse.Namespace, provider_url: str, redis_base: str) -
             setups.append((name, Setup(name.replace(" ", ""), broker, provider_url, 8)))
             setups[-1][1].start(workers)
         results: dict[str, list[dict]] = {name: [] for name, _ in setups}
-        for round_ in range(args.rounds):
+        for round_ in range(args.rounds + 1):  # round 0 warms the processes up: not counted
             order = setups[round_ % len(setups):] + setups[:round_ % len(setups)]
             for name, setup in order:
-                results[name].append(drive(setup, args.turbo_jobs, 8, turbo,
-                                           args.client_procs))
+                result = drive(setup, args.turbo_jobs, 8, turbo, args.client_procs)
+                if round_:
+                    results[name].append(result)
     finally:
         for _, setup in setups:
             setup.stop()
@@ -380,7 +382,7 @@ def hosted_rounds(args: argparse.Namespace, provider_url: str, redis: str) -> No
                 hosted.start([("gpt-image-1", args.concurrency)])
                 results = [drive(hosted, args.hosted_jobs, args.concurrency,
                                  lambda i: {"prompt": f"a boat {i}", "model": "gpt-image-1"},
-                                 args.client_procs) for _ in range(args.rounds)]
+                                 args.client_procs) for _ in range(args.rounds + 1)][1:]
             finally:
                 hosted.stop()
         r = median_round(results)
