@@ -7,6 +7,7 @@ PostgreSQL at TRIPTYCH_BENCH_PG_URL or the local server, a private Redis as the 
    worker: jobs/s, and p50/p99 of the submit call (POST /v1/generations) under that load.
 
     .venv/bin/python benchmarks/service_throughput.py [--turbo-jobs 80] [--n 4]
+        [--worker-concurrency 1]
         [--hosted-jobs 200] [--concurrency 64] [--rounds 3] [--apis 1]
         [--brokers redis,rabbitmq]
 
@@ -269,6 +270,7 @@ def drive(setup: Setup, jobs: int, concurrency: int, body_for, processes: int) -
     ends = sorted(r[2] for r in results)
     return {"jobs/s": len(results) / wall, "ok": ok, "jobs": len(results), "wall": wall,
             "cpu": ", ".join(f"{name} {sec:.1f} s" for name, sec in cpu.items()),
+            "cpu seconds": sum(cpu.values()),
             "submit p50 ms": statistics.median(submits) * 1e3,
             "submit p99 ms": submits[min(len(submits) - 1, int(len(submits) * 0.99))] * 1e3,
             "job p50 ms": statistics.median(ends) * 1e3,
@@ -335,8 +337,9 @@ def turbo_rounds(args: argparse.Namespace, provider_url: str, redis_base: str) -
     measured in turn, round after round, in a rotating order: a machine whose speed drifts
     over minutes then slows each setup alike, and each round's ratio compares runs made
     seconds apart."""
-    configs = (("embedded", None, []), ("1 worker", f"{redis_base}/1", [("pico-turbo", 1)]),
-               ("2 workers", f"{redis_base}/2", [("pico-turbo", 1), ("pico-turbo", 1)]))
+    slots = args.worker_concurrency
+    configs = (("embedded", None, []), ("1 worker", f"{redis_base}/1", [("pico-turbo", slots)]),
+               ("2 workers", f"{redis_base}/2", [("pico-turbo", slots)] * 2))
 
     def turbo(i: int) -> dict:
         return {"prompt": f"two cats on a blue background {i}", "model": "pico-turbo",
@@ -358,7 +361,8 @@ def turbo_rounds(args: argparse.Namespace, provider_url: str, redis_base: str) -
         for _, setup in setups:
             setup.stop()
     print(f"pico-turbo jobs of {args.n} images over HTTP, {args.turbo_jobs} jobs a round, "
-          f"{args.rounds} rounds, 8 clients (PostgreSQL, Redis broker):")
+          f"{args.rounds} rounds, 8 clients, workers of {slots} slot(s) (PostgreSQL, Redis "
+          "broker):")
     for name, _ in setups:
         r = median_round(results[name])
         print(f"  {name:<10} {r['jobs/s']:7.2f} jobs/s median (rounds: {rates(results[name])}); "
@@ -369,6 +373,14 @@ def turbo_rounds(args: argparse.Namespace, provider_url: str, redis_base: str) -
     print(f"  2 workers / 1 worker: {statistics.median(scaling):.2f}x median (rounds: "
           f"{', '.join(f'{x:.2f}' for x in scaling)}); 2 workers / embedded: "
           f"{statistics.median(versus):.2f}x")
+    # Every process here shares the machine's cores: two workers can go no faster than the
+    # cores divided by the CPU a job costs all processes together.
+    cores = os.cpu_count() or 1
+    ceilings = [cores * b["jobs"] / b["cpu seconds"] / a["jobs/s"]
+                for a, b in zip(one, two, strict=True)]
+    print(f"  CPU-bound ceiling of 2 workers / 1 worker on {cores} cores: "
+          f"{statistics.median(ceilings):.2f}x median (the cores over all processes' CPU "
+          f"per job with 2 workers, against 1 worker's rate)")
 
 
 def hosted_rounds(args: argparse.Namespace, provider_url: str, redis: str) -> None:
@@ -397,6 +409,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turbo-jobs", type=int, default=80, help="pico-turbo jobs a round")
     parser.add_argument("--n", type=int, default=4, help="images per pico-turbo job")
+    parser.add_argument("--worker-concurrency", type=int, default=1,
+                        help="--concurrency of each pico-turbo worker: 1 measures process "
+                             "scaling alone; more lets a worker batch concurrent jobs")
     parser.add_argument("--hosted-jobs", type=int, default=200, help="hosted jobs a round")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=1.0)
