@@ -18,7 +18,8 @@ machine whose speed drifts slows them alike. The clients are threads spread over
 ``--client-procs`` processes (4), each on a keep-alive ``http.client`` connection: in one
 process 64 client threads queue for its interpreter lock, and that wait would count as the
 service's. Prints jobs/s for each setup and the ratios, and the CPU each process spent, the
-database and broker servers' included (they share the cores).
+database and broker servers' included (they share the cores); from that CPU, the most that two
+workers could gain over one on this machine's cores.
 """
 
 from __future__ import annotations
@@ -375,7 +376,7 @@ def turbo_rounds(args: argparse.Namespace, provider_url: str, redis_base: str) -
           f"{statistics.median(versus):.2f}x")
     # Every process here shares the machine's cores: two workers can go no faster than the
     # cores divided by the CPU a job costs all processes together.
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     ceilings = [cores * b["jobs"] / b["cpu seconds"] / a["jobs/s"]
                 for a, b in zip(one, two, strict=True)]
     print(f"  CPU-bound ceiling of 2 workers / 1 worker on {cores} cores: "
